@@ -1,0 +1,81 @@
+// Package apperr defines the typed domain errors every subgraph returns. The
+// GraphQL edge maps them once to extensions.code (see internal/gqlserver), so a
+// frontend can act on a stable code instead of parsing messages.
+package apperr
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Code is the machine-readable error class a client acts on.
+type Code string
+
+const (
+	Unauthenticated    Code = "UNAUTHENTICATED"
+	Forbidden          Code = "FORBIDDEN"
+	NotFound           Code = "NOT_FOUND"
+	InvalidInput       Code = "INVALID_INPUT"
+	Conflict           Code = "CONFLICT"
+	SlotUnavailable    Code = "SLOT_UNAVAILABLE"
+	CancellationClosed Code = "CANCELLATION_CLOSED"
+	RateLimited        Code = "RATE_LIMITED"
+	Internal           Code = "INTERNAL"
+)
+
+// Error is a domain error: a code, a human message, and optionally the input
+// field at fault and a finer reason (e.g. OUTSIDE_OPENING_HOURS).
+type Error struct {
+	Code    Code
+	Message string
+	Field   string
+	Reason  string
+}
+
+func (e *Error) Error() string {
+	if e.Field != "" {
+		return fmt.Sprintf("%s: %s: %s", e.Code, e.Field, e.Message)
+	}
+	return fmt.Sprintf("%s: %s", e.Code, e.Message)
+}
+
+// Is lets errors.Is(err, apperr.E(code, "")) match on the code alone.
+func (e *Error) Is(target error) bool {
+	var t *Error
+	if errors.As(target, &t) {
+		return t.Code == e.Code
+	}
+	return false
+}
+
+// E builds an error of the given code.
+func E(code Code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Invalid reports bad input on one field.
+func Invalid(field, format string, args ...any) *Error {
+	return &Error{Code: InvalidInput, Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// NotFoundf reports a missing entity.
+func NotFoundf(format string, args ...any) *Error { return E(NotFound, format, args...) }
+
+// Forbiddenf reports an authenticated caller acting outside their rights.
+func Forbiddenf(format string, args ...any) *Error { return E(Forbidden, format, args...) }
+
+// CodeOf returns the code of err, or Internal for anything untyped.
+func CodeOf(err error) Code {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return Internal
+}
+
+// As returns the domain error inside err, if any.
+func As(err error) (*Error, bool) {
+	var e *Error
+	ok := errors.As(err, &e)
+	return e, ok
+}
