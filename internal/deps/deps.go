@@ -16,8 +16,8 @@ import (
 	_ "github.com/twmb/franz-go/pkg/kadm"
 	_ "github.com/twmb/franz-go/pkg/kfake"
 	_ "github.com/twmb/franz-go/pkg/kgo"
-	_ "github.com/vikstrous/dataloadgen"
 	_ "github.com/vektah/gqlparser/v2"
+	_ "github.com/vikstrous/dataloadgen"
 	_ "github.com/wundergraph/cosmo/composition-go"
 	_ "github.com/wundergraph/cosmo/router/core"
 )
