@@ -1,0 +1,158 @@
+// Package events defines Careslot's event envelope (CloudEvents 1.0, JSON
+// format) and the Kafka topics events are published on.
+//
+// An event's type is "careslot.<service>.<Name>.v<N>", for example
+// "careslot.booking.AppointmentBooked.v1"; see [TypeName].
+package events
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Topic names (without any per-environment or per-test prefix; see
+// kafka.Topic). Events are keyed by practitioner id, except patient-events
+// which is keyed by patient id, so each entity's events stay in order.
+const (
+	PractitionerEvents = "practitioner-events"
+	PatientEvents      = "patient-events"
+	BookingEvents      = "booking-events"
+	AvailabilityEvents = "availability-events"
+)
+
+// AllTopics lists every Careslot topic. Treat it as read-only.
+var AllTopics = []string{PractitionerEvents, PatientEvents, BookingEvents, AvailabilityEvents}
+
+const (
+	// SpecVersion is the CloudEvents specification version of every envelope.
+	SpecVersion = "1.0"
+	// ContentTypeJSON is the datacontenttype of every envelope New builds.
+	ContentTypeJSON = "application/json"
+)
+
+// Envelope is a CloudEvents 1.0 event in the JSON event format.
+type Envelope struct {
+	SpecVersion     string          `json:"specversion"`
+	ID              string          `json:"id"`
+	Source          string          `json:"source"`
+	Type            string          `json:"type"`
+	Time            time.Time       `json:"time"`
+	Subject         string          `json:"subject,omitempty"`
+	DataContentType string          `json:"datacontenttype,omitempty"`
+	Data            json.RawMessage `json:"data,omitempty"`
+}
+
+// TypeName returns the event type "careslot.<service>.<name>.v<version>",
+// e.g. TypeName("booking", "AppointmentBooked", 1).
+func TypeName(service, name string, version int) string {
+	return fmt.Sprintf("careslot.%s.%s.v%d", service, name, version)
+}
+
+// Source returns the conventional source attribute for a service,
+// "/careslot/<service>".
+func Source(service string) string { return "/careslot/" + service }
+
+// New builds an envelope: a fresh UUIDv7 id, the current time in UTC, and
+// data marshalled to JSON (data may be nil for an event without data, or a
+// json.RawMessage / []byte holding JSON already).
+func New(source, eventType, subject string, data any) (Envelope, error) {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return Envelope{}, fmt.Errorf("events: new id: %w", err)
+	}
+	e := Envelope{
+		SpecVersion: SpecVersion,
+		ID:          id.String(),
+		Source:      source,
+		Type:        eventType,
+		Time:        time.Now().UTC(),
+		Subject:     subject,
+	}
+	if data != nil {
+		var raw []byte
+		switch d := data.(type) {
+		case json.RawMessage:
+			raw = d
+		case []byte:
+			raw = d
+		default:
+			if raw, err = json.Marshal(data); err != nil {
+				return Envelope{}, fmt.Errorf("events: marshal %s data: %w", eventType, err)
+			}
+		}
+		if !json.Valid(raw) {
+			return Envelope{}, fmt.Errorf("events: %s data is not valid JSON", eventType)
+		}
+		e.Data = json.RawMessage(raw)
+		e.DataContentType = ContentTypeJSON
+	}
+	if err := e.Validate(); err != nil {
+		return Envelope{}, err
+	}
+	return e, nil
+}
+
+// Validate checks the attributes CloudEvents requires (specversion, id,
+// source, type) and that Careslot's types are versioned.
+func (e Envelope) Validate() error {
+	var errs []error
+	if e.SpecVersion != SpecVersion {
+		errs = append(errs, fmt.Errorf("specversion %q, want %q", e.SpecVersion, SpecVersion))
+	}
+	if e.ID == "" {
+		errs = append(errs, errors.New("id is required"))
+	}
+	if e.Source == "" {
+		errs = append(errs, errors.New("source is required"))
+	}
+	if e.Type == "" {
+		errs = append(errs, errors.New("type is required"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("events: invalid envelope: %w", err)
+	}
+	return nil
+}
+
+// Encode returns the envelope in the CloudEvents JSON format.
+func (e Envelope) Encode() ([]byte, error) { return json.Marshal(e) }
+
+// Decode parses a CloudEvents JSON envelope and validates its required
+// attributes.
+func Decode(b []byte) (Envelope, error) {
+	var e Envelope
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(&e); err != nil {
+		return Envelope{}, fmt.Errorf("events: decode envelope: %w", err)
+	}
+	if err := e.Validate(); err != nil {
+		return Envelope{}, err
+	}
+	if len(e.Data) > 0 && e.DataContentType != "" && !isJSON(e.DataContentType) {
+		return Envelope{}, fmt.Errorf("events: unsupported datacontenttype %q", e.DataContentType)
+	}
+	return e, nil
+}
+
+// DataAs unmarshals the event's data into v.
+func (e Envelope) DataAs(v any) error {
+	if len(e.Data) == 0 {
+		return fmt.Errorf("events: %s %s has no data", e.Type, e.ID)
+	}
+	if err := json.Unmarshal(e.Data, v); err != nil {
+		return fmt.Errorf("events: unmarshal %s data: %w", e.Type, err)
+	}
+	return nil
+}
+
+func isJSON(contentType string) bool {
+	ct, _, _ := strings.Cut(contentType, ";")
+	ct = strings.TrimSpace(strings.ToLower(ct))
+	return ct == "application/json" || ct == "text/json" || strings.HasSuffix(ct, "+json")
+}

@@ -1,0 +1,101 @@
+package events_test
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/careslot/careslot/internal/events"
+)
+
+type booked struct {
+	AppointmentID string `json:"appointmentId"`
+	Start         string `json:"start"`
+}
+
+func TestNewAndDecode(t *testing.T) {
+	typ := events.TypeName("booking", "AppointmentBooked", 1)
+	if typ != "careslot.booking.AppointmentBooked.v1" {
+		t.Fatalf("TypeName = %q", typ)
+	}
+	before := time.Now().UTC()
+	ev, err := events.New(events.Source("booking"), typ, "prac-1", booked{"a-1", "2030-01-02T09:00:00Z"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := uuid.Parse(ev.ID)
+	if err != nil || id.Version() != 7 {
+		t.Fatalf("id %q is not a UUIDv7 (%v)", ev.ID, err)
+	}
+	if ev.Time.Location() != time.UTC || ev.Time.Before(before.Add(-time.Second)) {
+		t.Fatalf("time %v", ev.Time)
+	}
+	b, err := ev.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var raw map[string]any
+	if err := json.Unmarshal(b, &raw); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"specversion", "id", "source", "type", "time", "subject", "datacontenttype", "data"} {
+		if _, ok := raw[k]; !ok {
+			t.Errorf("encoded envelope lacks %q: %s", k, b)
+		}
+	}
+	got, err := events.Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != ev.ID || got.Type != typ || got.Subject != "prac-1" || !got.Time.Equal(ev.Time) {
+		t.Fatalf("round trip: got %+v, want %+v", got, ev)
+	}
+	var d booked
+	if err := got.DataAs(&d); err != nil || d.AppointmentID != "a-1" {
+		t.Fatalf("DataAs = %+v, %v", d, err)
+	}
+}
+
+func TestNewWithoutData(t *testing.T) {
+	ev, err := events.New("/careslot/patient", "careslot.patient.PatientErased.v1", "p-1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.Data != nil || ev.DataContentType != "" {
+		t.Fatalf("unexpected data: %+v", ev)
+	}
+	if _, err := events.New("", "x", "", nil); err == nil {
+		t.Fatal("New without source succeeded")
+	}
+}
+
+func TestDecodeRejects(t *testing.T) {
+	for name, in := range map[string]string{
+		"not json":     `{`,
+		"no id":        `{"specversion":"1.0","source":"/s","type":"t"}`,
+		"no source":    `{"specversion":"1.0","id":"1","type":"t"}`,
+		"no type":      `{"specversion":"1.0","id":"1","source":"/s"}`,
+		"wrong spec":   `{"specversion":"0.3","id":"1","source":"/s","type":"t"}`,
+		"xml data":     `{"specversion":"1.0","id":"1","source":"/s","type":"t","datacontenttype":"application/xml","data":"<a/>"}`,
+		"bad time":     `{"specversion":"1.0","id":"1","source":"/s","type":"t","time":"yesterday"}`,
+		"spec missing": `{"id":"1","source":"/s","type":"t"}`,
+	} {
+		if _, err := events.Decode([]byte(in)); err == nil {
+			t.Errorf("%s: Decode(%s) succeeded", name, in)
+		} else if !strings.HasPrefix(err.Error(), "events:") {
+			t.Errorf("%s: error %q lacks package prefix", name, err)
+		}
+	}
+	if _, err := events.Decode([]byte(`{"specversion":"1.0","id":"1","source":"/s","type":"t","data":{"a":1}}`)); err != nil {
+		t.Errorf("minimal envelope: %v", err)
+	}
+}
+
+func TestTopics(t *testing.T) {
+	if len(events.AllTopics) != 4 {
+		t.Fatalf("AllTopics = %v", events.AllTopics)
+	}
+}
