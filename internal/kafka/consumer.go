@@ -1,0 +1,248 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/careslot/careslot/internal/events"
+)
+
+// Handler applies one event. Returning an error makes the consumer retry the
+// same event (with backoff) until it succeeds or the consumer stops; the
+// event is never skipped. Handlers must be idempotent: delivery is
+// at-least-once. A handler backed by PostgreSQL claims the event with
+// outbox.ClaimEvent in the transaction that applies it; others can rely on a
+// Deduper.
+type Handler func(ctx context.Context, ev events.Envelope) error
+
+// Deduper remembers which events a consumer has applied.
+type Deduper interface {
+	// Seen reports whether the event was marked already.
+	Seen(ctx context.Context, eventID string) (bool, error)
+	// Mark records that the event has been applied.
+	Mark(ctx context.Context, eventID string) error
+}
+
+// ConsumerConfig configures a Consumer.
+type ConsumerConfig struct {
+	Brokers []string
+	// Group is the consumer group id, e.g. "availability".
+	Group string
+	// Topics are the full (already prefixed) topic names to consume.
+	Topics  []string
+	Handler Handler
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+	// Dedupe, when set, skips events it has seen and marks each event after
+	// its handler succeeded.
+	Dedupe Deduper
+	// MaxRetryBackoff caps the delay between retries of a failing handler
+	// (default 5s).
+	MaxRetryBackoff time.Duration
+	// MaxPollRecords bounds the records taken per poll (default 500).
+	MaxPollRecords int
+	// ClientOpts are extra franz-go options, applied last.
+	ClientOpts []kgo.Opt
+}
+
+// Consumer is an at-least-once consumer-group member: it commits a record's
+// offset only after the handler succeeded for it and every earlier record of
+// its partition, processes partitions in parallel and each partition in
+// order, and retries a failing handler without ever skipping an event.
+type Consumer struct {
+	cfg     ConsumerConfig
+	log     *slog.Logger
+	ready   chan struct{}
+	onReady sync.Once
+}
+
+// NewConsumer validates cfg and returns a Consumer; call Run to start it.
+func NewConsumer(cfg ConsumerConfig) (*Consumer, error) {
+	switch {
+	case len(cfg.Brokers) == 0:
+		return nil, errors.New("kafka: consumer needs brokers")
+	case cfg.Group == "":
+		return nil, errors.New("kafka: consumer needs a group")
+	case len(cfg.Topics) == 0:
+		return nil, errors.New("kafka: consumer needs topics")
+	case cfg.Handler == nil:
+		return nil, errors.New("kafka: consumer needs a handler")
+	}
+	if cfg.MaxRetryBackoff <= 0 {
+		cfg.MaxRetryBackoff = 5 * time.Second
+	}
+	if cfg.MaxPollRecords <= 0 {
+		cfg.MaxPollRecords = 500
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	log = log.With("component", "kafka-consumer", "group", cfg.Group)
+	return &Consumer{cfg: cfg, log: log, ready: make(chan struct{})}, nil
+}
+
+// Ready is closed once the consumer has joined its group and been assigned
+// partitions for the first time.
+func (c *Consumer) Ready() <-chan struct{} { return c.ready }
+
+// recordKey is the context key of the record being handled.
+type recordKey struct{}
+
+// RecordFrom returns the Kafka record whose event the handler is applying,
+// or nil outside a Consumer's handler.
+func RecordFrom(ctx context.Context) *kgo.Record {
+	r, _ := ctx.Value(recordKey{}).(*kgo.Record)
+	return r
+}
+
+// Run consumes until ctx is canceled (then it returns nil) or the client
+// fails fatally. A new group starts at the earliest offsets.
+func (c *Consumer) Run(ctx context.Context) error {
+	opts := append(baseOpts(c.cfg.Brokers),
+		kgo.ConsumerGroup(c.cfg.Group),
+		kgo.ConsumeTopics(c.cfg.Topics...),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.DisableAutoCommit(),
+		kgo.BlockRebalanceOnPoll(),
+		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, assigned map[string][]int32) {
+			c.log.Debug("partitions assigned", "partitions", assigned)
+			c.onReady.Do(func() { close(c.ready) })
+		}),
+		kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, revoked map[string][]int32) {
+			c.log.Debug("partitions revoked", "partitions", revoked)
+		}),
+	)
+	opts = append(opts, c.cfg.ClientOpts...)
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return fmt.Errorf("kafka: new consumer client: %w", err)
+	}
+	defer cl.Close()
+
+	for {
+		fetches := cl.PollRecords(ctx, c.cfg.MaxPollRecords)
+		if fetches.IsClientClosed() || ctx.Err() != nil {
+			cl.AllowRebalance()
+			return nil
+		}
+		fetches.EachError(func(topic string, partition int32, err error) {
+			if !errors.Is(err, context.Canceled) {
+				c.log.Warn("fetch error", "topic", topic, "partition", partition, "err", err)
+			}
+		})
+		done := c.process(ctx, fetches)
+		if len(done) > 0 {
+			cctx := ctx
+			if ctx.Err() != nil {
+				// Stopping: still record what was applied, briefly.
+				var cancel context.CancelFunc
+				cctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+				defer cancel()
+			}
+			if err := cl.CommitRecords(cctx, done...); err != nil {
+				// Not fatal: the records will be delivered again and the
+				// handlers are idempotent.
+				c.log.Warn("commit offsets", "err", err)
+			}
+		}
+		cl.AllowRebalance()
+		if ctx.Err() != nil {
+			return nil
+		}
+	}
+}
+
+// process handles the fetched records, each partition in its own goroutine
+// and in order, and returns the last handled record of each partition.
+func (c *Consumer) process(ctx context.Context, fetches kgo.Fetches) []*kgo.Record {
+	var (
+		mu   sync.Mutex
+		done []*kgo.Record
+		wg   sync.WaitGroup
+	)
+	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
+		if len(p.Records) == 0 {
+			return
+		}
+		wg.Go(func() {
+			var last *kgo.Record
+			for _, r := range p.Records {
+				if !c.handle(ctx, r) {
+					break
+				}
+				last = r
+			}
+			if last != nil {
+				mu.Lock()
+				done = append(done, last)
+				mu.Unlock()
+			}
+		})
+	})
+	wg.Wait()
+	return done
+}
+
+// handle applies one record, retrying until it succeeds; it returns false
+// only when ctx ended first.
+func (c *Consumer) handle(ctx context.Context, r *kgo.Record) bool {
+	ev, err := events.Decode(r.Value)
+	if err != nil {
+		// Retrying cannot fix a malformed record; it is logged loudly and
+		// passed over so the partition is not blocked for good.
+		c.log.Error("skipping malformed event", "topic", r.Topic, "partition", r.Partition,
+			"offset", r.Offset, "key", string(r.Key), "err", err)
+		return true
+	}
+	hctx := context.WithValue(ctx, recordKey{}, r)
+	for attempt := 0; ; attempt++ {
+		err := c.apply(hctx, ev)
+		if err == nil {
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		wait := backoff(attempt, c.cfg.MaxRetryBackoff)
+		c.log.Warn("event handler failed, retrying", "topic", r.Topic, "partition", r.Partition,
+			"offset", r.Offset, "event_id", ev.ID, "event_type", ev.Type, "attempt", attempt+1,
+			"retry_in", wait, "err", err)
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(wait):
+		}
+	}
+}
+
+func (c *Consumer) apply(ctx context.Context, ev events.Envelope) error {
+	d := c.cfg.Dedupe
+	if d != nil {
+		seen, err := d.Seen(ctx, ev.ID)
+		if err != nil {
+			return fmt.Errorf("dedupe check: %w", err)
+		}
+		if seen {
+			c.log.Debug("skipping duplicate event", "event_id", ev.ID, "event_type", ev.Type)
+			return nil
+		}
+	}
+	if err := c.cfg.Handler(ctx, ev); err != nil {
+		return err
+	}
+	if d != nil {
+		// A failure here retries the handler too, which is harmless:
+		// handlers are idempotent.
+		if err := d.Mark(ctx, ev.ID); err != nil {
+			return fmt.Errorf("dedupe mark: %w", err)
+		}
+	}
+	return nil
+}
