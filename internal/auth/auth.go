@@ -1,0 +1,130 @@
+// Package auth authenticates bearer JWTs and answers authorisation questions
+// for every subgraph. The router validates tokens too, but each subgraph checks
+// again (defence in depth): a subgraph reachable without the router must not
+// trust its callers.
+package auth
+
+import (
+	"context"
+	"slices"
+
+	"github.com/careslot/careslot/internal/apperr"
+)
+
+// Role is the caller's role, carried in the token's "role" claim.
+type Role string
+
+const (
+	RolePatient      Role = "patient"
+	RolePractitioner Role = "practitioner"
+	RoleSecretary    Role = "secretary" // acts for the practitioners named in the token
+	RoleAdmin        Role = "admin"
+)
+
+// Valid reports whether r is one of the known roles.
+func (r Role) Valid() bool {
+	switch r {
+	case RolePatient, RolePractitioner, RoleSecretary, RoleAdmin:
+		return true
+	}
+	return false
+}
+
+// Principal is an authenticated caller.
+type Principal struct {
+	Subject string
+	Role    Role
+	// Practitioners lists, for a secretary, the practitioner ids they act for.
+	Practitioners []string
+}
+
+type principalKey struct{}
+
+// WithPrincipal returns ctx carrying p.
+func WithPrincipal(ctx context.Context, p Principal) context.Context {
+	return context.WithValue(ctx, principalKey{}, p)
+}
+
+// FromContext returns the authenticated caller, if any.
+func FromContext(ctx context.Context) (Principal, bool) {
+	p, ok := ctx.Value(principalKey{}).(Principal)
+	return p, ok
+}
+
+// RequireRole returns the caller if they hold one of roles (any authenticated
+// caller when roles is empty): UNAUTHENTICATED when anonymous, FORBIDDEN otherwise.
+func RequireRole(ctx context.Context, roles ...Role) (Principal, error) {
+	p, ok := FromContext(ctx)
+	if !ok {
+		return Principal{}, apperr.E(apperr.Unauthenticated, "authentication required")
+	}
+	if len(roles) > 0 && !slices.Contains(roles, p.Role) {
+		return Principal{}, apperr.Forbiddenf("role %q may not do this", p.Role)
+	}
+	return p, nil
+}
+
+// RequirePatient returns the caller if they are a patient.
+func RequirePatient(ctx context.Context) (Principal, error) {
+	return RequireRole(ctx, RolePatient)
+}
+
+// RequireAdmin returns the caller if they are an admin.
+func RequireAdmin(ctx context.Context) (Principal, error) {
+	return RequireRole(ctx, RoleAdmin)
+}
+
+// ActingPractitioner resolves which practitioner the caller acts for.
+// requested is the practitionerId argument, possibly empty:
+//   - practitioner: their own subject; any other id is FORBIDDEN;
+//   - secretary: a requested id they are named for; when empty, their only
+//     practitioner, or INVALID_INPUT if they act for several (or none);
+//   - admin: any requested id (INVALID_INPUT when empty: there is no default);
+//   - anyone else: FORBIDDEN.
+func ActingPractitioner(ctx context.Context, requested string) (string, error) {
+	p, ok := FromContext(ctx)
+	if !ok {
+		return "", apperr.E(apperr.Unauthenticated, "authentication required")
+	}
+	switch p.Role {
+	case RolePractitioner:
+		if requested == "" || requested == p.Subject {
+			return p.Subject, nil
+		}
+		return "", apperr.Forbiddenf("a practitioner may only act for themselves")
+	case RoleSecretary:
+		if requested == "" {
+			if len(p.Practitioners) == 1 {
+				return p.Practitioners[0], nil
+			}
+			return "", apperr.Invalid("practitionerId", "practitionerId is required: you act for %d practitioners", len(p.Practitioners))
+		}
+		if slices.Contains(p.Practitioners, requested) {
+			return requested, nil
+		}
+		return "", apperr.Forbiddenf("you do not act for practitioner %q", requested)
+	case RoleAdmin:
+		if requested == "" {
+			return "", apperr.Invalid("practitionerId", "practitionerId is required")
+		}
+		return requested, nil
+	}
+	return "", apperr.Forbiddenf("role %q may not act for a practitioner", p.Role)
+}
+
+// CanActForPractitioner reports whether p may act for practitionerID (the
+// same rules as ActingPractitioner, for checks on an existing entity).
+func CanActForPractitioner(p Principal, practitionerID string) bool {
+	if practitionerID == "" {
+		return false
+	}
+	switch p.Role {
+	case RolePractitioner:
+		return p.Subject == practitionerID
+	case RoleSecretary:
+		return slices.Contains(p.Practitioners, practitionerID)
+	case RoleAdmin:
+		return true
+	}
+	return false
+}
