@@ -87,9 +87,9 @@ func (v *JWKSVerifier) keyfunc() (keyfunc.Keyfunc, error) {
 	// Each attempt gets its own context: keyfunc starts a refresh goroutine
 	// even when the first fetch fails, and a failed attempt must not leak it.
 	attemptCtx, cancel := context.WithCancel(v.ctx)
-	fail := false
+	noErrorOnFirstFetch := false // we want the error, to retry
 	kf, err := keyfunc.NewDefaultOverrideCtx(attemptCtx, []string{v.url}, keyfunc.Override{
-		NoErrorReturnFirstHTTPReq: &fail,
+		NoErrorReturnFirstHTTPReq: &noErrorOnFirstFetch,
 		HTTPTimeout:               5 * time.Second,
 	})
 	if err != nil {
