@@ -1,0 +1,163 @@
+// Package countries loads the country catalogue (config/countries.yaml): the
+// one place a new country is declared. Services read cut-offs, reminder
+// offsets, zones and specialties from it; no code names a country.
+package countries
+
+import (
+	_ "embed"
+	"fmt"
+	"os"
+	"regexp"
+	"sort"
+	"time"
+	_ "time/tzdata" // zones must not depend on the host's zoneinfo
+
+	"github.com/goccy/go-yaml"
+)
+
+//go:embed countries.yaml
+var embedded []byte
+
+// Specialty is a medical specialty with its label in the country's language.
+type Specialty struct {
+	Code  string `yaml:"code"`
+	Label string `yaml:"label"`
+}
+
+// Country is one served country.
+type Country struct {
+	Code                      string `yaml:"code"`
+	Name                      string `yaml:"name"`
+	TimeZone                  string `yaml:"timeZone"`
+	Locale                    string `yaml:"locale"`
+	Currency                  string `yaml:"currency"`
+	PhoneRegion               string `yaml:"phoneRegion"`
+	CancellationCutoffMinutes int    `yaml:"cancellationCutoffMinutes"`
+	ReminderOffsetsMinutes    []int  `yaml:"reminderOffsetsMinutes"`
+	Regulatory                struct {
+		RegistrationNumberName    string `yaml:"registrationNumberName"`
+		RegistrationNumberPattern string `yaml:"registrationNumberPattern"`
+	} `yaml:"regulatory"`
+	Features    []string    `yaml:"features"`
+	Specialties []Specialty `yaml:"specialties"`
+
+	location *time.Location
+	regNo    *regexp.Regexp
+	specs    map[string]Specialty
+}
+
+// Location is the country's default zone.
+func (c *Country) Location() *time.Location { return c.location }
+
+// CancellationCutoff is how long before the start a patient may still cancel online.
+func (c *Country) CancellationCutoff() time.Duration {
+	return time.Duration(c.CancellationCutoffMinutes) * time.Minute
+}
+
+// Specialty looks up a specialty by code.
+func (c *Country) Specialty(code string) (Specialty, bool) {
+	s, ok := c.specs[code]
+	return s, ok
+}
+
+// ValidRegistrationNumber checks the country's regulatory id format.
+func (c *Country) ValidRegistrationNumber(s string) bool {
+	return c.regNo == nil || c.regNo.MatchString(s)
+}
+
+// HasFeature reports whether a feature (e.g. "video") is enabled.
+func (c *Country) HasFeature(f string) bool {
+	for _, x := range c.Features {
+		if x == f {
+			return true
+		}
+	}
+	return false
+}
+
+// Catalog is the set of served countries.
+type Catalog struct {
+	byCode map[string]*Country
+	codes  []string
+}
+
+// Load reads the catalogue from path, or the embedded default when path is empty.
+func Load(path string) (*Catalog, error) {
+	b := embedded
+	if path != "" {
+		var err error
+		if b, err = os.ReadFile(path); err != nil {
+			return nil, err
+		}
+	}
+	return Parse(b)
+}
+
+// MustDefault returns the embedded catalogue; it is validated by tests.
+func MustDefault() *Catalog {
+	c, err := Parse(embedded)
+	if err != nil {
+		panic(err)
+	}
+	return c
+}
+
+var codeRE = regexp.MustCompile(`^[a-z]{2}$`)
+
+// Parse validates and indexes a catalogue document.
+func Parse(b []byte) (*Catalog, error) {
+	var doc struct {
+		Countries []*Country `yaml:"countries"`
+	}
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return nil, fmt.Errorf("countries: %w", err)
+	}
+	cat := &Catalog{byCode: map[string]*Country{}}
+	for _, c := range doc.Countries {
+		if !codeRE.MatchString(c.Code) {
+			return nil, fmt.Errorf("countries: code %q must be two lower-case letters", c.Code)
+		}
+		if _, dup := cat.byCode[c.Code]; dup {
+			return nil, fmt.Errorf("countries: %q listed twice", c.Code)
+		}
+		loc, err := time.LoadLocation(c.TimeZone)
+		if err != nil {
+			return nil, fmt.Errorf("countries: %s: zone %q: %w", c.Code, c.TimeZone, err)
+		}
+		c.location = loc
+		if p := c.Regulatory.RegistrationNumberPattern; p != "" {
+			if c.regNo, err = regexp.Compile(p); err != nil {
+				return nil, fmt.Errorf("countries: %s: registration pattern: %w", c.Code, err)
+			}
+		}
+		c.specs = map[string]Specialty{}
+		for _, s := range c.Specialties {
+			c.specs[s.Code] = s
+		}
+		cat.byCode[c.Code] = c
+		cat.codes = append(cat.codes, c.Code)
+	}
+	sort.Strings(cat.codes)
+	if len(cat.codes) == 0 {
+		return nil, fmt.Errorf("countries: none listed")
+	}
+	return cat, nil
+}
+
+// Get returns the country with the code, if served.
+func (c *Catalog) Get(code string) (*Country, bool) {
+	x, ok := c.byCode[code]
+	return x, ok
+}
+
+// Codes lists the served country codes in order.
+func (c *Catalog) Codes() []string { return append([]string(nil), c.codes...) }
+
+// All lists the served countries in code order.
+func (c *Catalog) All() []*Country {
+	out := make([]*Country, 0, len(c.codes))
+	for _, code := range c.codes {
+		out = append(out, c.byCode[code])
+	}
+	return out
+}

@@ -1,0 +1,49 @@
+// Package eventdata defines the JSON payloads (CloudEvents "data") that
+// services publish. It is the event contract between services, so a consumer
+// decodes a producer's events without importing the producer's packages.
+package eventdata
+
+// Practitioner is the data of every practitioner event: the whole practice at a
+// version. It is the public event contract other services decode, so its JSON
+// names are stable.
+type Practitioner struct {
+	ID                 string            `json:"id"`
+	Version            int64             `json:"version"`
+	Country            string            `json:"country"`
+	FirstName          string            `json:"firstName"`
+	LastName           string            `json:"lastName"`
+	DisplayName        string            `json:"displayName"`
+	Specialties        []string          `json:"specialties"`
+	Languages          []string          `json:"languages"`
+	AcceptsNewPatients bool              `json:"acceptsNewPatients"`
+	Rating             *float64          `json:"rating,omitempty"`
+	Locations          []Location        `json:"locations"`
+	AppointmentTypes   []AppointmentType `json:"appointmentTypes"`
+}
+
+// Location is a location in an event.
+type Location struct {
+	ID         string  `json:"id"`
+	Name       string  `json:"name"`
+	Line1      string  `json:"line1"`
+	PostalCode string  `json:"postalCode"`
+	City       string  `json:"city"`
+	Country    string  `json:"country"`
+	Lat        float64 `json:"lat"`
+	Lon        float64 `json:"lon"`
+	TimeZone   string  `json:"timeZone"`
+}
+
+// AppointmentType is an appointment type in an event.
+type AppointmentType struct {
+	ID                  string `json:"id"`
+	Name                string `json:"name"`
+	DurationMinutes     int    `json:"durationMinutes"`
+	VisitMode           string `json:"visitMode"`
+	NewPatientsAllowed  bool   `json:"newPatientsAllowed"`
+	OnlineBookable      bool   `json:"onlineBookable"`
+	BufferBeforeMinutes int    `json:"bufferBeforeMinutes"`
+	BufferAfterMinutes  int    `json:"bufferAfterMinutes"`
+	MinNoticeMinutes    int    `json:"minNoticeMinutes"`
+	BookingHorizonDays  int    `json:"bookingHorizonDays"`
+}
