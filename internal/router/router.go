@@ -1,0 +1,362 @@
+// Package router runs Careslot's edge: the Cosmo router, embedded as a library. It serves the
+// federated graph at /graphql over HTTP and WebSocket (graphql-transport-ws), validates bearer
+// JWTs against a JWKS, propagates the Authorization header to every subgraph and passes subgraph
+// errors (with extensions.code) through to clients. Its static settings are router-config/router.yaml
+// (embedded); the composed execution configuration is router-config/config.json.
+package router
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+	"github.com/goccy/go-yaml"
+	"github.com/wundergraph/cosmo/router/core"
+	"github.com/wundergraph/cosmo/router/pkg/config"
+	"github.com/wundergraph/cosmo/router/pkg/execution_config"
+
+	routerconfig "github.com/careslot/careslot/router-config"
+)
+
+// Options configures Run.
+type Options struct {
+	// ListenAddr is the router's HTTP address, e.g. 127.0.0.1:4000. Required.
+	ListenAddr string
+	// ExecutionConfigPath is the composed execution configuration (router-config/config.json).
+	// Required.
+	ExecutionConfigPath string
+	// JWKSURL is the JWKS that bearer tokens are validated against. Requests without a token pass
+	// as anonymous; requests with an invalid token get 401. When empty, the router does not look
+	// at tokens at all (it still propagates them) and logs a warning.
+	JWKSURL string
+	// JWTAudience, when set, is the audience tokens must carry.
+	JWTAudience string
+	// SubgraphURLs maps a subgraph name to the http URL that replaces its routing_url; the
+	// subscription URL becomes the same URL with the ws(s) scheme. Every name must be a subgraph
+	// of the execution configuration.
+	SubgraphURLs map[string]string
+	// Logger receives the router's logs; slog.Default() when nil.
+	Logger *slog.Logger
+	// DevMode turns on the router's development mode: the GraphQL playground at /, introspection,
+	// error locations, human-readable planner output. Off in production.
+	DevMode bool
+	// MetricsListenAddr, when set, serves Prometheus metrics at http://MetricsListenAddr/metrics.
+	// Off when empty.
+	MetricsListenAddr string
+	// Ready, when set, is called once the router serves requests.
+	Ready func()
+}
+
+const (
+	readyTimeout    = 30 * time.Second
+	shutdownTimeout = 20 * time.Second
+)
+
+// Run starts the router and blocks until ctx is done, then shuts it down gracefully (in-flight
+// requests and subscriptions get the configured grace period). It returns an error when the router
+// cannot start (bad options or settings, listen address in use, unreadable execution
+// configuration, JWKS unreachable at start-up), or when shutdown fails.
+func Run(ctx context.Context, opts Options) error {
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	cfg, err := Settings(opts)
+	if err != nil {
+		return err
+	}
+	disableUsageTracking()
+
+	// The router binds in a goroutine and only logs a failure; check the address first so that a
+	// port in use is an error here.
+	ln, err := net.Listen("tcp", cfg.ListenAddr)
+	if err != nil {
+		return fmt.Errorf("router: listen %s: %w", cfg.ListenAddr, err)
+	}
+	_ = ln.Close()
+
+	// The router's background work (JWKS refresh, watchers) ends with routerCtx, which outlives
+	// ctx until the graceful shutdown is over.
+	routerCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+
+	r, err := core.DefaultRouterFactory(routerCtx, &core.RouterResources{
+		Config: cfg,
+		Logger: newZapLogger(logger.Handler()),
+	})
+	if err != nil {
+		return fmt.Errorf("router: %w", err)
+	}
+	shutdown := func() (err error) {
+		// Shutdown after a failed Start can dereference parts Start never made.
+		defer func() {
+			if p := recover(); p != nil {
+				err = fmt.Errorf("router: shutdown after failed start: %v", p)
+			}
+		}()
+		sctx, scancel := context.WithTimeout(context.Background(), shutdownTimeout)
+		defer scancel()
+		return r.Shutdown(sctx)
+	}
+	if err := r.Start(routerCtx); err != nil {
+		return errors.Join(fmt.Errorf("router: start: %w", err), shutdown())
+	}
+	if err := waitReady(ctx, cfg.ListenAddr, cfg.ReadinessCheckPath); err != nil {
+		if ctx.Err() != nil { // cancelled while starting: not a failure
+			return shutdown()
+		}
+		return errors.Join(err, shutdown())
+	}
+	logger.Info("router ready", "addr", cfg.ListenAddr, "graphql_path", cfg.GraphQLPath)
+	if opts.Ready != nil {
+		opts.Ready()
+	}
+
+	<-ctx.Done()
+	logger.Info("router shutting down")
+	if err := shutdown(); err != nil {
+		return fmt.Errorf("router: shutdown: %w", err)
+	}
+	return nil
+}
+
+// Settings returns the router configuration Run uses: router-config/router.yaml over the
+// router's built-in defaults (the process environment is not consulted), with opts applied and
+// every setting that would reach beyond this machine switched off.
+func Settings(opts Options) (*config.Config, error) {
+	if opts.ListenAddr == "" {
+		return nil, errors.New("router: no listen address")
+	}
+	if opts.ExecutionConfigPath == "" {
+		return nil, errors.New("router: no execution configuration path")
+	}
+	known, err := subgraphNames(opts.ExecutionConfigPath)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := staticSettings(routerconfig.RouterYAML)
+	if err != nil {
+		return nil, err
+	}
+
+	cfg.ListenAddr = opts.ListenAddr
+	cfg.ExecutionConfig = config.ExecutionConfig{File: config.ExecutionConfigFile{Path: opts.ExecutionConfigPath}}
+	cfg.RouterConfigPath = ""
+
+	if opts.JWKSURL != "" {
+		if err := checkURL(opts.JWKSURL, "http", "https"); err != nil {
+			return nil, fmt.Errorf("router: JWKS URL: %w", err)
+		}
+		jwks := config.JWKSConfiguration{
+			URL:             opts.JWKSURL,
+			RefreshInterval: time.Minute,
+			RefreshUnknownKID: config.RefreshUnknownKID{
+				Enabled: true, MaxWait: 2 * time.Second, Interval: 30 * time.Second, Burst: 2,
+			},
+		}
+		if opts.JWTAudience != "" {
+			jwks.Audiences = []string{opts.JWTAudience}
+		}
+		cfg.Authentication.JWT.JWKS = []config.JWKSConfiguration{jwks}
+		if cfg.Authentication.JWT.HeaderName == "" {
+			cfg.Authentication.JWT.HeaderName = "Authorization"
+		}
+		if cfg.Authentication.JWT.HeaderValuePrefix == "" {
+			cfg.Authentication.JWT.HeaderValuePrefix = "Bearer"
+		}
+	} else {
+		cfg.Authentication.JWT.JWKS = nil
+		if opts.Logger != nil {
+			opts.Logger.Warn("router: no JWKS URL; bearer tokens are not validated at the edge")
+		}
+	}
+
+	if len(opts.SubgraphURLs) > 0 {
+		cfg.Overrides.Subgraphs = make(map[string]config.SubgraphOverridesConfiguration, len(opts.SubgraphURLs))
+		for name, u := range opts.SubgraphURLs {
+			if !known[name] {
+				return nil, fmt.Errorf("router: subgraph URL for %q: no such subgraph in %s (have %s)", name, opts.ExecutionConfigPath, joinKeys(known))
+			}
+			if err := checkURL(u, "http", "https"); err != nil {
+				return nil, fmt.Errorf("router: subgraph %q URL: %w", name, err)
+			}
+			cfg.Overrides.Subgraphs[name] = config.SubgraphOverridesConfiguration{
+				RoutingURL:                       u,
+				SubscriptionURL:                  wsURL(u),
+				SubscriptionProtocol:             "ws",
+				SubscriptionWebsocketSubprotocol: "graphql-transport-ws",
+			}
+		}
+	}
+
+	// playground_enabled is deprecated (false only logs a warning); playground.enabled decides.
+	cfg.PlaygroundEnabled = true
+	if opts.DevMode {
+		cfg.DevelopmentMode = true
+		cfg.PlaygroundConfig.Enabled = true
+		cfg.IntrospectionEnabled = true
+		cfg.SubgraphErrorPropagation.OmitLocations = false
+	} else {
+		cfg.DevelopmentMode = false
+		cfg.PlaygroundConfig.Enabled = false
+		cfg.IntrospectionEnabled = false
+	}
+
+	prom := &cfg.Telemetry.Metrics.Prometheus
+	prom.Enabled = opts.MetricsListenAddr != ""
+	if prom.Enabled {
+		prom.ListenAddr = opts.MetricsListenAddr
+		if prom.Path == "" {
+			prom.Path = "/metrics"
+		}
+	}
+
+	// Nothing leaves the machine, whatever router.yaml says.
+	cfg.RouterRegistration = false
+	cfg.Graph = config.Graph{}
+	cfg.ControlplaneURL = ""
+	cfg.GraphqlMetrics = config.GraphqlMetrics{Enabled: false}
+	cfg.Telemetry.Tracing.Enabled = false
+	cfg.Telemetry.Tracing.Exporters = nil
+	cfg.Telemetry.Metrics.OTLP.Enabled = false
+	cfg.Telemetry.Metrics.OTLP.Exporters = nil
+	cfg.CacheWarmup.Enabled = false
+	cfg.Plugins.Enabled = false
+	cfg.MCP.Enabled = false
+	cfg.WatchConfig.Enabled = false
+	// The router never lets a subgraph's status code or an empty path through otherwise.
+	cfg.SubgraphErrorPropagation.Enabled = true
+	return cfg, nil
+}
+
+// staticSettings parses router.yaml over the router's defaults, validating it against the
+// router's own JSON schema. It mirrors config.LoadConfig without reading the process environment
+// or a file.
+func staticSettings(raw []byte) (*config.Config, error) {
+	var cfg config.Config
+	// Defaults from the config struct's envDefault tags, with an empty environment.
+	if err := env.ParseWithOptions(&cfg, env.Options{Environment: map[string]string{}}); err != nil {
+		return nil, fmt.Errorf("router: default settings: %w", err)
+	}
+	// Parse first: config.ValidateConfig calls log.Fatal on YAML it cannot parse.
+	var probe config.Config
+	if err := yaml.Unmarshal(raw, &probe); err != nil {
+		return nil, fmt.Errorf("router: router.yaml: %w", err)
+	}
+	if err := config.ValidateConfig(raw, config.JSONSchema); err != nil {
+		return nil, fmt.Errorf("router: router.yaml: %w", err)
+	}
+	if err := yaml.Unmarshal(raw, &cfg); err != nil {
+		return nil, fmt.Errorf("router: router.yaml: %w", err)
+	}
+	return &cfg, nil
+}
+
+func subgraphNames(path string) (map[string]bool, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("router: execution configuration: %w", err)
+	}
+	rc, err := execution_config.UnmarshalConfig(raw)
+	if err != nil {
+		return nil, fmt.Errorf("router: execution configuration %s: %w", path, err)
+	}
+	names := make(map[string]bool, len(rc.GetSubgraphs()))
+	for _, sg := range rc.GetSubgraphs() {
+		names[sg.GetName()] = true
+	}
+	return names, nil
+}
+
+func joinKeys(m map[string]bool) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return strings.Join(keys, ", ")
+}
+
+func checkURL(raw string, schemes ...string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return err
+	}
+	for _, s := range schemes {
+		if u.Scheme == s && u.Host != "" {
+			return nil
+		}
+	}
+	return fmt.Errorf("%q: want an absolute %s URL", raw, strings.Join(schemes, " or "))
+}
+
+func wsURL(httpURL string) string {
+	switch {
+	case strings.HasPrefix(httpURL, "http://"):
+		return "ws://" + strings.TrimPrefix(httpURL, "http://")
+	case strings.HasPrefix(httpURL, "https://"):
+		return "wss://" + strings.TrimPrefix(httpURL, "https://")
+	}
+	return httpURL
+}
+
+var disableTracking sync.Once
+
+// disableUsageTracking turns off the router's anonymous usage reporting, which it sends to the
+// vendor unless COSMO_TELEMETRY_DISABLED is set (the library option for it is not reachable
+// through core.DefaultRouterFactory).
+func disableUsageTracking() {
+	disableTracking.Do(func() {
+		_ = os.Setenv("COSMO_TELEMETRY_DISABLED", "true")
+	})
+}
+
+// waitReady polls the router's readiness endpoint until it answers 200.
+func waitReady(ctx context.Context, listenAddr, path string) error {
+	host, port, err := net.SplitHostPort(listenAddr)
+	if err != nil {
+		return fmt.Errorf("router: listen address %q: %w", listenAddr, err)
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	if path == "" {
+		path = "/health/ready"
+	}
+	target := "http://" + net.JoinHostPort(host, port) + path
+	client := &http.Client{Timeout: time.Second}
+	deadline := time.Now().Add(readyTimeout)
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+		if err != nil {
+			return fmt.Errorf("router: %w", err)
+		}
+		resp, err := client.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("router: cancelled before ready: %w", ctx.Err())
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("router: not ready after %s (last error: %v)", readyTimeout, err)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
