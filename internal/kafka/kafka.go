@@ -56,6 +56,7 @@ func baseOpts(brokers []string) []kgo.Opt {
 		// Reconnect quickly after a broker restart: a broker outage must
 		// delay events by little more than the outage itself.
 		kgo.RetryBackoffFn(func(tries int) time.Duration { return backoff(tries, time.Second) }),
+		kgo.MetadataMinAge(500 * time.Millisecond),
 	}
 }
 

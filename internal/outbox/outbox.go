@@ -1,0 +1,78 @@
+// Package outbox implements the transactional outbox: services write events
+// with Add in the transaction that makes the change, and a Relay publishes
+// them to Kafka after commit. A broker outage delays events; it never loses
+// one. It also holds the claim used by PostgreSQL-backed idempotent
+// consumers (ClaimEvent).
+//
+// The tables come from migrations/platform.
+package outbox
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/careslot/careslot/internal/events"
+)
+
+// Channel is the PostgreSQL notification channel Add signals and the Relay
+// listens on.
+const Channel = "outbox"
+
+// Add writes ev to the outbox in tx, to be published on topic (unprefixed,
+// e.g. events.BookingEvents) with record key key (the practitioner id, or the
+// patient id on patient-events). The relay is notified when tx commits.
+func Add(ctx context.Context, tx pgx.Tx, topic, key string, ev events.Envelope) error {
+	if err := ev.Validate(); err != nil {
+		return fmt.Errorf("outbox: %w", err)
+	}
+	if topic == "" {
+		return fmt.Errorf("outbox: event %s has no topic", ev.ID)
+	}
+	payload, err := ev.Encode()
+	if err != nil {
+		return fmt.Errorf("outbox: encode event %s: %w", ev.ID, err)
+	}
+	// One round trip: the insert, and a notification PostgreSQL delivers at
+	// commit (and folds with the transaction's other identical ones).
+	const q = `WITH ins AS (
+		INSERT INTO outbox (id, topic, key, type, payload) VALUES ($1, $2, $3, $4, $5) RETURNING seq
+	) SELECT pg_notify('` + Channel + `', '') FROM ins`
+	if _, err := tx.Exec(ctx, q, ev.ID, topic, key, ev.Type, payload); err != nil {
+		return fmt.Errorf("outbox: add event %s (%s): %w", ev.ID, ev.Type, err)
+	}
+	return nil
+}
+
+// ClaimEvent records in tx that consumer is applying eventID and reports
+// whether this is the first time. An idempotent PostgreSQL-backed handler
+// claims the event and makes its change in one transaction, and skips the
+// change when the claim returns false.
+func ClaimEvent(ctx context.Context, tx pgx.Tx, consumer string, eventID string) (bool, error) {
+	tag, err := tx.Exec(ctx,
+		`INSERT INTO processed_events (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`,
+		consumer, eventID)
+	if err != nil {
+		return false, fmt.Errorf("outbox: claim event %s for %s: %w", eventID, consumer, err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// Execer is satisfied by *pgxpool.Pool, *pgx.Conn and pgx.Tx.
+type Execer interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
+
+// PruneClaims deletes processed-event claims older than before and returns
+// how many it deleted. Claims only need to outlive the topics' retention
+// (7 days).
+func PruneClaims(ctx context.Context, db Execer, before time.Time) (int64, error) {
+	tag, err := db.Exec(ctx, `DELETE FROM processed_events WHERE processed_at < $1`, before)
+	if err != nil {
+		return 0, fmt.Errorf("outbox: prune claims: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}

@@ -1,0 +1,268 @@
+package outbox
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/careslot/careslot/internal/kafka"
+)
+
+// relayLockKey is the transaction-level advisory lock one relay batch holds,
+// so that concurrent relays on the same database take turns (keeping each
+// key's events in order) rather than publishing interleaved batches.
+const relayLockKey int64 = 0x6361726573_6f62 // "caresob"
+
+// Relay publishes outbox rows to Kafka in seq order and deletes them once
+// the broker has acknowledged them.
+//
+// It wakes on the outbox notification (sent at commit by Add) and polls as a
+// fallback. Each batch is read with FOR UPDATE SKIP LOCKED under an advisory
+// lock, so any number of relays may run against one database. Rows are
+// deleted only after every record of the batch was acknowledged; on failure
+// the batch is retried with backoff, so events are delivered at least once
+// (a retried batch may duplicate records) and, per key, in seq order.
+// Events of one key keep their commit order as long as the transactions that
+// write them are serialized, as writes to the same entity are.
+type Relay struct {
+	pool   *pgxpool.Pool
+	client *kgo.Client
+	prefix string
+	log    *slog.Logger
+	wake   chan struct{}
+
+	// BatchSize is the most rows published per round (default 500).
+	BatchSize int
+	// PollInterval is the fallback poll period (default 1s).
+	PollInterval time.Duration
+	// ProduceTimeout bounds how long a batch waits for the broker before it
+	// is abandoned and retried (default 10s).
+	ProduceTimeout time.Duration
+	// MaxBackoff caps the delay between failed rounds (default 2s).
+	MaxBackoff time.Duration
+}
+
+// NewRelay returns a relay publishing the outbox of pool's database through
+// client (see kafka.NewClient) to topics named kafka.Topic(topicPrefix, row
+// topic). Set the exported fields before Run to tune it.
+func NewRelay(pool *pgxpool.Pool, client *kgo.Client, topicPrefix string, logger *slog.Logger) *Relay {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	return &Relay{
+		pool:           pool,
+		client:         client,
+		prefix:         topicPrefix,
+		log:            logger.With("component", "outbox-relay"),
+		wake:           make(chan struct{}, 1),
+		BatchSize:      500,
+		PollInterval:   time.Second,
+		ProduceTimeout: 10 * time.Second,
+		MaxBackoff:     2 * time.Second,
+	}
+}
+
+// Run relays until ctx is canceled, then returns nil. Broker and database
+// failures are logged and retried; they never end Run.
+func (r *Relay) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	wg.Go(func() { r.listen(ctx) })
+
+	poll := time.NewTicker(r.PollInterval)
+	defer poll.Stop()
+	failures := 0
+	for {
+		n, err := r.relayBatch(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			wait := backoff(failures, r.MaxBackoff)
+			failures++
+			r.log.Warn("outbox relay failed; rows kept, retrying", "attempt", failures, "retry_in", wait, "err", err)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(wait):
+			}
+			continue
+		}
+		if failures > 0 {
+			r.log.Info("outbox relay recovered", "after_attempts", failures)
+			failures = 0
+		}
+		if n == r.BatchSize {
+			continue // more waiting
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-r.wake:
+		case <-poll.C:
+		}
+	}
+}
+
+// signal wakes the relay loop without blocking.
+func (r *Relay) signal() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// listen keeps a dedicated connection LISTENing on Channel and wakes the
+// relay on each notification, reconnecting with backoff.
+func (r *Relay) listen(ctx context.Context) {
+	for attempt := 0; ctx.Err() == nil; attempt++ {
+		err := r.listenOnce(ctx, &attempt)
+		if ctx.Err() != nil {
+			return
+		}
+		wait := backoff(attempt, 5*time.Second)
+		r.log.Warn("outbox listener lost; polling until it is back", "retry_in", wait, "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
+}
+
+func (r *Relay) listenOnce(ctx context.Context, attempt *int) error {
+	conn, err := pgx.ConnectConfig(ctx, r.pool.Config().ConnConfig.Copy())
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	if _, err := conn.Exec(ctx, "LISTEN "+Channel); err != nil {
+		return err
+	}
+	*attempt = 0
+	r.signal() // catch up on anything committed while we were not listening
+	for {
+		if _, err := conn.WaitForNotification(ctx); err != nil {
+			return err
+		}
+		r.signal()
+	}
+}
+
+type outboxRow struct {
+	seq          int64
+	id, typ, key string
+	topic        string
+	payload      []byte
+}
+
+// relayBatch publishes one batch and returns how many rows it published.
+func (r *Relay) relayBatch(ctx context.Context) (int, error) {
+	tx, err := r.pool.Begin(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // no-op after commit
+
+	var locked bool
+	if err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock($1)`, relayLockKey).Scan(&locked); err != nil {
+		return 0, fmt.Errorf("advisory lock: %w", err)
+	}
+	if !locked {
+		return 0, nil // another relay is publishing; it will take these rows
+	}
+	rows, err := tx.Query(ctx, `SELECT seq, id::text, topic, key, type, payload FROM outbox
+		ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED`, r.BatchSize)
+	if err != nil {
+		return 0, fmt.Errorf("select: %w", err)
+	}
+	batch, err := pgx.CollectRows(rows, func(cr pgx.CollectableRow) (outboxRow, error) {
+		var o outboxRow
+		err := cr.Scan(&o.seq, &o.id, &o.topic, &o.key, &o.typ, &o.payload)
+		return o, err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("select: %w", err)
+	}
+	if len(batch) == 0 {
+		return 0, tx.Commit(ctx)
+	}
+	if err := r.produce(ctx, batch); err != nil {
+		return 0, err
+	}
+	seqs := make([]int64, len(batch))
+	for i, o := range batch {
+		seqs[i] = o.seq
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM outbox WHERE seq = ANY($1)`, seqs); err != nil {
+		return 0, fmt.Errorf("delete relayed rows: %w", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return 0, fmt.Errorf("commit relayed rows: %w", err)
+	}
+	return len(batch), nil
+}
+
+// produce sends the batch and waits for every acknowledgement, at most
+// ProduceTimeout. Records keep the batch's order per partition.
+func (r *Relay) produce(ctx context.Context, batch []outboxRow) error {
+	pctx, cancel := context.WithTimeout(ctx, r.ProduceTimeout)
+	defer cancel()
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		firstErr error
+	)
+	wg.Add(len(batch))
+	for _, o := range batch {
+		rec := &kgo.Record{
+			Topic: kafka.Topic(r.prefix, o.topic),
+			Key:   []byte(o.key),
+			Value: o.payload,
+			Headers: []kgo.RecordHeader{
+				{Key: "ce_id", Value: []byte(o.id)},
+				{Key: "ce_type", Value: []byte(o.typ)},
+				{Key: "content-type", Value: []byte("application/cloudevents+json")},
+			},
+		}
+		r.client.Produce(pctx, rec, func(rec *kgo.Record, err error) {
+			if err != nil {
+				mu.Lock()
+				if firstErr == nil {
+					firstErr = fmt.Errorf("produce to %s: %w", rec.Topic, err)
+				}
+				mu.Unlock()
+			}
+			wg.Done()
+		})
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-pctx.Done():
+		// An idempotent producer cannot fail records a broker may have
+		// received, so some may still be in flight; the rows stay and are
+		// sent again (consumers are idempotent).
+		return fmt.Errorf("produce: no acknowledgement within %s: %w", r.ProduceTimeout, pctx.Err())
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	return firstErr
+}
+
+func backoff(attempt int, max time.Duration) time.Duration {
+	d := 50 * time.Millisecond
+	for i := 0; i < attempt && d < max; i++ {
+		d *= 2
+	}
+	return min(d, max)
+}
