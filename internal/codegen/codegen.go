@@ -11,7 +11,7 @@ import (
 	gqlconfig "github.com/99designs/gqlgen/codegen/config"
 	"github.com/vektah/gqlparser/v2/ast"
 
-	// "github.com/careslot/careslot/internal/compose"
+	"github.com/careslot/careslot/internal/compose"
 	"github.com/careslot/careslot/internal/config"
 )
 
@@ -36,7 +36,7 @@ func Run(root string, services []string, doCompose bool) error {
 		}
 	}
 	if doCompose {
-		if err := composeWrite(root); err != nil {
+		if err := compose.Write(root); err != nil {
 			return fmt.Errorf("compose: %w", err)
 		}
 	}

@@ -1,0 +1,94 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/careslot/careslot/internal/auth"
+	"github.com/careslot/careslot/internal/config"
+	"github.com/careslot/careslot/internal/kafka"
+	"github.com/careslot/careslot/internal/router"
+)
+
+func init() {
+	register("dev", "run everything in one process: subgraphs, router, broker, JWKS, demo data", cmdDev)
+}
+
+const defaultJWKSURL = "http://127.0.0.1:4010/.well-known/jwks.json"
+
+func cmdDev(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("dev", flag.ExitOnError)
+	noDemo := fs.Bool("no-demo", false, "do not create demo data")
+	brokerAddr := fs.String("broker", "127.0.0.1:9092", "embedded Kafka broker address (when KAFKA_BROKERS is empty)")
+	execConfig := fs.String("config", filepath.Join("router-config", "config.json"), "composed execution configuration")
+	_ = fs.Parse(args)
+
+	cfg := config.FromEnv()
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return err
+	}
+	if len(cfg.KafkaBrokers) == 0 {
+		b, err := kafka.StartBroker(ctx, *brokerAddr, filepath.Join(cfg.DataDir, "kafka"))
+		if err != nil {
+			return err
+		}
+		defer b.Close()
+		cfg.KafkaBrokers = b.Addrs()
+	}
+	key, err := auth.LoadOrCreateDevKey(devKeyPath(cfg))
+	if err != nil {
+		return err
+	}
+
+	g, gctx := errgroup.WithContext(ctx)
+	if cfg.JWKSURL == defaultJWKSURL {
+		u, _ := url.Parse(cfg.JWKSURL)
+		g.Go(func() error { return auth.ServeJWKS(gctx, u.Host, key) })
+	}
+	p, err := newPlatform(gctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer p.close()
+	for _, name := range enabledServices() {
+		s, err := buildService(gctx, p, name)
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		if err := p.run(gctx, g, s); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	ready := make(chan struct{})
+	opts := routerOptions(p, *execConfig, true)
+	opts.Ready = func() { close(ready) }
+	g.Go(func() error { return router.Run(gctx, opts) })
+	g.Go(func() error {
+		select {
+		case <-ready:
+		case <-gctx.Done():
+			return nil
+		}
+		routerURL := "http://" + cfg.RouterAddr + "/graphql"
+		var demo *demoData
+		if !*noDemo {
+			if demo, err = ensureDemo(gctx, cfg, key, routerURL); err != nil {
+				p.logger.Error("demo data", "err", err)
+			}
+		}
+		printWelcome(cfg, key, routerURL, demo)
+		return nil
+	})
+	err = g.Wait()
+	if ctx.Err() != nil {
+		fmt.Fprintln(os.Stderr, "careslot dev: stopped")
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/careslot/careslot/internal/auth"
+	"github.com/careslot/careslot/internal/config"
+	"github.com/careslot/careslot/internal/countries"
+	"github.com/careslot/careslot/internal/httpserver"
+	"github.com/careslot/careslot/internal/kafka"
+	"github.com/careslot/careslot/internal/outbox"
+	"github.com/careslot/careslot/internal/postgres"
+	"github.com/careslot/careslot/internal/telemetry"
+)
+
+// platform is what every service shares in one process.
+type platform struct {
+	cfg       config.Config
+	logger    *slog.Logger
+	countries *countries.Catalog
+	verifier  auth.Verifier
+	producer  *kgo.Client
+}
+
+func newPlatform(ctx context.Context, cfg config.Config) (*platform, error) {
+	logger := telemetry.NewLogger(os.Stderr)
+	cat, err := countries.Load(cfg.CountriesFile)
+	if err != nil {
+		return nil, err
+	}
+	verifier, err := auth.NewJWKSVerifier(ctx, cfg.JWKSURL, cfg.OIDCIssuer, cfg.OIDCAudience)
+	if err != nil {
+		return nil, err
+	}
+	return &platform{cfg: cfg, logger: logger, countries: cat, verifier: verifier}, nil
+}
+
+// kafkaProducer returns the process's shared idempotent producer.
+func (p *platform) kafkaProducer(ctx context.Context) (*kgo.Client, error) {
+	if p.producer != nil {
+		return p.producer, nil
+	}
+	if err := kafka.EnsureTopics(ctx, p.cfg.KafkaBrokers, p.cfg.KafkaTopicPrefix); err != nil {
+		return nil, err
+	}
+	cl, err := kafka.NewClient(p.cfg.KafkaBrokers)
+	if err != nil {
+		return nil, err
+	}
+	p.producer = cl
+	return cl, nil
+}
+
+func (p *platform) close() {
+	if p.producer != nil {
+		p.producer.Close()
+	}
+}
+
+// openStore creates the service's database if needed, migrates it and opens a pool.
+func (p *platform) openStore(ctx context.Context, service string) (*pgxpool.Pool, error) {
+	dsn := p.cfg.DatabaseURLs[service]
+	if err := postgres.EnsureDatabase(ctx, dsn); err != nil {
+		return nil, fmt.Errorf("%s database: %w", service, err)
+	}
+	pool, err := postgres.Connect(ctx, dsn)
+	if err != nil {
+		return nil, err
+	}
+	if err := postgres.Migrate(ctx, pool, service, p.logger); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return pool, nil
+}
+
+// runningService is one subgraph with its background work.
+type runningService struct {
+	name    string
+	handler http.Handler
+	pool    *pgxpool.Pool
+	workers []func(ctx context.Context) error
+}
+
+// run serves the subgraph, its health and metrics endpoints, and its workers
+// (the outbox relay first) until ctx ends.
+func (p *platform) run(ctx context.Context, g *errgroup.Group, s *runningService) error {
+	mux := http.NewServeMux()
+	mux.Handle("/graphql", s.handler)
+	httpserver.Health(mux, func(ctx context.Context) error {
+		if s.pool != nil {
+			return s.pool.Ping(ctx)
+		}
+		return nil
+	})
+	logger := p.logger.With("service", s.name)
+	addr := p.cfg.SubgraphAddrs[s.name]
+	g.Go(func() error { return httpserver.Serve(ctx, addr, mux, logger) })
+	if m := p.cfg.MetricsAddrs[s.name]; m != "" {
+		g.Go(func() error { return httpserver.Serve(ctx, m, httpserver.Metrics(), logger) })
+	}
+	if s.pool != nil {
+		producer, err := p.kafkaProducer(ctx)
+		if err != nil {
+			return err
+		}
+		relay := outbox.NewRelay(s.pool, producer, p.cfg.KafkaTopicPrefix, logger)
+		g.Go(func() error { return relay.Run(ctx) })
+	}
+	for _, w := range s.workers {
+		g.Go(func() error { return w(ctx) })
+	}
+	logger.Info("subgraph listening", "addr", "http://"+addr+"/graphql")
+	return nil
+}

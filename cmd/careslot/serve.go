@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/careslot/careslot/internal/config"
+	"github.com/careslot/careslot/internal/router"
+	"github.com/careslot/careslot/internal/telemetry"
+	"github.com/careslot/careslot/migrations"
+)
+
+func init() {
+	register("serve", "run one subgraph: careslot serve <service>", cmdServe)
+	register("router", "run the federation router", cmdRouter)
+	register("migrate", "create the databases and apply migrations: careslot migrate [service…]", cmdMigrate)
+}
+
+func cmdServe(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("serve", flag.ExitOnError)
+	_ = fs.Parse(args)
+	if fs.NArg() != 1 {
+		return fmt.Errorf("usage: careslot serve <service> (one of %v)", enabledServices())
+	}
+	cfg := config.FromEnv()
+	if len(cfg.KafkaBrokers) == 0 {
+		return fmt.Errorf("KAFKA_BROKERS is required for `serve` (only `dev` embeds a broker)")
+	}
+	p, err := newPlatform(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer p.close()
+	s, err := buildService(ctx, p, fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	if err := p.run(gctx, g, s); err != nil {
+		return err
+	}
+	return g.Wait()
+}
+
+func cmdRouter(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("router", flag.ExitOnError)
+	execConfig := fs.String("config", filepath.Join("router-config", "config.json"), "composed execution configuration")
+	dev := fs.Bool("dev", false, "development mode (playground, introspection)")
+	_ = fs.Parse(args)
+	cfg := config.FromEnv()
+	p, err := newPlatform(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	return router.Run(ctx, routerOptions(p, *execConfig, *dev))
+}
+
+func routerOptions(p *platform, execConfig string, dev bool) router.Options {
+	urls := map[string]string{}
+	for _, name := range enabledServices() {
+		urls[name] = "http://" + p.cfg.SubgraphAddrs[name] + "/graphql"
+	}
+	return router.Options{
+		ListenAddr:          p.cfg.RouterAddr,
+		ExecutionConfigPath: execConfig,
+		JWKSURL:             p.cfg.JWKSURL,
+		JWTAudience:         p.cfg.OIDCAudience,
+		SubgraphURLs:        urls,
+		Logger:              p.logger.With("component", "router"),
+		DevMode:             dev,
+	}
+}
+
+func cmdMigrate(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("migrate", flag.ExitOnError)
+	_ = fs.Parse(args)
+	cfg := config.FromEnv()
+	services := fs.Args()
+	if len(services) == 0 {
+		services = config.Services
+	}
+	p := &platform{cfg: cfg, logger: telemetry.NewLogger(os.Stderr)}
+	for _, s := range services {
+		if !slices.Contains(config.Services, s) {
+			return fmt.Errorf("unknown service %q", s)
+		}
+		if migrations.For(s) == nil {
+			continue // a store outside PostgreSQL (availability, search)
+		}
+		pool, err := p.openStore(ctx, s)
+		if err != nil {
+			return err
+		}
+		pool.Close()
+		fmt.Printf("%s: migrated\n", s)
+	}
+	return nil
+}

@@ -1,3 +1,0 @@
-package codegen
-
-var composeWrite = func(string) error { return nil }

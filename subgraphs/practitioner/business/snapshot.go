@@ -1,0 +1,38 @@
+package business
+
+import (
+	"github.com/careslot/careslot/internal/eventdata"
+	"github.com/careslot/careslot/subgraphs/practitioner/store"
+)
+
+// DisplayName is how a practitioner is shown to patients.
+func DisplayName(p store.Practitioner) string { return "Dr " + p.FirstName + " " + p.LastName }
+
+// SnapshotOf converts an aggregate to its event form.
+func SnapshotOf(a store.Aggregate) eventdata.Practitioner {
+	p := a.Practitioner
+	s := eventdata.Practitioner{
+		ID: p.ID, Version: p.Version, Country: p.Country, FirstName: p.FirstName, LastName: p.LastName,
+		DisplayName: DisplayName(p), Specialties: nonNil(p.Specialties), Languages: nonNil(p.Languages),
+		AcceptsNewPatients: p.AcceptsNewPatients, Rating: p.Rating,
+		Locations: []eventdata.Location{}, AppointmentTypes: []eventdata.AppointmentType{},
+	}
+	for _, l := range a.Locations {
+		s.Locations = append(s.Locations, eventdata.Location{ID: l.ID, Name: l.Name, Line1: l.Line1, PostalCode: l.PostalCode,
+			City: l.City, Country: l.AddressCountry, Lat: l.Lat, Lon: l.Lon, TimeZone: l.TimeZone})
+	}
+	for _, t := range a.AppointmentTypes {
+		s.AppointmentTypes = append(s.AppointmentTypes, eventdata.AppointmentType{ID: t.ID, Name: t.Name,
+			DurationMinutes: t.DurationMinutes, VisitMode: t.VisitMode, NewPatientsAllowed: t.NewPatientsAllowed,
+			OnlineBookable: t.OnlineBookable, BufferBeforeMinutes: t.BufferBeforeMinutes, BufferAfterMinutes: t.BufferAfterMinutes,
+			MinNoticeMinutes: t.MinNoticeMinutes, BookingHorizonDays: t.BookingHorizonDays})
+	}
+	return s
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}

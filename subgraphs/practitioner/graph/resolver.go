@@ -1,0 +1,53 @@
+// Package graph is the practitioner subgraph's GraphQL edge: gqlgen's
+// generated executor plus thin resolvers that map inputs to the business layer
+// and its results to models.
+package graph
+
+import (
+	"context"
+
+	"github.com/careslot/careslot/dataloaders"
+	"github.com/careslot/careslot/internal/apperr"
+	"github.com/careslot/careslot/subgraphs/practitioner/business"
+	"github.com/careslot/careslot/subgraphs/practitioner/graph/model"
+	"github.com/careslot/careslot/subgraphs/practitioner/store"
+)
+
+// Resolver is the root resolver; it holds the business service.
+type Resolver struct {
+	Service *business.Service
+}
+
+// Loaders are the per-request batch loaders of this subgraph.
+type Loaders struct {
+	Practitioners    *dataloaders.Loader[string, store.Practitioner]
+	Locations        *dataloaders.Loader[string, []store.Location]
+	AppointmentTypes *dataloaders.Loader[string, []store.AppointmentType]
+}
+
+// WithLoaders attaches a fresh loader set to a request's context.
+func (r *Resolver) WithLoaders(ctx context.Context) context.Context {
+	s := r.Service
+	return dataloaders.Attach(ctx, &Loaders{
+		Practitioners:    dataloaders.ByKey(s.PractitionersByIDs, func(p store.Practitioner) string { return p.ID }),
+		Locations:        dataloaders.Grouped(s.LocationsByPractitioners, func(l store.Location) string { return l.PractitionerID }),
+		AppointmentTypes: dataloaders.Grouped(s.TypesByPractitioners, func(a store.AppointmentType) string { return a.PractitionerID }),
+	})
+}
+
+func loaders(ctx context.Context) *Loaders { return dataloaders.From[Loaders](ctx) }
+
+// loadPractitioner reads one practitioner through the request's loader.
+func (r *Resolver) loadPractitioner(ctx context.Context, id string) (*model.Practitioner, error) {
+	if !business.ValidID(id) {
+		return nil, apperr.NotFoundf("practitioner %q not found", id)
+	}
+	p, err := loaders(ctx).Practitioners.Load(ctx, id)
+	if dataloaders.IsNotFound(err) {
+		return nil, apperr.NotFoundf("practitioner %q not found", id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return r.practitioner(p), nil
+}
