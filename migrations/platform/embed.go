@@ -13,4 +13,4 @@ var FS embed.FS
 // VersionTable is the goose version table the platform migrations should be
 // recorded in, kept apart from each service's own goose table so that both
 // sequences can start at version 1.
-const VersionTable = "goose_platform_version"
+const VersionTable = "goose_platform"
