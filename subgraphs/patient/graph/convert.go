@@ -1,0 +1,44 @@
+package graph
+
+import (
+	"github.com/99designs/gqlgen/graphql"
+
+	"github.com/careslot/careslot/internal/gqlscalar"
+	"github.com/careslot/careslot/subgraphs/patient/graph/model"
+	"github.com/careslot/careslot/subgraphs/patient/store"
+)
+
+func patient(p store.Patient) *model.Patient {
+	m := &model.Patient{
+		ID: p.ID, FirstName: p.FirstName, LastName: p.LastName, Email: p.Email,
+		BirthDate: gqlscalar.Date{Time: p.BirthDate}, Locale: p.Locale, Country: p.Country,
+		NotificationPreferences: &model.NotificationPreferences{Email: p.NotifyEmail, Sms: p.NotifySMS},
+		CreatedAt:               p.CreatedAt,
+	}
+	if p.Phone != "" {
+		ph := p.Phone
+		m.Phone = &ph
+	}
+	return m
+}
+
+func relative(r store.Relative) *model.Relative {
+	return &model.Relative{ID: r.ID, FirstName: r.FirstName, LastName: r.LastName, BirthDate: gqlscalar.Date{Time: r.BirthDate}}
+}
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}
+
+// batchErrors turns per-representation errors into the form gqlgen reports
+// against each _entities index (the others still resolve); nil when none.
+func batchErrors(perIndex []error) error {
+	if perIndex == nil {
+		return nil
+	}
+	return graphql.BatchErrorList(perIndex)
+}

@@ -1,0 +1,223 @@
+package patient_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/careslot/careslot/internal/apperr"
+	"github.com/careslot/careslot/internal/auth"
+	"github.com/careslot/careslot/internal/countries"
+	"github.com/careslot/careslot/internal/testenv"
+	"github.com/careslot/careslot/subgraphs/patient"
+)
+
+// fakeVerifier accepts "role:subject" as a bearer token.
+type fakeVerifier struct{}
+
+func (fakeVerifier) Verify(_ context.Context, raw string) (auth.Principal, error) {
+	role, subject, ok := strings.Cut(raw, ":")
+	if !ok || !auth.Role(role).Valid() {
+		return auth.Principal{}, apperr.E(apperr.Unauthenticated, "bad test token")
+	}
+	return auth.Principal{Subject: subject, Role: auth.Role(role)}, nil
+}
+
+type gqlError struct {
+	Message    string         `json:"message"`
+	Path       []any          `json:"path"`
+	Extensions map[string]any `json:"extensions"`
+}
+
+type response struct {
+	Data   map[string]json.RawMessage `json:"data"`
+	Errors []gqlError                 `json:"errors"`
+}
+
+func (r response) codes() []string {
+	var out []string
+	for _, e := range r.Errors {
+		c, _ := e.Extensions["code"].(string)
+		out = append(out, c)
+	}
+	return out
+}
+
+func newServer(t *testing.T) *httptest.Server {
+	t.Helper()
+	pool, _ := testenv.NewDatabase(t, "patient")
+	sg, err := patient.New(context.Background(), patient.Deps{
+		Pool: pool, Countries: countries.MustDefault(), Verifier: fakeVerifier{},
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(sg.Handler())
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func do(t *testing.T, srv *httptest.Server, token, query string, vars map[string]any) response {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	req, _ := http.NewRequest(http.MethodPost, srv.URL, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var out response
+	if err := json.NewDecoder(res.Body).Decode(&out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func wantCodes(t *testing.T, what string, r response, codes ...string) {
+	t.Helper()
+	if strings.Join(r.codes(), ",") != strings.Join(codes, ",") {
+		t.Fatalf("%s: error codes = %v (%+v), want %v", what, r.codes(), r.Errors, codes)
+	}
+}
+
+const registerOp = `mutation RegisterPatient($input: RegisterPatientInput!) {
+  registerPatient(input: $input) { patient { id firstName lastName } }
+}`
+
+const myAccountOp = `query MyAccount {
+  me {
+    id
+    firstName
+    lastName
+    email
+    phone
+    locale
+    relatives { id firstName lastName birthDate }
+    notificationPreferences { email sms }
+  }
+}`
+
+func registerVars(email string) map[string]any {
+	return map[string]any{"input": map[string]any{
+		"firstName": "Camille", "lastName": "Martin", "email": email, "phone": "+33612345678",
+		"birthDate": "1990-04-12", "country": "fr",
+	}}
+}
+
+func registerPatient(t *testing.T, srv *httptest.Server, email string) string {
+	t.Helper()
+	r := do(t, srv, "", registerOp, registerVars(email))
+	wantCodes(t, "register", r)
+	var p struct {
+		Patient struct{ ID string } `json:"patient"`
+	}
+	if err := json.Unmarshal(r.Data["registerPatient"], &p); err != nil || p.Patient.ID == "" {
+		t.Fatalf("register: %s, %v", r.Data["registerPatient"], err)
+	}
+	return p.Patient.ID
+}
+
+func TestGraphQL(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t)
+
+	// Bad input is INVALID_INPUT naming the field.
+	vars := registerVars("not-an-email")
+	r := do(t, srv, "", registerOp, vars)
+	wantCodes(t, "bad email", r, "INVALID_INPUT")
+	if r.Errors[0].Extensions["field"] != "email" {
+		t.Errorf("field = %v, want email", r.Errors[0].Extensions["field"])
+	}
+
+	alice := registerPatient(t, srv, "alice@example.fr")
+	bob := registerPatient(t, srv, "bob@example.fr")
+	wantCodes(t, "duplicate email", do(t, srv, "", registerOp, registerVars("ALICE@example.fr")), "INVALID_INPUT")
+
+	// me: anonymous, another role, the patient.
+	wantCodes(t, "anonymous me", do(t, srv, "", myAccountOp, nil), "UNAUTHENTICATED")
+	wantCodes(t, "practitioner me", do(t, srv, "practitioner:"+alice, myAccountOp, nil), "FORBIDDEN")
+
+	aliceToken := "patient:" + alice
+	r = do(t, srv, aliceToken, `mutation($input: AddRelativeInput!) { addRelative(input: $input) { relative { id firstName lastName birthDate } } }`,
+		map[string]any{"input": map[string]any{"firstName": "Léa", "lastName": "Martin", "birthDate": "2018-06-01"}})
+	wantCodes(t, "add relative", r)
+	r = do(t, srv, aliceToken, `mutation($input: NotificationPreferencesInput!) { setNotificationPreferences(input: $input) { patient { id notificationPreferences { email sms } } } }`,
+		map[string]any{"input": map[string]any{"email": true, "sms": false}})
+	wantCodes(t, "preferences", r)
+	r = do(t, srv, aliceToken, `mutation($input: UpdateMyProfileInput!) { updateMyProfile(input: $input) { patient { id phone locale } } }`,
+		map[string]any{"input": map[string]any{"phone": "0612"}})
+	wantCodes(t, "bad phone", r, "INVALID_INPUT")
+	r = do(t, srv, aliceToken, `mutation($input: UpdateMyProfileInput!) { updateMyProfile(input: $input) { patient { id phone locale } } }`,
+		map[string]any{"input": map[string]any{"locale": "en-GB"}})
+	wantCodes(t, "update", r)
+
+	r = do(t, srv, aliceToken, myAccountOp, nil)
+	wantCodes(t, "me", r)
+	var me struct {
+		ID, Email, Locale string
+		Phone             *string
+		Relatives         []struct{ ID, FirstName, BirthDate string }
+		Prefs             struct{ Email, Sms bool } `json:"notificationPreferences"`
+	}
+	if err := json.Unmarshal(r.Data["me"], &me); err != nil {
+		t.Fatal(err)
+	}
+	if me.ID != alice || me.Email != "alice@example.fr" || me.Locale != "en-GB" || me.Phone == nil || *me.Phone != "+33612345678" ||
+		len(me.Relatives) != 1 || me.Relatives[0].FirstName != "Léa" || me.Relatives[0].BirthDate != "2018-06-01" ||
+		!me.Prefs.Email || me.Prefs.Sms {
+		t.Fatalf("me = %s", r.Data["me"])
+	}
+	relativeID := me.Relatives[0].ID
+
+	// Entity references: the router may resolve only the caller's own account
+	// and relatives; anything else is null with FORBIDDEN.
+	const entities = `query($reps: [_Any!]!) { _entities(representations: $reps) {
+		... on Patient { id email } ... on Relative { id firstName } } }`
+	reps := map[string]any{"reps": []any{
+		map[string]any{"__typename": "Patient", "id": alice},
+		map[string]any{"__typename": "Patient", "id": bob},
+		map[string]any{"__typename": "Relative", "id": relativeID},
+	}}
+	r = do(t, srv, aliceToken, entities, reps)
+	var list []map[string]any
+	if err := json.Unmarshal(r.Data["_entities"], &list); err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 3 || list[0]["email"] != "alice@example.fr" || list[1] != nil || list[2]["firstName"] != "Léa" {
+		t.Fatalf("entities for alice = %s", r.Data["_entities"])
+	}
+	wantCodes(t, "alice's entities", r, "FORBIDDEN")
+
+	r = do(t, srv, "patient:"+bob, entities, reps)
+	if err := json.Unmarshal(r.Data["_entities"], &list); err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 3 || list[0] != nil || list[1]["email"] != "bob@example.fr" || list[2] != nil {
+		t.Fatalf("entities for bob = %s", r.Data["_entities"])
+	}
+	wantCodes(t, "bob's entities", r, "FORBIDDEN", "FORBIDDEN")
+
+	r = do(t, srv, "", entities, reps)
+	if strings.Contains(string(r.Data["_entities"]), "example.fr") || strings.Contains(string(r.Data["_entities"]), "Léa") {
+		t.Fatalf("anonymous entities leaked data: %s", r.Data["_entities"])
+	}
+	for _, c := range r.codes() {
+		if c != "UNAUTHENTICATED" {
+			t.Fatalf("anonymous entities: codes %v", r.codes())
+		}
+	}
+	if len(r.codes()) == 0 {
+		t.Fatal("anonymous entities: no error")
+	}
+}
