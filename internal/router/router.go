@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -55,17 +56,21 @@ type Options struct {
 	MetricsListenAddr string
 	// Ready, when set, is called once the router serves requests.
 	Ready func()
+	// StartTimeout bounds the wait for the JWKS and for the router to become ready; 30 s when
+	// zero.
+	StartTimeout time.Duration
 }
 
 const (
-	readyTimeout    = 30 * time.Second
-	shutdownTimeout = 20 * time.Second
+	defaultStartTimeout = 30 * time.Second
+	shutdownTimeout     = 20 * time.Second
 )
 
 // Run starts the router and blocks until ctx is done, then shuts it down gracefully (in-flight
 // requests and subscriptions get the configured grace period). It returns an error when the router
 // cannot start (bad options or settings, listen address in use, unreadable execution
-// configuration, JWKS unreachable at start-up), or when shutdown fails.
+// configuration, JWKS unreachable for StartTimeout at start-up), or when shutdown fails. Cancelling ctx
+// while the router starts is not an error.
 func Run(ctx context.Context, opts Options) error {
 	logger := opts.Logger
 	if logger == nil {
@@ -74,6 +79,10 @@ func Run(ctx context.Context, opts Options) error {
 	cfg, err := Settings(opts)
 	if err != nil {
 		return err
+	}
+	startTimeout := opts.StartTimeout
+	if startTimeout <= 0 {
+		startTimeout = defaultStartTimeout
 	}
 	disableUsageTracking()
 
@@ -84,6 +93,17 @@ func Run(ctx context.Context, opts Options) error {
 		return fmt.Errorf("router: listen %s: %w", cfg.ListenAddr, err)
 	}
 	_ = ln.Close()
+
+	// The router fetches the JWKS once while it is built and fails after about 15 s if it cannot;
+	// wait for it here instead, so the router can start alongside the service that serves it.
+	if opts.JWKSURL != "" {
+		if err := waitJWKS(ctx, opts.JWKSURL, startTimeout); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+	}
 
 	// The router's background work (JWKS refresh, watchers) ends with routerCtx, which outlives
 	// ctx until the graceful shutdown is over.
@@ -111,7 +131,7 @@ func Run(ctx context.Context, opts Options) error {
 	if err := r.Start(routerCtx); err != nil {
 		return errors.Join(fmt.Errorf("router: start: %w", err), shutdown())
 	}
-	if err := waitReady(ctx, cfg.ListenAddr, cfg.ReadinessCheckPath); err != nil {
+	if err := waitReady(ctx, cfg.ListenAddr, cfg.ReadinessCheckPath, startTimeout); err != nil {
 		if ctx.Err() != nil { // cancelled while starting: not a failure
 			return shutdown()
 		}
@@ -321,8 +341,39 @@ func disableUsageTracking() {
 	})
 }
 
+// waitJWKS polls the JWKS URL until it answers 200.
+func waitJWKS(ctx context.Context, jwksURL string, timeout time.Duration) error {
+	client := &http.Client{Timeout: 2 * time.Second}
+	deadline := time.Now().Add(timeout)
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, jwksURL, nil)
+		if err != nil {
+			return fmt.Errorf("router: JWKS URL: %w", err)
+		}
+		resp, err := client.Do(req)
+		if err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			err = fmt.Errorf("status %s", resp.Status)
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("router: JWKS %s not reachable after %s: %w", jwksURL, timeout, err)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
 // waitReady polls the router's readiness endpoint until it answers 200.
-func waitReady(ctx context.Context, listenAddr, path string) error {
+func waitReady(ctx context.Context, listenAddr, path string, timeout time.Duration) error {
 	host, port, err := net.SplitHostPort(listenAddr)
 	if err != nil {
 		return fmt.Errorf("router: listen address %q: %w", listenAddr, err)
@@ -335,7 +386,7 @@ func waitReady(ctx context.Context, listenAddr, path string) error {
 	}
 	target := "http://" + net.JoinHostPort(host, port) + path
 	client := &http.Client{Timeout: time.Second}
-	deadline := time.Now().Add(readyTimeout)
+	deadline := time.Now().Add(timeout)
 	for {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 		if err != nil {
@@ -352,7 +403,7 @@ func waitReady(ctx context.Context, listenAddr, path string) error {
 			return fmt.Errorf("router: cancelled before ready: %w", ctx.Err())
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("router: not ready after %s (last error: %v)", readyTimeout, err)
+			return fmt.Errorf("router: not ready after %s (last error: %v)", timeout, err)
 		}
 		select {
 		case <-ctx.Done():

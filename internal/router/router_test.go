@@ -56,6 +56,7 @@ type upstream struct {
 	wsProtocol  string   // subprotocol the router asked for
 	wsInitAuth  string   // Authorization in connection_init payload or upgrade header
 	httpQueries int
+	holdOpen    bool // subscriptions never complete
 }
 
 func newUpstream(t *testing.T) *upstream {
@@ -129,7 +130,9 @@ func (u *upstream) serveWS(t *testing.T, upgrader websocket.Upgrader, w http.Res
 			for i := 1; i <= 3; i++ {
 				_ = c.WriteJSON(map[string]any{"id": msg.ID, "type": "next", "payload": map[string]any{"data": map[string]any{"ticks": i}}})
 			}
-			_ = c.WriteJSON(map[string]any{"id": msg.ID, "type": "complete"})
+			if !u.holdOpen {
+				_ = c.WriteJSON(map[string]any{"id": msg.ID, "type": "complete"})
+			}
 		}
 	}
 }
@@ -435,6 +438,70 @@ func TestRouter(t *testing.T) {
 	})
 }
 
+func TestShutdownClosesLiveSubscriptions(t *testing.T) {
+	up := newUpstream(t)
+	up.holdOpen = true
+	cfgPath := composeConfig(t, up.srv.URL+"/graphql")
+	addr := freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ready := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- router.Run(ctx, router.Options{ListenAddr: addr, ExecutionConfigPath: cfgPath,
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Ready: func() { close(ready) }})
+	}()
+	select {
+	case <-ready:
+	case err := <-done:
+		t.Fatalf("Run: %v", err)
+	}
+
+	c, _, err := (&websocket.Dialer{Subprotocols: []string{"graphql-transport-ws"}}).Dial("ws://"+addr+"/graphql", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var m map[string]any
+	if err := c.WriteJSON(map[string]any{"type": "connection_init"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ReadJSON(&m); err != nil || m["type"] != "connection_ack" {
+		t.Fatalf("ack: %v %v", m, err)
+	}
+	if err := c.WriteJSON(map[string]any{"id": "1", "type": "subscribe", "payload": map[string]any{"query": "subscription { ticks }"}}); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if err := c.ReadJSON(&m); err != nil || m["type"] != "next" {
+			t.Fatalf("next: %v %v", m, err)
+		}
+	}
+
+	began := time.Now()
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Run did not return")
+	}
+	if d := time.Since(began); d > 5*time.Second {
+		t.Errorf("shutdown with a live subscription took %s", d)
+	}
+	for {
+		if err := c.ReadJSON(&m); err != nil {
+			if !websocket.IsCloseError(err, websocket.CloseGoingAway, websocket.CloseNormalClosure) {
+				t.Errorf("client connection ended with %v, want a close frame", err)
+			}
+			break
+		}
+	}
+}
+
 func TestRunErrors(t *testing.T) {
 	up := newUpstream(t)
 	cfgPath := composeConfig(t, up.srv.URL+"/graphql")
@@ -457,6 +524,13 @@ func TestRunErrors(t *testing.T) {
 		err := router.Run(ctx, router.Options{ListenAddr: freeAddr(t), ExecutionConfigPath: cfgPath, Logger: quiet,
 			SubgraphURLs: map[string]string{"nope": "http://127.0.0.1:1/graphql"}})
 		if err == nil || !strings.Contains(err.Error(), `"nope"`) {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("JWKS unreachable", func(t *testing.T) {
+		err := router.Run(ctx, router.Options{ListenAddr: freeAddr(t), ExecutionConfigPath: cfgPath, Logger: quiet,
+			JWKSURL: "http://127.0.0.1:1/.well-known/jwks.json", StartTimeout: time.Second})
+		if err == nil || !strings.Contains(err.Error(), "JWKS") {
 			t.Fatalf("err = %v", err)
 		}
 	})
