@@ -45,12 +45,36 @@ func cmdDev(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-
 	g, gctx := errgroup.WithContext(ctx)
 	if cfg.JWKSURL == defaultJWKSURL {
 		u, _ := url.Parse(cfg.JWKSURL)
 		g.Go(func() error { return auth.ServeJWKS(gctx, u.Host, key) })
 	}
+	g.Go(func() error {
+		return runStack(gctx, cfg, *execConfig, true, func(p *platform) {
+			routerURL := "http://" + cfg.RouterAddr + "/graphql"
+			var demo *demoData
+			if !*noDemo {
+				var err error
+				if demo, err = ensureDemo(gctx, cfg, key, routerURL); err != nil {
+					p.logger.Error("demo data", "err", err)
+				}
+			}
+			printWelcome(cfg, key, routerURL, demo)
+		})
+	})
+	err = g.Wait()
+	if ctx.Err() != nil {
+		fmt.Fprintln(os.Stderr, "careslot dev: stopped")
+		return nil
+	}
+	return err
+}
+
+// runStack runs every enabled subgraph and the router in this process until
+// ctx ends; ready runs (in its own goroutine) once the router serves.
+func runStack(ctx context.Context, cfg config.Config, execConfig string, devMode bool, ready func(*platform)) error {
+	g, gctx := errgroup.WithContext(ctx)
 	p, err := newPlatform(gctx, cfg)
 	if err != nil {
 		return err
@@ -65,30 +89,19 @@ func cmdDev(ctx context.Context, args []string) error {
 			return fmt.Errorf("%s: %w", name, err)
 		}
 	}
-	ready := make(chan struct{})
-	opts := routerOptions(p, *execConfig, true)
-	opts.Ready = func() { close(ready) }
+	routerReady := make(chan struct{})
+	opts := routerOptions(p, execConfig, devMode)
+	opts.Ready = func() { close(routerReady) }
 	g.Go(func() error { return router.Run(gctx, opts) })
 	g.Go(func() error {
 		select {
-		case <-ready:
-		case <-gctx.Done():
-			return nil
-		}
-		routerURL := "http://" + cfg.RouterAddr + "/graphql"
-		var demo *demoData
-		if !*noDemo {
-			if demo, err = ensureDemo(gctx, cfg, key, routerURL); err != nil {
-				p.logger.Error("demo data", "err", err)
+		case <-routerReady:
+			if ready != nil {
+				ready(p)
 			}
+		case <-gctx.Done():
 		}
-		printWelcome(cfg, key, routerURL, demo)
 		return nil
 	})
-	err = g.Wait()
-	if ctx.Err() != nil {
-		fmt.Fprintln(os.Stderr, "careslot dev: stopped")
-		return nil
-	}
-	return err
+	return g.Wait()
 }

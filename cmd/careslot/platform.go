@@ -28,6 +28,7 @@ type platform struct {
 	countries *countries.Catalog
 	verifier  auth.Verifier
 	producer  *kgo.Client
+	closers   []func()
 }
 
 func newPlatform(ctx context.Context, cfg config.Config) (*platform, error) {
@@ -59,7 +60,11 @@ func (p *platform) kafkaProducer(ctx context.Context) (*kgo.Client, error) {
 	return cl, nil
 }
 
+// close releases what the platform opened, newest first, once every user stopped.
 func (p *platform) close() {
+	for i := len(p.closers) - 1; i >= 0; i-- {
+		p.closers[i]()
+	}
 	if p.producer != nil {
 		p.producer.Close()
 	}
@@ -79,6 +84,7 @@ func (p *platform) openStore(ctx context.Context, service string) (*pgxpool.Pool
 		pool.Close()
 		return nil, err
 	}
+	p.closers = append(p.closers, pool.Close)
 	return pool, nil
 }
 

@@ -4,10 +4,11 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/careslot/careslot/subgraphs/patient"
 	"github.com/careslot/careslot/subgraphs/practitioner"
 )
 
-// builders make each subgraph from the platform; the order is start order.
+// builders make each subgraph from the platform.
 var builders = map[string]func(ctx context.Context, p *platform) (*runningService, error){
 	practitioner.Name: func(ctx context.Context, p *platform) (*runningService, error) {
 		pool, err := p.openStore(ctx, practitioner.Name)
@@ -19,6 +20,17 @@ var builders = map[string]func(ctx context.Context, p *platform) (*runningServic
 			return nil, err
 		}
 		return &runningService{name: practitioner.Name, handler: sg.Handler(), pool: pool}, nil
+	},
+	patient.Name: func(ctx context.Context, p *platform) (*runningService, error) {
+		pool, err := p.openStore(ctx, patient.Name)
+		if err != nil {
+			return nil, err
+		}
+		sg, err := patient.New(ctx, patient.Deps{Pool: pool, Countries: p.countries, Verifier: p.verifier, Logger: p.logger})
+		if err != nil {
+			return nil, err
+		}
+		return &runningService{name: patient.Name, handler: sg.Handler(), pool: pool}, nil
 	},
 }
 

@@ -1,0 +1,35 @@
+# Careslot. `make run` starts everything; `make test` runs every test.
+# Both install and start PostgreSQL and Redis when missing (Debian, as root).
+
+GO       ?= go
+PKGS     ?= ./...
+TESTFLAGS ?= -count=1 -timeout 9m
+
+.PHONY: run test generate check-generate build bench services vet fmt clean
+
+run: services
+	$(GO) run ./cmd/careslot dev
+
+test: services
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet $(PKGS)
+	$(GO) test $(TESTFLAGS) $(PKGS)
+
+# Regenerates every subgraph from schema/*.graphqls and composes router-config/config.json.
+generate:
+	$(GO) run ./cmd/generate
+
+build:
+	$(GO) build -o bin/careslot ./cmd/careslot
+
+services:
+	@./scripts/ensure-services.sh
+
+vet:
+	$(GO) vet $(PKGS)
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+clean:
+	rm -rf bin .data
