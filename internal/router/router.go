@@ -69,8 +69,10 @@ const (
 // Run starts the router and blocks until ctx is done, then shuts it down gracefully (in-flight
 // requests and subscriptions get the configured grace period). It returns an error when the router
 // cannot start (bad options or settings, listen address in use, unreadable execution
-// configuration, JWKS unreachable for StartTimeout at start-up), or when shutdown fails. Cancelling ctx
-// while the router starts is not an error.
+// configuration, JWKS unreachable for StartTimeout at start-up), or when shutdown fails.
+// Cancelling ctx while the router starts is not an error. Building the router sets GOMAXPROCS
+// from the cgroup CPU quota and, unless GOMEMLIMIT is set, a memory limit of 90% of the cgroup's
+// memory: both are process-wide.
 func Run(ctx context.Context, opts Options) error {
 	logger := opts.Logger
 	if logger == nil {
@@ -86,14 +88,6 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	disableUsageTracking()
 
-	// The router binds in a goroutine and only logs a failure; check the address first so that a
-	// port in use is an error here.
-	ln, err := net.Listen("tcp", cfg.ListenAddr)
-	if err != nil {
-		return fmt.Errorf("router: listen %s: %w", cfg.ListenAddr, err)
-	}
-	_ = ln.Close()
-
 	// The router fetches the JWKS once while it is built and fails after about 15 s if it cannot;
 	// wait for it here instead, so the router can start alongside the service that serves it.
 	if opts.JWKSURL != "" {
@@ -104,6 +98,14 @@ func Run(ctx context.Context, opts Options) error {
 			return err
 		}
 	}
+
+	// The router binds in a goroutine and only logs a failure; check the address first so that a
+	// port in use is an error here.
+	ln, err := net.Listen("tcp", cfg.ListenAddr)
+	if err != nil {
+		return fmt.Errorf("router: listen %s: %w", cfg.ListenAddr, err)
+	}
+	_ = ln.Close()
 
 	// The router's background work (JWKS refresh, watchers) ends with routerCtx, which outlives
 	// ctx until the graceful shutdown is over.
