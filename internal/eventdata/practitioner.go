@@ -3,6 +3,8 @@
 // decodes a producer's events without importing the producer's packages.
 package eventdata
 
+import "time"
+
 // Practitioner is the data of every practitioner event: the whole practice at a
 // version. It is the public event contract other services decode, so its JSON
 // names are stable.
@@ -19,6 +21,28 @@ type Practitioner struct {
 	Rating             *float64          `json:"rating,omitempty"`
 	Locations          []Location        `json:"locations"`
 	AppointmentTypes   []AppointmentType `json:"appointmentTypes"`
+	OpeningHours       []OpeningHours    `json:"openingHours"`
+	// Absences lists the absences that have not ended yet.
+	Absences []Absence `json:"absences"`
+}
+
+// OpeningHours is a weekly rule: wall-clock times in the location's zone.
+type OpeningHours struct {
+	ID                 string   `json:"id"`
+	LocationID         string   `json:"locationId"`
+	Weekday            int      `json:"weekday"`   // ISO 8601: 1 = Monday … 7 = Sunday
+	StartTime          string   `json:"startTime"` // HH:MM
+	EndTime            string   `json:"endTime"`   // HH:MM, 24:00 allowed
+	StepMinutes        int      `json:"stepMinutes"`
+	AppointmentTypeIDs []string `json:"appointmentTypeIds"`
+}
+
+// Absence is a span when the practitioner takes no appointments.
+type Absence struct {
+	ID       string    `json:"id"`
+	StartsAt time.Time `json:"startsAt"`
+	EndsAt   time.Time `json:"endsAt"`
+	Reason   string    `json:"reason,omitempty"`
 }
 
 // Location is a location in an event.

@@ -1,0 +1,100 @@
+// Package slots is the one decision function of design §3: it says whether a
+// start time is bookable for an appointment type, and lists the open slots.
+// Availability lists with it; booking accepts with it; they cannot disagree.
+//
+// Time model: a practitioner's local day (in the location's IANA zone) is cut
+// into 5-minute ticks by elapsed time since that day's local midnight, so a
+// DST day has 276 (spring) or 300 (autumn) ticks. Opening-hour rules are wall
+// clock times; candidate starts are wall-clock times on the rule's step,
+// converted to instants per day: a non-existent local time is skipped, a
+// repeated one is used once (its first occurrence).
+//
+// A day's Free bitmap has a bit set for each tick that is inside an opening
+// rule and not blocked by a confirmed appointment, a live hold or an absence.
+// A start S for type T is bookable iff every tick of [S-bufferBefore,
+// S+duration+bufferAfter) is free, S lies on the step of a rule (at S's
+// location) that allows T, the appointment [S, S+duration) ends within that
+// rule's window, S ≥ now+minNotice, S < now+horizon, T is bookable online and,
+// for a new patient, T accepts new patients.
+package slots
+
+import (
+	"time"
+)
+
+// TickMinutes is the resolution of the availability bitmaps.
+const TickMinutes = 5
+
+// Tick is one tick's duration.
+const Tick = TickMinutes * time.Minute
+
+// Reason says why a start time is refused; stable codes a client can show.
+type Reason string
+
+const (
+	ReasonOutsideOpeningHours Reason = "OUTSIDE_OPENING_HOURS"
+	ReasonTypeNotAllowed      Reason = "TYPE_NOT_ALLOWED_HERE"
+	ReasonWrongStep           Reason = "NOT_ON_STEP"
+	ReasonInAbsence           Reason = "IN_ABSENCE"
+	ReasonTaken               Reason = "SLOT_TAKEN"
+	ReasonTooSoon             Reason = "BEFORE_MINIMUM_NOTICE"
+	ReasonBeyondHorizon       Reason = "BEYOND_BOOKING_HORIZON"
+	ReasonNotOnline           Reason = "NOT_BOOKABLE_ONLINE"
+	ReasonNewPatient          Reason = "NEW_PATIENTS_NOT_ALLOWED"
+	ReasonInPast              Reason = "IN_THE_PAST"
+	ReasonNotOnTick           Reason = "NOT_ON_TICK"
+)
+
+// Rule is a weekly opening-hours rule at one location.
+type Rule struct {
+	LocationID string
+	Zone       *time.Location
+	Weekday    time.Weekday
+	// StartMinute and EndMinute are wall-clock minutes since local midnight
+	// (EndMinute may be 1440).
+	StartMinute, EndMinute int
+	StepMinutes            int
+	// TypeIDs are the appointment types bookable in this rule.
+	TypeIDs []string
+}
+
+// Type is an appointment type's booking rules.
+type Type struct {
+	ID                 string
+	Duration           time.Duration
+	BufferBefore       time.Duration
+	BufferAfter        time.Duration
+	MinNotice          time.Duration
+	HorizonDays        int
+	OnlineBookable     bool
+	NewPatientsAllowed bool
+}
+
+// Interval is a half-open span of time [Start, End).
+type Interval struct {
+	Start, End time.Time
+}
+
+// Schedule is what the decision needs about a practitioner: rules and
+// absences (from practitioner events) and blocked intervals (confirmed
+// appointments and live holds, each including its buffers).
+type Schedule struct {
+	Rules    []Rule
+	Absences []Interval
+	Blocked  []Interval
+}
+
+// Slot is a bookable start.
+type Slot struct {
+	Start, End time.Time
+	LocationID string
+}
+
+// Request is the context of a decision.
+type Request struct {
+	Now        time.Time
+	NewPatient bool
+	// Online is true for patient bookings (false when the practice books
+	// for a patient, which may use types not bookable online).
+	Online bool
+}
