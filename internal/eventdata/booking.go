@@ -1,0 +1,58 @@
+package eventdata
+
+import "time"
+
+// Booking event types (topic booking-events, keyed by practitioner id).
+const (
+	HoldPlaced             = "careslot.booking.HoldPlaced.v1"
+	HoldReleased           = "careslot.booking.HoldReleased.v1" // expired, or turned into a booking
+	AppointmentBooked      = "careslot.booking.AppointmentBooked.v1"
+	AppointmentRescheduled = "careslot.booking.AppointmentRescheduled.v1"
+	AppointmentCancelled   = "careslot.booking.AppointmentCancelled.v1"
+	AppointmentNoShow      = "careslot.booking.AppointmentNoShow.v1"
+)
+
+// Appointment statuses. HELD and CONFIRMED occupy their blocked range.
+const (
+	StatusHeld      = "HELD"
+	StatusConfirmed = "CONFIRMED"
+	StatusCancelled = "CANCELLED"
+	StatusNoShow    = "NO_SHOW"
+	StatusExpired   = "EXPIRED"
+)
+
+// Appointment is the data of every booking event: the appointment (or hold)
+// as it is after the change, with the range it blocks in the agenda.
+type Appointment struct {
+	ID                string     `json:"id"`
+	Version           int64      `json:"version"`
+	PractitionerID    string     `json:"practitionerId"`
+	Country           string     `json:"country"`
+	PatientID         string     `json:"patientId"`
+	RelativeID        string     `json:"relativeId,omitempty"`
+	AppointmentTypeID string     `json:"appointmentTypeId"`
+	LocationID        string     `json:"locationId"`
+	Status            string     `json:"status"`
+	StartsAt          time.Time  `json:"startsAt"`
+	EndsAt            time.Time  `json:"endsAt"`
+	BlockedFrom       time.Time  `json:"blockedFrom"`  // StartsAt minus the type's buffer before
+	BlockedUntil      time.Time  `json:"blockedUntil"` // EndsAt plus the type's buffer after
+	HoldExpiresAt     *time.Time `json:"holdExpiresAt,omitempty"`
+	// Previous is the slot an appointment was moved from (AppointmentRescheduled).
+	Previous           *Slot  `json:"previous,omitempty"`
+	CancelledBy        string `json:"cancelledBy,omitempty"` // PATIENT or PRACTITIONER
+	CancellationReason string `json:"cancellationReason,omitempty"`
+}
+
+// Slot is a span an appointment occupied.
+type Slot struct {
+	StartsAt     time.Time `json:"startsAt"`
+	EndsAt       time.Time `json:"endsAt"`
+	BlockedFrom  time.Time `json:"blockedFrom"`
+	BlockedUntil time.Time `json:"blockedUntil"`
+}
+
+// Occupies reports whether the appointment blocks its range in the agenda.
+func (a Appointment) Occupies() bool {
+	return a.Status == StatusConfirmed || a.Status == StatusHeld
+}
