@@ -10,13 +10,21 @@ import (
 	"os"
 
 	"github.com/careslot/careslot/internal/codegen"
+	"github.com/careslot/careslot/internal/compose"
 )
 
 func main() {
 	skipCompose := flag.Bool("skip-compose", false, "only run gqlgen")
+	composeOnly := flag.Bool("compose-only", false, "only compose router-config/config.json")
 	flag.Parse()
 	services := flag.Args()
-	if err := codegen.Run(".", services, !*skipCompose); err != nil {
+	var err error
+	if *composeOnly {
+		err = compose.Write(".")
+	} else {
+		err = codegen.Run(".", services, !*skipCompose)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		log.SetFlags(0)
 		os.Exit(1)
