@@ -56,13 +56,17 @@ var (
 
 // Main runs the package's tests (m.Run) and then stops every broker process
 // they started, or, in a process started in broker mode (EnvBroker set),
-// serves as a broker instead. It does not return.
-func Main(m *testing.M) {
+// serves as a broker instead. after runs once the tests are done, before the
+// brokers stop (e.g. to stop a system the tests shared). It does not return.
+func Main(m *testing.M, after ...func()) {
 	if addr := os.Getenv(EnvBroker); addr != "" {
 		os.Exit(serveBroker(addr, os.Getenv(EnvDataDir)))
 	}
 	mainCalled.Store(true)
 	code := m.Run()
+	for _, f := range after {
+		f()
+	}
 	mu.Lock()
 	all := make([]*BrokerProcess, 0, len(procs))
 	for p := range procs {

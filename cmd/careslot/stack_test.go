@@ -1,0 +1,177 @@
+package main
+
+import (
+	"context"
+	"net"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/careslot/careslot/internal/auth"
+	"github.com/careslot/careslot/internal/config"
+	"github.com/careslot/careslot/internal/contract"
+	"github.com/careslot/careslot/internal/gqlclient"
+	"github.com/careslot/careslot/internal/kafka/kafkatest"
+	"github.com/careslot/careslot/internal/postgres"
+	"github.com/careslot/careslot/internal/testenv"
+)
+
+func TestMain(m *testing.M) {
+	kafkatest.Main(m, func() {
+		if stopSharedStack != nil {
+			stopSharedStack()
+		}
+	})
+}
+
+// stack is the whole system started in-process for an end-to-end test: every
+// subgraph on its own port, the router in front, real PostgreSQL databases,
+// the broker (a separate process) and a JWKS for test tokens.
+type stack struct {
+	cfg      config.Config
+	key      *auth.DevKey
+	client   *gqlclient.Client
+	contract map[string]contract.Operation
+}
+
+var (
+	sharedStack     *stack
+	sharedStackErr  error
+	sharedStackOnce sync.Once
+	stopSharedStack func()
+)
+
+// startStack starts (once per test binary) the system all end-to-end tests
+// share; each test makes its own practitioners and patients.
+func startStack(t *testing.T) *stack {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end: starts the whole system")
+	}
+	sharedStackOnce.Do(func() { sharedStack, sharedStackErr = newStack(t) })
+	if sharedStackErr != nil {
+		t.Fatal(sharedStackErr)
+	}
+	return sharedStack
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func newStack(t *testing.T) (*stack, error) {
+	cfg := config.FromEnv()
+	cfg.DataDir = filepath.Join(t.TempDir(), "data")
+	suffix := testenv.Suffix()
+	var dsns []string
+	for _, s := range config.Services {
+		cfg.DatabaseURLs[s] = config.WithDatabase(testenv.ServerURL(), "e2e_"+s+"_"+suffix)
+		dsns = append(dsns, cfg.DatabaseURLs[s])
+		cfg.SubgraphAddrs[s] = freeAddr(t)
+		cfg.MetricsAddrs[s] = ""
+	}
+	cfg.RouterAddr = freeAddr(t)
+	cfg.KafkaBrokers = kafkatest.Brokers(t)
+	cfg.KafkaTopicPrefix = "e2e" + suffix + "."
+	cfg.RedisURL = testenv.RedisURL()
+	cfg.RedisPrefix = "e2e" + suffix + ":"
+
+	key, err := auth.LoadOrCreateDevKey(filepath.Join(t.TempDir(), "key.pem"))
+	if err != nil {
+		return nil, err
+	}
+	jwks := httptest.NewServer(key.JWKSHandler())
+	cfg.JWKSURL = jwks.URL + auth.JWKSPath
+
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- runStack(ctx, cfg, filepath.Join("..", "..", "router-config", "config.json"), false, func(*platform) { close(ready) })
+	}()
+	stopSharedStack = func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+		}
+		jwks.Close()
+		dctx, dcancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer dcancel()
+		for _, dsn := range dsns {
+			_ = postgres.DropDatabase(dctx, dsn)
+		}
+	}
+	select {
+	case <-ready:
+	case err := <-done:
+		return nil, err
+	case <-time.After(90 * time.Second):
+		return nil, context.DeadlineExceeded
+	}
+	s := &stack{cfg: cfg, key: key, client: gqlclient.New("http://" + cfg.RouterAddr + "/graphql")}
+	if dir := contract.Dir(filepath.Join("..", "..")); dir != "" {
+		if s.contract, err = contract.Load(dir); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// token mints a token the running system accepts.
+func (s *stack) token(t *testing.T, role auth.Role, sub string, practitioners ...string) string {
+	t.Helper()
+	tok, err := s.key.Mint(auth.TokenClaims{Subject: sub, Role: role, Practitioners: practitioners,
+		Issuer: s.cfg.OIDCIssuer, Audience: s.cfg.OIDCAudience}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// op returns a contract operation by name (the test skips without the contract).
+func (s *stack) op(t *testing.T, name string) string {
+	t.Helper()
+	if s.contract == nil {
+		t.Skip("client contract not found beside the repository")
+	}
+	return contract.MustGet(s.contract, name)
+}
+
+// run executes a query through the router and fails the test on any error.
+func (s *stack) run(t *testing.T, token, query string, vars map[string]any, out any) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := s.client.Run(ctx, token, query, vars, out); err != nil {
+		t.Fatalf("%s: %v", firstLine(query), err)
+	}
+}
+
+// errorCodes executes a query expected to fail and returns its error codes.
+func (s *stack) errorCodes(t *testing.T, token, query string, vars map[string]any) []string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	res, err := s.client.Do(ctx, token, query, vars)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.Codes()
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i > 0 {
+		return s[:i]
+	}
+	return s
+}
