@@ -35,7 +35,9 @@ func registerPractice(t *testing.T, s *stack, first, last string) (id, locationI
 	}
 	token = s.token(t, auth.RolePractitioner, id)
 	var loc struct {
-		AddLocation struct{ Location struct{ ID, Name, TimeZone string } }
+		AddLocation struct {
+			Location struct{ ID, Name, TimeZone string }
+		}
 	}
 	s.run(t, token, s.op(t, "AddLocation"), map[string]any{"input": map[string]any{
 		"name": "Cabinet Oberkampf", "timeZone": "Europe/Paris",
@@ -61,7 +63,9 @@ func registerPractice(t *testing.T, s *stack, first, last string) (id, locationI
 func registerPatient(t *testing.T, s *stack, first string) (string, string) {
 	t.Helper()
 	var reg struct {
-		RegisterPatient struct{ Patient struct{ ID, FirstName string } }
+		RegisterPatient struct {
+			Patient struct{ ID, FirstName string }
+		}
 	}
 	s.run(t, "", s.op(t, "RegisterPatient"), map[string]any{"input": map[string]any{
 		"firstName": first, "lastName": "Martin", "email": fmt.Sprintf("%s.%d@example.org", first, time.Now().UnixNano()),
