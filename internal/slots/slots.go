@@ -16,10 +16,18 @@
 // location) that allows T, the appointment [S, S+duration) ends within that
 // rule's window, S ≥ now+minNotice, S < now+horizon, T is bookable online and,
 // for a new patient, T accepts new patients.
+//
+// Check is that predicate; Open lists the candidate starts Check accepts;
+// BuildDay computes a day's Free bitmap; BlockedRange is what a booking
+// occupies. See docs/adr/0005-slot-model.md.
 package slots
 
 import (
+	"errors"
+	"fmt"
+	"slices"
 	"time"
+	_ "time/tzdata" // zones must not depend on the host's zoneinfo
 )
 
 // TickMinutes is the resolution of the availability bitmaps.
@@ -58,6 +66,27 @@ type Rule struct {
 	TypeIDs []string
 }
 
+// Allows reports whether typeID may be booked in r.
+func (r Rule) Allows(typeID string) bool { return slices.Contains(r.TypeIDs, typeID) }
+
+// Validate reports what makes r unusable. An invalid rule opens nothing:
+// BuildDay, Check and Open ignore it.
+func (r Rule) Validate() error {
+	switch {
+	case r.Zone == nil:
+		return errors.New("slots: rule has no zone")
+	case r.Weekday < time.Sunday || r.Weekday > time.Saturday:
+		return fmt.Errorf("slots: weekday %d out of range", r.Weekday)
+	case r.StartMinute < 0 || r.StartMinute >= 24*60:
+		return fmt.Errorf("slots: start minute %d out of range", r.StartMinute)
+	case r.EndMinute <= r.StartMinute || r.EndMinute > 24*60:
+		return fmt.Errorf("slots: end minute %d must be after start %d and at most 1440", r.EndMinute, r.StartMinute)
+	case r.StepMinutes <= 0:
+		return fmt.Errorf("slots: step %d must be positive", r.StepMinutes)
+	}
+	return nil
+}
+
 // Type is an appointment type's booking rules.
 type Type struct {
 	ID                 string
@@ -70,9 +99,32 @@ type Type struct {
 	NewPatientsAllowed bool
 }
 
+// Validate reports what makes t unusable. A type with a non-positive
+// duration is never bookable (Check answers ReasonTypeNotAllowed).
+// Negative buffers and notice count as zero.
+func (t Type) Validate() error {
+	switch {
+	case t.Duration <= 0:
+		return fmt.Errorf("slots: type %q: duration must be positive", t.ID)
+	case t.BufferBefore < 0 || t.BufferAfter < 0:
+		return fmt.Errorf("slots: type %q: buffers must not be negative", t.ID)
+	case t.MinNotice < 0:
+		return fmt.Errorf("slots: type %q: minimum notice must not be negative", t.ID)
+	case t.HorizonDays < 0:
+		return fmt.Errorf("slots: type %q: horizon must not be negative", t.ID)
+	}
+	return nil
+}
+
 // Interval is a half-open span of time [Start, End).
 type Interval struct {
 	Start, End time.Time
+}
+
+// Overlaps reports whether i and j share an instant (empty intervals overlap
+// nothing).
+func (i Interval) Overlaps(j Interval) bool {
+	return i.Start.Before(i.End) && j.Start.Before(j.End) && i.Start.Before(j.End) && j.Start.Before(i.End)
 }
 
 // Schedule is what the decision needs about a practitioner: rules and
