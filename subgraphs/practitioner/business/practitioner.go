@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -468,11 +469,18 @@ func validZone(z string) error {
 	if z == "" || z == "Local" || !strings.Contains(z, "/") && z != "UTC" {
 		return apperr.Invalid("timeZone", "%q is not an IANA zone name such as Europe/Paris", z)
 	}
+	if _, ok := knownZones.Load(z); ok {
+		return nil
+	}
 	if _, err := time.LoadLocation(z); err != nil {
 		return apperr.Invalid("timeZone", "%q is not an IANA zone name such as Europe/Paris", z)
 	}
+	knownZones.Store(z, true)
 	return nil
 }
+
+// knownZones caches the zone names that loaded: an import checks thousands.
+var knownZones sync.Map
 
 func validateType(a store.AppointmentType) error {
 	if err := name("name", a.Name); err != nil {

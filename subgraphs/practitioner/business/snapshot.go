@@ -1,6 +1,8 @@
 package business
 
 import (
+	"fmt"
+
 	"github.com/careslot/careslot/internal/eventdata"
 	"github.com/careslot/careslot/subgraphs/practitioner/store"
 )
@@ -16,6 +18,7 @@ func SnapshotOf(a store.Aggregate) eventdata.Practitioner {
 		DisplayName: DisplayName(p), Specialties: nonNil(p.Specialties), Languages: nonNil(p.Languages),
 		AcceptsNewPatients: p.AcceptsNewPatients, Rating: p.Rating,
 		Locations: []eventdata.Location{}, AppointmentTypes: []eventdata.AppointmentType{},
+		OpeningHours: []eventdata.OpeningHours{}, Absences: []eventdata.Absence{},
 	}
 	for _, l := range a.Locations {
 		s.Locations = append(s.Locations, eventdata.Location{ID: l.ID, Name: l.Name, Line1: l.Line1, PostalCode: l.PostalCode,
@@ -27,8 +30,19 @@ func SnapshotOf(a store.Aggregate) eventdata.Practitioner {
 			OnlineBookable: t.OnlineBookable, BufferBeforeMinutes: t.BufferBeforeMinutes, BufferAfterMinutes: t.BufferAfterMinutes,
 			MinNoticeMinutes: t.MinNoticeMinutes, BookingHorizonDays: t.BookingHorizonDays})
 	}
+	for _, h := range a.OpeningHours {
+		s.OpeningHours = append(s.OpeningHours, eventdata.OpeningHours{ID: h.ID, LocationID: h.LocationID, Weekday: h.Weekday,
+			StartTime: ClockTime(h.StartMinute), EndTime: ClockTime(h.EndMinute), StepMinutes: h.StepMinutes,
+			AppointmentTypeIDs: nonNil(h.AppointmentTypeIDs)})
+	}
+	for _, ab := range a.Absences {
+		s.Absences = append(s.Absences, eventdata.Absence{ID: ab.ID, StartsAt: ab.StartsAt.UTC(), EndsAt: ab.EndsAt.UTC(), Reason: ab.Reason})
+	}
 	return s
 }
+
+// ClockTime writes minutes since midnight as HH:MM (1440 is 24:00).
+func ClockTime(minutes int) string { return fmt.Sprintf("%02d:%02d", minutes/60, minutes%60) }
 
 func nonNil(s []string) []string {
 	if s == nil {

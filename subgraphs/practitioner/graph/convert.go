@@ -1,6 +1,9 @@
 package graph
 
 import (
+	"slices"
+
+	"github.com/careslot/careslot/internal/gqlscalar"
 	"github.com/careslot/careslot/subgraphs/practitioner/business"
 	"github.com/careslot/careslot/subgraphs/practitioner/graph/model"
 	"github.com/careslot/careslot/subgraphs/practitioner/store"
@@ -53,4 +56,72 @@ func deref[T any](p *T) T {
 		return zero
 	}
 	return *p
+}
+
+// weekdayOrder lists the enum by ISO number - 1.
+var weekdayOrder = []model.Weekday{model.WeekdayMonday, model.WeekdayTuesday, model.WeekdayWednesday,
+	model.WeekdayThursday, model.WeekdayFriday, model.WeekdaySaturday, model.WeekdaySunday}
+
+// isoWeekday maps the enum to ISO 8601 (1 = Monday … 7 = Sunday; 0 if unknown).
+func isoWeekday(w model.Weekday) int {
+	return slices.Index(weekdayOrder, w) + 1
+}
+
+func openingHoursRule(h store.OpeningHours) model.OpeningHoursRule {
+	m := model.OpeningHoursRule{
+		ID: h.ID, PractitionerID: h.PractitionerID, LocationID: h.LocationID,
+		StartTime: gqlscalar.LocalTime{Minutes: h.StartMinute}, EndTime: gqlscalar.LocalTime{Minutes: h.EndMinute},
+		StepMinutes: h.StepMinutes, AppointmentTypeIDs: h.AppointmentTypeIDs,
+	}
+	if h.Weekday >= 1 && h.Weekday <= 7 {
+		m.Weekday = weekdayOrder[h.Weekday-1]
+	}
+	return m
+}
+
+func absence(a store.Absence) model.Absence {
+	m := model.Absence{ID: a.ID, StartsAt: a.StartsAt.UTC(), EndsAt: a.EndsAt.UTC()}
+	if a.Reason != "" {
+		reason := a.Reason
+		m.Reason = &reason
+	}
+	return m
+}
+
+func locationInput(in model.AddLocationInput) business.LocationInput {
+	l := business.LocationInput{PractitionerID: deref(in.PractitionerID), Name: in.Name, TimeZone: in.TimeZone}
+	if a := in.Address; a != nil {
+		l.Line1, l.PostalCode, l.City, l.Country = a.Line1, a.PostalCode, a.City, a.Country
+	}
+	if c := in.Coordinates; c != nil {
+		l.Lat, l.Lon = c.Lat, c.Lon
+	}
+	return l
+}
+
+func importRow(in model.ImportPractitionerInput) business.ImportRow {
+	r := business.ImportRow{
+		ExternalID: in.ExternalID, Country: in.Country, FirstName: in.FirstName, LastName: in.LastName,
+		Specialties: in.Specialties, Languages: in.Languages, RegistrationNumber: in.RegistrationNumber,
+		Bio: in.Bio, AcceptsNewPatients: in.AcceptsNewPatients,
+		Locations: make([]business.LocationInput, len(in.Locations)),
+	}
+	for i, l := range in.Locations {
+		r.Locations[i] = locationInput(l)
+		r.Locations[i].PractitionerID = ""
+	}
+	for _, t := range in.AppointmentTypes {
+		r.AppointmentTypes = append(r.AppointmentTypes, business.ImportTypeInput{Key: t.Key, AppointmentTypeInput: business.AppointmentTypeInput{
+			Name: t.Name, DurationMinutes: t.DurationMinutes, VisitMode: string(t.VisitMode),
+			NewPatientsAllowed: t.NewPatientsAllowed, OnlineBookable: t.OnlineBookable,
+			BufferBeforeMinutes: t.BufferBeforeMinutes, BufferAfterMinutes: t.BufferAfterMinutes,
+			MinNoticeMinutes: t.MinNoticeMinutes, BookingHorizonDays: t.BookingHorizonDays,
+		}})
+	}
+	for _, h := range in.OpeningHours {
+		r.OpeningHours = append(r.OpeningHours, business.ImportHoursInput{LocationIndex: h.LocationIndex,
+			AppointmentTypeKeys: h.AppointmentTypeKeys, RuleInput: business.RuleInput{Weekday: isoWeekday(h.Weekday),
+				StartMinute: h.StartTime.Minutes, EndMinute: h.EndTime.Minutes, StepMinutes: h.StepMinutes}})
+	}
+	return r
 }

@@ -10,10 +10,12 @@ import (
 	"math"
 	"strconv"
 	"sync/atomic"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/introspection"
 	"github.com/99designs/gqlgen/plugin/federation/fedruntime"
+	"github.com/careslot/careslot/internal/gqlscalar"
 	"github.com/careslot/careslot/subgraphs/practitioner/graph/model"
 	gqlparser "github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -33,6 +35,7 @@ type ResolverRoot interface {
 	Entity() EntityResolver
 	Location() LocationResolver
 	Mutation() MutationResolver
+	OpeningHoursRule() OpeningHoursRuleResolver
 	Practitioner() PractitionerResolver
 	Query() QueryResolver
 }
@@ -41,6 +44,17 @@ type DirectiveRoot struct {
 }
 
 type ComplexityRoot struct {
+	Absence struct {
+		EndsAt   func(childComplexity int) int
+		ID       func(childComplexity int) int
+		Reason   func(childComplexity int) int
+		StartsAt func(childComplexity int) int
+	}
+
+	AddAbsencePayload struct {
+		Absence func(childComplexity int) int
+	}
+
 	AddLocationPayload struct {
 		Location func(childComplexity int) int
 	}
@@ -86,6 +100,19 @@ type ComplexityRoot struct {
 		FindManyPractitionerByIDs    func(childComplexity int, reps []*model.PractitionerByIDsInput) int
 	}
 
+	ImportFailure struct {
+		Code    func(childComplexity int) int
+		Field   func(childComplexity int) int
+		Index   func(childComplexity int) int
+		Message func(childComplexity int) int
+	}
+
+	ImportPractitionersPayload struct {
+		Failed          func(childComplexity int) int
+		Imported        func(childComplexity int) int
+		PractitionerIds func(childComplexity int) int
+	}
+
 	Location struct {
 		Address      func(childComplexity int) int
 		Coordinates  func(childComplexity int) int
@@ -96,13 +123,28 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
+		AddAbsence            func(childComplexity int, input model.AddAbsenceInput) int
 		AddLocation           func(childComplexity int, input model.AddLocationInput) int
+		ImportPractitioners   func(childComplexity int, input []model.ImportPractitionerInput) int
 		RegisterPractitioner  func(childComplexity int, input model.RegisterPractitionerInput) int
+		RemoveAbsence         func(childComplexity int, id string) int
 		SaveAppointmentType   func(childComplexity int, input model.SaveAppointmentTypeInput) int
+		SetOpeningHours       func(childComplexity int, input model.SetOpeningHoursInput) int
 		UpdatePracticeProfile func(childComplexity int, input model.UpdatePracticeProfileInput) int
 	}
 
+	OpeningHoursRule struct {
+		AppointmentTypes func(childComplexity int) int
+		EndTime          func(childComplexity int) int
+		ID               func(childComplexity int) int
+		Location         func(childComplexity int) int
+		StartTime        func(childComplexity int) int
+		StepMinutes      func(childComplexity int) int
+		Weekday          func(childComplexity int) int
+	}
+
 	Practitioner struct {
+		Absences           func(childComplexity int, includePast *bool) int
 		AcceptsNewPatients func(childComplexity int) int
 		AppointmentTypes   func(childComplexity int) int
 		Bio                func(childComplexity int) int
@@ -113,6 +155,7 @@ type ComplexityRoot struct {
 		Languages          func(childComplexity int) int
 		LastName           func(childComplexity int) int
 		Locations          func(childComplexity int) int
+		OpeningHours       func(childComplexity int) int
 		Rating             func(childComplexity int) int
 		Specialties        func(childComplexity int) int
 	}
@@ -130,8 +173,16 @@ type ComplexityRoot struct {
 		Practitioner func(childComplexity int) int
 	}
 
+	RemoveAbsencePayload struct {
+		Removed func(childComplexity int) int
+	}
+
 	SaveAppointmentTypePayload struct {
 		AppointmentType func(childComplexity int) int
+	}
+
+	SetOpeningHoursPayload struct {
+		Practitioner func(childComplexity int) int
 	}
 
 	Specialty struct {
@@ -168,10 +219,21 @@ type MutationResolver interface {
 	UpdatePracticeProfile(ctx context.Context, input model.UpdatePracticeProfileInput) (*model.UpdatePracticeProfilePayload, error)
 	AddLocation(ctx context.Context, input model.AddLocationInput) (*model.AddLocationPayload, error)
 	SaveAppointmentType(ctx context.Context, input model.SaveAppointmentTypeInput) (*model.SaveAppointmentTypePayload, error)
+	SetOpeningHours(ctx context.Context, input model.SetOpeningHoursInput) (*model.SetOpeningHoursPayload, error)
+	AddAbsence(ctx context.Context, input model.AddAbsenceInput) (*model.AddAbsencePayload, error)
+	RemoveAbsence(ctx context.Context, id string) (*model.RemoveAbsencePayload, error)
+	ImportPractitioners(ctx context.Context, input []model.ImportPractitionerInput) (*model.ImportPractitionersPayload, error)
+}
+type OpeningHoursRuleResolver interface {
+	Location(ctx context.Context, obj *model.OpeningHoursRule) (*model.Location, error)
+
+	AppointmentTypes(ctx context.Context, obj *model.OpeningHoursRule) ([]model.AppointmentType, error)
 }
 type PractitionerResolver interface {
 	Locations(ctx context.Context, obj *model.Practitioner) ([]model.Location, error)
 	AppointmentTypes(ctx context.Context, obj *model.Practitioner) ([]model.AppointmentType, error)
+	OpeningHours(ctx context.Context, obj *model.Practitioner) ([]model.OpeningHoursRule, error)
+	Absences(ctx context.Context, obj *model.Practitioner, includePast *bool) ([]model.Absence, error)
 }
 type QueryResolver interface {
 	Practitioner(ctx context.Context, id string) (*model.Practitioner, error)
@@ -197,6 +259,38 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 	ec := newExecutionContext(nil, e, nil)
 	_ = ec
 	switch typeName + "." + field {
+
+	case "Absence.endsAt":
+		if e.ComplexityRoot.Absence.EndsAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Absence.EndsAt(childComplexity), true
+	case "Absence.id":
+		if e.ComplexityRoot.Absence.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Absence.ID(childComplexity), true
+	case "Absence.reason":
+		if e.ComplexityRoot.Absence.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Absence.Reason(childComplexity), true
+	case "Absence.startsAt":
+		if e.ComplexityRoot.Absence.StartsAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Absence.StartsAt(childComplexity), true
+
+	case "AddAbsencePayload.absence":
+		if e.ComplexityRoot.AddAbsencePayload.Absence == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AddAbsencePayload.Absence(childComplexity), true
 
 	case "AddLocationPayload.location":
 		if e.ComplexityRoot.AddLocationPayload.Location == nil {
@@ -381,6 +475,50 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Entity.FindManyPractitionerByIDs(childComplexity, args["reps"].([]*model.PractitionerByIDsInput)), true
 
+	case "ImportFailure.code":
+		if e.ComplexityRoot.ImportFailure.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportFailure.Code(childComplexity), true
+	case "ImportFailure.field":
+		if e.ComplexityRoot.ImportFailure.Field == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportFailure.Field(childComplexity), true
+	case "ImportFailure.index":
+		if e.ComplexityRoot.ImportFailure.Index == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportFailure.Index(childComplexity), true
+	case "ImportFailure.message":
+		if e.ComplexityRoot.ImportFailure.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportFailure.Message(childComplexity), true
+
+	case "ImportPractitionersPayload.failed":
+		if e.ComplexityRoot.ImportPractitionersPayload.Failed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportPractitionersPayload.Failed(childComplexity), true
+	case "ImportPractitionersPayload.imported":
+		if e.ComplexityRoot.ImportPractitionersPayload.Imported == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportPractitionersPayload.Imported(childComplexity), true
+	case "ImportPractitionersPayload.practitionerIds":
+		if e.ComplexityRoot.ImportPractitionersPayload.PractitionerIds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportPractitionersPayload.PractitionerIds(childComplexity), true
+
 	case "Location.address":
 		if e.ComplexityRoot.Location.Address == nil {
 			break
@@ -418,6 +556,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Location.TimeZone(childComplexity), true
 
+	case "Mutation.addAbsence":
+		if e.ComplexityRoot.Mutation.AddAbsence == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_addAbsence_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AddAbsence(childComplexity, args["input"].(model.AddAbsenceInput)), true
 	case "Mutation.addLocation":
 		if e.ComplexityRoot.Mutation.AddLocation == nil {
 			break
@@ -429,6 +578,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.AddLocation(childComplexity, args["input"].(model.AddLocationInput)), true
+	case "Mutation.importPractitioners":
+		if e.ComplexityRoot.Mutation.ImportPractitioners == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_importPractitioners_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ImportPractitioners(childComplexity, args["input"].([]model.ImportPractitionerInput)), true
 	case "Mutation.registerPractitioner":
 		if e.ComplexityRoot.Mutation.RegisterPractitioner == nil {
 			break
@@ -440,6 +600,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RegisterPractitioner(childComplexity, args["input"].(model.RegisterPractitionerInput)), true
+	case "Mutation.removeAbsence":
+		if e.ComplexityRoot.Mutation.RemoveAbsence == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_removeAbsence_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RemoveAbsence(childComplexity, args["id"].(string)), true
 	case "Mutation.saveAppointmentType":
 		if e.ComplexityRoot.Mutation.SaveAppointmentType == nil {
 			break
@@ -451,6 +622,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SaveAppointmentType(childComplexity, args["input"].(model.SaveAppointmentTypeInput)), true
+	case "Mutation.setOpeningHours":
+		if e.ComplexityRoot.Mutation.SetOpeningHours == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setOpeningHours_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetOpeningHours(childComplexity, args["input"].(model.SetOpeningHoursInput)), true
 	case "Mutation.updatePracticeProfile":
 		if e.ComplexityRoot.Mutation.UpdatePracticeProfile == nil {
 			break
@@ -463,6 +645,60 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Mutation.UpdatePracticeProfile(childComplexity, args["input"].(model.UpdatePracticeProfileInput)), true
 
+	case "OpeningHoursRule.appointmentTypes":
+		if e.ComplexityRoot.OpeningHoursRule.AppointmentTypes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OpeningHoursRule.AppointmentTypes(childComplexity), true
+	case "OpeningHoursRule.endTime":
+		if e.ComplexityRoot.OpeningHoursRule.EndTime == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OpeningHoursRule.EndTime(childComplexity), true
+	case "OpeningHoursRule.id":
+		if e.ComplexityRoot.OpeningHoursRule.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OpeningHoursRule.ID(childComplexity), true
+	case "OpeningHoursRule.location":
+		if e.ComplexityRoot.OpeningHoursRule.Location == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OpeningHoursRule.Location(childComplexity), true
+	case "OpeningHoursRule.startTime":
+		if e.ComplexityRoot.OpeningHoursRule.StartTime == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OpeningHoursRule.StartTime(childComplexity), true
+	case "OpeningHoursRule.stepMinutes":
+		if e.ComplexityRoot.OpeningHoursRule.StepMinutes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OpeningHoursRule.StepMinutes(childComplexity), true
+	case "OpeningHoursRule.weekday":
+		if e.ComplexityRoot.OpeningHoursRule.Weekday == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OpeningHoursRule.Weekday(childComplexity), true
+
+	case "Practitioner.absences":
+		if e.ComplexityRoot.Practitioner.Absences == nil {
+			break
+		}
+
+		args, err := ec.field_Practitioner_absences_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Practitioner.Absences(childComplexity, args["includePast"].(*bool)), true
 	case "Practitioner.acceptsNewPatients":
 		if e.ComplexityRoot.Practitioner.AcceptsNewPatients == nil {
 			break
@@ -523,6 +759,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Practitioner.Locations(childComplexity), true
+	case "Practitioner.openingHours":
+		if e.ComplexityRoot.Practitioner.OpeningHours == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Practitioner.OpeningHours(childComplexity), true
 	case "Practitioner.rating":
 		if e.ComplexityRoot.Practitioner.Rating == nil {
 			break
@@ -601,12 +843,26 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.RegisterPractitionerPayload.Practitioner(childComplexity), true
 
+	case "RemoveAbsencePayload.removed":
+		if e.ComplexityRoot.RemoveAbsencePayload.Removed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RemoveAbsencePayload.Removed(childComplexity), true
+
 	case "SaveAppointmentTypePayload.appointmentType":
 		if e.ComplexityRoot.SaveAppointmentTypePayload.AppointmentType == nil {
 			break
 		}
 
 		return e.ComplexityRoot.SaveAppointmentTypePayload.AppointmentType(childComplexity), true
+
+	case "SetOpeningHoursPayload.practitioner":
+		if e.ComplexityRoot.SetOpeningHoursPayload.Practitioner == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SetOpeningHoursPayload.Practitioner(childComplexity), true
 
 	case "Specialty.code":
 		if e.ComplexityRoot.Specialty.Code == nil {
@@ -644,14 +900,20 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	ec := newExecutionContext(opCtx, e, make(chan graphql.DeferredResult))
 	inputUnmarshalers := func() *graphql.InputUnmarshalerIndex {
 		return graphql.NewInputUnmarshalerIndex(
+			graphql.NewInputUnmarshaler("AddAbsenceInput", ec.unmarshalInputAddAbsenceInput),
 			graphql.NewInputUnmarshaler("AddLocationInput", ec.unmarshalInputAddLocationInput),
 			graphql.NewInputUnmarshaler("AddressInput", ec.unmarshalInputAddressInput),
 			graphql.NewInputUnmarshaler("AppointmentTypeByIDsInput", ec.unmarshalInputAppointmentTypeByIDsInput),
 			graphql.NewInputUnmarshaler("CoordinatesInput", ec.unmarshalInputCoordinatesInput),
+			graphql.NewInputUnmarshaler("ImportAppointmentTypeInput", ec.unmarshalInputImportAppointmentTypeInput),
+			graphql.NewInputUnmarshaler("ImportOpeningHoursInput", ec.unmarshalInputImportOpeningHoursInput),
+			graphql.NewInputUnmarshaler("ImportPractitionerInput", ec.unmarshalInputImportPractitionerInput),
 			graphql.NewInputUnmarshaler("LocationByIDsInput", ec.unmarshalInputLocationByIDsInput),
+			graphql.NewInputUnmarshaler("OpeningHoursRuleInput", ec.unmarshalInputOpeningHoursRuleInput),
 			graphql.NewInputUnmarshaler("PractitionerByIDsInput", ec.unmarshalInputPractitionerByIDsInput),
 			graphql.NewInputUnmarshaler("RegisterPractitionerInput", ec.unmarshalInputRegisterPractitionerInput),
 			graphql.NewInputUnmarshaler("SaveAppointmentTypeInput", ec.unmarshalInputSaveAppointmentTypeInput),
+			graphql.NewInputUnmarshaler("SetOpeningHoursInput", ec.unmarshalInputSetOpeningHoursInput),
 			graphql.NewInputUnmarshaler("UpdatePracticeProfileInput", ec.unmarshalInputUpdatePracticeProfileInput),
 		)
 	}
@@ -758,6 +1020,17 @@ type Mutation {
   addLocation(input: AddLocationInput!): AddLocationPayload!
   "Creates (no id) or updates an appointment type."
   saveAppointmentType(input: SaveAppointmentTypeInput!): SaveAppointmentTypePayload!
+  "Replaces the weekly opening hours of one location of the practice."
+  setOpeningHours(input: SetOpeningHoursInput!): SetOpeningHoursPayload!
+  "Records a span when the practitioner takes no appointments."
+  addAbsence(input: AddAbsenceInput!): AddAbsencePayload!
+  removeAbsence(id: ID!): RemoveAbsencePayload!
+  """
+  Creates or updates practices from an external system (admin only). Re-importing
+  the same (country, externalId) updates that practice; each bad row is reported
+  in failed and changes nothing, the others are imported.
+  """
+  importPractitioners(input: [ImportPractitionerInput!]!): ImportPractitionersPayload!
 }
 
 type Practitioner @key(fields: "id") @entityResolver(multi: true) {
@@ -773,6 +1046,46 @@ type Practitioner @key(fields: "id") @entityResolver(multi: true) {
   specialties: [Specialty!]!
   locations: [Location!]!
   appointmentTypes: [AppointmentType!]!
+  "Weekly opening hours of every location."
+  openingHours: [OpeningHoursRule!]!
+  """
+  Absences that have not ended (all of them with includePast). Only for callers
+  who may act for the practice: FORBIDDEN for others.
+  """
+  absences(includePast: Boolean = false): [Absence!]!
+}
+
+enum Weekday {
+  MONDAY
+  TUESDAY
+  WEDNESDAY
+  THURSDAY
+  FRIDAY
+  SATURDAY
+  SUNDAY
+}
+
+"""
+A weekly rule: on weekday, from startTime to endTime, wall-clock times in the
+location's zone, appointments of appointmentTypes start every stepMinutes.
+"""
+type OpeningHoursRule {
+  id: ID!
+  location: Location!
+  weekday: Weekday!
+  startTime: LocalTime!
+  "24:00 ends the day."
+  endTime: LocalTime!
+  stepMinutes: Int!
+  appointmentTypes: [AppointmentType!]!
+}
+
+"A span when the practitioner takes no appointments."
+type Absence {
+  id: ID!
+  startsAt: DateTime!
+  endsAt: DateTime!
+  reason: String
 }
 
 type Specialty @shareable {
@@ -901,6 +1214,112 @@ input SaveAppointmentTypeInput {
 type SaveAppointmentTypePayload {
   appointmentType: AppointmentType!
 }
+
+input OpeningHoursRuleInput {
+  weekday: Weekday!
+  "HH:MM on a 5-minute boundary."
+  startTime: LocalTime!
+  "HH:MM on a 5-minute boundary, after startTime; 24:00 ends the day."
+  endTime: LocalTime!
+  "Between start times: a multiple of 5 from 5 to 240."
+  stepMinutes: Int!
+  "At least one; types of the practice."
+  appointmentTypeIds: [ID!]!
+}
+
+input SetOpeningHoursInput {
+  "Required for a secretary acting for several practitioners."
+  practitionerId: ID
+  locationId: ID!
+  "Replace the location's rules; they may not overlap each other nor the rules of the practice's other locations."
+  rules: [OpeningHoursRuleInput!]!
+}
+
+type SetOpeningHoursPayload {
+  practitioner: Practitioner!
+}
+
+input AddAbsenceInput {
+  "Required for a secretary acting for several practitioners."
+  practitionerId: ID
+  startsAt: DateTime!
+  "After startsAt, at most 366 days later, and not in the past."
+  endsAt: DateTime!
+  reason: String
+}
+
+type AddAbsencePayload {
+  absence: Absence!
+}
+
+type RemoveAbsencePayload {
+  removed: Boolean!
+}
+
+input ImportAppointmentTypeInput {
+  "A reference local to the row, used by its openingHours."
+  key: String!
+  name: String!
+  durationMinutes: Int!
+  visitMode: VisitMode!
+  newPatientsAllowed: Boolean!
+  onlineBookable: Boolean!
+  bufferBeforeMinutes: Int
+  bufferAfterMinutes: Int
+  minNoticeMinutes: Int
+  bookingHorizonDays: Int
+}
+
+input ImportOpeningHoursInput {
+  "Index into the row's locations."
+  locationIndex: Int!
+  weekday: Weekday!
+  startTime: LocalTime!
+  endTime: LocalTime!
+  stepMinutes: Int!
+  "Keys of the row's appointmentTypes."
+  appointmentTypeKeys: [String!]!
+}
+
+"""
+One practice from an external system. Absent optional profile fields keep their
+value on a re-import; locations and appointment types are matched by name
+(updated in place, added, never deleted) and each imported location's opening
+hours are replaced by the imported ones.
+"""
+input ImportPractitionerInput {
+  "The practice's id in the importing system, unique per country."
+  externalId: String!
+  country: String!
+  firstName: String!
+  lastName: String!
+  specialties: [String!]!
+  languages: [String!]
+  registrationNumber: String
+  bio: String
+  acceptsNewPatients: Boolean
+  "At least one; practitionerId is ignored."
+  locations: [AddLocationInput!]!
+  appointmentTypes: [ImportAppointmentTypeInput!]
+  openingHours: [ImportOpeningHoursInput!]
+}
+
+type ImportFailure {
+  "Index of the row in the input."
+  index: Int!
+  message: String!
+  "The error code, e.g. INVALID_INPUT."
+  code: String!
+  "The field at fault, within the row, if any."
+  field: String
+}
+
+type ImportPractitionersPayload {
+  imported: Int!
+  failed: [ImportFailure!]!
+  "Per input row, the imported practitioner's id (null for a failed row)."
+  practitionerIds: [ID]!
+}
 `, BuiltIn: false},
 	{Name: "../../../federation/directives.graphql", Input: `
 	directive @authenticated on FIELD_DEFINITION | OBJECT | INTERFACE | SCALAR | ENUM
@@ -993,6 +1412,28 @@ var parsedSchema = gqlparser.MustLoadSchema(sources...)
 // Each function is generated once per unique object type, deduplicating the
 // switch statements that were previously inlined in every fieldContext_* function.
 
+func (ec *executionContext) childFields_Absence(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Absence_id(ctx, field)
+	case "startsAt":
+		return ec.fieldContext_Absence_startsAt(ctx, field)
+	case "endsAt":
+		return ec.fieldContext_Absence_endsAt(ctx, field)
+	case "reason":
+		return ec.fieldContext_Absence_reason(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Absence", field.Name)
+}
+
+func (ec *executionContext) childFields_AddAbsencePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "absence":
+		return ec.fieldContext_AddAbsencePayload_absence(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AddAbsencePayload", field.Name)
+}
+
 func (ec *executionContext) childFields_AddLocationPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "location":
@@ -1071,6 +1512,32 @@ func (ec *executionContext) childFields_Country(ctx context.Context, field graph
 	return nil, fmt.Errorf("no field named %q was found under type Country", field.Name)
 }
 
+func (ec *executionContext) childFields_ImportFailure(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "index":
+		return ec.fieldContext_ImportFailure_index(ctx, field)
+	case "message":
+		return ec.fieldContext_ImportFailure_message(ctx, field)
+	case "code":
+		return ec.fieldContext_ImportFailure_code(ctx, field)
+	case "field":
+		return ec.fieldContext_ImportFailure_field(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ImportFailure", field.Name)
+}
+
+func (ec *executionContext) childFields_ImportPractitionersPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "imported":
+		return ec.fieldContext_ImportPractitionersPayload_imported(ctx, field)
+	case "failed":
+		return ec.fieldContext_ImportPractitionersPayload_failed(ctx, field)
+	case "practitionerIds":
+		return ec.fieldContext_ImportPractitionersPayload_practitionerIds(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ImportPractitionersPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_Location(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -1087,6 +1554,26 @@ func (ec *executionContext) childFields_Location(ctx context.Context, field grap
 		return ec.fieldContext_Location_coordinates(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Location", field.Name)
+}
+
+func (ec *executionContext) childFields_OpeningHoursRule(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_OpeningHoursRule_id(ctx, field)
+	case "location":
+		return ec.fieldContext_OpeningHoursRule_location(ctx, field)
+	case "weekday":
+		return ec.fieldContext_OpeningHoursRule_weekday(ctx, field)
+	case "startTime":
+		return ec.fieldContext_OpeningHoursRule_startTime(ctx, field)
+	case "endTime":
+		return ec.fieldContext_OpeningHoursRule_endTime(ctx, field)
+	case "stepMinutes":
+		return ec.fieldContext_OpeningHoursRule_stepMinutes(ctx, field)
+	case "appointmentTypes":
+		return ec.fieldContext_OpeningHoursRule_appointmentTypes(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OpeningHoursRule", field.Name)
 }
 
 func (ec *executionContext) childFields_Practitioner(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -1115,6 +1602,10 @@ func (ec *executionContext) childFields_Practitioner(ctx context.Context, field 
 		return ec.fieldContext_Practitioner_locations(ctx, field)
 	case "appointmentTypes":
 		return ec.fieldContext_Practitioner_appointmentTypes(ctx, field)
+	case "openingHours":
+		return ec.fieldContext_Practitioner_openingHours(ctx, field)
+	case "absences":
+		return ec.fieldContext_Practitioner_absences(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Practitioner", field.Name)
 }
@@ -1127,12 +1618,28 @@ func (ec *executionContext) childFields_RegisterPractitionerPayload(ctx context.
 	return nil, fmt.Errorf("no field named %q was found under type RegisterPractitionerPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_RemoveAbsencePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "removed":
+		return ec.fieldContext_RemoveAbsencePayload_removed(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RemoveAbsencePayload", field.Name)
+}
+
 func (ec *executionContext) childFields_SaveAppointmentTypePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "appointmentType":
 		return ec.fieldContext_SaveAppointmentTypePayload_appointmentType(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type SaveAppointmentTypePayload", field.Name)
+}
+
+func (ec *executionContext) childFields_SetOpeningHoursPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "practitioner":
+		return ec.fieldContext_SetOpeningHoursPayload_practitioner(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SetOpeningHoursPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_Specialty(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -1319,12 +1826,40 @@ func (ec *executionContext) field_Entity_findManyPractitionerByIDs_args(ctx cont
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_addAbsence_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.AddAbsenceInput, error) {
+			return ec.unmarshalNAddAbsenceInput2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpractitionerᚋgraphᚋmodelᚐAddAbsenceInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_addLocation_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.AddLocationInput, error) {
 			return ec.unmarshalNAddLocationInput2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpractitionerᚋgraphᚋmodelᚐAddLocationInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_importPractitioners_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) ([]model.ImportPractitionerInput, error) {
+			return ec.unmarshalNImportPractitionerInput2ᚕgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpractitionerᚋgraphᚋmodelᚐImportPractitionerInputᚄ(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -1347,12 +1882,40 @@ func (ec *executionContext) field_Mutation_registerPractitioner_args(ctx context
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_removeAbsence_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_saveAppointmentType_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.SaveAppointmentTypeInput, error) {
 			return ec.unmarshalNSaveAppointmentTypeInput2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpractitionerᚋgraphᚋmodelᚐSaveAppointmentTypeInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_setOpeningHours_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.SetOpeningHoursInput, error) {
+			return ec.unmarshalNSetOpeningHoursInput2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpractitionerᚋgraphᚋmodelᚐSetOpeningHoursInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -1372,6 +1935,20 @@ func (ec *executionContext) field_Mutation_updatePracticeProfile_args(ctx contex
 		return nil, err
 	}
 	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Practitioner_absences_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "includePast",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["includePast"] = arg0
 	return args, nil
 }
 
@@ -1518,6 +2095,130 @@ func (ec *executionContext) field___Type_inputFields_args(ctx context.Context, r
 // endregion ***************************** args.gotpl *****************************
 
 // region    **************************** field.gotpl *****************************
+
+func (ec *executionContext) _Absence_id(ctx context.Context, field graphql.CollectedField, obj *model.Absence) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Absence_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Absence_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Absence", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Absence_startsAt(ctx context.Context, field graphql.CollectedField, obj *model.Absence) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Absence_startsAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StartsAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Absence_startsAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Absence", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _Absence_endsAt(ctx context.Context, field graphql.CollectedField, obj *model.Absence) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Absence_endsAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EndsAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Absence_endsAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Absence", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _Absence_reason(ctx context.Context, field graphql.CollectedField, obj *model.Absence) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Absence_reason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Absence_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Absence", field, false, false, "String")
+}
+
+func (ec *executionContext) _AddAbsencePayload_absence(ctx context.Context, field graphql.CollectedField, obj *model.AddAbsencePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AddAbsencePayload_absence(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Absence, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Absence) graphql.Marshaler {
+			return ec.marshalNAbsence2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpractitionerᚋgraphᚋmodelᚐAbsence(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AddAbsencePayload_absence(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AddAbsencePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Absence(ctx, field)
+		},
+	}
+	return fc, nil
+}
 
 func (ec *executionContext) _AddLocationPayload_location(ctx context.Context, field graphql.CollectedField, obj *model.AddLocationPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
@@ -2221,6 +2922,176 @@ func (ec *executionContext) fieldContext_Entity_findManyPractitionerByIDs(ctx co
 	return fc, nil
 }
 
+func (ec *executionContext) _ImportFailure_index(ctx context.Context, field graphql.CollectedField, obj *model.ImportFailure) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportFailure_index(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Index, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportFailure_index(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportFailure", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ImportFailure_message(ctx context.Context, field graphql.CollectedField, obj *model.ImportFailure) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportFailure_message(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Message, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportFailure_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportFailure", field, false, false, "String")
+}
+
+func (ec *executionContext) _ImportFailure_code(ctx context.Context, field graphql.CollectedField, obj *model.ImportFailure) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportFailure_code(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Code, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportFailure_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportFailure", field, false, false, "String")
+}
+
+func (ec *executionContext) _ImportFailure_field(ctx context.Context, field graphql.CollectedField, obj *model.ImportFailure) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportFailure_field(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Field, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ImportFailure_field(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportFailure", field, false, false, "String")
+}
+
+func (ec *executionContext) _ImportPractitionersPayload_imported(ctx context.Context, field graphql.CollectedField, obj *model.ImportPractitionersPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportPractitionersPayload_imported(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Imported, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportPractitionersPayload_imported(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportPractitionersPayload", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ImportPractitionersPayload_failed(ctx context.Context, field graphql.CollectedField, obj *model.ImportPractitionersPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportPractitionersPayload_failed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Failed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.ImportFailure) graphql.Marshaler {
+			return ec.marshalNImportFailure2ᚕgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpractitionerᚋgraphᚋmodelᚐImportFailureᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportPractitionersPayload_failed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ImportPractitionersPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportFailure(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ImportPractitionersPayload_practitionerIds(ctx context.Context, field graphql.CollectedField, obj *model.ImportPractitionersPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportPractitionersPayload_practitionerIds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PractitionerIds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*string) graphql.Marshaler {
+			return ec.marshalNID2ᚕᚖstring(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportPractitionersPayload_practitionerIds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportPractitionersPayload", field, false, false, "ID")
+}
+
 func (ec *executionContext) _Location_id(ctx context.Context, field graphql.CollectedField, obj *model.Location) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -2562,6 +3433,361 @@ func (ec *executionContext) fieldContext_Mutation_saveAppointmentType(ctx contex
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_setOpeningHours(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_setOpeningHours(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SetOpeningHours(ctx, fc.Args["input"].(model.SetOpeningHoursInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SetOpeningHoursPayload) graphql.Marshaler {
+			return ec.marshalNSetOpeningHoursPayload2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpractitionerᚋgraphᚋmodelᚐSetOpeningHoursPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_setOpeningHours(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SetOpeningHoursPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_setOpeningHours_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_addAbsence(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_addAbsence(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().AddAbsence(ctx, fc.Args["input"].(model.AddAbsenceInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AddAbsencePayload) graphql.Marshaler {
+			return ec.marshalNAddAbsencePayload2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpractitionerᚋgraphᚋmodelᚐAddAbsencePayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_addAbsence(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AddAbsencePayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_addAbsence_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_removeAbsence(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_removeAbsence(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RemoveAbsence(ctx, fc.Args["id"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RemoveAbsencePayload) graphql.Marshaler {
+			return ec.marshalNRemoveAbsencePayload2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpractitionerᚋgraphᚋmodelᚐRemoveAbsencePayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_removeAbsence(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RemoveAbsencePayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_removeAbsence_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_importPractitioners(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_importPractitioners(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ImportPractitioners(ctx, fc.Args["input"].([]model.ImportPractitionerInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ImportPractitionersPayload) graphql.Marshaler {
+			return ec.marshalNImportPractitionersPayload2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpractitionerᚋgraphᚋmodelᚐImportPractitionersPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_importPractitioners(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportPractitionersPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_importPractitioners_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _OpeningHoursRule_id(ctx context.Context, field graphql.CollectedField, obj *model.OpeningHoursRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OpeningHoursRule_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OpeningHoursRule_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OpeningHoursRule", field, false, false, "ID")
+}
+
+func (ec *executionContext) _OpeningHoursRule_location(ctx context.Context, field graphql.CollectedField, obj *model.OpeningHoursRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OpeningHoursRule_location(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.OpeningHoursRule().Location(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Location) graphql.Marshaler {
+			return ec.marshalNLocation2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpractitionerᚋgraphᚋmodelᚐLocation(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OpeningHoursRule_location(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OpeningHoursRule",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Location(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _OpeningHoursRule_weekday(ctx context.Context, field graphql.CollectedField, obj *model.OpeningHoursRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OpeningHoursRule_weekday(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Weekday, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.Weekday) graphql.Marshaler {
+			return ec.marshalNWeekday2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpractitionerᚋgraphᚋmodelᚐWeekday(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OpeningHoursRule_weekday(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OpeningHoursRule", field, false, false, "Weekday")
+}
+
+func (ec *executionContext) _OpeningHoursRule_startTime(ctx context.Context, field graphql.CollectedField, obj *model.OpeningHoursRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OpeningHoursRule_startTime(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StartTime, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v gqlscalar.LocalTime) graphql.Marshaler {
+			return ec.marshalNLocalTime2githubᚗcomᚋcareslotᚋcareslotᚋinternalᚋgqlscalarᚐLocalTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OpeningHoursRule_startTime(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OpeningHoursRule", field, false, false, "LocalTime")
+}
+
+func (ec *executionContext) _OpeningHoursRule_endTime(ctx context.Context, field graphql.CollectedField, obj *model.OpeningHoursRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OpeningHoursRule_endTime(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EndTime, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v gqlscalar.LocalTime) graphql.Marshaler {
+			return ec.marshalNLocalTime2githubᚗcomᚋcareslotᚋcareslotᚋinternalᚋgqlscalarᚐLocalTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OpeningHoursRule_endTime(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OpeningHoursRule", field, false, false, "LocalTime")
+}
+
+func (ec *executionContext) _OpeningHoursRule_stepMinutes(ctx context.Context, field graphql.CollectedField, obj *model.OpeningHoursRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OpeningHoursRule_stepMinutes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StepMinutes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OpeningHoursRule_stepMinutes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OpeningHoursRule", field, false, false, "Int")
+}
+
+func (ec *executionContext) _OpeningHoursRule_appointmentTypes(ctx context.Context, field graphql.CollectedField, obj *model.OpeningHoursRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OpeningHoursRule_appointmentTypes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.OpeningHoursRule().AppointmentTypes(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.AppointmentType) graphql.Marshaler {
+			return ec.marshalNAppointmentType2ᚕgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpractitionerᚋgraphᚋmodelᚐAppointmentTypeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OpeningHoursRule_appointmentTypes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OpeningHoursRule",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AppointmentType(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Practitioner_id(ctx context.Context, field graphql.CollectedField, obj *model.Practitioner) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -2861,6 +4087,82 @@ func (ec *executionContext) fieldContext_Practitioner_appointmentTypes(_ context
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_AppointmentType(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Practitioner_openingHours(ctx context.Context, field graphql.CollectedField, obj *model.Practitioner) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Practitioner_openingHours(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Practitioner().OpeningHours(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.OpeningHoursRule) graphql.Marshaler {
+			return ec.marshalNOpeningHoursRule2ᚕgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpractitionerᚋgraphᚋmodelᚐOpeningHoursRuleᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Practitioner_openingHours(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Practitioner",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OpeningHoursRule(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Practitioner_absences(ctx context.Context, field graphql.CollectedField, obj *model.Practitioner) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Practitioner_absences(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Practitioner().Absences(ctx, obj, fc.Args["includePast"].(*bool))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.Absence) graphql.Marshaler {
+			return ec.marshalNAbsence2ᚕgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpractitionerᚋgraphᚋmodelᚐAbsenceᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Practitioner_absences(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Practitioner",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Absence(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Practitioner_absences_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -3213,6 +4515,29 @@ func (ec *executionContext) fieldContext_RegisterPractitionerPayload_practitione
 	return fc, nil
 }
 
+func (ec *executionContext) _RemoveAbsencePayload_removed(ctx context.Context, field graphql.CollectedField, obj *model.RemoveAbsencePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RemoveAbsencePayload_removed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Removed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RemoveAbsencePayload_removed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RemoveAbsencePayload", field, false, false, "Boolean")
+}
+
 func (ec *executionContext) _SaveAppointmentTypePayload_appointmentType(ctx context.Context, field graphql.CollectedField, obj *model.SaveAppointmentTypePayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -3240,6 +4565,38 @@ func (ec *executionContext) fieldContext_SaveAppointmentTypePayload_appointmentT
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_AppointmentType(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SetOpeningHoursPayload_practitioner(ctx context.Context, field graphql.CollectedField, obj *model.SetOpeningHoursPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SetOpeningHoursPayload_practitioner(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Practitioner, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Practitioner) graphql.Marshaler {
+			return ec.marshalNPractitioner2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpractitionerᚋgraphᚋmodelᚐPractitioner(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SetOpeningHoursPayload_practitioner(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SetOpeningHoursPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Practitioner(ctx, field)
 		},
 	}
 	return fc, nil
@@ -4419,6 +5776,69 @@ func (ec *executionContext) fieldContext___Type_isOneOf(_ context.Context, field
 
 // region    **************************** input.gotpl *****************************
 
+func (ec *executionContext) unmarshalInputAddAbsenceInput(ctx context.Context, obj any) (model.AddAbsenceInput, error) {
+	var it model.AddAbsenceInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"practitionerId", "startsAt", "endsAt", "reason"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "practitionerId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("practitionerId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PractitionerID = data
+		case "startsAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("startsAt"))
+			data, err := ec.unmarshalNDateTime2timeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StartsAt = data
+		case "endsAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("endsAt"))
+			data, err := ec.unmarshalNDateTime2timeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EndsAt = data
+		case "reason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reason"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Reason = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalAddAbsenceInput unmarshals raw into the AddAbsenceInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalAddAbsenceInput(ctx context.Context, raw any) (model.AddAbsenceInput, error) {
+	var out model.AddAbsenceInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "AddAbsenceInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputAddLocationInput(ctx context.Context, obj any) (model.AddLocationInput, error) {
 	var it model.AddLocationInput
 	if obj == nil {
@@ -4643,6 +6063,307 @@ func UnmarshalCoordinatesInput(ctx context.Context, raw any) (model.CoordinatesI
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputImportAppointmentTypeInput(ctx context.Context, obj any) (model.ImportAppointmentTypeInput, error) {
+	var it model.ImportAppointmentTypeInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"key", "name", "durationMinutes", "visitMode", "newPatientsAllowed", "onlineBookable", "bufferBeforeMinutes", "bufferAfterMinutes", "minNoticeMinutes", "bookingHorizonDays"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "key":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("key"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Key = data
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "durationMinutes":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("durationMinutes"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DurationMinutes = data
+		case "visitMode":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("visitMode"))
+			data, err := ec.unmarshalNVisitMode2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpractitionerᚋgraphᚋmodelᚐVisitMode(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.VisitMode = data
+		case "newPatientsAllowed":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("newPatientsAllowed"))
+			data, err := ec.unmarshalNBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NewPatientsAllowed = data
+		case "onlineBookable":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("onlineBookable"))
+			data, err := ec.unmarshalNBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OnlineBookable = data
+		case "bufferBeforeMinutes":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("bufferBeforeMinutes"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BufferBeforeMinutes = data
+		case "bufferAfterMinutes":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("bufferAfterMinutes"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BufferAfterMinutes = data
+		case "minNoticeMinutes":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("minNoticeMinutes"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MinNoticeMinutes = data
+		case "bookingHorizonDays":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("bookingHorizonDays"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BookingHorizonDays = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalImportAppointmentTypeInput unmarshals raw into the ImportAppointmentTypeInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalImportAppointmentTypeInput(ctx context.Context, raw any) (model.ImportAppointmentTypeInput, error) {
+	var out model.ImportAppointmentTypeInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ImportAppointmentTypeInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputImportOpeningHoursInput(ctx context.Context, obj any) (model.ImportOpeningHoursInput, error) {
+	var it model.ImportOpeningHoursInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"locationIndex", "weekday", "startTime", "endTime", "stepMinutes", "appointmentTypeKeys"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "locationIndex":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("locationIndex"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LocationIndex = data
+		case "weekday":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("weekday"))
+			data, err := ec.unmarshalNWeekday2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpractitionerᚋgraphᚋmodelᚐWeekday(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Weekday = data
+		case "startTime":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("startTime"))
+			data, err := ec.unmarshalNLocalTime2githubᚗcomᚋcareslotᚋcareslotᚋinternalᚋgqlscalarᚐLocalTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StartTime = data
+		case "endTime":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("endTime"))
+			data, err := ec.unmarshalNLocalTime2githubᚗcomᚋcareslotᚋcareslotᚋinternalᚋgqlscalarᚐLocalTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EndTime = data
+		case "stepMinutes":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("stepMinutes"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StepMinutes = data
+		case "appointmentTypeKeys":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("appointmentTypeKeys"))
+			data, err := ec.unmarshalNString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AppointmentTypeKeys = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalImportOpeningHoursInput unmarshals raw into the ImportOpeningHoursInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalImportOpeningHoursInput(ctx context.Context, raw any) (model.ImportOpeningHoursInput, error) {
+	var out model.ImportOpeningHoursInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ImportOpeningHoursInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputImportPractitionerInput(ctx context.Context, obj any) (model.ImportPractitionerInput, error) {
+	var it model.ImportPractitionerInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"externalId", "country", "firstName", "lastName", "specialties", "languages", "registrationNumber", "bio", "acceptsNewPatients", "locations", "appointmentTypes", "openingHours"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "externalId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("externalId"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ExternalID = data
+		case "country":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("country"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Country = data
+		case "firstName":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("firstName"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FirstName = data
+		case "lastName":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lastName"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LastName = data
+		case "specialties":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("specialties"))
+			data, err := ec.unmarshalNString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Specialties = data
+		case "languages":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("languages"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Languages = data
+		case "registrationNumber":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("registrationNumber"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RegistrationNumber = data
+		case "bio":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("bio"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Bio = data
+		case "acceptsNewPatients":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("acceptsNewPatients"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AcceptsNewPatients = data
+		case "locations":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("locations"))
+			data, err := ec.unmarshalNAddLocationInput2ᚕgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpractitionerᚋgraphᚋmodelᚐAddLocationInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Locations = data
+		case "appointmentTypes":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("appointmentTypes"))
+			data, err := ec.unmarshalOImportAppointmentTypeInput2ᚕgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpractitionerᚋgraphᚋmodelᚐImportAppointmentTypeInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AppointmentTypes = data
+		case "openingHours":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("openingHours"))
+			data, err := ec.unmarshalOImportOpeningHoursInput2ᚕgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpractitionerᚋgraphᚋmodelᚐImportOpeningHoursInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OpeningHours = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalImportPractitionerInput unmarshals raw into the ImportPractitionerInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalImportPractitionerInput(ctx context.Context, raw any) (model.ImportPractitionerInput, error) {
+	var out model.ImportPractitionerInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ImportPractitionerInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputLocationByIDsInput(ctx context.Context, obj any) (model.LocationByIDsInput, error) {
 	var it model.LocationByIDsInput
 	if obj == nil {
@@ -4682,6 +6403,76 @@ func (ec *executionContext) unmarshalInputLocationByIDsInput(ctx context.Context
 func UnmarshalLocationByIDsInput(ctx context.Context, raw any) (model.LocationByIDsInput, error) {
 	var out model.LocationByIDsInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "LocationByIDsInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputOpeningHoursRuleInput(ctx context.Context, obj any) (model.OpeningHoursRuleInput, error) {
+	var it model.OpeningHoursRuleInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"weekday", "startTime", "endTime", "stepMinutes", "appointmentTypeIds"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "weekday":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("weekday"))
+			data, err := ec.unmarshalNWeekday2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpractitionerᚋgraphᚋmodelᚐWeekday(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Weekday = data
+		case "startTime":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("startTime"))
+			data, err := ec.unmarshalNLocalTime2githubᚗcomᚋcareslotᚋcareslotᚋinternalᚋgqlscalarᚐLocalTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StartTime = data
+		case "endTime":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("endTime"))
+			data, err := ec.unmarshalNLocalTime2githubᚗcomᚋcareslotᚋcareslotᚋinternalᚋgqlscalarᚐLocalTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EndTime = data
+		case "stepMinutes":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("stepMinutes"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StepMinutes = data
+		case "appointmentTypeIds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("appointmentTypeIds"))
+			data, err := ec.unmarshalNID2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AppointmentTypeIds = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalOpeningHoursRuleInput unmarshals raw into the OpeningHoursRuleInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalOpeningHoursRuleInput(ctx context.Context, raw any) (model.OpeningHoursRuleInput, error) {
+	var out model.OpeningHoursRuleInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "OpeningHoursRuleInput", raw, &out)
 	return out, err
 }
 
@@ -4923,6 +6714,62 @@ func UnmarshalSaveAppointmentTypeInput(ctx context.Context, raw any) (model.Save
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputSetOpeningHoursInput(ctx context.Context, obj any) (model.SetOpeningHoursInput, error) {
+	var it model.SetOpeningHoursInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"practitionerId", "locationId", "rules"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "practitionerId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("practitionerId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PractitionerID = data
+		case "locationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("locationId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LocationID = data
+		case "rules":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rules"))
+			data, err := ec.unmarshalNOpeningHoursRuleInput2ᚕgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpractitionerᚋgraphᚋmodelᚐOpeningHoursRuleInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Rules = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalSetOpeningHoursInput unmarshals raw into the SetOpeningHoursInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalSetOpeningHoursInput(ctx context.Context, raw any) (model.SetOpeningHoursInput, error) {
+	var out model.SetOpeningHoursInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "SetOpeningHoursInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputUpdatePracticeProfileInput(ctx context.Context, obj any) (model.UpdatePracticeProfileInput, error) {
 	var it model.UpdatePracticeProfileInput
 	if obj == nil {
@@ -5034,6 +6881,87 @@ func (ec *executionContext) __Entity(ctx context.Context, sel ast.SelectionSet, 
 // endregion ************************** interface.gotpl ***************************
 
 // region    **************************** object.gotpl ****************************
+
+var absenceImplementors = []string{"Absence"}
+
+func (ec *executionContext) _Absence(ctx context.Context, sel ast.SelectionSet, obj *model.Absence) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, absenceImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Absence")
+		case "id":
+			out.Values[i] = ec._Absence_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "startsAt":
+			out.Values[i] = ec._Absence_startsAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "endsAt":
+			out.Values[i] = ec._Absence_endsAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "reason":
+			out.Values[i] = ec._Absence_reason(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var addAbsencePayloadImplementors = []string{"AddAbsencePayload"}
+
+func (ec *executionContext) _AddAbsencePayload(ctx context.Context, sel ast.SelectionSet, obj *model.AddAbsencePayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, addAbsencePayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AddAbsencePayload")
+		case "absence":
+			out.Values[i] = ec._AddAbsencePayload_absence(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
 
 var addLocationPayloadImplementors = []string{"AddLocationPayload"}
 
@@ -5350,6 +7278,97 @@ func (ec *executionContext) _Entity(ctx context.Context, sel ast.SelectionSet) g
 	return out
 }
 
+var importFailureImplementors = []string{"ImportFailure"}
+
+func (ec *executionContext) _ImportFailure(ctx context.Context, sel ast.SelectionSet, obj *model.ImportFailure) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, importFailureImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ImportFailure")
+		case "index":
+			out.Values[i] = ec._ImportFailure_index(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "message":
+			out.Values[i] = ec._ImportFailure_message(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "code":
+			out.Values[i] = ec._ImportFailure_code(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "field":
+			out.Values[i] = ec._ImportFailure_field(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var importPractitionersPayloadImplementors = []string{"ImportPractitionersPayload"}
+
+func (ec *executionContext) _ImportPractitionersPayload(ctx context.Context, sel ast.SelectionSet, obj *model.ImportPractitionersPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, importPractitionersPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ImportPractitionersPayload")
+		case "imported":
+			out.Values[i] = ec._ImportPractitionersPayload_imported(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "failed":
+			out.Values[i] = ec._ImportPractitionersPayload_failed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "practitionerIds":
+			out.Values[i] = ec._ImportPractitionersPayload_practitionerIds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var locationImplementors = []string{"Location", "_Entity"}
 
 func (ec *executionContext) _Location(ctx context.Context, sel ast.SelectionSet, obj *model.Location) graphql.Marshaler {
@@ -5456,6 +7475,99 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "setOpeningHours":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_setOpeningHours(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "addAbsence":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_addAbsence(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "removeAbsence":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_removeAbsence(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "importPractitioners":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_importPractitioners(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var openingHoursRuleImplementors = []string{"OpeningHoursRule"}
+
+func (ec *executionContext) _OpeningHoursRule(ctx context.Context, sel ast.SelectionSet, obj *model.OpeningHoursRule) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, openingHoursRuleImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("OpeningHoursRule")
+		case "id":
+			out.Values[i] = ec._OpeningHoursRule_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "location":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._OpeningHoursRule_location(ctx, field, obj)
+				})
+		case "weekday":
+			out.Values[i] = ec._OpeningHoursRule_weekday(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "startTime":
+			out.Values[i] = ec._OpeningHoursRule_startTime(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "endTime":
+			out.Values[i] = ec._OpeningHoursRule_endTime(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "stepMinutes":
+			out.Values[i] = ec._OpeningHoursRule_stepMinutes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "appointmentTypes":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._OpeningHoursRule_appointmentTypes(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -5545,6 +7657,18 @@ func (ec *executionContext) _Practitioner(ctx context.Context, sel ast.Selection
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Practitioner_appointmentTypes(ctx, field, obj)
+				})
+		case "openingHours":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Practitioner_openingHours(ctx, field, obj)
+				})
+		case "absences":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Practitioner_absences(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -5682,6 +7806,39 @@ func (ec *executionContext) _RegisterPractitionerPayload(ctx context.Context, se
 	return out
 }
 
+var removeAbsencePayloadImplementors = []string{"RemoveAbsencePayload"}
+
+func (ec *executionContext) _RemoveAbsencePayload(ctx context.Context, sel ast.SelectionSet, obj *model.RemoveAbsencePayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, removeAbsencePayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RemoveAbsencePayload")
+		case "removed":
+			out.Values[i] = ec._RemoveAbsencePayload_removed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var saveAppointmentTypePayloadImplementors = []string{"SaveAppointmentTypePayload"}
 
 func (ec *executionContext) _SaveAppointmentTypePayload(ctx context.Context, sel ast.SelectionSet, obj *model.SaveAppointmentTypePayload) graphql.Marshaler {
@@ -5695,6 +7852,39 @@ func (ec *executionContext) _SaveAppointmentTypePayload(ctx context.Context, sel
 			out.Values[i] = graphql.MarshalString("SaveAppointmentTypePayload")
 		case "appointmentType":
 			out.Values[i] = ec._SaveAppointmentTypePayload_appointmentType(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var setOpeningHoursPayloadImplementors = []string{"SetOpeningHoursPayload"}
+
+func (ec *executionContext) _SetOpeningHoursPayload(ctx context.Context, sel ast.SelectionSet, obj *model.SetOpeningHoursPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, setOpeningHoursPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SetOpeningHoursPayload")
+		case "practitioner":
+			out.Values[i] = ec._SetOpeningHoursPayload_practitioner(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -6181,9 +8371,64 @@ func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, o
 
 // region    ***************************** type.gotpl *****************************
 
+func (ec *executionContext) marshalNAbsence2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpractitionerᚋgraphᚋmodelᚐAbsence(ctx context.Context, sel ast.SelectionSet, v model.Absence) graphql.Marshaler {
+	return ec._Absence(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNAbsence2ᚕgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpractitionerᚋgraphᚋmodelᚐAbsenceᚄ(ctx context.Context, sel ast.SelectionSet, v []model.Absence) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNAbsence2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpractitionerᚋgraphᚋmodelᚐAbsence(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNAbsence2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpractitionerᚋgraphᚋmodelᚐAbsence(ctx context.Context, sel ast.SelectionSet, v *model.Absence) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Absence!")
+		return graphql.Null
+	}
+	return ec._Absence(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNAddAbsenceInput2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpractitionerᚋgraphᚋmodelᚐAddAbsenceInput(ctx context.Context, v any) (model.AddAbsenceInput, error) {
+	res, err := ec.unmarshalInputAddAbsenceInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNAddAbsencePayload2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpractitionerᚋgraphᚋmodelᚐAddAbsencePayload(ctx context.Context, sel ast.SelectionSet, v *model.AddAbsencePayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "AddAbsencePayload!")
+		return graphql.Null
+	}
+	return ec._AddAbsencePayload(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNAddLocationInput2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpractitionerᚋgraphᚋmodelᚐAddLocationInput(ctx context.Context, v any) (model.AddLocationInput, error) {
 	res, err := ec.unmarshalInputAddLocationInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNAddLocationInput2ᚕgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpractitionerᚋgraphᚋmodelᚐAddLocationInputᚄ(ctx context.Context, v any) ([]model.AddLocationInput, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]model.AddLocationInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNAddLocationInput2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpractitionerᚋgraphᚋmodelᚐAddLocationInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
 }
 
 func (ec *executionContext) marshalNAddLocationPayload2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpractitionerᚋgraphᚋmodelᚐAddLocationPayload(ctx context.Context, sel ast.SelectionSet, v *model.AddLocationPayload) graphql.Marshaler {
@@ -6296,6 +8541,20 @@ func (ec *executionContext) marshalNCountry2ᚕgithubᚗcomᚋcareslotᚋcareslo
 	return ret
 }
 
+func (ec *executionContext) unmarshalNDateTime2timeᚐTime(ctx context.Context, v any) (time.Time, error) {
+	res, err := graphql.UnmarshalTime(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDateTime2timeᚐTime(ctx context.Context, sel ast.SelectionSet, v time.Time) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalTime(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "DateTime!")
+	}
+	return res
+}
+
 func (ec *executionContext) unmarshalNFieldSet2string(ctx context.Context, v any) (string, error) {
 	res, err := graphql.UnmarshalString(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -6338,6 +8597,115 @@ func (ec *executionContext) marshalNID2string(ctx context.Context, sel ast.Selec
 	return res
 }
 
+func (ec *executionContext) unmarshalNID2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]string, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNID2string(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNID2ᚕstringᚄ(ctx context.Context, sel ast.SelectionSet, v []string) graphql.Marshaler {
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNID2string(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNID2ᚕᚖstring(ctx context.Context, v any) ([]*string, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*string, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalOID2ᚖstring(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNID2ᚕᚖstring(ctx context.Context, sel ast.SelectionSet, v []*string) graphql.Marshaler {
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalOID2ᚖstring(ctx, sel, v[i])
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNImportAppointmentTypeInput2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpractitionerᚋgraphᚋmodelᚐImportAppointmentTypeInput(ctx context.Context, v any) (model.ImportAppointmentTypeInput, error) {
+	res, err := ec.unmarshalInputImportAppointmentTypeInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNImportFailure2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpractitionerᚋgraphᚋmodelᚐImportFailure(ctx context.Context, sel ast.SelectionSet, v model.ImportFailure) graphql.Marshaler {
+	return ec._ImportFailure(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNImportFailure2ᚕgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpractitionerᚋgraphᚋmodelᚐImportFailureᚄ(ctx context.Context, sel ast.SelectionSet, v []model.ImportFailure) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNImportFailure2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpractitionerᚋgraphᚋmodelᚐImportFailure(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNImportOpeningHoursInput2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpractitionerᚋgraphᚋmodelᚐImportOpeningHoursInput(ctx context.Context, v any) (model.ImportOpeningHoursInput, error) {
+	res, err := ec.unmarshalInputImportOpeningHoursInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNImportPractitionerInput2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpractitionerᚋgraphᚋmodelᚐImportPractitionerInput(ctx context.Context, v any) (model.ImportPractitionerInput, error) {
+	res, err := ec.unmarshalInputImportPractitionerInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNImportPractitionerInput2ᚕgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpractitionerᚋgraphᚋmodelᚐImportPractitionerInputᚄ(ctx context.Context, v any) ([]model.ImportPractitionerInput, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]model.ImportPractitionerInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNImportPractitionerInput2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpractitionerᚋgraphᚋmodelᚐImportPractitionerInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNImportPractitionersPayload2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpractitionerᚋgraphᚋmodelᚐImportPractitionersPayload(ctx context.Context, sel ast.SelectionSet, v *model.ImportPractitionersPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ImportPractitionersPayload!")
+		return graphql.Null
+	}
+	return ec._ImportPractitionersPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNInt2int(ctx context.Context, v any) (int, error) {
 	res, err := graphql.UnmarshalInt(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -6350,6 +8718,16 @@ func (ec *executionContext) marshalNInt2int(ctx context.Context, sel ast.Selecti
 		graphql.AddInvalidNullFromMarshaler(ctx, "Int!")
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalNLocalTime2githubᚗcomᚋcareslotᚋcareslotᚋinternalᚋgqlscalarᚐLocalTime(ctx context.Context, v any) (gqlscalar.LocalTime, error) {
+	var res gqlscalar.LocalTime
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNLocalTime2githubᚗcomᚋcareslotᚋcareslotᚋinternalᚋgqlscalarᚐLocalTime(ctx context.Context, sel ast.SelectionSet, v gqlscalar.LocalTime) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) marshalNLocation2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpractitionerᚋgraphᚋmodelᚐLocation(ctx context.Context, sel ast.SelectionSet, v model.Location) graphql.Marshaler {
@@ -6394,6 +8772,45 @@ func (ec *executionContext) unmarshalNLocationByIDsInput2ᚕᚖgithubᚗcomᚋca
 	return res, nil
 }
 
+func (ec *executionContext) marshalNOpeningHoursRule2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpractitionerᚋgraphᚋmodelᚐOpeningHoursRule(ctx context.Context, sel ast.SelectionSet, v model.OpeningHoursRule) graphql.Marshaler {
+	return ec._OpeningHoursRule(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNOpeningHoursRule2ᚕgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpractitionerᚋgraphᚋmodelᚐOpeningHoursRuleᚄ(ctx context.Context, sel ast.SelectionSet, v []model.OpeningHoursRule) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNOpeningHoursRule2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpractitionerᚋgraphᚋmodelᚐOpeningHoursRule(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNOpeningHoursRuleInput2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpractitionerᚋgraphᚋmodelᚐOpeningHoursRuleInput(ctx context.Context, v any) (model.OpeningHoursRuleInput, error) {
+	res, err := ec.unmarshalInputOpeningHoursRuleInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNOpeningHoursRuleInput2ᚕgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpractitionerᚋgraphᚋmodelᚐOpeningHoursRuleInputᚄ(ctx context.Context, v any) ([]model.OpeningHoursRuleInput, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]model.OpeningHoursRuleInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNOpeningHoursRuleInput2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpractitionerᚋgraphᚋmodelᚐOpeningHoursRuleInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
 func (ec *executionContext) marshalNPractitioner2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpractitionerᚋgraphᚋmodelᚐPractitioner(ctx context.Context, sel ast.SelectionSet, v *model.Practitioner) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Practitioner!")
@@ -6429,6 +8846,14 @@ func (ec *executionContext) marshalNRegisterPractitionerPayload2ᚖgithubᚗcom�
 	return ec._RegisterPractitionerPayload(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNRemoveAbsencePayload2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpractitionerᚋgraphᚋmodelᚐRemoveAbsencePayload(ctx context.Context, sel ast.SelectionSet, v *model.RemoveAbsencePayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RemoveAbsencePayload!")
+		return graphql.Null
+	}
+	return ec._RemoveAbsencePayload(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNSaveAppointmentTypeInput2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpractitionerᚋgraphᚋmodelᚐSaveAppointmentTypeInput(ctx context.Context, v any) (model.SaveAppointmentTypeInput, error) {
 	res, err := ec.unmarshalInputSaveAppointmentTypeInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -6440,6 +8865,19 @@ func (ec *executionContext) marshalNSaveAppointmentTypePayload2ᚖgithubᚗcom�
 		return graphql.Null
 	}
 	return ec._SaveAppointmentTypePayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNSetOpeningHoursInput2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpractitionerᚋgraphᚋmodelᚐSetOpeningHoursInput(ctx context.Context, v any) (model.SetOpeningHoursInput, error) {
+	res, err := ec.unmarshalInputSetOpeningHoursInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNSetOpeningHoursPayload2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpractitionerᚋgraphᚋmodelᚐSetOpeningHoursPayload(ctx context.Context, sel ast.SelectionSet, v *model.SetOpeningHoursPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SetOpeningHoursPayload!")
+		return graphql.Null
+	}
+	return ec._SetOpeningHoursPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNSpecialty2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpractitionerᚋgraphᚋmodelᚐSpecialty(ctx context.Context, sel ast.SelectionSet, v model.Specialty) graphql.Marshaler {
@@ -6525,6 +8963,16 @@ func (ec *executionContext) unmarshalNVisitMode2githubᚗcomᚋcareslotᚋcaresl
 }
 
 func (ec *executionContext) marshalNVisitMode2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpractitionerᚋgraphᚋmodelᚐVisitMode(ctx context.Context, sel ast.SelectionSet, v model.VisitMode) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNWeekday2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpractitionerᚋgraphᚋmodelᚐWeekday(ctx context.Context, v any) (model.Weekday, error) {
+	var res model.Weekday
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNWeekday2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpractitionerᚋgraphᚋmodelᚐWeekday(ctx context.Context, sel ast.SelectionSet, v model.Weekday) graphql.Marshaler {
 	return v
 }
 
@@ -6966,6 +9414,40 @@ func (ec *executionContext) marshalOID2ᚖstring(ctx context.Context, sel ast.Se
 	_ = ctx
 	res := graphql.MarshalID(*v)
 	return res
+}
+
+func (ec *executionContext) unmarshalOImportAppointmentTypeInput2ᚕgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpractitionerᚋgraphᚋmodelᚐImportAppointmentTypeInputᚄ(ctx context.Context, v any) ([]model.ImportAppointmentTypeInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]model.ImportAppointmentTypeInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNImportAppointmentTypeInput2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpractitionerᚋgraphᚋmodelᚐImportAppointmentTypeInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalOImportOpeningHoursInput2ᚕgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpractitionerᚋgraphᚋmodelᚐImportOpeningHoursInputᚄ(ctx context.Context, v any) ([]model.ImportOpeningHoursInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]model.ImportOpeningHoursInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNImportOpeningHoursInput2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpractitionerᚋgraphᚋmodelᚐImportOpeningHoursInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
 }
 
 func (ec *executionContext) unmarshalOInt2ᚖint(ctx context.Context, v any) (*int, error) {

@@ -11,6 +11,7 @@ import (
 	"github.com/careslot/careslot/internal/apperr"
 	"github.com/careslot/careslot/subgraphs/practitioner/business"
 	"github.com/careslot/careslot/subgraphs/practitioner/graph/model"
+	"github.com/careslot/careslot/subgraphs/practitioner/store"
 )
 
 // Practitioner is the resolver for the practitioner field.
@@ -81,6 +82,98 @@ func (r *mutationResolver) SaveAppointmentType(ctx context.Context, input model.
 	return &model.SaveAppointmentTypePayload{AppointmentType: &m}, nil
 }
 
+// SetOpeningHours is the resolver for the setOpeningHours field.
+func (r *mutationResolver) SetOpeningHours(ctx context.Context, input model.SetOpeningHoursInput) (*model.SetOpeningHoursPayload, error) {
+	in := business.OpeningHoursInput{PractitionerID: deref(input.PractitionerID), LocationID: input.LocationID,
+		Rules: make([]business.RuleInput, len(input.Rules))}
+	for i, rule := range input.Rules {
+		in.Rules[i] = business.RuleInput{Weekday: isoWeekday(rule.Weekday), StartMinute: rule.StartTime.Minutes,
+			EndMinute: rule.EndTime.Minutes, StepMinutes: rule.StepMinutes, AppointmentTypeIDs: rule.AppointmentTypeIds}
+	}
+	p, err := r.Service.SetOpeningHours(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	return &model.SetOpeningHoursPayload{Practitioner: r.practitioner(p)}, nil
+}
+
+// AddAbsence is the resolver for the addAbsence field.
+func (r *mutationResolver) AddAbsence(ctx context.Context, input model.AddAbsenceInput) (*model.AddAbsencePayload, error) {
+	a, err := r.Service.AddAbsence(ctx, business.AbsenceInput{PractitionerID: deref(input.PractitionerID),
+		StartsAt: input.StartsAt, EndsAt: input.EndsAt, Reason: deref(input.Reason)})
+	if err != nil {
+		return nil, err
+	}
+	m := absence(a)
+	return &model.AddAbsencePayload{Absence: &m}, nil
+}
+
+// RemoveAbsence is the resolver for the removeAbsence field.
+func (r *mutationResolver) RemoveAbsence(ctx context.Context, id string) (*model.RemoveAbsencePayload, error) {
+	if err := r.Service.RemoveAbsence(ctx, id); err != nil {
+		return nil, err
+	}
+	return &model.RemoveAbsencePayload{Removed: true}, nil
+}
+
+// ImportPractitioners is the resolver for the importPractitioners field.
+func (r *mutationResolver) ImportPractitioners(ctx context.Context, input []model.ImportPractitionerInput) (*model.ImportPractitionersPayload, error) {
+	rows := make([]business.ImportRow, len(input))
+	for i, in := range input {
+		rows[i] = importRow(in)
+	}
+	res, err := r.Service.Import(ctx, rows)
+	if err != nil {
+		return nil, err
+	}
+	out := &model.ImportPractitionersPayload{Imported: res.Imported, Failed: make([]model.ImportFailure, len(res.Failed)),
+		PractitionerIds: make([]*string, len(res.PractitionerIDs))}
+	for i, f := range res.Failed {
+		out.Failed[i] = model.ImportFailure{Index: f.Index, Message: f.Message, Code: string(f.Code)}
+		if f.Field != "" {
+			out.Failed[i].Field = &f.Field
+		}
+	}
+	for i, id := range res.PractitionerIDs {
+		if id != "" {
+			out.PractitionerIds[i] = &id
+		}
+	}
+	return out, nil
+}
+
+// Location is the resolver for the location field.
+func (r *openingHoursRuleResolver) Location(ctx context.Context, obj *model.OpeningHoursRule) (*model.Location, error) {
+	rows, err := loaders(ctx).Locations.Load(ctx, obj.PractitionerID)
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range rows {
+		if l.ID == obj.LocationID {
+			m := location(l)
+			return &m, nil
+		}
+	}
+	return nil, apperr.NotFoundf("location %q not found", obj.LocationID)
+}
+
+// AppointmentTypes is the resolver for the appointmentTypes field.
+func (r *openingHoursRuleResolver) AppointmentTypes(ctx context.Context, obj *model.OpeningHoursRule) ([]model.AppointmentType, error) {
+	rows, err := loaders(ctx).AppointmentTypes.Load(ctx, obj.PractitionerID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]model.AppointmentType, 0, len(obj.AppointmentTypeIDs))
+	for _, id := range obj.AppointmentTypeIDs {
+		for _, a := range rows {
+			if a.ID == id {
+				out = append(out, appointmentType(a))
+			}
+		}
+	}
+	return out, nil
+}
+
 // Locations is the resolver for the locations field.
 func (r *practitionerResolver) Locations(ctx context.Context, obj *model.Practitioner) ([]model.Location, error) {
 	rows, err := loaders(ctx).Locations.Load(ctx, obj.ID)
@@ -103,6 +196,41 @@ func (r *practitionerResolver) AppointmentTypes(ctx context.Context, obj *model.
 	out := make([]model.AppointmentType, len(rows))
 	for i, a := range rows {
 		out[i] = appointmentType(a)
+	}
+	return out, nil
+}
+
+// OpeningHours is the resolver for the openingHours field.
+func (r *practitionerResolver) OpeningHours(ctx context.Context, obj *model.Practitioner) ([]model.OpeningHoursRule, error) {
+	rows, err := loaders(ctx).OpeningHours.Load(ctx, obj.ID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]model.OpeningHoursRule, len(rows))
+	for i, h := range rows {
+		out[i] = openingHoursRule(h)
+	}
+	return out, nil
+}
+
+// Absences is the resolver for the absences field.
+func (r *practitionerResolver) Absences(ctx context.Context, obj *model.Practitioner, includePast *bool) ([]model.Absence, error) {
+	if err := r.Service.CanSeeAbsences(ctx, obj.ID); err != nil {
+		return nil, err
+	}
+	var rows []store.Absence
+	var err error
+	if deref(includePast) {
+		rows, err = r.Service.AbsencesByPractitioners(ctx, []string{obj.ID}, true)
+	} else {
+		rows, err = loaders(ctx).Absences.Load(ctx, obj.ID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := make([]model.Absence, len(rows))
+	for i, a := range rows {
+		out[i] = absence(a)
 	}
 	return out, nil
 }
@@ -158,6 +286,9 @@ func (r *Resolver) Location() LocationResolver { return &locationResolver{r} }
 // Mutation returns MutationResolver implementation.
 func (r *Resolver) Mutation() MutationResolver { return &mutationResolver{r} }
 
+// OpeningHoursRule returns OpeningHoursRuleResolver implementation.
+func (r *Resolver) OpeningHoursRule() OpeningHoursRuleResolver { return &openingHoursRuleResolver{r} }
+
 // Practitioner returns PractitionerResolver implementation.
 func (r *Resolver) Practitioner() PractitionerResolver { return &practitionerResolver{r} }
 
@@ -165,9 +296,10 @@ func (r *Resolver) Practitioner() PractitionerResolver { return &practitionerRes
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
 type (
-	appointmentTypeResolver struct{ *Resolver }
-	locationResolver        struct{ *Resolver }
-	mutationResolver        struct{ *Resolver }
-	practitionerResolver    struct{ *Resolver }
-	queryResolver           struct{ *Resolver }
+	appointmentTypeResolver  struct{ *Resolver }
+	locationResolver         struct{ *Resolver }
+	mutationResolver         struct{ *Resolver }
+	openingHoursRuleResolver struct{ *Resolver }
+	practitionerResolver     struct{ *Resolver }
+	queryResolver            struct{ *Resolver }
 )

@@ -23,6 +23,9 @@ type Loaders struct {
 	Practitioners    *dataloaders.Loader[string, store.Practitioner]
 	Locations        *dataloaders.Loader[string, []store.Location]
 	AppointmentTypes *dataloaders.Loader[string, []store.AppointmentType]
+	OpeningHours     *dataloaders.Loader[string, []store.OpeningHours]
+	// Absences loads the absences that have not ended; readers authorise first.
+	Absences *dataloaders.Loader[string, []store.Absence]
 }
 
 // WithLoaders attaches a fresh loader set to a request's context.
@@ -32,6 +35,10 @@ func (r *Resolver) WithLoaders(ctx context.Context) context.Context {
 		Practitioners:    dataloaders.ByKey(s.PractitionersByIDs, func(p store.Practitioner) string { return p.ID }),
 		Locations:        dataloaders.Grouped(s.LocationsByPractitioners, func(l store.Location) string { return l.PractitionerID }),
 		AppointmentTypes: dataloaders.Grouped(s.TypesByPractitioners, func(a store.AppointmentType) string { return a.PractitionerID }),
+		OpeningHours:     dataloaders.Grouped(s.OpeningHoursByPractitioners, func(h store.OpeningHours) string { return h.PractitionerID }),
+		Absences: dataloaders.Grouped(func(ctx context.Context, ids []string) ([]store.Absence, error) {
+			return s.AbsencesByPractitioners(ctx, ids, false)
+		}, func(a store.Absence) string { return a.PractitionerID }),
 	})
 }
 

@@ -17,7 +17,7 @@ import (
 )
 
 // PartitionedTables are the tables split by country.
-var PartitionedTables = []string{"practitioners", "locations", "appointment_types"}
+var PartitionedTables = []string{"practitioners", "locations", "appointment_types", "opening_hours", "absences"}
 
 // ErrNotFound is returned when a row does not exist.
 var ErrNotFound = errors.New("not found")
@@ -70,6 +70,9 @@ type AppointmentType struct {
 	BufferAfterMinutes  int
 	MinNoticeMinutes    int
 	BookingHorizonDays  int
+	// Position orders a practice's types; it is written by the bulk import
+	// only (UpsertAppointmentType appends) and not read back.
+	Position int
 }
 
 // Store reads and writes the practitioner database.
@@ -211,6 +214,9 @@ type Aggregate struct {
 	Practitioner     Practitioner
 	Locations        []Location
 	AppointmentTypes []AppointmentType
+	OpeningHours     []OpeningHours
+	// Absences are those that have not ended yet.
+	Absences []Absence
 }
 
 // Aggregate reads the whole practice inside the transaction.
@@ -236,7 +242,15 @@ func aggregate(ctx context.Context, q querier, id string) (Aggregate, error) {
 	if err != nil {
 		return Aggregate{}, err
 	}
-	return Aggregate{Practitioner: p, Locations: locs, AppointmentTypes: types}, nil
+	hours, err := openingHoursByPractitioners(ctx, q, []string{id})
+	if err != nil {
+		return Aggregate{}, err
+	}
+	absences, err := absencesByPractitioners(ctx, q, []string{id}, false)
+	if err != nil {
+		return Aggregate{}, err
+	}
+	return Aggregate{Practitioner: p, Locations: locs, AppointmentTypes: types, OpeningHours: hours, Absences: absences}, nil
 }
 
 // Aggregate reads a whole practice.

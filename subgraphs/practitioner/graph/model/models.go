@@ -3,6 +3,8 @@
 // generated into models_gen.go.
 package model
 
+import "github.com/careslot/careslot/internal/gqlscalar"
+
 // Practitioner is a practitioner profile; locations and appointment types are
 // resolved (and batched) separately.
 type Practitioner struct {
@@ -41,6 +43,19 @@ type AppointmentType struct {
 	BufferAfterMinutes  int       `json:"bufferAfterMinutes"`
 	MinNoticeMinutes    int       `json:"minNoticeMinutes"`
 	BookingHorizonDays  int       `json:"bookingHorizonDays"`
+}
+
+// OpeningHoursRule is a weekly rule; its location and types are resolved
+// from the practice's (batched) locations and types.
+type OpeningHoursRule struct {
+	ID                 string              `json:"id"`
+	PractitionerID     string              `json:"-"`
+	LocationID         string              `json:"-"`
+	Weekday            Weekday             `json:"weekday"`
+	StartTime          gqlscalar.LocalTime `json:"startTime"`
+	EndTime            gqlscalar.LocalTime `json:"endTime"`
+	StepMinutes        int                 `json:"stepMinutes"`
+	AppointmentTypeIDs []string            `json:"-"`
 }
 
 // IsEntity marks the federation entities.

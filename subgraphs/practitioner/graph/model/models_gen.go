@@ -7,7 +7,31 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"time"
+
+	"github.com/careslot/careslot/internal/gqlscalar"
 )
+
+// A span when the practitioner takes no appointments.
+type Absence struct {
+	ID       string    `json:"id"`
+	StartsAt time.Time `json:"startsAt"`
+	EndsAt   time.Time `json:"endsAt"`
+	Reason   *string   `json:"reason,omitempty"`
+}
+
+type AddAbsenceInput struct {
+	// Required for a secretary acting for several practitioners.
+	PractitionerID *string   `json:"practitionerId,omitempty"`
+	StartsAt       time.Time `json:"startsAt"`
+	// After startsAt, at most 366 days later, and not in the past.
+	EndsAt time.Time `json:"endsAt"`
+	Reason *string   `json:"reason,omitempty"`
+}
+
+type AddAbsencePayload struct {
+	Absence *Absence `json:"absence"`
+}
 
 type AddLocationInput struct {
 	PractitionerID *string           `json:"practitionerId,omitempty"`
@@ -59,11 +83,86 @@ type Country struct {
 	CancellationCutoffMinutes int    `json:"cancellationCutoffMinutes"`
 }
 
+type ImportAppointmentTypeInput struct {
+	// A reference local to the row, used by its openingHours.
+	Key                 string    `json:"key"`
+	Name                string    `json:"name"`
+	DurationMinutes     int       `json:"durationMinutes"`
+	VisitMode           VisitMode `json:"visitMode"`
+	NewPatientsAllowed  bool      `json:"newPatientsAllowed"`
+	OnlineBookable      bool      `json:"onlineBookable"`
+	BufferBeforeMinutes *int      `json:"bufferBeforeMinutes,omitempty"`
+	BufferAfterMinutes  *int      `json:"bufferAfterMinutes,omitempty"`
+	MinNoticeMinutes    *int      `json:"minNoticeMinutes,omitempty"`
+	BookingHorizonDays  *int      `json:"bookingHorizonDays,omitempty"`
+}
+
+type ImportFailure struct {
+	// Index of the row in the input.
+	Index   int    `json:"index"`
+	Message string `json:"message"`
+	// The error code, e.g. INVALID_INPUT.
+	Code string `json:"code"`
+	// The field at fault, within the row, if any.
+	Field *string `json:"field,omitempty"`
+}
+
+type ImportOpeningHoursInput struct {
+	// Index into the row's locations.
+	LocationIndex int                 `json:"locationIndex"`
+	Weekday       Weekday             `json:"weekday"`
+	StartTime     gqlscalar.LocalTime `json:"startTime"`
+	EndTime       gqlscalar.LocalTime `json:"endTime"`
+	StepMinutes   int                 `json:"stepMinutes"`
+	// Keys of the row's appointmentTypes.
+	AppointmentTypeKeys []string `json:"appointmentTypeKeys"`
+}
+
+// One practice from an external system. Absent optional profile fields keep their
+// value on a re-import; locations and appointment types are matched by name
+// (updated in place, added, never deleted) and each imported location's opening
+// hours are replaced by the imported ones.
+type ImportPractitionerInput struct {
+	// The practice's id in the importing system, unique per country.
+	ExternalID         string   `json:"externalId"`
+	Country            string   `json:"country"`
+	FirstName          string   `json:"firstName"`
+	LastName           string   `json:"lastName"`
+	Specialties        []string `json:"specialties"`
+	Languages          []string `json:"languages,omitempty"`
+	RegistrationNumber *string  `json:"registrationNumber,omitempty"`
+	Bio                *string  `json:"bio,omitempty"`
+	AcceptsNewPatients *bool    `json:"acceptsNewPatients,omitempty"`
+	// At least one; practitionerId is ignored.
+	Locations        []AddLocationInput           `json:"locations"`
+	AppointmentTypes []ImportAppointmentTypeInput `json:"appointmentTypes,omitempty"`
+	OpeningHours     []ImportOpeningHoursInput    `json:"openingHours,omitempty"`
+}
+
+type ImportPractitionersPayload struct {
+	Imported int             `json:"imported"`
+	Failed   []ImportFailure `json:"failed"`
+	// Per input row, the imported practitioner's id (null for a failed row).
+	PractitionerIds []*string `json:"practitionerIds"`
+}
+
 type LocationByIDsInput struct {
 	ID string `json:"ID"`
 }
 
 type Mutation struct {
+}
+
+type OpeningHoursRuleInput struct {
+	Weekday Weekday `json:"weekday"`
+	// HH:MM on a 5-minute boundary.
+	StartTime gqlscalar.LocalTime `json:"startTime"`
+	// HH:MM on a 5-minute boundary, after startTime; 24:00 ends the day.
+	EndTime gqlscalar.LocalTime `json:"endTime"`
+	// Between start times: a multiple of 5 from 5 to 240.
+	StepMinutes int `json:"stepMinutes"`
+	// At least one; types of the practice.
+	AppointmentTypeIds []string `json:"appointmentTypeIds"`
 }
 
 type PractitionerByIDsInput struct {
@@ -89,6 +188,10 @@ type RegisterPractitionerPayload struct {
 	Practitioner *Practitioner `json:"practitioner"`
 }
 
+type RemoveAbsencePayload struct {
+	Removed bool `json:"removed"`
+}
+
 type SaveAppointmentTypeInput struct {
 	// Absent: create a new type.
 	ID                  *string   `json:"id,omitempty"`
@@ -106,6 +209,18 @@ type SaveAppointmentTypeInput struct {
 
 type SaveAppointmentTypePayload struct {
 	AppointmentType *AppointmentType `json:"appointmentType"`
+}
+
+type SetOpeningHoursInput struct {
+	// Required for a secretary acting for several practitioners.
+	PractitionerID *string `json:"practitionerId,omitempty"`
+	LocationID     string  `json:"locationId"`
+	// Replace the location's rules; they may not overlap each other nor the rules of the practice's other locations.
+	Rules []OpeningHoursRuleInput `json:"rules"`
+}
+
+type SetOpeningHoursPayload struct {
+	Practitioner *Practitioner `json:"practitioner"`
 }
 
 type Specialty struct {
@@ -176,6 +291,71 @@ func (e *VisitMode) UnmarshalJSON(b []byte) error {
 }
 
 func (e VisitMode) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type Weekday string
+
+const (
+	WeekdayMonday    Weekday = "MONDAY"
+	WeekdayTuesday   Weekday = "TUESDAY"
+	WeekdayWednesday Weekday = "WEDNESDAY"
+	WeekdayThursday  Weekday = "THURSDAY"
+	WeekdayFriday    Weekday = "FRIDAY"
+	WeekdaySaturday  Weekday = "SATURDAY"
+	WeekdaySunday    Weekday = "SUNDAY"
+)
+
+var AllWeekday = []Weekday{
+	WeekdayMonday,
+	WeekdayTuesday,
+	WeekdayWednesday,
+	WeekdayThursday,
+	WeekdayFriday,
+	WeekdaySaturday,
+	WeekdaySunday,
+}
+
+func (e Weekday) IsValid() bool {
+	switch e {
+	case WeekdayMonday, WeekdayTuesday, WeekdayWednesday, WeekdayThursday, WeekdayFriday, WeekdaySaturday, WeekdaySunday:
+		return true
+	}
+	return false
+}
+
+func (e Weekday) String() string {
+	return string(e)
+}
+
+func (e *Weekday) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = Weekday(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid Weekday", str)
+	}
+	return nil
+}
+
+func (e Weekday) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *Weekday) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e Weekday) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil
