@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
 
@@ -28,7 +29,22 @@ type platform struct {
 	countries *countries.Catalog
 	verifier  auth.Verifier
 	producer  *kgo.Client
+	rdb       *redis.Client
 	closers   []func()
+}
+
+// redis returns the process's shared Redis client.
+func (p *platform) redis() (*redis.Client, error) {
+	if p.rdb != nil {
+		return p.rdb, nil
+	}
+	opts, err := redis.ParseURL(p.cfg.RedisURL)
+	if err != nil {
+		return nil, fmt.Errorf("REDIS_URL: %w", err)
+	}
+	p.rdb = redis.NewClient(opts)
+	p.closers = append(p.closers, func() { _ = p.rdb.Close() })
+	return p.rdb, nil
 }
 
 func newPlatform(ctx context.Context, cfg config.Config) (*platform, error) {
