@@ -10,6 +10,7 @@ import (
 	_ "github.com/golang-jwt/jwt/v5"
 	_ "github.com/google/uuid"
 	_ "github.com/jackc/pgx/v5"
+	_ "github.com/opensearch-project/opensearch-go/v4/opensearchapi"
 	_ "github.com/pressly/goose/v3"
 	_ "github.com/prometheus/client_golang/prometheus"
 	_ "github.com/redis/go-redis/v9"
