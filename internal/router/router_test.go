@@ -16,6 +16,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -558,7 +559,7 @@ func TestSettings(t *testing.T) {
 		"dev mode off":                !cfg.DevelopmentMode,
 		"depth limit 15":              cfg.SecurityConfiguration.ComplexityLimits != nil && cfg.SecurityConfiguration.ComplexityLimits.Depth != nil && cfg.SecurityConfiguration.ComplexityLimits.Depth.Enabled && cfg.SecurityConfiguration.ComplexityLimits.Depth.Limit == 15,
 		"pass-through errors":         cfg.SubgraphErrorPropagation.Mode == "pass-through" && !cfg.SubgraphErrorPropagation.RewritePaths,
-		"code allowed":                len(cfg.SubgraphErrorPropagation.AllowedExtensionFields) == 1 && cfg.SubgraphErrorPropagation.AllowedExtensionFields[0] == "code",
+		"code, field, reason allowed": slices.Equal(cfg.SubgraphErrorPropagation.AllowedExtensionFields, []string{"code", "field", "reason"}),
 		"anonymous allowed":           !cfg.Authorization.RequireAuthentication,
 		"one JWKS":                    len(cfg.Authentication.JWT.JWKS) == 1,
 		"Authorization propagated":    cfg.Headers.All != nil && len(cfg.Headers.All.Request) == 1 && cfg.Headers.All.Request[0].Named == "Authorization",
