@@ -1,0 +1,123 @@
+// Package booking is the booking subgraph: holds, appointments and their
+// lifecycle. PostgreSQL is its only gate against double bookings; it keeps
+// local replicas of practitioner schedules and patients by consuming
+// practitioner-events and patient-events, and publishes booking-events
+// through the outbox.
+package booking
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/careslot/careslot/internal/auth"
+	"github.com/careslot/careslot/internal/countries"
+	"github.com/careslot/careslot/internal/events"
+	"github.com/careslot/careslot/internal/gqlserver"
+	"github.com/careslot/careslot/internal/kafka"
+	"github.com/careslot/careslot/subgraphs/booking/business"
+	"github.com/careslot/careslot/subgraphs/booking/graph"
+	"github.com/careslot/careslot/subgraphs/booking/store"
+)
+
+// Name is the service's name in configuration, routing and events.
+const Name = "booking"
+
+// Deps are what the subgraph needs from the platform.
+type Deps struct {
+	Pool      *pgxpool.Pool
+	Countries *countries.Catalog
+	Verifier  auth.Verifier
+	Logger    *slog.Logger
+	// KafkaBrokers are the brokers the replica consumers read from; without
+	// them the subgraph runs no consumers (its replicas then stay as they are).
+	KafkaBrokers []string
+	// TopicPrefix prefixes topic names (tests, environments).
+	TopicPrefix string
+	// HoldTTL is how long a hold lives (business.DefaultHoldTTL when zero).
+	HoldTTL time.Duration
+	// SweepInterval is how often the sweeper expires due holds (default:
+	// a tenth of HoldTTL, between 100 ms and 5 s).
+	SweepInterval time.Duration
+}
+
+// Subgraph is a ready booking service.
+type Subgraph struct {
+	Service  *business.Service
+	resolver *graph.Resolver
+	deps     Deps
+}
+
+// New builds the subgraph and makes sure every served country has its
+// partition of appointments with the exclusion constraints.
+func New(ctx context.Context, deps Deps) (*Subgraph, error) {
+	if deps.Pool == nil || deps.Countries == nil {
+		return nil, errors.New("booking: a pool and the country catalogue are required")
+	}
+	if deps.Logger == nil {
+		deps.Logger = slog.Default()
+	}
+	st := store.New(deps.Pool)
+	if err := st.EnsurePartitions(ctx, deps.Countries.Codes()); err != nil {
+		return nil, err
+	}
+	svc := business.New(st, deps.Countries, business.Options{HoldTTL: deps.HoldTTL, Logger: deps.Logger})
+	return &Subgraph{Service: svc, resolver: &graph.Resolver{Service: svc}, deps: deps}, nil
+}
+
+// NewSchema returns the executable schema.
+func (s *Subgraph) NewSchema() graphql.ExecutableSchema {
+	return graph.NewExecutableSchema(graph.Config{Resolvers: s.resolver})
+}
+
+// Handler serves the subgraph's /graphql endpoint.
+func (s *Subgraph) Handler() http.Handler {
+	return gqlserver.New(s.NewSchema(), gqlserver.Options{Logger: s.deps.Logger, Verifier: s.deps.Verifier})
+}
+
+// Workers are the subgraph's background loops, each running until its
+// context ends: the practitioner-events and patient-events consumers that
+// keep the replicas (when brokers are configured) and the hold sweeper.
+func (s *Subgraph) Workers() []func(context.Context) error {
+	workers := []func(context.Context) error{
+		func(ctx context.Context) error { return s.Service.RunSweeper(ctx, s.sweepInterval()) },
+	}
+	if len(s.deps.KafkaBrokers) == 0 {
+		s.deps.Logger.Warn("booking: no Kafka brokers; practitioner and patient replicas will not be updated")
+		return workers
+	}
+	for _, c := range []struct {
+		group, topic string
+		handler      kafka.Handler
+	}{
+		{business.PractitionerGroup, events.PractitionerEvents, s.Service.ApplyPractitionerEvent},
+		{business.PatientGroup, events.PatientEvents, s.Service.ApplyPatientEvent},
+	} {
+		workers = append(workers, func(ctx context.Context) error {
+			consumer, err := kafka.NewConsumer(kafka.ConsumerConfig{
+				Brokers: s.deps.KafkaBrokers,
+				Group:   kafka.Topic(s.deps.TopicPrefix, c.group),
+				Topics:  []string{kafka.Topic(s.deps.TopicPrefix, c.topic)},
+				Handler: c.handler,
+				Logger:  s.deps.Logger,
+			})
+			if err != nil {
+				return err
+			}
+			return consumer.Run(ctx)
+		})
+	}
+	return workers
+}
+
+func (s *Subgraph) sweepInterval() time.Duration {
+	if s.deps.SweepInterval > 0 {
+		return s.deps.SweepInterval
+	}
+	return min(max(s.Service.HoldTTL()/10, 100*time.Millisecond), 5*time.Second)
+}

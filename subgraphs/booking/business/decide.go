@@ -1,0 +1,238 @@
+package business
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/careslot/careslot/internal/apperr"
+	"github.com/careslot/careslot/internal/eventdata"
+	"github.com/careslot/careslot/internal/slots"
+	"github.com/careslot/careslot/subgraphs/booking/store"
+)
+
+// plan is what deciding a start for one practitioner and type needs, built
+// from the practitioner's schedule replica.
+type plan struct {
+	practitionerID string
+	country        string
+	typ            slots.Type
+	rules          []slots.Rule
+	absences       []slots.Interval
+	// zone is the agenda's zone: the first location's (the country's when
+	// the practitioner has no location yet).
+	zone *time.Location
+	// fallbackLocation is the location recorded when no rule names one.
+	fallbackLocation string
+}
+
+// loadPlan reads the practitioner's schedule replica and the appointment
+// type: NOT_FOUND when the practitioner is unknown here or the type is not
+// one of theirs.
+func (s *Service) loadPlan(ctx context.Context, practitionerID, typeID string) (*plan, error) {
+	sc, err := s.store.Schedule(ctx, practitionerID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, apperr.NotFoundf("practitioner %q not found", practitionerID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var snap eventdata.Practitioner
+	if err := json.Unmarshal(sc.Snapshot, &snap); err != nil {
+		return nil, fmt.Errorf("booking: practitioner %s snapshot: %w", practitionerID, err)
+	}
+	country, ok := s.countries.Get(sc.Country)
+	if !ok {
+		return nil, apperr.NotFoundf("practitioner %q not found", practitionerID)
+	}
+	p := &plan{practitionerID: practitionerID, country: country.Code, zone: country.Location()}
+	found := false
+	for _, t := range snap.AppointmentTypes {
+		if t.ID == typeID {
+			p.typ = slotType(t, snap.AcceptsNewPatients)
+			found = true
+			break
+		}
+	}
+	if !found {
+		return nil, apperr.NotFoundf("appointment type %q not found", typeID)
+	}
+	zones := map[string]*time.Location{}
+	for _, l := range snap.Locations {
+		z, err := zone(l.TimeZone)
+		if err != nil {
+			continue // a location with an unknown zone opens nothing
+		}
+		zones[l.ID] = z
+		if p.fallbackLocation == "" {
+			p.fallbackLocation, p.zone = l.ID, z
+		}
+	}
+	for _, oh := range snap.OpeningHours {
+		z, ok := zones[oh.LocationID]
+		if !ok {
+			continue
+		}
+		start, err1 := slots.ParseWallClock(oh.StartTime)
+		end, err2 := slots.ParseWallClock(oh.EndTime)
+		if err1 != nil || err2 != nil {
+			continue
+		}
+		p.rules = append(p.rules, slots.Rule{LocationID: oh.LocationID, Zone: z, Weekday: slots.ISOWeekday(oh.Weekday),
+			StartMinute: start, EndMinute: end, StepMinutes: oh.StepMinutes, TypeIDs: oh.AppointmentTypeIDs})
+	}
+	for _, a := range snap.Absences {
+		p.absences = append(p.absences, slots.Interval{Start: a.StartsAt, End: a.EndsAt})
+	}
+	return p, nil
+}
+
+// slotType converts an appointment type to the decision's terms. A
+// practitioner who accepts no new patients accepts none for any type.
+func slotType(t eventdata.AppointmentType, acceptsNewPatients bool) slots.Type {
+	return slots.Type{
+		ID:                 t.ID,
+		Duration:           time.Duration(t.DurationMinutes) * time.Minute,
+		BufferBefore:       time.Duration(t.BufferBeforeMinutes) * time.Minute,
+		BufferAfter:        time.Duration(t.BufferAfterMinutes) * time.Minute,
+		MinNotice:          time.Duration(t.MinNoticeMinutes) * time.Minute,
+		HorizonDays:        t.BookingHorizonDays,
+		OnlineBookable:     t.OnlineBookable,
+		NewPatientsAllowed: t.NewPatientsAllowed && acceptsNewPatients,
+	}
+}
+
+var zones sync.Map // IANA name → *time.Location
+
+func zone(name string) (*time.Location, error) {
+	if z, ok := zones.Load(name); ok {
+		return z.(*time.Location), nil
+	}
+	z, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, err
+	}
+	zones.Store(name, z)
+	return z, nil
+}
+
+// decision is the outcome of deciding a start.
+type decision struct {
+	blocked    slots.Interval // what the booking occupies
+	locationID string         // where, per the rule that accepted it
+}
+
+// decide asks the one decision function (internal/slots) whether start is
+// bookable now, against the practitioner's confirmed appointments and live
+// holds as this transaction sees them (excludeID, the appointment being
+// moved, does not count). A refusal is an *apperr.Error: SLOT_UNAVAILABLE
+// for a taken slot, INVALID_INPUT with the reason for anything else. The
+// insert that follows is what finally decides a race: the constraint.
+func (s *Service) decide(ctx context.Context, tx *store.Tx, p *plan, start time.Time, now time.Time, newPatient bool, excludeID string) (decision, error) {
+	br := slots.BlockedRange(start, p.typ)
+	dates := slots.DaysCovering(p.zone, br.Start, br.End)
+	sched := slots.Schedule{Rules: p.rules, Absences: p.absences}
+	if len(dates) > 0 {
+		first, err := slots.NewDay(dates[0], p.zone)
+		if err != nil {
+			return decision{}, err
+		}
+		last, err := slots.NewDay(dates[len(dates)-1], p.zone)
+		if err != nil {
+			return decision{}, err
+		}
+		ranges, err := tx.Blocked(ctx, p.country, p.practitionerID, first.Start, last.End(), now, excludeID)
+		if err != nil {
+			return decision{}, err
+		}
+		for _, r := range ranges {
+			sched.Blocked = append(sched.Blocked, slots.Interval{Start: r[0], End: r[1]})
+		}
+	}
+	days := make([]slots.Day, 0, len(dates))
+	for _, date := range dates {
+		d, err := slots.BuildDay(sched, date, p.zone)
+		if err != nil {
+			return decision{}, err
+		}
+		days = append(days, d)
+	}
+	req := slots.Request{Now: now, NewPatient: newPatient, Online: true}
+	if err := refusal(slots.CheckWithSchedule(sched, days, p.rules, p.typ, start, req)); err != nil {
+		return decision{}, err
+	}
+	d := decision{blocked: br, locationID: p.fallbackLocation}
+	// The slot as availability lists it tells the location it is at.
+	if open := slots.Open(days, p.rules, p.typ, req, start, start.Add(time.Nanosecond)); len(open) == 1 && open[0].LocationID != "" {
+		d.locationID = open[0].LocationID
+	}
+	return d, nil
+}
+
+// refusal maps a decision's reason to the error a client sees.
+func refusal(r slots.Reason) error {
+	switch r {
+	case "":
+		return nil
+	case slots.ReasonTaken:
+		return slotTaken()
+	}
+	return &apperr.Error{Code: apperr.InvalidInput, Field: "startsAt", Reason: string(r), Message: reasonText(r)}
+}
+
+func slotTaken() error {
+	return &apperr.Error{Code: apperr.SlotUnavailable, Reason: string(slots.ReasonTaken),
+		Message: "this slot is no longer available"}
+}
+
+// ReasonPatientOverlap is the reason of SLOT_UNAVAILABLE when the person
+// attending already has a confirmed appointment at that time.
+const ReasonPatientOverlap = "PATIENT_OVERLAP"
+
+func patientOverlap() error {
+	return &apperr.Error{Code: apperr.SlotUnavailable, Reason: ReasonPatientOverlap,
+		Message: "you already have an appointment at that time"}
+}
+
+// conflict maps the store's overlap errors to SLOT_UNAVAILABLE.
+func conflict(err error) error {
+	switch {
+	case errors.Is(err, store.ErrPersonOverlap):
+		return patientOverlap()
+	case errors.Is(err, store.ErrPractitionerOverlap):
+		return slotTaken()
+	}
+	return err
+}
+
+func reasonText(r slots.Reason) string {
+	switch r {
+	case slots.ReasonOutsideOpeningHours:
+		return "the practitioner does not receive at that time"
+	case slots.ReasonTypeNotAllowed:
+		return "this appointment type cannot be booked at that time"
+	case slots.ReasonWrongStep:
+		return "appointments do not start at that time"
+	case slots.ReasonInAbsence:
+		return "the practitioner is absent at that time"
+	case slots.ReasonTooSoon:
+		return "too close to the start: this appointment type needs more notice"
+	case slots.ReasonBeyondHorizon:
+		return "too far ahead: this appointment type cannot be booked that early"
+	case slots.ReasonNotOnline:
+		return "this appointment type cannot be booked online"
+	case slots.ReasonNewPatient:
+		return "this appointment type is not open to new patients"
+	case slots.ReasonInPast:
+		return "that time has passed"
+	case slots.ReasonNotOnTick:
+		return "a start must be on a 5-minute mark"
+	}
+	return "that start cannot be booked (" + string(r) + ")"
+}
+
+// blockedRange is what a booking of p's type at start occupies.
+func blockedRange(p *plan, start time.Time) slots.Interval { return slots.BlockedRange(start, p.typ) }

@@ -1,0 +1,75 @@
+package business
+
+import (
+	"context"
+	"strings"
+
+	"github.com/careslot/careslot/internal/eventdata"
+	"github.com/careslot/careslot/internal/events"
+	"github.com/careslot/careslot/subgraphs/booking/store"
+)
+
+// Consumer groups of booking's replicas.
+const (
+	PractitionerGroup = "booking.practitioner-schedules"
+	PatientGroup      = "booking.patients"
+)
+
+// PatientErased is the type of the patient service's erasure event.
+const PatientErased = "careslot.patient.PatientErased.v1"
+
+// ApplyPractitionerEvent keeps the schedule replica: every practitioner
+// event carries the whole practice at a version, and a newer version replaces
+// the replica (so replays and duplicates change nothing). It is the handler
+// of the practitioner-events consumer.
+func (s *Service) ApplyPractitionerEvent(ctx context.Context, ev events.Envelope) error {
+	if !strings.HasPrefix(ev.Type, "careslot.practitioner.") {
+		return nil
+	}
+	var p eventdata.Practitioner
+	if err := ev.DataAs(&p); err != nil || !ValidID(p.ID) || p.Country == "" {
+		// Retrying cannot fix a malformed event; it is logged and passed over.
+		s.log.ErrorContext(ctx, "skipping malformed practitioner event", "event_id", ev.ID, "type", ev.Type, "err", err)
+		return nil
+	}
+	_, err := s.store.PutSchedule(ctx, store.Schedule{PractitionerID: p.ID, Country: p.Country, Version: p.Version, Snapshot: ev.Data})
+	return err
+}
+
+// ApplyPatientEvent keeps the patient replica (names for the agenda,
+// relatives to check bookings against): a newer version replaces it; an
+// erasure anonymises the patient for good and removes their notes.
+func (s *Service) ApplyPatientEvent(ctx context.Context, ev events.Envelope) error {
+	if !strings.HasPrefix(ev.Type, "careslot.patient.") {
+		return nil
+	}
+	var p eventdata.Patient
+	if len(ev.Data) > 0 {
+		if err := ev.DataAs(&p); err != nil {
+			s.log.ErrorContext(ctx, "skipping malformed patient event", "event_id", ev.ID, "type", ev.Type, "err", err)
+			return nil
+		}
+	}
+	if ev.Type == PatientErased {
+		id := p.ID
+		if id == "" {
+			id = ev.Subject
+		}
+		if !ValidID(id) {
+			s.log.ErrorContext(ctx, "skipping erasure without a patient id", "event_id", ev.ID)
+			return nil
+		}
+		return s.store.ErasePatient(ctx, id)
+	}
+	if !ValidID(p.ID) {
+		s.log.ErrorContext(ctx, "skipping patient event without a patient id", "event_id", ev.ID, "type", ev.Type)
+		return nil
+	}
+	rel := make([]store.Relative, 0, len(p.Relatives))
+	for _, r := range p.Relatives {
+		rel = append(rel, store.Relative{ID: r.ID, FirstName: r.FirstName, LastName: r.LastName})
+	}
+	_, err := s.store.PutPatient(ctx, store.Patient{ID: p.ID, Version: p.Version, FirstName: p.FirstName,
+		LastName: p.LastName, Phone: p.Phone, Relatives: rel})
+	return err
+}

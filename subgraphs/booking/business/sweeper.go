@@ -1,0 +1,90 @@
+package business
+
+import (
+	"context"
+	"time"
+
+	"github.com/careslot/careslot/internal/eventdata"
+	"github.com/careslot/careslot/subgraphs/booking/store"
+)
+
+// sweepBatch is how many due holds one sweeper transaction expires.
+const sweepBatch = 500
+
+// KeyRetention is how long idempotency keys are kept.
+const KeyRetention = 7 * 24 * time.Hour
+
+// ExpireDueHolds marks every hold that is due as EXPIRED and emits
+// HoldReleased for each in the same transaction, so that availability frees
+// the slot; it returns how many it expired. Several sweepers may run at once
+// (rows locked by one are skipped by the others).
+func (s *Service) ExpireDueHolds(ctx context.Context) (int, error) {
+	total := 0
+	for {
+		var n int
+		err := s.store.InTx(ctx, func(tx *store.Tx) error {
+			expired, err := tx.ExpireDueHolds(ctx, s.now(), sweepBatch)
+			if err != nil {
+				return err
+			}
+			n = len(expired)
+			for _, h := range expired {
+				if err := s.emit(ctx, tx, eventdata.HoldReleased, h, nil); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return total, err
+		}
+		total += n
+		if n < sweepBatch {
+			return total, nil
+		}
+	}
+}
+
+// RunSweeper expires due holds every interval (and prunes old idempotency
+// keys hourly) until ctx ends.
+func (s *Service) RunSweeper(ctx context.Context, interval time.Duration) error {
+	if interval <= 0 {
+		interval = time.Second
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	var pruned time.Time
+	for {
+		if n, err := s.ExpireDueHolds(ctx); err != nil && ctx.Err() == nil {
+			s.log.WarnContext(ctx, "hold sweeper", "err", err)
+		} else if n > 0 {
+			s.log.DebugContext(ctx, "holds expired", "count", n)
+		}
+		if now := s.now(); now.Sub(pruned) > time.Hour {
+			if _, err := s.store.PruneKeys(ctx, now.Add(-KeyRetention)); err != nil && ctx.Err() == nil {
+				s.log.WarnContext(ctx, "prune idempotency keys", "err", err)
+			} else {
+				pruned = now
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// ExportOccupied streams, in batches, every appointment that occupies its
+// range now (confirmed, or a live hold) and whose blocked range ends in the
+// future, in the booking event contract: what `careslot rebuild
+// availability` rebuilds the read model from.
+func (s *Service) ExportOccupied(ctx context.Context, fn func([]eventdata.Appointment) error) error {
+	return s.store.EachOccupied(ctx, s.now(), 1000, func(rows []store.Appointment) error {
+		out := make([]eventdata.Appointment, len(rows))
+		for i, a := range rows {
+			out[i] = Payload(a)
+		}
+		return fn(out)
+	})
+}

@@ -1,0 +1,81 @@
+package graph
+
+import (
+	"github.com/99designs/gqlgen/graphql"
+
+	"github.com/careslot/careslot/subgraphs/booking/business"
+	"github.com/careslot/careslot/subgraphs/booking/graph/model"
+	"github.com/careslot/careslot/subgraphs/booking/store"
+)
+
+func appointment(a store.Appointment) *model.Appointment {
+	m := &model.Appointment{
+		ID: a.ID, Status: model.AppointmentStatus(a.Status), StartsAt: a.StartsAt, EndsAt: a.EndsAt,
+		Practitioner:       &model.Practitioner{ID: a.PractitionerID},
+		Location:           &model.Location{ID: a.LocationID},
+		AppointmentType:    &model.AppointmentType{ID: a.AppointmentTypeID},
+		PatientName:        optional(a.PatientName),
+		PatientPhone:       optional(a.PatientPhone),
+		Note:               optional(a.Note),
+		CancelledAt:        a.CancelledAt,
+		CancellationReason: optional(a.CancellationReason),
+		CreatedAt:          a.CreatedAt,
+	}
+	if a.RelativeID != "" {
+		m.Relative = &model.Relative{ID: a.RelativeID}
+	}
+	if a.CancelledBy != "" {
+		by := model.CancelledBy(a.CancelledBy)
+		m.CancelledBy = &by
+	}
+	return m
+}
+
+func previous(a store.Appointment) *model.PreviousAppointment {
+	return &model.PreviousAppointment{ID: a.ID, Status: model.AppointmentStatus(a.Status), StartsAt: a.StartsAt, EndsAt: a.EndsAt}
+}
+
+func hold(a store.Appointment) *model.Hold {
+	h := &model.Hold{ID: a.ID, StartsAt: a.StartsAt, EndsAt: a.EndsAt}
+	if a.HoldExpiresAt != nil {
+		h.ExpiresAt = *a.HoldExpiresAt
+	}
+	return h
+}
+
+func connection(p business.Page) *model.AppointmentConnection {
+	c := &model.AppointmentConnection{Edges: make([]model.AppointmentEdge, len(p.Appointments)),
+		PageInfo: &model.AppointmentPageInfo{HasNextPage: p.HasNextPage}}
+	for i, a := range p.Appointments {
+		c.Edges[i] = model.AppointmentEdge{Cursor: p.Cursors[i], Node: appointment(a)}
+	}
+	if n := len(p.Cursors); n > 0 {
+		end := p.Cursors[n-1]
+		c.PageInfo.EndCursor = &end
+	}
+	return c
+}
+
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}
+
+// batchErrors turns per-representation errors into the form gqlgen reports
+// against each _entities index (the others still resolve); nil when none.
+func batchErrors(perIndex []error) error {
+	if perIndex == nil {
+		return nil
+	}
+	return graphql.BatchErrorList(perIndex)
+}

@@ -1,0 +1,142 @@
+// Package store is the booking service's PostgreSQL access: holds and
+// appointments (partitioned by country, with the exclusion constraints that
+// make double bookings impossible), idempotency keys, the local replicas of
+// practitioner schedules and patients, and the outbox booking events go to.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	sq "github.com/Masterminds/squirrel"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/careslot/careslot/internal/events"
+	"github.com/careslot/careslot/internal/outbox"
+	"github.com/careslot/careslot/internal/postgres"
+)
+
+// ErrNotFound is returned when a row does not exist.
+var ErrNotFound = errors.New("not found")
+
+// Conflict errors: a change that would make two occupying rows of a
+// practitioner overlap, or two confirmed appointments of a person.
+var (
+	ErrPractitionerOverlap = errors.New("the practitioner is busy then")
+	ErrPersonOverlap       = errors.New("the person has another appointment then")
+)
+
+var psql = sq.StatementBuilder.PlaceholderFormat(sq.Dollar)
+
+// PartitionedTables are the tables partitioned by country.
+var PartitionedTables = []string{"appointments"}
+
+// Store reads and writes the booking database.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+// New wraps a pool.
+func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+
+// Pool is the underlying pool (for tests and tools).
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// Constraint names, per partition: <partition>_<suffix>.
+const (
+	practitionerOverlapSuffix = "_no_overlap"
+	personOverlapSuffix       = "_no_person_overlap"
+)
+
+// EnsurePartitions creates each country's partition of appointments with its
+// two exclusion constraints, so a country added to the catalogue gets them on
+// the next start.
+func (s *Store) EnsurePartitions(ctx context.Context, codes []string) error {
+	return postgres.EnsureCountryPartitions(ctx, s.pool, PartitionedTables, codes, addConstraints)
+}
+
+func addConstraints(ctx context.Context, tx pgx.Tx, table, partition string) error {
+	if table != "appointments" {
+		return nil
+	}
+	p := pgx.Identifier{partition}.Sanitize()
+	stmts := []string{
+		fmt.Sprintf(`ALTER TABLE %s ADD CONSTRAINT %s EXCLUDE USING gist
+			(practitioner_id WITH =, blocked WITH &&) WHERE (status IN ('HELD', 'CONFIRMED'))`,
+			p, pgx.Identifier{partition + practitionerOverlapSuffix}.Sanitize()),
+		fmt.Sprintf(`ALTER TABLE %s ADD CONSTRAINT %s EXCLUDE USING gist
+			(person_id WITH =, tstzrange(starts_at, ends_at) WITH &&) WHERE (status = 'CONFIRMED')`,
+			p, pgx.Identifier{partition + personOverlapSuffix}.Sanitize()),
+	}
+	for _, q := range stmts {
+		if _, err := tx.Exec(ctx, q); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Tx is a unit of work: every write and its outbox events commit together.
+type Tx struct {
+	tx pgx.Tx
+}
+
+// maxAttempts bounds the retries of a transaction PostgreSQL aborted to break
+// a deadlock (possible, rarely, when two bookings expire each other's
+// neighbouring holds) or a serialisation failure.
+const maxAttempts = 4
+
+// InTx runs fn in one transaction, committed when fn returns nil. A
+// transaction aborted by a deadlock or serialisation failure is run again
+// from the start, so fn must only touch the database through tx.
+func (s *Store) InTx(ctx context.Context, fn func(tx *Tx) error) error {
+	var err error
+	for attempt := range maxAttempts {
+		err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return fn(&Tx{tx: tx}) })
+		if !retryable(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(attempt+1) * 5 * time.Millisecond):
+		}
+	}
+	return err
+}
+
+func retryable(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == "40P01" || pgErr.Code == "40001")
+}
+
+// Emit writes an event to the outbox in this transaction.
+func (t *Tx) Emit(ctx context.Context, topic, key string, ev events.Envelope) error {
+	return outbox.Add(ctx, t.tx, topic, key, ev)
+}
+
+// Raw is the underlying transaction (for outbox claims).
+func (t *Tx) Raw() pgx.Tx { return t.tx }
+
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// overlapError maps an exclusion violation raised by an UPDATE (which, unlike
+// an INSERT, cannot say ON CONFLICT DO NOTHING) to the conflict it means.
+func overlapError(err error) error {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != "23P01" {
+		return err
+	}
+	if len(pgErr.ConstraintName) >= len(personOverlapSuffix) &&
+		pgErr.ConstraintName[len(pgErr.ConstraintName)-len(personOverlapSuffix):] == personOverlapSuffix {
+		return ErrPersonOverlap
+	}
+	return ErrPractitionerOverlap
+}
