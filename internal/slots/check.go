@@ -85,19 +85,36 @@ func CheckWithSchedule(s Schedule, days []Day, rules []Rule, t Type, start time.
 // (on the step of a valid rule allowing t, within its window with room for
 // t.Duration) on the local dates touching [from, to), deduplicated, sorted,
 // and kept iff Check accepts it. A slot's LocationID is that of the first
-// rule (in rules order) under which Check accepts it.
+// rule (in rules order) under which Check accepts it; its times are in the
+// zone of days[0] (UTC without days).
 func Open(days []Day, rules []Rule, t Type, req Request, from, to time.Time) []Slot {
+	ev := newEvaluator(days, rules, t, req)
+	// Check refuses every start outside [now, horizon): narrowing the
+	// enumeration to it changes nothing but the work done.
+	if from.Before(req.Now) {
+		from = req.Now
+	}
+	if ev.horizon.Before(to) {
+		to = ev.horizon
+	}
 	if !from.Before(to) || t.Duration <= 0 {
 		return nil
 	}
-	ev := newEvaluator(days, rules, t, req)
-	var cands []time.Time
+	fromNs, toNs, dur := from.UnixNano(), to.UnixNano(), int64(t.Duration)
+	weeks := int(to.Sub(from)/(7*24*time.Hour)) + 2
+	n := 0
+	for i := range rules {
+		if ev.allows[i] {
+			n += weeks * ((rules[i].EndMinute-rules[i].StartMinute)/rules[i].StepMinutes + 1)
+		}
+	}
+	cands := make([]int64, 0, min(n, 1<<16))
 	for zi := range ev.zones {
 		z := &ev.zones[zi]
 		first := civilOf(from.In(z.loc)).prev()
 		for c := first; ; c = c.next() {
 			z.load(c)
-			if !z.start.Before(to) && c != first {
+			if z.startNs >= toNs && c != first {
 				break
 			}
 			for i, ri := range z.rules {
@@ -105,21 +122,24 @@ func Open(days []Day, rules []Rule, t Type, req Request, from, to time.Time) []S
 					continue
 				}
 				r := &ev.rules[ri]
-				w := z.win[i]
 				for m := r.StartMinute; m < r.EndMinute; m += r.StepMinutes {
 					s, ok := z.instant(m)
-					if !ok || s.Before(from) || !s.Before(to) || s.Before(w.Start) || s.Add(t.Duration).After(w.End) {
-						continue
+					if ok && s >= fromNs && s < toNs && s >= z.winS[i] && s+dur <= z.winE[i] {
+						cands = append(cands, s)
 					}
-					cands = append(cands, s)
 				}
 			}
 		}
 	}
-	slices.SortFunc(cands, func(a, b time.Time) int { return a.Compare(b) })
-	cands = slices.CompactFunc(cands, time.Time.Equal)
+	slices.Sort(cands)
+	cands = slices.Compact(cands)
+	loc := time.UTC
+	if len(days) > 0 && days[0].Zone != nil {
+		loc = days[0].Zone
+	}
 	var out []Slot
-	for _, s := range cands {
+	for _, ns := range cands {
+		s := time.Unix(0, ns).In(loc)
 		if r, ri := ev.eval(s); r == "" {
 			if out == nil {
 				out = make([]Slot, 0, len(cands))
@@ -130,17 +150,34 @@ func Open(days []Day, rules []Rule, t Type, req Request, from, to time.Time) []S
 	return out
 }
 
+// maxHorizonDays bounds HorizonDays so that the horizon stays a valid time.
+const maxHorizonDays = 100 * 366
+
+const (
+	tickNs   = int64(Tick)
+	minuteNs = int64(time.Minute)
+)
+
 // evaluator is Check's predicate with per-zone caches of the current local
 // date and its rule windows, so that Open can evaluate many starts without
 // recomputing them. Check and Open both decide through eval.
+//
+// Once a start has passed the InPast and horizon tests (done on time.Time),
+// it is a sane instant and the rest works on Unix nanoseconds.
 type evaluator struct {
-	days    []Day
-	rules   []Rule
-	allows  []bool // per rule: valid and allows t
-	t       Type
-	req     Request
-	zones   []zoneState
-	lastDay int
+	days      []Day
+	dayS      []int64 // days[i].Start
+	dayE      []int64 // days[i].End()
+	lastDay   int
+	rules     []Rule
+	allows    []bool // per rule: valid and allows t
+	t         Type
+	req       Request
+	notBefore time.Time // now + minimum notice
+	horizon   time.Time // now + horizon
+	before    int64     // BlockedRange(s, t) = [s-before, s+after)
+	after     int64
+	zones     []zoneState
 }
 
 // zoneState caches one rule zone's current local date.
@@ -149,16 +186,29 @@ type zoneState struct {
 	all     []Rule
 	have    bool
 	c       civil
-	start   time.Time // first instant of c
-	end     time.Time // first instant of the next date
-	uniform bool      // c starts at 00:00 and has one UTC offset throughout
-	rules   []int     // indices of the valid rules in this zone
-	win     []Interval
+	startNs int64 // first instant of c
+	endNs   int64 // first instant of the next date
+	uniform bool  // c starts at 00:00 and has one UTC offset throughout
+	rules   []int // indices of the valid rules in this zone
+	winS    []int64
+	winE    []int64
 	winOK   []bool
 }
 
 func newEvaluator(days []Day, rules []Rule, t Type, req Request) *evaluator {
-	ev := &evaluator{days: days, rules: rules, t: t, req: req, allows: make([]bool, len(rules))}
+	ev := &evaluator{
+		days: days, rules: rules, t: t, req: req,
+		allows:    make([]bool, len(rules)),
+		dayS:      make([]int64, len(days)),
+		dayE:      make([]int64, len(days)),
+		notBefore: req.Now.Add(max(t.MinNotice, 0)),
+		horizon:   req.Now.Add(time.Duration(min(t.HorizonDays, maxHorizonDays)) * 24 * time.Hour),
+	}
+	br := BlockedRange(time.Unix(0, 0), t)
+	ev.before, ev.after = -br.Start.UnixNano(), br.End.UnixNano()
+	for i := range days {
+		ev.dayS[i], ev.dayE[i] = days[i].Start.UnixNano(), days[i].End().UnixNano()
+	}
 	for i := range rules {
 		r := &rules[i]
 		if r.Validate() != nil {
@@ -174,7 +224,8 @@ func newEvaluator(days []Day, rules []Rule, t Type, req Request) *evaluator {
 	}
 	for zi := range ev.zones {
 		z := &ev.zones[zi]
-		z.win = make([]Interval, len(z.rules))
+		z.winS = make([]int64, len(z.rules))
+		z.winE = make([]int64, len(z.rules))
 		z.winOK = make([]bool, len(z.rules))
 	}
 	return ev
@@ -186,21 +237,30 @@ func (z *zoneState) load(c civil) {
 		return
 	}
 	z.have, z.c = true, c
-	z.start = dayStart(c, z.loc)
-	z.end = dayStart(c.next(), z.loc)
-	_, ze := z.start.ZoneBounds()
-	z.uniform = wallIs(z.start, c, 0) && z.end.Sub(z.start) == 24*time.Hour && (ze.IsZero() || !ze.Before(z.end))
+	start := dayStart(c, z.loc)
+	end := dayStart(c.next(), z.loc)
+	_, ze := start.ZoneBounds()
+	z.startNs, z.endNs = start.UnixNano(), end.UnixNano()
+	z.uniform = wallIs(start, c, 0) && end.Sub(start) == 24*time.Hour && (ze.IsZero() || !ze.Before(end))
+	wd := c.weekday()
 	for i, ri := range z.rules {
-		z.win[i], z.winOK[i] = ruleWindow(&z.all[ri], c)
+		r := &z.all[ri]
+		z.winOK[i] = false
+		if r.Weekday != wd {
+			continue
+		}
+		if w, ok := ruleWindow(r, c); ok {
+			z.winS[i], z.winE[i], z.winOK[i] = w.Start.UnixNano(), w.End.UnixNano(), true
+		}
 	}
 }
 
 // locate makes start's local date current and returns start's wall minute
 // and whether start is on a whole minute.
-func (z *zoneState) locate(start time.Time) (minute int, exact bool) {
-	if z.have && z.uniform && !start.Before(z.start) && start.Before(z.end) {
-		d := start.Sub(z.start)
-		return int(d / time.Minute), d%time.Minute == 0
+func (z *zoneState) locate(start time.Time, ns int64) (minute int, exact bool) {
+	if z.have && z.uniform && ns >= z.startNs && ns < z.endNs {
+		d := ns - z.startNs
+		return int(d / minuteNs), d%minuteNs == 0
 	}
 	lt := start.In(z.loc)
 	z.load(civilOf(lt))
@@ -208,22 +268,25 @@ func (z *zoneState) locate(start time.Time) (minute int, exact bool) {
 	return h*60 + m, s == 0 && lt.Nanosecond() == 0
 }
 
-// instant is the first instant of wall minute m on the current date.
-func (z *zoneState) instant(m int) (time.Time, bool) {
+// instant is the first instant (Unix ns) of wall minute m on the current
+// date; false when m does not exist that day.
+func (z *zoneState) instant(m int) (int64, bool) {
 	if z.uniform {
-		return z.start.Add(time.Duration(m) * time.Minute), true
+		return z.startNs + int64(m)*minuteNs, true
 	}
-	return firstInstant(z.c, m, z.loc)
+	t, ok := firstInstant(z.c, m, z.loc)
+	return t.UnixNano(), ok
 }
 
 // eval is the predicate: the reason start is refused ("" if bookable) and,
 // when bookable, the index of the first rule it is bookable under.
 func (ev *evaluator) eval(start time.Time) (Reason, int) {
-	t, now := &ev.t, ev.req.Now
-	if !ev.onTick(start) {
+	t := &ev.t
+	ns := start.UnixNano()
+	if !ev.onTick(ns) {
 		return ReasonNotOnTick, -1
 	}
-	if start.Before(now) {
+	if start.Before(ev.req.Now) {
 		return ReasonInPast, -1
 	}
 	if ev.req.Online && !t.OnlineBookable {
@@ -232,23 +295,19 @@ func (ev *evaluator) eval(start time.Time) (Reason, int) {
 	if ev.req.NewPatient && !t.NewPatientsAllowed {
 		return ReasonNewPatient, -1
 	}
-	if start.Before(now.Add(max(t.MinNotice, 0))) {
+	if start.Before(ev.notBefore) {
 		return ReasonTooSoon, -1
 	}
-	if !start.Before(now.Add(time.Duration(t.HorizonDays) * 24 * time.Hour)) {
+	if !start.Before(ev.horizon) {
 		return ReasonBeyondHorizon, -1
 	}
-	end := start.Add(t.Duration)
+	end := ns + int64(t.Duration)
 	inWindow, allowed, best := false, false, -1
 	for zi := range ev.zones {
 		z := &ev.zones[zi]
-		minute, exact := z.locate(start)
+		minute, exact := z.locate(start, ns)
 		for i, ri := range z.rules {
-			if !z.winOK[i] {
-				continue
-			}
-			w := z.win[i]
-			if start.Before(w.Start) || end.After(w.End) {
+			if !z.winOK[i] || ns < z.winS[i] || end > z.winE[i] {
 				continue
 			}
 			inWindow = true
@@ -263,7 +322,7 @@ func (ev *evaluator) eval(start time.Time) (Reason, int) {
 			if !exact || minute < r.StartMinute || minute >= r.EndMinute || (minute-r.StartMinute)%r.StepMinutes != 0 {
 				continue
 			}
-			if s, ok := z.instant(minute); !ok || !s.Equal(start) {
+			if s, ok := z.instant(minute); !ok || s != ns {
 				continue
 			}
 			best = ri
@@ -277,21 +336,19 @@ func (ev *evaluator) eval(start time.Time) (Reason, int) {
 	case best < 0:
 		return ReasonWrongStep, -1
 	}
-	if !ev.free(BlockedRange(start, *t)) {
+	if !ev.free(ns-ev.before, ns+ev.after) {
 		return ReasonTaken, -1
 	}
 	return "", best
 }
 
-// dayAt is the index of the day containing at, or -1.
-func (ev *evaluator) dayAt(at time.Time) int {
-	if ev.lastDay < len(ev.days) {
-		if _, ok := ev.days[ev.lastDay].TickAt(at); ok {
-			return ev.lastDay
-		}
+// dayAt is the index of the day containing ns, or -1.
+func (ev *evaluator) dayAt(ns int64) int {
+	if i := ev.lastDay; i < len(ev.days) && ns >= ev.dayS[i] && ns < ev.dayE[i] {
+		return i
 	}
 	for i := range ev.days {
-		if _, ok := ev.days[i].TickAt(at); ok {
+		if ns >= ev.dayS[i] && ns < ev.dayE[i] {
 			ev.lastDay = i
 			return i
 		}
@@ -299,27 +356,31 @@ func (ev *evaluator) dayAt(at time.Time) int {
 	return -1
 }
 
-func (ev *evaluator) onTick(start time.Time) bool {
-	if i := ev.dayAt(start); i >= 0 {
-		return start.Sub(ev.days[i].Start)%Tick == 0
+// onTick: on a tick of the day containing ns, or, on no day passed, on a
+// multiple of 5 minutes since the Unix epoch.
+func (ev *evaluator) onTick(ns int64) bool {
+	if i := ev.dayAt(ns); i >= 0 {
+		return (ns-ev.dayS[i])%tickNs == 0
 	}
-	r := start.UnixNano() % int64(Tick)
-	return r == 0
+	return ns%tickNs == 0
 }
 
-// free reports whether every tick overlapping iv is free in ev.days.
-func (ev *evaluator) free(iv Interval) bool {
-	for cur := iv.Start; cur.Before(iv.End); {
+// free reports whether every tick overlapping [from, to) is free in days.
+func (ev *evaluator) free(from, to int64) bool {
+	for cur := from; cur < to; {
 		i := ev.dayAt(cur)
 		if i < 0 {
 			return false
 		}
 		d := &ev.days[i]
-		from, to := d.TickSpan(Interval{cur, iv.End})
-		if !d.Free.AllSet(from, to) {
+		ft, tt := int((cur-ev.dayS[i])/tickNs), d.Ticks
+		if to < ev.dayE[i] {
+			tt = int((to - ev.dayS[i] + tickNs - 1) / tickNs)
+		}
+		if !d.Free.AllSet(ft, tt) {
 			return false
 		}
-		cur = d.End()
+		cur = ev.dayE[i]
 	}
 	return true
 }
