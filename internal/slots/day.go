@@ -47,7 +47,11 @@ func (d Day) TickAt(t time.Time) (int, bool) {
 
 // TimeOf returns the instant tick starts at, in the day's zone.
 func (d Day) TimeOf(tick int) time.Time {
-	return d.Start.Add(time.Duration(tick) * Tick).In(d.Zone)
+	t := d.Start.Add(time.Duration(tick) * Tick)
+	if d.Zone != nil {
+		t = t.In(d.Zone)
+	}
+	return t
 }
 
 // TickSpan returns the ticks [from, to) of d that overlap iv at all (a

@@ -15,7 +15,11 @@
 // S+duration+bufferAfter) is free, S lies on the step of a rule (at S's
 // location) that allows T, the appointment [S, S+duration) ends within that
 // rule's window, S ≥ now+minNotice, S < now+horizon, T is bookable online and,
-// for a new patient, T accepts new patients.
+// for a new patient, T accepts new patients. Buffers are part of the
+// blocked range, so they too must lie inside opening hours.
+//
+// Ticks are conservative: a tick is free only if it lies wholly inside the
+// opening hours and overlaps no blocked interval or absence at all.
 //
 // Check is that predicate; Open lists the candidate starts Check accepts;
 // BuildDay computes a day's Free bitmap; BlockedRange is what a booking
