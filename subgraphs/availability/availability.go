@@ -1,0 +1,256 @@
+// Package availability is the availability subgraph: a practitioner's open
+// slots and next available slot (design §3, §6), served from a Redis read
+// model that its workers derive from practitioner-events and booking-events,
+// and that Rebuild recomputes from the authoritative stores' exports.
+package availability
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/redis/go-redis/v9"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/careslot/careslot/internal/auth"
+	"github.com/careslot/careslot/internal/countries"
+	"github.com/careslot/careslot/internal/eventdata"
+	"github.com/careslot/careslot/internal/events"
+	"github.com/careslot/careslot/internal/gqlserver"
+	"github.com/careslot/careslot/internal/kafka"
+	"github.com/careslot/careslot/subgraphs/availability/business"
+	"github.com/careslot/careslot/subgraphs/availability/graph"
+	"github.com/careslot/careslot/subgraphs/availability/store"
+)
+
+// Name is the service's name in configuration, routing and events.
+const Name = "availability"
+
+// Consumer groups of the workers.
+const (
+	PractitionersGroup = "availability.practitioners"
+	BookingsGroup      = "availability.bookings"
+)
+
+// DefaultMaintenanceInterval is how often the maintenance worker looks for
+// practitioners due (window roll at local midnight, next slot expiry).
+const DefaultMaintenanceInterval = 5 * time.Second
+
+// Deps are what the subgraph needs from the platform.
+type Deps struct {
+	Redis redis.UniversalClient
+	// KeyPrefix is put before every Redis key and channel (no braces).
+	KeyPrefix string
+	Countries *countries.Catalog
+	Verifier  auth.Verifier
+	Logger    *slog.Logger
+	// KafkaBrokers empty: no consumers and no availability-events; changes
+	// still go to the Redis channel.
+	KafkaBrokers []string
+	TopicPrefix  string
+	// WindowDays is the number of local days with a stored bitmap (default 28).
+	WindowDays int
+	// MaintenanceInterval defaults to DefaultMaintenanceInterval.
+	MaintenanceInterval time.Duration
+	// Now defaults to time.Now (tests pin the clock).
+	Now func() time.Time
+}
+
+// Subgraph is a ready availability service.
+type Subgraph struct {
+	Service  *business.Service
+	resolver *graph.Resolver
+	deps     Deps
+	producer *kgo.Client
+	log      *slog.Logger
+}
+
+// New builds the subgraph. With brokers it opens the idempotent producer for
+// availability-events (closed by Close).
+func New(_ context.Context, deps Deps) (*Subgraph, error) {
+	if deps.Redis == nil {
+		return nil, errors.New("availability: no redis")
+	}
+	if deps.Logger == nil {
+		deps.Logger = slog.Default()
+	}
+	if deps.MaintenanceInterval <= 0 {
+		deps.MaintenanceInterval = DefaultMaintenanceInterval
+	}
+	sg := &Subgraph{deps: deps, log: deps.Logger.With("service", Name)}
+	var pub business.Publisher
+	if len(deps.KafkaBrokers) > 0 {
+		cl, err := kafka.NewClient(deps.KafkaBrokers, kgo.DefaultProduceTopic(kafka.Topic(deps.TopicPrefix, events.AvailabilityEvents)))
+		if err != nil {
+			return nil, err
+		}
+		sg.producer = cl
+		pub = kafkaPublisher{cl: cl}
+	}
+	sg.Service = business.New(business.Config{
+		Store: store.New(deps.Redis, deps.KeyPrefix), Countries: deps.Countries, WindowDays: deps.WindowDays,
+		Publisher: pub, Logger: sg.log, Now: deps.Now,
+	})
+	sg.resolver = &graph.Resolver{Service: sg.Service}
+	return sg, nil
+}
+
+// Close releases the producer.
+func (s *Subgraph) Close() {
+	if s.producer != nil {
+		s.producer.Close()
+	}
+}
+
+// NewSchema returns the executable schema.
+func (s *Subgraph) NewSchema() graphql.ExecutableSchema {
+	return graph.NewExecutableSchema(graph.Config{Resolvers: s.resolver})
+}
+
+// Handler serves the subgraph's /graphql endpoint. Every field is public.
+func (s *Subgraph) Handler() http.Handler {
+	return gqlserver.New(s.NewSchema(), gqlserver.Options{
+		Logger:     s.deps.Logger,
+		Verifier:   s.deps.Verifier,
+		PerRequest: s.resolver.WithLoaders,
+	})
+}
+
+// Rebuild recomputes the read model from the authoritative exports (see
+// business.Service.Rebuild); `careslot rebuild availability` feeds it.
+func (s *Subgraph) Rebuild(ctx context.Context,
+	practitioners func(fn func([]eventdata.Practitioner) error) error,
+	occupied func(fn func([]eventdata.Appointment) error) error,
+) error {
+	return s.Service.Rebuild(ctx, practitioners, occupied)
+}
+
+// Workers are the subgraph's background loops, each running until ctx ends:
+// the practitioner-events and booking-events consumers (with brokers) and
+// the maintenance worker.
+func (s *Subgraph) Workers() []func(context.Context) error {
+	ws := []func(context.Context) error{s.RunMaintenance}
+	if len(s.deps.KafkaBrokers) > 0 {
+		ws = append(ws, s.runConsumer(PractitionersGroup, events.PractitionerEvents, s.HandlePractitionerEvent),
+			s.runConsumer(BookingsGroup, events.BookingEvents, s.HandleBookingEvent))
+	}
+	return ws
+}
+
+func (s *Subgraph) runConsumer(group, topic string, h kafka.Handler) func(context.Context) error {
+	return func(ctx context.Context) error {
+		c, err := kafka.NewConsumer(kafka.ConsumerConfig{
+			Brokers: s.deps.KafkaBrokers,
+			Group:   kafka.Topic(s.deps.TopicPrefix, group),
+			Topics:  []string{kafka.Topic(s.deps.TopicPrefix, topic)},
+			Handler: h,
+			Logger:  s.log,
+			Dedupe:  kafka.NewRedisDeduper(s.deps.Redis, s.deps.KeyPrefix, group, 0),
+		})
+		if err != nil {
+			return err
+		}
+		return c.Run(ctx)
+	}
+}
+
+// HandlePractitionerEvent applies one practitioner-events event: every one
+// carries the whole practice at a version.
+func (s *Subgraph) HandlePractitionerEvent(ctx context.Context, ev events.Envelope) error {
+	var p eventdata.Practitioner
+	if err := ev.DataAs(&p); err != nil {
+		s.log.Error("skipping undecodable practitioner event", "event_id", ev.ID, "type", ev.Type, "err", err)
+		return nil
+	}
+	if p.ID == "" || p.Country == "" {
+		s.log.Error("skipping practitioner event without id or country", "event_id", ev.ID, "type", ev.Type)
+		return nil
+	}
+	_, err := s.Service.ApplyPractitioner(ctx, p)
+	return err
+}
+
+// HandleBookingEvent applies one booking-events event: every one carries the
+// appointment (or hold) after the change.
+func (s *Subgraph) HandleBookingEvent(ctx context.Context, ev events.Envelope) error {
+	var a eventdata.Appointment
+	if err := ev.DataAs(&a); err != nil {
+		s.log.Error("skipping undecodable booking event", "event_id", ev.ID, "type", ev.Type, "err", err)
+		return nil
+	}
+	if a.ID == "" || a.PractitionerID == "" || a.Country == "" {
+		s.log.Error("skipping booking event without ids or country", "event_id", ev.ID, "type", ev.Type)
+		return nil
+	}
+	_, err := s.Service.ApplyAppointment(ctx, a)
+	return err
+}
+
+// RunMaintenance refreshes the practitioners whose maintenance is due (the
+// day entering the window at local midnight, a next slot that time
+// overtook) until ctx ends.
+func (s *Subgraph) RunMaintenance(ctx context.Context) error {
+	now := s.deps.Now
+	if now == nil {
+		now = time.Now
+	}
+	t := time.NewTicker(s.deps.MaintenanceInterval)
+	defer t.Stop()
+	for {
+		n, err := s.MaintainOnce(ctx, now())
+		if err != nil && ctx.Err() == nil {
+			s.log.Warn("availability maintenance", "err", err)
+		}
+		if n == maintenanceBatch && err == nil {
+			continue // more are due
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+const maintenanceBatch = 500
+
+// MaintainOnce refreshes up to a batch of practitioners due at now and says
+// how many it took.
+func (s *Subgraph) MaintainOnce(ctx context.Context, now time.Time) (int, error) {
+	st := s.Service.Store()
+	due, err := st.DueBefore(ctx, now, maintenanceBatch)
+	if err != nil {
+		return 0, err
+	}
+	var errs []error
+	for _, m := range due {
+		cc, pid, ok := store.ParseDueMember(m)
+		if !ok {
+			_ = st.Client().ZRem(ctx, st.Keys.Due(), m).Err()
+			continue
+		}
+		if _, err := s.Service.Refresh(ctx, cc, pid); err != nil {
+			errs = append(errs, fmt.Errorf("refresh %s: %w", pid, err))
+		}
+	}
+	return len(due), errors.Join(errs...)
+}
+
+// kafkaPublisher sends AvailabilityChanged, keyed by practitioner id.
+type kafkaPublisher struct{ cl *kgo.Client }
+
+func (p kafkaPublisher) Publish(ctx context.Context, a eventdata.Availability) error {
+	ev, err := events.New(events.Source(Name), eventdata.AvailabilityChanged, a.PractitionerID, a)
+	if err != nil {
+		return err
+	}
+	b, err := ev.Encode()
+	if err != nil {
+		return err
+	}
+	return p.cl.ProduceSync(ctx, &kgo.Record{Key: []byte(a.PractitionerID), Value: b}).FirstErr()
+}

@@ -1,0 +1,212 @@
+package business
+
+import (
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/careslot/careslot/internal/eventdata"
+	"github.com/careslot/careslot/internal/slots"
+)
+
+// Agenda is a practitioner snapshot turned into what slots decides with. The
+// agenda's zone (that of its day bitmaps) is the zone of the practitioner's
+// first location with a valid zone, else the country's default zone, else UTC.
+// Each opening-hours rule keeps its own location's zone.
+type Agenda struct {
+	Snapshot eventdata.Practitioner
+	Zone     *time.Location
+	Rules    []slots.Rule
+	Types    []slots.Type // snapshot order
+	Absences []slots.Interval
+}
+
+// Type returns the appointment type id.
+func (a *Agenda) Type(id string) (slots.Type, bool) {
+	for _, t := range a.Types {
+		if t.ID == id {
+			return t, true
+		}
+	}
+	return slots.Type{}, false
+}
+
+// sameSlots reports whether a and b open the same slots given the same
+// occupied ranges.
+func sameSlots(a, b *Agenda) bool {
+	return a.Zone == b.Zone && reflect.DeepEqual(a.Rules, b.Rules) && reflect.DeepEqual(a.Types, b.Types) &&
+		reflect.DeepEqual(a.Absences, b.Absences)
+}
+
+var zones sync.Map // name → *time.Location: one pointer per zone, as slots groups rules by zone
+
+// loadZone loads an IANA zone once.
+func loadZone(name string) (*time.Location, bool) {
+	if name == "" {
+		return nil, false
+	}
+	if z, ok := zones.Load(name); ok {
+		return z.(*time.Location), true
+	}
+	z, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, false
+	}
+	actual, _ := zones.LoadOrStore(name, z)
+	return actual.(*time.Location), true
+}
+
+// agendaOf converts a snapshot. fallback is the country's zone (may be nil).
+func agendaOf(p eventdata.Practitioner, fallback *time.Location) *Agenda {
+	ag := &Agenda{Snapshot: p}
+	locZone := make(map[string]*time.Location, len(p.Locations))
+	for _, l := range p.Locations {
+		if z, ok := loadZone(l.TimeZone); ok {
+			locZone[l.ID] = z
+			if ag.Zone == nil {
+				ag.Zone = z
+			}
+		}
+	}
+	if ag.Zone == nil {
+		ag.Zone = fallback
+	}
+	if ag.Zone == nil {
+		ag.Zone = time.UTC
+	}
+	for _, h := range p.OpeningHours {
+		z := locZone[h.LocationID]
+		start, err1 := slots.ParseWallClock(h.StartTime)
+		end, err2 := slots.ParseWallClock(h.EndTime)
+		if z == nil || err1 != nil || err2 != nil {
+			continue // opens nothing, as an invalid rule would
+		}
+		ag.Rules = append(ag.Rules, slots.Rule{
+			LocationID: h.LocationID, Zone: z, Weekday: slots.ISOWeekday(h.Weekday),
+			StartMinute: start, EndMinute: end, StepMinutes: h.StepMinutes,
+			TypeIDs: slices.Clone(h.AppointmentTypeIDs),
+		})
+	}
+	for _, t := range p.AppointmentTypes {
+		ag.Types = append(ag.Types, TypeOf(t))
+	}
+	for _, a := range p.Absences {
+		ag.Absences = append(ag.Absences, slots.Interval{Start: a.StartsAt.UTC(), End: a.EndsAt.UTC()})
+	}
+	return ag
+}
+
+// TypeOf converts an appointment type of a snapshot.
+func TypeOf(t eventdata.AppointmentType) slots.Type {
+	return slots.Type{
+		ID:                 t.ID,
+		Duration:           time.Duration(t.DurationMinutes) * time.Minute,
+		BufferBefore:       time.Duration(t.BufferBeforeMinutes) * time.Minute,
+		BufferAfter:        time.Duration(t.BufferAfterMinutes) * time.Minute,
+		MinNotice:          time.Duration(t.MinNoticeMinutes) * time.Minute,
+		HorizonDays:        t.BookingHorizonDays,
+		OnlineBookable:     t.OnlineBookable,
+		NewPatientsAllowed: t.NewPatientsAllowed,
+	}
+}
+
+// normalize makes a snapshot's stored form independent of how it arrived
+// (instants in UTC), so the incremental path and a rebuild store the same bytes.
+func normalize(p eventdata.Practitioner) eventdata.Practitioner {
+	p.Absences = slices.Clone(p.Absences)
+	for i := range p.Absences {
+		p.Absences[i].StartsAt = p.Absences[i].StartsAt.UTC()
+		p.Absences[i].EndsAt = p.Absences[i].EndsAt.UTC()
+	}
+	return p
+}
+
+func encodeSnapshot(p eventdata.Practitioner) ([]byte, error) { return json.Marshal(normalize(p)) }
+
+func decodeSnapshot(b []byte) (eventdata.Practitioner, error) {
+	var p eventdata.Practitioner
+	err := json.Unmarshal(b, &p)
+	return p, err
+}
+
+// occupied is an entry of the busy hash: an appointment or hold that blocks
+// its range.
+type occupied struct {
+	Version int64
+	Status  string
+	Range   slots.Interval
+}
+
+func (o occupied) encode() string {
+	return fmt.Sprintf("%d|%s|%d|%d", o.Version, o.Status, o.Range.Start.UnixMilli(), o.Range.End.UnixMilli())
+}
+
+func decodeOccupied(s string) (occupied, bool) {
+	f := strings.Split(s, "|")
+	if len(f) != 4 {
+		return occupied{}, false
+	}
+	v, err1 := strconv.ParseInt(f[0], 10, 64)
+	from, err2 := strconv.ParseInt(f[2], 10, 64)
+	until, err3 := strconv.ParseInt(f[3], 10, 64)
+	if err1 != nil || err2 != nil || err3 != nil {
+		return occupied{}, false
+	}
+	return occupied{Version: v, Status: f[1], Range: slots.Interval{Start: time.UnixMilli(from).UTC(), End: time.UnixMilli(until).UTC()}}, true
+}
+
+// gone is an entry of the gone hash: the last version of an appointment that
+// no longer occupies, so an older event cannot bring it back.
+type gone struct {
+	Version int64
+	Until   time.Time
+}
+
+func (g gone) encode() string { return fmt.Sprintf("%d|%d", g.Version, g.Until.UnixMilli()) }
+
+func decodeGone(s string) (gone, bool) {
+	a, b, ok := strings.Cut(s, "|")
+	v, err1 := strconv.ParseInt(a, 10, 64)
+	u, err2 := strconv.ParseInt(b, 10, 64)
+	if !ok || err1 != nil || err2 != nil {
+		return gone{}, false
+	}
+	return gone{Version: v, Until: time.UnixMilli(u).UTC()}, true
+}
+
+func decodeBusy(m map[string]string) map[string]occupied {
+	out := make(map[string]occupied, len(m))
+	for id, s := range m {
+		if o, ok := decodeOccupied(s); ok {
+			out[id] = o
+		}
+	}
+	return out
+}
+
+func decodeGoneMap(m map[string]string) map[string]gone {
+	out := make(map[string]gone, len(m))
+	for id, s := range m {
+		if g, ok := decodeGone(s); ok {
+			out[id] = g
+		}
+	}
+	return out
+}
+
+// schedule is what slots.BuildDay needs: the agenda's rules and absences and
+// the occupied ranges.
+func schedule(ag *Agenda, busy map[string]occupied) slots.Schedule {
+	s := slots.Schedule{Rules: ag.Rules, Absences: ag.Absences, Blocked: make([]slots.Interval, 0, len(busy))}
+	for _, o := range busy {
+		s.Blocked = append(s.Blocked, o.Range)
+	}
+	// Deterministic order (BuildDay does not care, but it keeps runs comparable).
+	slices.SortFunc(s.Blocked, func(a, b slots.Interval) int { return a.Start.Compare(b.Start) })
+	return s
+}

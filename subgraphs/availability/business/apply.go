@@ -1,0 +1,363 @@
+package business
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/careslot/careslot/internal/eventdata"
+	"github.com/careslot/careslot/internal/slots"
+	"github.com/careslot/careslot/subgraphs/availability/store"
+)
+
+// Result says what an apply did.
+type Result struct {
+	// Applied is false for a stale or duplicate event.
+	Applied bool
+	// Changed is the notification published, if the slots or the next
+	// available slot changed.
+	Changed *eventdata.Availability
+}
+
+// outcome is what one run of a transaction function decided; the function
+// may run more than once, so it starts from scratch each time.
+type outcome struct {
+	res     Result
+	due     time.Time // zero: unschedule
+	setDue  bool
+	publish []byte // the pending notification to publish after EXEC
+}
+
+// ApplyPractitioner applies a practitioner snapshot if it is newer than the
+// stored one: it stores it, rebuilds every window day and the next slot, and
+// publishes a change when the slots changed (all dates from today to the
+// furthest booking horizon are then listed as changed).
+func (s *Service) ApplyPractitioner(ctx context.Context, p eventdata.Practitioner) (Result, error) {
+	if p.ID == "" || p.Country == "" {
+		return Result{}, fmt.Errorf("availability: practitioner snapshot without id or country")
+	}
+	now := s.now()
+	ag := s.AgendaOf(p)
+	raw, err := encodeSnapshot(p)
+	if err != nil {
+		return Result{}, err
+	}
+	var out outcome
+	err = s.st.Update(ctx, p.Country, p.ID,
+		func(*store.State) []string { return s.windowDates(ag.Zone, now) },
+		func(st *store.State) (*store.Changes, error) {
+			out = outcome{publish: st.Pending}
+			var old *Agenda
+			if st.Sched != nil {
+				prev, err := decodeSnapshot(st.Sched)
+				if err == nil && prev.Version >= p.Version {
+					return nil, nil // stale or duplicate
+				}
+				if err == nil {
+					old = s.AgendaOf(prev)
+				}
+			}
+			out.res.Applied = true
+			ch := &store.Changes{Sched: raw}
+			busy := decodeBusy(st.Busy)
+			prune(ch, busy, decodeGoneMap(st.Gone), now)
+			m := newModel(ag, busy, st.Days, now)
+			for _, date := range s.windowDates(ag.Zone, now) {
+				d, err := m.build(date)
+				if err != nil {
+					return nil, err
+				}
+				if stored, ok := st.Days[date]; !ok || !sameBits(stored, d.Free) {
+					ch.Days = append(ch.Days, dayWrite(d))
+				}
+			}
+			var dates []string
+			if old == nil || !sameSlots(old, ag) {
+				dates = s.horizonDates(ag, old, now)
+			}
+			s.finish(&out, ch, st, m, dates)
+			return ch, nil
+		})
+	if err != nil {
+		return Result{}, err
+	}
+	return out.res, s.after(ctx, p.Country, p.ID, &out)
+}
+
+// horizonDates are the dates whose slots a schedule change may change: from
+// today to the furthest booking horizon of the old and new types (at least
+// the window).
+func (s *Service) horizonDates(ag, old *Agenda, now time.Time) []string {
+	days := s.window
+	for _, a := range []*Agenda{ag, old} {
+		if a == nil {
+			continue
+		}
+		for _, t := range a.Types {
+			days = max(days, t.HorizonDays+1)
+		}
+	}
+	today := dateOf(now, ag.Zone)
+	return dateRange(today, today.add(min(days, maxSearchDays)-1))
+}
+
+// ApplyAppointment applies a booking event (the appointment or hold after the
+// change) if its version is newer than the one stored: it records whether the
+// appointment occupies its blocked range, rebuilds the affected window days,
+// recomputes the next slot, and publishes a change when the slots changed.
+func (s *Service) ApplyAppointment(ctx context.Context, a eventdata.Appointment) (Result, error) {
+	if a.ID == "" || a.PractitionerID == "" || a.Country == "" {
+		return Result{}, fmt.Errorf("availability: appointment without id, practitioner or country")
+	}
+	now := s.now()
+	var out outcome
+	var ag *Agenda
+	err := s.st.Update(ctx, a.Country, a.PractitionerID,
+		func(st *store.State) []string {
+			ag = nil
+			if st.Sched != nil {
+				if g, err := s.agendaFromRaw(st.Sched); err == nil {
+					ag = g
+					return s.windowDates(ag.Zone, now)
+				}
+			}
+			return nil
+		},
+		func(st *store.State) (*store.Changes, error) {
+			out = outcome{publish: st.Pending}
+			busy, gones := decodeBusy(st.Busy), decodeGoneMap(st.Gone)
+			prev, had := busy[a.ID]
+			if had && prev.Version >= a.Version {
+				return nil, nil
+			}
+			if g, ok := gones[a.ID]; ok && g.Version >= a.Version {
+				return nil, nil
+			}
+			out.res.Applied = true
+			ch := &store.Changes{BusySet: map[string]string{}, GoneSet: map[string]string{}}
+			prune(ch, busy, gones, now)
+			next := occupied{Version: a.Version, Status: a.Status, Range: slots.Interval{Start: a.BlockedFrom.UTC(), End: a.BlockedUntil.UTC()}}
+			occupies := a.Occupies() && next.Range.End.After(now.Add(-pastRetention)) && next.Range.Start.Before(next.Range.End)
+			if occupies {
+				busy[a.ID] = next
+				ch.BusySet[a.ID] = next.encode()
+				if _, ok := gones[a.ID]; ok {
+					ch.GoneDel = append(ch.GoneDel, a.ID)
+				}
+			} else {
+				if had {
+					delete(busy, a.ID)
+					ch.BusyDel = append(ch.BusyDel, a.ID)
+				}
+				ch.GoneSet[a.ID] = gone{Version: a.Version, Until: a.BlockedUntil}.encode()
+			}
+			if ag == nil {
+				return ch, nil // no schedule yet: its first snapshot builds the days
+			}
+			// The ranges whose occupancy changed.
+			var ranges []slots.Interval
+			if had && (!occupies || prev.Range != next.Range) {
+				ranges = append(ranges, prev.Range)
+			}
+			if occupies && (!had || prev.Range != next.Range) {
+				ranges = append(ranges, next.Range)
+			}
+			m := newModel(ag, busy, st.Days, now)
+			window := s.windowDates(ag.Zone, now)
+			today := window[0]
+			var dates []string
+			for _, r := range ranges {
+				for _, date := range slots.DaysCovering(ag.Zone, r.Start, r.End) {
+					if date < today || slices.Contains(dates, date) {
+						continue
+					}
+					if !slices.Contains(window, date) {
+						dates = append(dates, date) // beyond the window: built on read, so changed
+						continue
+					}
+					d, err := m.build(date)
+					if err != nil {
+						return nil, err
+					}
+					if stored, ok := st.Days[date]; !ok || !sameBits(stored, d.Free) {
+						ch.Days = append(ch.Days, dayWrite(d))
+						dates = append(dates, date)
+					}
+				}
+			}
+			slices.Sort(dates)
+			s.finish(&out, ch, st, m, dates)
+			return ch, nil
+		})
+	if err != nil {
+		return Result{}, err
+	}
+	return out.res, s.after(ctx, a.Country, a.PractitionerID, &out)
+}
+
+// Refresh is the daily (and next-slot-expiry) maintenance of a
+// practitioner: it builds the day that entered the window, drops ended
+// occupied ranges and old tombstones, and recomputes the next slot,
+// publishing when it changed. Past day bitmaps expire by themselves.
+func (s *Service) Refresh(ctx context.Context, cc, pid string) (Result, error) {
+	now := s.now()
+	var out outcome
+	var ag *Agenda
+	err := s.st.Update(ctx, cc, pid,
+		func(st *store.State) []string {
+			ag = nil
+			if st.Sched != nil {
+				if g, err := s.agendaFromRaw(st.Sched); err == nil {
+					ag = g
+					return s.windowDates(ag.Zone, now)
+				}
+			}
+			return nil
+		},
+		func(st *store.State) (*store.Changes, error) {
+			out = outcome{publish: st.Pending, setDue: true}
+			ch := &store.Changes{}
+			busy := decodeBusy(st.Busy)
+			prune(ch, busy, decodeGoneMap(st.Gone), now)
+			if ag == nil {
+				return ch, nil // unscheduled (zero due)
+			}
+			m := newModel(ag, busy, st.Days, now)
+			for _, date := range s.windowDates(ag.Zone, now) {
+				if _, ok := st.Days[date]; ok {
+					continue
+				}
+				d, err := m.build(date)
+				if err != nil {
+					return nil, err
+				}
+				ch.Days = append(ch.Days, dayWrite(d))
+			}
+			s.finish(&out, ch, st, m, nil)
+			out.res.Applied = true
+			return ch, nil
+		})
+	if err != nil {
+		return Result{}, err
+	}
+	return out.res, s.after(ctx, cc, pid, &out)
+}
+
+// finish computes the next slot and, if anything changed, the notification
+// and the maintenance due time.
+func (s *Service) finish(out *outcome, ch *store.Changes, st *store.State, m *model, dates []string) {
+	next, until, err := nextSlot(m.ag, m.now, m.day)
+	if err != nil {
+		s.log.Warn("next available slot", "err", err)
+	}
+	enc := encodeNext(next)
+	nextChanged := enc != st.Next
+	if nextChanged {
+		ch.Next = &enc
+	}
+	out.setDue = true
+	out.due = nextMidnight(m.ag.Zone, m.now)
+	if next != nil && until.Before(out.due) {
+		out.due = until
+	}
+	if out.due.Before(m.now.Add(time.Second)) {
+		out.due = m.now.Add(time.Second)
+	}
+	if len(dates) == 0 && !nextChanged {
+		return
+	}
+	a := mergePending(st.Pending, eventdata.Availability{
+		PractitionerID: m.ag.Snapshot.ID, Country: st.Country, NextAvailableSlot: next, ChangedDates: dates,
+	})
+	b, _ := json.Marshal(a)
+	ch.Pending = b
+	out.publish = b
+	out.res.Changed = &a
+}
+
+// after runs once the transaction committed: it schedules maintenance and
+// publishes the pending notification (then clears it). A failed publish
+// leaves it pending: the next apply for the practitioner (a retry of the
+// same event included) publishes it.
+func (s *Service) after(ctx context.Context, cc, pid string, out *outcome) error {
+	if out.setDue {
+		due := out.due
+		if err := s.st.SetDue(ctx, cc, pid, due); err != nil {
+			return err
+		}
+	}
+	if out.publish == nil {
+		return nil
+	}
+	var a eventdata.Availability
+	if err := json.Unmarshal(out.publish, &a); err != nil {
+		return s.st.ClearPending(ctx, cc, pid, out.publish)
+	}
+	if s.pub != nil {
+		if err := s.pub.Publish(ctx, a); err != nil {
+			return fmt.Errorf("publish availability change: %w", err)
+		}
+	}
+	if err := s.st.Publish(ctx, pid, out.publish); err != nil {
+		return fmt.Errorf("publish availability change on redis: %w", err)
+	}
+	return s.st.ClearPending(ctx, cc, pid, out.publish)
+}
+
+// prune drops ended occupied ranges and old tombstones (from busy too).
+func prune(ch *store.Changes, busy map[string]occupied, gones map[string]gone, now time.Time) {
+	for id, o := range busy {
+		if !o.Range.End.After(now.Add(-pastRetention)) {
+			delete(busy, id)
+			ch.BusyDel = append(ch.BusyDel, id)
+		}
+	}
+	for id, g := range gones {
+		if !g.Until.After(now.Add(-goneRetention)) {
+			ch.GoneDel = append(ch.GoneDel, id)
+		}
+	}
+	slices.Sort(ch.BusyDel)
+	slices.Sort(ch.GoneDel)
+}
+
+// model is a practitioner's days during one computation: stored bitmaps
+// where they exist and are current, built ones otherwise.
+type model struct {
+	ag     *Agenda
+	sched  slots.Schedule
+	stored map[string][]byte
+	built  map[string]slots.Day
+	now    time.Time
+}
+
+func newModel(ag *Agenda, busy map[string]occupied, stored map[string][]byte, now time.Time) *model {
+	return &model{ag: ag, sched: schedule(ag, busy), stored: stored, built: map[string]slots.Day{}, now: now}
+}
+
+// build computes date from the schedule (and remembers it).
+func (m *model) build(date string) (slots.Day, error) {
+	d, err := slots.BuildDay(m.sched, date, m.ag.Zone)
+	if err == nil {
+		m.built[date] = d
+	}
+	return d, err
+}
+
+// day is a day as it will be after the write: built if rebuilt or not
+// stored, else the stored bitmap.
+func (m *model) day(date string) (slots.Day, error) {
+	if d, ok := m.built[date]; ok {
+		return d, nil
+	}
+	if b, ok := m.stored[date]; ok {
+		return dayOf(date, m.ag.Zone, b)
+	}
+	return m.build(date)
+}
+
+func dayWrite(d slots.Day) store.DayWrite {
+	return store.DayWrite{Date: d.Date, Bits: d.Free, ExpireAt: d.End()}
+}

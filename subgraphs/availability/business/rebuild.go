@@ -1,0 +1,185 @@
+package business
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/careslot/careslot/internal/eventdata"
+	"github.com/careslot/careslot/subgraphs/availability/store"
+)
+
+// rebuildBatch is how many practitioners a rebuild computes per round trip.
+const rebuildBatch = 256
+
+// Rebuild replaces the read model with one computed from the authoritative
+// exports: practitioners yields every practitioner snapshot (in batches),
+// occupied every live hold and confirmed appointment. It clears the model's
+// keys under the prefix (SCAN + UNLINK; the tombstones of appointments that
+// stopped occupying are kept, like the consumers' dedupe keys, so that an old
+// event replayed later still cannot bring one back), stores the occupied
+// ranges, then per batch of practitioners stores the snapshot, the window's
+// day bitmaps and the next slot, everything pipelined. It publishes nothing.
+// The result is what the event path produces for the same stores and clock.
+// Run it with the availability workers stopped; once they restart, they
+// apply what happened since by version.
+func (s *Service) Rebuild(ctx context.Context,
+	practitioners func(fn func([]eventdata.Practitioner) error) error,
+	occupied func(fn func([]eventdata.Appointment) error) error,
+) error {
+	if err := s.clear(ctx); err != nil {
+		return fmt.Errorf("rebuild availability: clear: %w", err)
+	}
+	if err := occupied(func(batch []eventdata.Appointment) error { return s.rebuildOccupied(ctx, batch) }); err != nil {
+		return fmt.Errorf("rebuild availability: occupied ranges: %w", err)
+	}
+	err := practitioners(func(batch []eventdata.Practitioner) error {
+		for len(batch) > 0 {
+			n := min(len(batch), rebuildBatch)
+			if err := s.rebuildPractitioners(ctx, batch[:n]); err != nil {
+				return err
+			}
+			batch = batch[n:]
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("rebuild availability: practitioners: %w", err)
+	}
+	return nil
+}
+
+// clear unlinks every read-model key under the prefix.
+func (s *Service) clear(ctx context.Context) error {
+	k := s.st.Keys
+	scan := func(ctx context.Context, c *redis.Client) error {
+		var batch []string
+		flush := func() error {
+			if len(batch) == 0 {
+				return nil
+			}
+			err := c.Unlink(ctx, batch...).Err()
+			batch = batch[:0]
+			return err
+		}
+		iter := c.Scan(ctx, 0, k.Prefix+"*", 5000).Iterator()
+		for iter.Next(ctx) {
+			if key := iter.Val(); k.IsModelKey(key) {
+				batch = append(batch, key)
+				if len(batch) == 1000 {
+					if err := flush(); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		if err := iter.Err(); err != nil {
+			return err
+		}
+		return flush()
+	}
+	switch c := s.st.Client().(type) {
+	case *redis.ClusterClient:
+		return c.ForEachMaster(ctx, scan)
+	case *redis.Client:
+		return scan(ctx, c)
+	default:
+		return fmt.Errorf("unsupported redis client %T", c)
+	}
+}
+
+// putOccupied stores an occupied range unless the busy hash or a tombstone
+// has the appointment at the same or a newer version (as the event path
+// would decide), dropping a tombstone it supersedes.
+var putOccupied = redis.NewScript(`
+local function ver(s) if not s then return nil end return tonumber(string.match(s, '^(%d+)')) end
+local v = tonumber(ARGV[2])
+local g = ver(redis.call('HGET', KEYS[2], ARGV[1]))
+if g and g >= v then return 0 end
+local b = ver(redis.call('HGET', KEYS[1], ARGV[1]))
+if b and b >= v then return 0 end
+if g then redis.call('HDEL', KEYS[2], ARGV[1]) end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+redis.call('SET', KEYS[3], ARGV[4])
+return 1`)
+
+func (s *Service) rebuildOccupied(ctx context.Context, batch []eventdata.Appointment) error {
+	now := s.now()
+	k := s.st.Keys
+	if err := putOccupied.Load(ctx, s.st.Client()).Err(); err != nil {
+		return err
+	}
+	_, err := s.st.Client().Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, a := range batch {
+			o := occupied{Version: a.Version, Status: a.Status}
+			o.Range.Start, o.Range.End = a.BlockedFrom.UTC(), a.BlockedUntil.UTC()
+			if !a.Occupies() || !o.Range.End.After(now.Add(-pastRetention)) || !o.Range.Start.Before(o.Range.End) {
+				continue
+			}
+			cc, pid := a.Country, a.PractitionerID
+			putOccupied.EvalSha(ctx, p, []string{k.Busy(cc, pid), k.Gone(cc, pid), k.Index(pid)},
+				a.ID, a.Version, o.encode(), cc)
+		}
+		return nil
+	})
+	return err
+}
+
+func (s *Service) rebuildPractitioners(ctx context.Context, batch []eventdata.Practitioner) error {
+	now := s.now()
+	k := s.st.Keys
+	rdb := s.st.Client()
+	busy := make([]*redis.MapStringStringCmd, len(batch))
+	gones := make([]*redis.MapStringStringCmd, len(batch))
+	_, err := rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, pr := range batch {
+			busy[i] = p.HGetAll(ctx, k.Busy(pr.Country, pr.ID))
+			gones[i] = p.HGetAll(ctx, k.Gone(pr.Country, pr.ID))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	type write struct {
+		cc, pid string
+		ch      *store.Changes
+		due     outcome
+	}
+	writes := make([]write, 0, len(batch))
+	for i, pr := range batch {
+		if pr.ID == "" || pr.Country == "" {
+			continue
+		}
+		raw, err := encodeSnapshot(pr)
+		if err != nil {
+			return err
+		}
+		ag := s.AgendaOf(pr)
+		ch := &store.Changes{Sched: raw}
+		b := decodeBusy(busy[i].Val())
+		prune(ch, b, decodeGoneMap(gones[i].Val()), now)
+		m := newModel(ag, b, nil, now)
+		for _, date := range s.windowDates(ag.Zone, now) {
+			d, err := m.build(date)
+			if err != nil {
+				return err
+			}
+			ch.Days = append(ch.Days, dayWrite(d))
+		}
+		var out outcome
+		st := &store.State{Country: pr.Country}
+		s.finish(&out, ch, st, m, nil)
+		ch.Pending = nil // a rebuild notifies nobody
+		writes = append(writes, write{cc: pr.Country, pid: pr.ID, ch: ch, due: out})
+	}
+	_, err = rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, w := range writes {
+			s.st.QueueWrite(ctx, p, w.cc, w.pid, w.ch)
+			p.ZAdd(ctx, k.Due(), redis.Z{Score: float64(w.due.due.Unix()), Member: store.DueMember(w.cc, w.pid)})
+		}
+		return nil
+	})
+	return err
+}
