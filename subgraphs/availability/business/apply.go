@@ -151,7 +151,9 @@ func (s *Service) ApplyAppointment(ctx context.Context, a eventdata.Appointment)
 					delete(busy, a.ID)
 					ch.BusyDel = append(ch.BusyDel, a.ID)
 				}
-				ch.GoneSet[a.ID] = gone{Version: a.Version, Until: a.BlockedUntil}.encode()
+				if a.BlockedUntil.After(now.Add(-goneRetention)) { // as prune would keep it
+					ch.GoneSet[a.ID] = gone{Version: a.Version, Until: a.BlockedUntil}.encode()
+				}
 			}
 			if ag == nil {
 				return ch, nil // no schedule yet: its first snapshot builds the days
