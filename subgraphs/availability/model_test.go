@@ -92,7 +92,7 @@ func newEnvOn(t testing.TB, rdb *redis.Client, prefix string, brokers []string, 
 	t.Helper()
 	c := &clock{t: start}
 	sg, err := availability.New(context.Background(), availability.Deps{
-		Redis: rdb, KeyPrefix: prefix, Countries: countries.MustDefault(),
+		Redis: rdb, KeyPrefix: prefix, Countries: countries.MustDefault(), Verifier: rejectAll{},
 		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
 		KafkaBrokers: brokers, TopicPrefix: topicPrefix, Now: c.Now,
 		MaintenanceInterval: 50 * time.Millisecond,
