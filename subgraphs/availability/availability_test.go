@@ -7,7 +7,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
-		"testing"
+	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -83,8 +83,8 @@ func TestEntitiesThroughTheHandler(t *testing.T) {
 			ID                string     `json:"id"`
 			NextAvailableSlot *time.Time `json:"nextAvailableSlot"`
 			A                 []struct {
-				StartsAt time.Time `json:"startsAt"`
-				EndsAt   time.Time `json:"endsAt"`
+				StartsAt time.Time           `json:"startsAt"`
+				EndsAt   time.Time           `json:"endsAt"`
 				Location struct{ ID string } `json:"location"`
 			} `json:"a"`
 			B []struct {
@@ -143,7 +143,6 @@ func TestEntitiesThroughTheHandler(t *testing.T) {
 }
 
 func jsonString(v any) string { b, _ := json.Marshal(v); return string(b) }
-
 
 // TestConsumersEndToEnd produces a practitioner snapshot and booking events
 // to the broker and watches the slots change, AvailabilityChanged arrive on
