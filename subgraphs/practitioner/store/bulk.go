@@ -307,25 +307,51 @@ func (t *Tx) Savepoint(ctx context.Context, fn func(tx *Tx) error) error {
 
 // ExportPage reads up to limit practices after the key (country, id) in key
 // order, each with all its parts, from one consistent snapshot of the
-// database. An empty after key starts from the beginning.
+// database. An empty afterID starts from the beginning (of the countries
+// after afterCountry).
 func (s *Store) ExportPage(ctx context.Context, afterCountry, afterID string, limit int) ([]Aggregate, error) {
 	var out []Aggregate
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		var rows pgx.Rows
+		// Country by country, so that each query is one index range of one
+		// partition: a (country, id) row comparison across partitions makes
+		// the planner sort every remaining row for each page.
+		nextCountry := func(c string) (string, error) {
+			var next *string
+			err := tx.QueryRow(ctx, `SELECT min(country) FROM practitioners WHERE country > $1`, c).Scan(&next)
+			if next == nil {
+				return "", err
+			}
+			return *next, err
+		}
+		country, after := afterCountry, afterID
+		if after == "" {
+			after = "00000000-0000-0000-0000-000000000000"
+			var err error
+			if country, err = nextCountry(country); err != nil {
+				return err
+			}
+		}
+		var ps []Practitioner
+		for country != "" {
+			rows, err := tx.Query(ctx, `SELECT `+practitionerCols+` FROM practitioners
+				WHERE country = $1 AND id > $2::uuid ORDER BY id LIMIT $3`, country, after, limit-len(ps))
+			if err != nil {
+				return err
+			}
+			page, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Practitioner, error) { return scanPractitioner(r) })
+			if err != nil {
+				return err
+			}
+			if ps = append(ps, page...); len(ps) >= limit {
+				break
+			}
+			// This country is done: on to the next.
+			if country, err = nextCountry(country); err != nil {
+				return err
+			}
+			after = "00000000-0000-0000-0000-000000000000"
+		}
 		var err error
-		if afterID == "" {
-			rows, err = tx.Query(ctx, `SELECT `+practitionerCols+` FROM practitioners ORDER BY country, id LIMIT $1`, limit)
-		} else {
-			rows, err = tx.Query(ctx, `SELECT `+practitionerCols+` FROM practitioners
-				WHERE (country, id) > ($1, $2::uuid) ORDER BY country, id LIMIT $3`, afterCountry, afterID, limit)
-		}
-		if err != nil {
-			return err
-		}
-		ps, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Practitioner, error) { return scanPractitioner(r) })
-		if err != nil {
-			return err
-		}
 		out, err = withParts(ctx, tx, ps)
 		return err
 	})
