@@ -635,3 +635,15 @@ func (o *OpenSearch) Reset(ctx context.Context, country string) error {
 	return o.do(ctx, http.MethodPost, "/"+o.versions()+"/_delete_by_query?refresh=true&conflicts=proceed",
 		map[string]any{"query": map[string]any{"term": map[string]any{"country": country}}}, nil)
 }
+
+// DropAll deletes every index under the prefix (tests clean up with it).
+func (o *OpenSearch) DropAll(ctx context.Context) error {
+	if o.prefix == "" {
+		return errors.New("opensearch: DropAll needs an index prefix")
+	}
+	err := o.do(ctx, http.MethodDelete, "/"+o.prefix+"*", nil, nil)
+	if statusOf(err) == http.StatusNotFound {
+		return nil
+	}
+	return err
+}
