@@ -51,14 +51,7 @@ func (r *mutationResolver) UpdatePracticeProfile(ctx context.Context, input mode
 
 // AddLocation is the resolver for the addLocation field.
 func (r *mutationResolver) AddLocation(ctx context.Context, input model.AddLocationInput) (*model.AddLocationPayload, error) {
-	in := business.LocationInput{PractitionerID: deref(input.PractitionerID), Name: input.Name, TimeZone: input.TimeZone}
-	if a := input.Address; a != nil {
-		in.Line1, in.PostalCode, in.City, in.Country = a.Line1, a.PostalCode, a.City, a.Country
-	}
-	if c := input.Coordinates; c != nil {
-		in.Lat, in.Lon = c.Lat, c.Lon
-	}
-	l, err := r.Service.AddLocation(ctx, in)
+	l, err := r.Service.AddLocation(ctx, locationInput(input))
 	if err != nil {
 		return nil, err
 	}
