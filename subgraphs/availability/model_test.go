@@ -226,10 +226,10 @@ func TestScheduleEventBuildsWindowAndListsLikeSlotsOpen(t *testing.T) {
 		t.Fatalf("first snapshot: %+v", r)
 	}
 
-	// Every window day has a bitmap equal to BuildDay of the schedule, keyed as design §3 says.
+	// Every window day (and one either side) has a bitmap equal to BuildDay of the schedule, keyed as design §3 says.
 	ag := e.svc.AgendaOf(p)
 	sched := slots.Schedule{Rules: ag.Rules, Absences: ag.Absences}
-	for i := range 28 {
+	for i := -1; i <= 28; i++ {
 		date := date(i)
 		got, err := e.rdb.Get(ctx, e.prefix+"fr:avail:{p1}:"+date).Bytes()
 		if err != nil {
@@ -243,7 +243,7 @@ func TestScheduleEventBuildsWindowAndListsLikeSlotsOpen(t *testing.T) {
 			t.Errorf("DST day has %d ticks", want.Ticks)
 		}
 	}
-	if n, _ := e.rdb.Exists(ctx, e.prefix+"fr:avail:{p1}:"+date(28)).Result(); n != 0 {
+	if n, _ := e.rdb.Exists(ctx, e.prefix+"fr:avail:{p1}:"+date(29)).Result(); n != 0 {
 		t.Errorf("a day beyond the window is stored")
 	}
 	if cc, _ := e.rdb.Get(ctx, e.prefix+"pidx:{p1}").Result(); cc != "fr" {
@@ -429,7 +429,7 @@ func TestMaintenanceRollsTheWindow(t *testing.T) {
 	ctx := context.Background()
 	p := snapshot("p4", 1)
 	mustApplyP(t, e, p)
-	if n, _ := e.rdb.Exists(ctx, e.prefix+"fr:avail:{p4}:"+date(28)).Result(); n != 0 {
+	if n, _ := e.rdb.Exists(ctx, e.prefix+"fr:avail:{p4}:"+date(29)).Result(); n != 0 {
 		t.Fatal("day 29 stored")
 	}
 	// Nothing is due before the first slot (09:00, no notice) passes.
@@ -442,7 +442,7 @@ func TestMaintenanceRollsTheWindow(t *testing.T) {
 	if n, err := e.sg.MaintainOnce(ctx, later); err != nil || n != 1 {
 		t.Fatalf("maintenance: %d %v", n, err)
 	}
-	if n, _ := e.rdb.Exists(ctx, e.prefix+"fr:avail:{p4}:"+date(28)).Result(); n != 1 {
+	if n, _ := e.rdb.Exists(ctx, e.prefix+"fr:avail:{p4}:"+date(29)).Result(); n != 1 {
 		t.Error("the day entering the window was not built")
 	}
 	next, _ := e.svc.NextSlots(ctx, []string{"p4"})

@@ -168,11 +168,11 @@ func (s *Service) ApplyAppointment(ctx context.Context, a eventdata.Appointment)
 			}
 			m := newModel(ag, busy, st.Days, now)
 			window := s.windowDates(ag.Zone, now)
-			today := window[0]
+			today := dateOf(now, ag.Zone).String()
 			var dates []string
 			for _, r := range ranges {
 				for _, date := range slots.DaysCovering(ag.Zone, r.Start, r.End) {
-					if date < today || slices.Contains(dates, date) {
+					if date < window[0] || slices.Contains(dates, date) {
 						continue
 					}
 					if !slices.Contains(window, date) {
@@ -185,7 +185,9 @@ func (s *Service) ApplyAppointment(ctx context.Context, a eventdata.Appointment)
 					}
 					if stored, ok := st.Days[date]; !ok || !sameBits(stored, d.Free) {
 						ch.Days = append(ch.Days, dayWrite(d))
-						dates = append(dates, date)
+						if date >= today { // yesterday is stored for its buffers only
+							dates = append(dates, date)
+						}
 					}
 				}
 			}
@@ -360,6 +362,8 @@ func (m *model) day(date string) (slots.Day, error) {
 	return m.build(date)
 }
 
+// dayWrite stores a day until the end of the day after it (it is the
+// padding day before the window then).
 func dayWrite(d slots.Day) store.DayWrite {
-	return store.DayWrite{Date: d.Date, Bits: d.Free, ExpireAt: d.End()}
+	return store.DayWrite{Date: d.Date, Bits: d.Free, ExpireAt: d.End().Add(24 * time.Hour)}
 }

@@ -161,10 +161,13 @@ func dateRange(a, b civilDate) []string {
 	return out
 }
 
-// windowDates are the stored dates at now in zone: today and the next window-1.
+// windowDates are the dates with a stored bitmap at now in zone: the window
+// (today and the next window-1 days) and one day either side of it, so that
+// a listing of the window, whose buffers may reach across midnight, reads
+// stored days only.
 func (s *Service) windowDates(zone *time.Location, now time.Time) []string {
 	today := dateOf(now, zone)
-	return dateRange(today, today.add(s.window-1))
+	return dateRange(today.add(-1), today.add(s.window))
 }
 
 // dayOf turns a stored bitmap into a slots.Day.

@@ -20,7 +20,7 @@ func (r *practitionerResolver) AvailableSlots(ctx context.Context, obj *model.Pr
 	if err := business.ValidateRange(q.From, q.To); err != nil {
 		return nil, err
 	}
-	open, err := loaders(ctx).Slots.Load(ctx, q)
+	open, err := r.loaders(ctx).slots.Load(ctx, q)
 	if err != nil {
 		return nil, err
 	}
@@ -33,7 +33,7 @@ func (r *practitionerResolver) AvailableSlots(ctx context.Context, obj *model.Pr
 
 // NextAvailableSlot is the resolver for the nextAvailableSlot field.
 func (r *practitionerResolver) NextAvailableSlot(ctx context.Context, obj *model.Practitioner) (*time.Time, error) {
-	return loaders(ctx).Next.Load(ctx, obj.ID)
+	return r.loaders(ctx).next.Load(ctx, obj.ID)
 }
 
 // Practitioner returns PractitionerResolver implementation.

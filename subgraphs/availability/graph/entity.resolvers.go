@@ -8,6 +8,7 @@ package graph
 import (
 	"context"
 
+	"github.com/careslot/careslot/dataloaders"
 	"github.com/careslot/careslot/subgraphs/availability/graph/model"
 )
 
@@ -15,6 +16,9 @@ import (
 func (r *entityResolver) FindManyPractitionerByIDs(ctx context.Context, reps []*model.PractitionerByIDsInput) ([]*model.Practitioner, error) {
 	// Availability contributes fields to any practitioner: nothing to read
 	// here; each field batches its own reads over the whole page.
+	if l := dataloaders.From[Loaders](ctx); l != nil {
+		l.init(r.Service, len(reps))
+	}
 	out := make([]*model.Practitioner, len(reps))
 	for i, rep := range reps {
 		out[i] = &model.Practitioner{ID: rep.ID}
