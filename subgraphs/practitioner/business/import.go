@@ -88,6 +88,7 @@ type prepared struct {
 // planned is a prepared row turned into writes against the current state.
 type planned struct {
 	index  int
+	pr     prepared
 	key    store.ExternalKey
 	before *store.Aggregate
 	after  store.Aggregate
@@ -160,7 +161,27 @@ func (s *Service) Import(ctx context.Context, rows []ImportRow) (ImportResult, e
 					} else {
 						state[pl.key] = pl.before
 					}
-					res.Failed = append(res.Failed, storeFailure(pl.index, refused[i]))
+					if pl.before == nil && isUniqueViolation(refused[i]) {
+						// Another import created this practice meanwhile:
+						// update it instead.
+						after, err := s.replan(ctx, tx, pl)
+						if err == nil {
+							state[pl.key] = after
+							res.PractitionerIDs[pl.index] = after.Practitioner.ID
+							continue
+						}
+						if !isRefusal(err) {
+							if _, ok := apperr.As(err); !ok {
+								return err
+							}
+						}
+						refused[i] = err
+					}
+					if _, ok := apperr.As(refused[i]); ok {
+						fail(pl.index, refused[i])
+					} else {
+						res.Failed = append(res.Failed, storeFailure(pl.index, refused[i]))
+					}
 				}
 				wave, inWave = wave[:0], map[store.ExternalKey]bool{}
 				return nil
@@ -226,6 +247,32 @@ func (s *Service) writeWave(ctx context.Context, tx *store.Tx, wave []planned) (
 		out[i] = err
 	}
 	return out, nil
+}
+
+// replan writes a row planned as a new practice that another import created
+// meanwhile, as an update of what that import wrote.
+func (s *Service) replan(ctx context.Context, tx *store.Tx, pl planned) (*store.Aggregate, error) {
+	found, err := tx.LockByExternalIDs(ctx, []store.ExternalKey{pl.key})
+	if err != nil {
+		return nil, err
+	}
+	cur, ok := found[pl.key]
+	if !ok {
+		return nil, apperr.E(apperr.Conflict, "changed concurrently by another import; retry this row")
+	}
+	again, err := s.plan(pl.pr, &cur)
+	if err != nil {
+		return nil, err
+	}
+	if err := tx.Savepoint(ctx, func(sp *store.Tx) error { return sp.WritePractices(ctx, []store.PracticeWrite{again.write}) }); err != nil {
+		return nil, err
+	}
+	return &again.after, nil
+}
+
+func isUniqueViolation(err error) bool {
+	var pg *pgconn.PgError
+	return errors.As(err, &pg) && pg.Code == "23505"
 }
 
 // isRefusal tells a statement the database refused (a constraint, say) from a
@@ -371,7 +418,7 @@ func (s *Service) prepare(r ImportRow) (prepared, error) {
 // plan turns a prepared row into the writes and the resulting practice, given
 // the practice's current state (nil: a new practice).
 func (s *Service) plan(pr prepared, cur *store.Aggregate) (planned, error) {
-	pl := planned{index: pr.index, key: pr.key, before: cur}
+	pl := planned{index: pr.index, pr: pr, key: pr.key, before: cur}
 	var agg store.Aggregate
 	p := pr.p
 	if cur == nil {

@@ -376,3 +376,41 @@ func BenchmarkImport(b *testing.B) {
 		})
 	}
 }
+
+func TestConcurrentImportsOfTheSamePractices(t *testing.T) {
+	t.Parallel()
+	svc, pool := newService(t)
+	rows := make([]business.ImportRow, 50)
+	for i := range rows {
+		rows[i] = importRow(fmt.Sprint("race-", i))
+	}
+	results := make(chan business.ImportResult, 4)
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() {
+			res, err := svc.Import(admin, rows)
+			results <- res
+			errs <- err
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+		res := <-results
+		// A row another call created meanwhile is updated, not refused.
+		if res.Imported != 50 || len(res.Failed) != 0 {
+			t.Fatalf("imported %d, failed %+v", res.Imported, res.Failed)
+		}
+	}
+	if n := count(t, pool, `SELECT count(*) FROM practitioners`); n != 50 {
+		t.Fatalf("%d practitioners, want 50", n)
+	}
+	if n := count(t, pool, `SELECT count(*) FROM locations`); n != 100 {
+		t.Fatalf("%d locations, want 100", n)
+	}
+	// Every practice's version counts the imports that reached it, one event each.
+	if n := count(t, pool, `SELECT count(*) FROM practitioners p WHERE version <> (SELECT count(*) FROM outbox WHERE key = p.id::text)`); n != 0 {
+		t.Fatalf("%d practices whose version does not match their events", n)
+	}
+}

@@ -1,9 +1,11 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -216,6 +218,11 @@ func (t *Tx) WritePractices(ctx context.Context, ws []PracticeWrite) error {
 		}
 	}
 
+	// New practitioners go in in key order, so that two imports racing on the
+	// same new keys wait for each other instead of deadlocking.
+	slices.SortFunc(inserts, func(a, b pRow) int {
+		return cmp.Or(cmp.Compare(a.Country, b.Country), cmp.Compare(a.ExternalID, b.ExternalID))
+	})
 	b := &pgx.Batch{}
 	queue := func(sql string, rows any) error {
 		doc, err := json.Marshal(rows)
