@@ -22,8 +22,8 @@ const relayLockKey int64 = 0x6361726573_6f62 // "caresob"
 // Relay publishes outbox rows to Kafka in seq order and deletes them once
 // the broker has acknowledged them.
 //
-// It wakes on the outbox notification (sent at commit by Add) and polls as a
-// fallback. Each batch is read with FOR UPDATE SKIP LOCKED under an advisory
+// It wakes when a writer in this process calls Committed (InTx does) and polls
+// as a fallback, which is how relays in other processes see new rows. Each batch is read with FOR UPDATE SKIP LOCKED under an advisory
 // lock, so any number of relays may run against one database. Rows are
 // deleted only after every record of the batch was acknowledged; on failure
 // the batch is retried with backoff, so events are delivered at least once
@@ -39,7 +39,7 @@ type Relay struct {
 
 	// BatchSize is the most rows published per round (default 500).
 	BatchSize int
-	// PollInterval is the fallback poll period (default 1s).
+	// PollInterval is the fallback poll period (default 200ms).
 	PollInterval time.Duration
 	// ProduceTimeout bounds how long a batch waits for the broker before it
 	// is abandoned and retried (default 10s).
@@ -62,7 +62,7 @@ func NewRelay(pool *pgxpool.Pool, client *kgo.Client, topicPrefix string, logger
 		log:            logger.With("component", "outbox-relay"),
 		wake:           make(chan struct{}, 1),
 		BatchSize:      500,
-		PollInterval:   time.Second,
+		PollInterval:   200 * time.Millisecond,
 		ProduceTimeout: 10 * time.Second,
 		MaxBackoff:     2 * time.Second,
 	}
@@ -71,11 +71,7 @@ func NewRelay(pool *pgxpool.Pool, client *kgo.Client, topicPrefix string, logger
 // Run relays until ctx is canceled, then returns nil. Broker and database
 // failures are logged and retried; they never end Run.
 func (r *Relay) Run(ctx context.Context) error {
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	wg.Go(func() { r.listen(ctx) })
+	defer registerRelay(r)()
 
 	poll := time.NewTicker(r.PollInterval)
 	defer poll.Stop()
@@ -117,43 +113,6 @@ func (r *Relay) signal() {
 	select {
 	case r.wake <- struct{}{}:
 	default:
-	}
-}
-
-// listen keeps a dedicated connection LISTENing on Channel and wakes the
-// relay on each notification, reconnecting with backoff.
-func (r *Relay) listen(ctx context.Context) {
-	for attempt := 0; ctx.Err() == nil; attempt++ {
-		err := r.listenOnce(ctx, &attempt)
-		if ctx.Err() != nil {
-			return
-		}
-		wait := backoff(attempt, 5*time.Second)
-		r.log.Warn("outbox listener lost; polling until it is back", "retry_in", wait, "err", err)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(wait):
-		}
-	}
-}
-
-func (r *Relay) listenOnce(ctx context.Context, attempt *int) error {
-	conn, err := pgx.ConnectConfig(ctx, r.pool.Config().ConnConfig.Copy())
-	if err != nil {
-		return err
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	if _, err := conn.Exec(ctx, "LISTEN "+Channel); err != nil {
-		return err
-	}
-	*attempt = 0
-	r.signal() // catch up on anything committed while we were not listening
-	for {
-		if _, err := conn.WaitForNotification(ctx); err != nil {
-			return err
-		}
-		r.signal()
 	}
 }
 

@@ -96,7 +96,7 @@ const maxAttempts = 4
 func (s *Store) InTx(ctx context.Context, fn func(tx *Tx) error) error {
 	var err error
 	for attempt := range maxAttempts {
-		err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return fn(&Tx{tx: tx}) })
+		err = outbox.InTx(ctx, s.pool, func(tx pgx.Tx) error { return fn(&Tx{tx: tx}) })
 		if !retryable(err) {
 			return err
 		}
