@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/careslot/careslot/subgraphs/booking"
 	"github.com/careslot/careslot/subgraphs/patient"
 	"github.com/careslot/careslot/subgraphs/practitioner"
 )
@@ -31,6 +32,18 @@ var builders = map[string]func(ctx context.Context, p *platform) (*runningServic
 			return nil, err
 		}
 		return &runningService{name: patient.Name, handler: sg.Handler(), pool: pool}, nil
+	},
+	booking.Name: func(ctx context.Context, p *platform) (*runningService, error) {
+		pool, err := p.openStore(ctx, booking.Name)
+		if err != nil {
+			return nil, err
+		}
+		sg, err := booking.New(ctx, booking.Deps{Pool: pool, Countries: p.countries, Verifier: p.verifier, Logger: p.logger,
+			KafkaBrokers: p.cfg.KafkaBrokers, TopicPrefix: p.cfg.KafkaTopicPrefix})
+		if err != nil {
+			return nil, err
+		}
+		return &runningService{name: booking.Name, handler: sg.Handler(), pool: pool, workers: sg.Workers()}, nil
 	},
 }
 
