@@ -125,3 +125,42 @@ func BenchmarkAvailableSlotsFourWeeks(b *testing.B) {
 		report(b, ds)
 	})
 }
+
+// BenchmarkRebuild rebuilds 1,000 practitioners with 20 booked ranges each
+// and reports the rate (a 500,000-practitioner rebuild takes 500× as long).
+func BenchmarkRebuild(b *testing.B) {
+	e := newEnv(b, nil, "")
+	ctx := context.Background()
+	const n = 1000
+	ps := make([]eventdata.Practitioner, n)
+	var occ []eventdata.Appointment
+	for i := range ps {
+		ps[i] = snapshot(fmt.Sprint("rb", i), 1)
+		for d := range 20 {
+			occ = append(occ, appointment(ps[i], fmt.Sprint("rb", i, "-", d), "consult-"+ps[i].ID, at(d, 9, 20), 1, eventdata.StatusConfirmed))
+		}
+	}
+	for b.Loop() {
+		err := e.sg.Rebuild(ctx,
+			func(fn func([]eventdata.Practitioner) error) error {
+				for i := 0; i < n; i += 500 {
+					if err := fn(ps[i : i+500]); err != nil {
+						return err
+					}
+				}
+				return nil
+			},
+			func(fn func([]eventdata.Appointment) error) error {
+				for i := 0; i < len(occ); i += 1000 {
+					if err := fn(occ[i:min(i+1000, len(occ))]); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "practitioners/s")
+}

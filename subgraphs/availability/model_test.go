@@ -436,8 +436,8 @@ func TestMaintenanceRollsTheWindow(t *testing.T) {
 	if n, err := e.sg.MaintainOnce(ctx, start.Add(30*time.Minute)); err != nil || n != 0 {
 		t.Fatalf("early maintenance: %d %v", n, err)
 	}
-	// At midnight the new day enters the window and the next slot moves on.
-	later := at(1, 0, 0).Add(time.Second)
+	// After midnight the new day enters the window and the next slot moves on.
+	later := at(1, 1, 0) // the roll is spread over the hour after midnight
 	e.clock.Set(later)
 	if n, err := e.sg.MaintainOnce(ctx, later); err != nil || n != 1 {
 		t.Fatalf("maintenance: %d %v", n, err)

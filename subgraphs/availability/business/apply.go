@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"slices"
 	"time"
 
@@ -262,7 +263,7 @@ func (s *Service) finish(out *outcome, ch *store.Changes, st *store.State, m *mo
 		ch.Next = &enc
 	}
 	out.setDue = true
-	out.due = nextMidnight(m.ag.Zone, m.now)
+	out.due = nextMidnight(m.ag.Zone, m.now).Add(rollJitter(m.ag.Snapshot.ID))
 	if next != nil && until.Before(out.due) {
 		out.due = until
 	}
@@ -308,6 +309,15 @@ func (s *Service) after(ctx context.Context, cc, pid string, out *outcome) error
 		return fmt.Errorf("publish availability change on redis: %w", err)
 	}
 	return s.st.ClearPending(ctx, cc, pid, out.publish)
+}
+
+// rollJitter spreads the daily roll of a zone's practitioners over the hour
+// after midnight (deterministically, so a rebuild schedules the same); the
+// day entering the window is built on read until then.
+func rollJitter(pid string) time.Duration {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(pid))
+	return time.Duration(h.Sum32()%3600) * time.Second
 }
 
 // prune drops ended occupied ranges and old tombstones (from busy too).

@@ -3,6 +3,9 @@ package business
 import (
 	"context"
 	"fmt"
+	"slices"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/redis/go-redis/v9"
 
@@ -10,8 +13,12 @@ import (
 	"github.com/careslot/careslot/subgraphs/availability/store"
 )
 
-// rebuildBatch is how many practitioners a rebuild computes per round trip.
-const rebuildBatch = 256
+const (
+	// rebuildBatch is how many practitioners a rebuild computes per round trip.
+	rebuildBatch = 256
+	// rebuildWorkers is how many batches are in flight at once.
+	rebuildWorkers = 4
+)
 
 // Rebuild replaces the read model with one computed from the authoritative
 // exports: practitioners yields every practitioner snapshot (in batches),
@@ -34,16 +41,25 @@ func (s *Service) Rebuild(ctx context.Context,
 	if err := occupied(func(batch []eventdata.Appointment) error { return s.rebuildOccupied(ctx, batch) }); err != nil {
 		return fmt.Errorf("rebuild availability: occupied ranges: %w", err)
 	}
+	// Batches are computed and written by a few workers at once, so Go's
+	// computing overlaps Redis's writing.
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(rebuildWorkers)
 	err := practitioners(func(batch []eventdata.Practitioner) error {
 		for len(batch) > 0 {
 			n := min(len(batch), rebuildBatch)
-			if err := s.rebuildPractitioners(ctx, batch[:n]); err != nil {
-				return err
-			}
+			part := slices.Clone(batch[:n]) // the caller may reuse its slice
+			g.Go(func() error { return s.rebuildPractitioners(gctx, part) })
 			batch = batch[n:]
+			if gctx.Err() != nil {
+				return g.Wait()
+			}
 		}
 		return nil
 	})
+	if werr := g.Wait(); err == nil {
+		err = werr
+	}
 	if err != nil {
 		return fmt.Errorf("rebuild availability: practitioners: %w", err)
 	}
