@@ -301,7 +301,9 @@ func TestConsumer(t *testing.T) {
 		AppointmentTypes: []eventdata.AppointmentType{{ID: "tk", Name: "Consultation", VisitMode: "IN_PERSON", OnlineBookable: true}}}
 	produce(events.PractitionerEvents, "careslot.practitioner.PractitionerRegistered.v1", p.ID, p)
 	// …but the snapshot bumps the country's cache generation: seen at once.
-	wait("snapshot", false, func(c connection) bool { return c.TotalCount == 1 && c.Edges[0].Practitioner.DisplayName == "Dr Kafka Consumer" })
+	wait("snapshot", false, func(c connection) bool {
+		return c.TotalCount == 1 && c.Edges[0].Practitioner.DisplayName == "Dr Kafka Consumer"
+	})
 
 	next := time.Now().Add(3 * time.Hour).Truncate(time.Minute).UTC()
 	produce(events.AvailabilityEvents, eventdata.AvailabilityChanged, p.ID, eventdata.Availability{PractitionerID: p.ID, Country: "fr", NextAvailableSlot: &next})

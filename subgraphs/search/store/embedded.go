@@ -14,10 +14,14 @@ import (
 // Embedded is the in-process index. Per country (practitioners_{cc}) it
 // keeps the documents in one slice and a geo grid of cellDeg° cells per
 // specialty (plus one for all specialties), so "specialty near a point" reads
-// only the cells the radius covers. Practitioner fields live once per
-// practitioner, not per location; strings that repeat (cities, languages,
-// specialty labels) are interned. One RWMutex guards it all: searches share
-// it, writes (a few µs each) take it alone.
+// only the cells the radius covers. A cell holds compact entries carrying
+// everything the filters and sorts need except the text (position, next
+// slot, rating, flags, a language bitmap), so a scan reads contiguous memory
+// and touches a document or its practitioner only for text and for the page
+// it returns. Practitioner fields live once per practitioner, not per
+// location; strings that repeat (cities, languages, specialty labels) are
+// interned. One RWMutex guards it all: searches share it, writes (a few µs
+// each) take it alone.
 type Embedded struct {
 	mu        sync.RWMutex
 	shards    map[string]*shard
@@ -43,7 +47,7 @@ type shard struct {
 	free    []int32
 	live    int
 	// grid maps cellKey(spec, lat, lon) to the documents in the cell; spec 0 is "any".
-	grid map[uint64][]int32
+	grid map[uint64][]entry
 	// specCells lists each specialty's cells (some may have become empty).
 	specCells map[uint16][]uint64
 	specIndex map[string]uint16
@@ -75,7 +79,67 @@ type prac struct {
 const (
 	modeInPerson uint8 = 1 << iota
 	modeVideo
+	flagAccepts
+	flagRating
+	flagManyLangs // a language beyond the bitmap's 64: check the practitioner
+	flagManySpecs // a specialty beyond the bitmap's 64: check the practitioner
 )
+
+// entry is a document in a grid cell, with what filtering and sorting read.
+type entry struct {
+	lat, lon float64
+	next     int64  // unix seconds, noSlot for none
+	langs    uint64 // bit i: language i of the global table (i < 64)
+	specs    uint64 // bit i: specialty i of the shard (i < 64)
+	i        int32  // index in shard.docs
+	rating   float32
+	names    uint32 // nameSig of the display name's words
+	flags    uint8  // visit modes, flagAccepts, flagRating, flagManyLangs, flagManySpecs
+}
+
+// nameSig is a 32-bit signature of words by their first two letters: a
+// query word w (of two letters or more) can prefix a word of the name only
+// if the name's signature has nameSig(w)'s bit, so most names are rejected
+// without being read.
+func nameSig(folded string) uint32 {
+	var sig uint32
+	for _, w := range strings.Fields(folded) {
+		sig |= wordBit(w)
+	}
+	return sig
+}
+
+func wordBit(w string) uint32 {
+	if len(w) < 2 {
+		return 0
+	}
+	return 1 << ((uint32(w[0])*31 + uint32(w[1])) % 32)
+}
+
+func (e *Embedded) entryOf(p *prac, i int32, lat, lon float64) entry {
+	en := entry{lat: lat, lon: lon, next: p.next, i: i, rating: float32(p.rating), flags: p.modes, names: nameSig(p.folded)}
+	for _, s := range p.specs {
+		if s < 64 {
+			en.specs |= 1 << s
+		} else {
+			en.flags |= flagManySpecs
+		}
+	}
+	if p.accepts {
+		en.flags |= flagAccepts
+	}
+	if p.hasRating {
+		en.flags |= flagRating
+	}
+	for _, l := range p.langs {
+		if l < 64 {
+			en.langs |= 1 << l
+		} else {
+			en.flags |= flagManyLangs
+		}
+	}
+	return en
+}
 
 type doc struct {
 	p        *prac // nil: a free slot
@@ -107,7 +171,7 @@ func (e *Embedded) shard(country string) *shard {
 	if sh == nil {
 		sh = &shard{
 			country:   country,
-			grid:      map[uint64][]int32{},
+			grid:      map[uint64][]entry{},
 			specCells: map[uint16][]uint64{},
 			specIndex: map[string]uint16{},
 			specs:     make([]specialty, 1),
@@ -170,20 +234,47 @@ func (sh *shard) intern(s string) string {
 	return s
 }
 
-func (sh *shard) addToCell(key uint64, i int32) {
+func (sh *shard) addToCell(key uint64, en entry) {
 	list, ok := sh.grid[key]
 	if !ok {
 		spec := uint16(key >> 32)
 		sh.specCells[spec] = append(sh.specCells[spec], key)
 	}
-	sh.grid[key] = append(list, i)
+	sh.grid[key] = append(list, en)
+}
+
+func findEntry(list []entry, i int32) int {
+	for j := range list {
+		if list[j].i == i {
+			return j
+		}
+	}
+	return -1
 }
 
 func (sh *shard) removeFromCell(key uint64, i int32) {
 	list := sh.grid[key]
-	if j := slices.Index(list, i); j >= 0 {
+	if j := findEntry(list, i); j >= 0 {
 		list[j] = list[len(list)-1]
 		sh.grid[key] = list[:len(list)-1]
+	}
+}
+
+// eachEntry calls fn on every grid entry of p's documents (caller holds the write lock).
+func (sh *shard) eachEntry(p *prac, fn func(*entry)) {
+	for _, i := range p.docs {
+		d := &sh.docs[i]
+		la, lo := cellOf(d.lat, d.lon)
+		for s := -1; s < len(p.specs); s++ {
+			var spec uint16
+			if s >= 0 {
+				spec = p.specs[s]
+			}
+			list := sh.grid[cellKey(spec, la, lo)]
+			if j := findEntry(list, i); j >= 0 {
+				fn(&list[j])
+			}
+		}
 	}
 }
 
@@ -277,9 +368,10 @@ func (e *Embedded) Upsert(_ context.Context, p Practice) (bool, error) {
 		sh.docs[i] = doc{p: pr, id: d.ID, name: d.LocationName, city: sh.intern(d.City), lat: d.Lat, lon: d.Lon}
 		sh.live++
 		la, lo := cellOf(d.Lat, d.Lon)
-		sh.addToCell(cellKey(0, la, lo), i)
+		en := e.entryOf(pr, i, d.Lat, d.Lon)
+		sh.addToCell(cellKey(0, la, lo), en)
 		for _, s := range pr.specs {
-			sh.addToCell(cellKey(s, la, lo), i)
+			sh.addToCell(cellKey(s, la, lo), en)
 		}
 		pr.docs = append(pr.docs, i)
 		e.locs[d.ID] = docRef{sh: sh, i: i}
@@ -321,6 +413,9 @@ func (e *Embedded) SetNextAvailable(_ context.Context, _ string, id string, next
 	pr.next = noSlot
 	if next != nil {
 		pr.next = next.Unix()
+	}
+	if pr.sh != nil {
+		pr.sh.eachEntry(pr, func(en *entry) { en.next = pr.next })
 	}
 	return true, nil
 }
@@ -453,35 +548,44 @@ func (e *Embedded) Search(_ context.Context, q Query) (Result, error) {
 	}
 	top := topK{limit: q.Limit + 1}
 	total := 0
-	visit := func(i int32) {
-		c, ok := m.match(i)
+	visit := func(en *entry) {
+		c, ok := m.match(en)
 		if !ok {
 			return
 		}
 		total++
-		if after != nil && !less(after, &c) {
+		// The id (a read of the document) only when the key alone cannot decide.
+		if after != nil {
+			if c.k < after.k {
+				return
+			}
+			if c.k == after.k {
+				if c.id = sh.docs[c.i].id; c.id <= after.id {
+					return
+				}
+			}
+		}
+		if len(top.h) == top.limit && c.k > top.h[0].k {
 			return
+		}
+		if c.id == "" {
+			c.id = sh.docs[c.i].id
 		}
 		top.push(c)
 	}
 	spec := m.spec
-	switch {
-	case q.Near != nil:
+	if q.Near != nil {
 		eachCell(q.Near, func(la, lo int) {
-			for _, i := range sh.grid[cellKey(spec, la, lo)] {
-				visit(i)
+			list := sh.grid[cellKey(spec, la, lo)]
+			for j := range list {
+				visit(&list[j])
 			}
 		})
-	case spec != 0:
+	} else {
 		for _, key := range sh.specCells[spec] {
-			for _, i := range sh.grid[key] {
-				visit(i)
-			}
-		}
-	default:
-		for i := range sh.docs {
-			if sh.docs[i].p != nil {
-				visit(int32(i))
+			list := sh.grid[key]
+			for j := range list {
+				visit(&list[j])
 			}
 		}
 	}
@@ -559,8 +663,10 @@ type matcher struct {
 	mode        uint8
 	before      int64
 	tokens      []string // " "+folded token
-	latR        float64
+	tokenBits   []uint32 // wordBit of each token
+	tokenSpecs  []uint64 // per token, the specialties (< 64) whose label it matches
 	specMatches [][]bool // per token, per specialty: does the label match
+	latR, lonR  float64  // degrees of the radius, with a margin
 }
 
 func (e *Embedded) newMatcher(sh *shard, q Query) *matcher {
@@ -585,89 +691,118 @@ func (e *Embedded) newMatcher(sh *shard, q Query) *matcher {
 	}
 	for _, t := range Tokens(q.Text) {
 		m.tokens = append(m.tokens, " "+t)
+		m.tokenBits = append(m.tokenBits, wordBit(t))
 		row := make([]bool, len(sh.specs))
+		var bits uint64
 		for s := 1; s < len(sh.specs); s++ {
 			row[s] = strings.Contains(sh.specs[s].folded, " "+t)
+			if row[s] && s < 64 {
+				bits |= 1 << s
+			}
 		}
 		m.specMatches = append(m.specMatches, row)
+		m.tokenSpecs = append(m.tokenSpecs, bits)
 	}
-	if q.Near != nil {
-		m.latR = q.Near.RadiusKm/111.19*1.01 + 1e-9
+	if n := q.Near; n != nil {
+		m.latR = n.RadiusKm/111.19*1.01 + 1e-6
+		m.lonR = 360
+		if cos := math.Cos((math.Abs(n.Lat) + m.latR) * math.Pi / 180); cos > 0.01 {
+			m.lonR = m.latR / cos
+		}
 	}
 	return m
 }
 
-// match applies the filters to document i and computes its sort key.
-func (m *matcher) match(i int32) (candidate, bool) {
-	d := &m.sh.docs[i]
-	p := d.p
+// match applies the filters to a grid entry and computes its sort key.
+func (m *matcher) match(en *entry) (candidate, bool) {
 	q := m.q
-	if m.hasLang && !slices.Contains(p.langs, m.lang) {
-		return candidate{}, false
-	}
-	if m.mode != 0 && p.modes&m.mode == 0 {
-		return candidate{}, false
-	}
-	if q.AcceptsNewPatients != nil && p.accepts != *q.AcceptsNewPatients {
-		return candidate{}, false
-	}
-	if m.before != math.MaxInt64 && (p.next == noSlot || p.next > m.before) {
-		return candidate{}, false
-	}
-	if m.spec != 0 && q.Near == nil && !slices.Contains(p.specs, m.spec) {
-		return candidate{}, false
-	}
-	for t, tok := range m.tokens {
-		if strings.Contains(p.folded, tok) {
-			continue
-		}
-		found := false
-		for _, s := range p.specs {
-			if m.specMatches[t][s] {
-				found = true
-				break
+	if m.hasLang {
+		if m.lang < 64 {
+			if en.langs&(1<<m.lang) == 0 {
+				return candidate{}, false
 			}
-		}
-		if !found {
+		} else if en.flags&flagManyLangs == 0 || !slices.Contains(m.sh.docs[en.i].p.langs, m.lang) {
 			return candidate{}, false
 		}
 	}
-	c := candidate{id: d.id, i: i}
-	if q.Near != nil {
-		if math.Abs(d.lat-q.Near.Lat) > m.latR {
+	if m.mode != 0 && en.flags&m.mode == 0 {
+		return candidate{}, false
+	}
+	if q.AcceptsNewPatients != nil && (en.flags&flagAccepts != 0) != *q.AcceptsNewPatients {
+		return candidate{}, false
+	}
+	if en.next > m.before {
+		return candidate{}, false
+	}
+	c := candidate{i: en.i}
+	if n := q.Near; n != nil {
+		if math.Abs(en.lat-n.Lat) > m.latR {
 			return candidate{}, false
 		}
-		c.dist = DistanceKm(q.Near.Lat, q.Near.Lon, d.lat, d.lon)
-		if c.dist > q.Near.RadiusKm {
+		if dl := math.Abs(en.lon - n.Lon); dl > m.lonR && 360-dl > m.lonR {
 			return candidate{}, false
+		}
+		c.dist = DistanceKm(n.Lat, n.Lon, en.lat, en.lon)
+		if c.dist > n.RadiusKm {
+			return candidate{}, false
+		}
+	}
+	if len(m.tokens) > 0 {
+		var p *prac
+		for t, tok := range m.tokens {
+			if en.specs&m.tokenSpecs[t] != 0 {
+				continue // a specialty label matches
+			}
+			if en.flags&flagManySpecs == 0 && m.tokenBits[t] != 0 && en.names&m.tokenBits[t] == 0 {
+				return candidate{}, false // no label, and no word of the name can match
+			}
+			if p == nil {
+				p = m.sh.docs[en.i].p
+			}
+			if strings.Contains(p.folded, tok) {
+				continue
+			}
+			found := false
+			for _, s := range p.specs {
+				if m.specMatches[t][s] {
+					found = true
+					break
+				}
+			}
+			if !found {
+				return candidate{}, false
+			}
 		}
 	}
 	switch q.Sort {
 	case SortDistance:
 		c.k = c.dist
 	case SortSoonest:
-		if p.next == noSlot {
+		if en.next == noSlot {
 			c.k = math.MaxFloat64
 		} else {
-			c.k = float64(p.next)
+			c.k = float64(en.next)
 		}
 	default:
-		var dist *float64
-		if q.Near != nil {
-			dist = &c.dist
-		}
-		var next *time.Time
-		if p.next != noSlot {
-			t := time.Unix(p.next, 0)
-			next = &t
-		}
-		var rating *float64
-		if p.hasRating {
-			rating = &p.rating
-		}
-		c.k = -Relevance(dist, next, rating, q.Now)
+		c.k = -m.relevance(en, c.dist)
 	}
 	return c, true
+}
+
+// relevance is Relevance on an entry (without allocating).
+func (m *matcher) relevance(en *entry, dist float64) float64 {
+	var d, s, r float64
+	if m.q.Near != nil {
+		d = 1 / (1 + dist/relevanceDistanceKm)
+	}
+	if en.next != noSlot {
+		h := float64(en.next*1000-m.q.Now.UnixMilli()) / 3.6e6
+		s = 1 / (1 + math.Max(h, 0)/relevanceSlotHours)
+	}
+	if en.flags&flagRating != 0 {
+		r = float64(en.rating) / 5
+	}
+	return RelevanceWeightDistance*d + RelevanceWeightSlot*s + RelevanceWeightRating*r
 }
 
 // topK keeps the limit smallest candidates in a max-heap.

@@ -77,7 +77,7 @@ func TestOpenSearchRequestBodies(t *testing.T) {
 		Specialties: []string{"general-practice"}, SpecialtyLabels: []string{"Médecin généraliste"},
 		Languages: []string{"fr", "en"}, AcceptsNewPatients: true, Rating: ptr(4.8), VisitModes: []string{"IN_PERSON"},
 		AppointmentTypes: []store.AppointmentType{{ID: "t1", Name: "Consultation", VisitMode: "IN_PERSON", NewPatientsAllowed: true}},
-		LocationName: "Cabinet Rivoli", City: "Paris", Lat: 48.8566, Lon: 2.3522,
+		LocationName:     "Cabinet Rivoli", City: "Paris", Lat: 48.8566, Lon: 2.3522,
 	}}}, ptr(now.Add(time.Hour)))
 	var lines []json.RawMessage
 	for _, l := range strings.Split(strings.TrimSpace(string(bulk)), "\n") {
