@@ -9,7 +9,6 @@ import (
 	"context"
 
 	"github.com/careslot/careslot/dataloaders"
-
 	"github.com/careslot/careslot/subgraphs/booking/graph/model"
 	"github.com/careslot/careslot/subgraphs/booking/store"
 )
