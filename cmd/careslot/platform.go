@@ -109,6 +109,8 @@ type runningService struct {
 	name    string
 	handler http.Handler
 	pool    *pgxpool.Pool
+	// ready reports whether the service can serve (default: its pool answers).
+	ready   func(ctx context.Context) error
 	workers []func(ctx context.Context) error
 }
 
@@ -118,7 +120,10 @@ func (p *platform) run(ctx context.Context, g *errgroup.Group, s *runningService
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", s.handler)
 	httpserver.Health(mux, func(ctx context.Context) error {
-		if s.pool != nil {
+		switch {
+		case s.ready != nil:
+			return s.ready(ctx)
+		case s.pool != nil:
 			return s.pool.Ping(ctx)
 		}
 		return nil

@@ -2,11 +2,15 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
+	"github.com/careslot/careslot/internal/eventdata"
+	"github.com/careslot/careslot/subgraphs/availability"
 	"github.com/careslot/careslot/subgraphs/booking"
 	"github.com/careslot/careslot/subgraphs/patient"
 	"github.com/careslot/careslot/subgraphs/practitioner"
+	"github.com/careslot/careslot/subgraphs/search"
 )
 
 // builders make each subgraph from the platform.
@@ -45,6 +49,75 @@ var builders = map[string]func(ctx context.Context, p *platform) (*runningServic
 		}
 		return &runningService{name: booking.Name, handler: sg.Handler(), pool: pool, workers: sg.Workers()}, nil
 	},
+	availability.Name: func(ctx context.Context, p *platform) (*runningService, error) {
+		sg, err := newAvailability(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		p.closers = append(p.closers, sg.Close)
+		rdb, _ := p.redis()
+		return &runningService{name: availability.Name, handler: sg.Handler(), workers: sg.Workers(),
+			ready: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }}, nil
+	},
+	search.Name: func(ctx context.Context, p *platform) (*runningService, error) {
+		sg, err := newSearch(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		// The embedded index lives in memory: warm it from the owners' exports
+		// (practices, next slots) while the consumers catch up on events.
+		warm := func(ctx context.Context) error {
+			snapshots, err := practitionerSnapshots(ctx, p)
+			if err != nil {
+				return err
+			}
+			next, err := nextSlots(ctx, p)
+			if err != nil {
+				return err
+			}
+			return sg.Load(ctx, snapshots, next)
+		}
+		ready := sg.Ready()
+		return &runningService{name: search.Name, handler: sg.Handler(), workers: append(sg.Workers(), warm),
+			ready: func(context.Context) error {
+				select {
+				case <-ready:
+					return nil
+				default:
+					return errors.New("search index loading")
+				}
+			}}, nil
+	},
+}
+
+func newSearch(ctx context.Context, p *platform) (*search.Subgraph, error) {
+	rdb, err := p.redis()
+	if err != nil {
+		return nil, err
+	}
+	return search.New(ctx, search.Deps{Redis: rdb, KeyPrefix: p.cfg.RedisPrefix, Countries: p.countries, Verifier: p.verifier,
+		Logger: p.logger, KafkaBrokers: p.cfg.KafkaBrokers, TopicPrefix: p.cfg.KafkaTopicPrefix, OpenSearchURL: p.cfg.OpenSearchURL})
+}
+
+// nextSlots streams the next available slots the availability read model holds.
+func nextSlots(ctx context.Context, p *platform) (func(fn func([]eventdata.Availability) error) error, error) {
+	sg, err := newAvailability(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	return func(fn func([]eventdata.Availability) error) error {
+		defer sg.Close()
+		return sg.Service.ExportNextSlots(ctx, fn)
+	}, nil
+}
+
+func newAvailability(ctx context.Context, p *platform) (*availability.Subgraph, error) {
+	rdb, err := p.redis()
+	if err != nil {
+		return nil, err
+	}
+	return availability.New(ctx, availability.Deps{Redis: rdb, KeyPrefix: p.cfg.RedisPrefix, Countries: p.countries,
+		Verifier: p.verifier, Logger: p.logger, KafkaBrokers: p.cfg.KafkaBrokers, TopicPrefix: p.cfg.KafkaTopicPrefix})
 }
 
 // enabledServices lists the services this build serves, in start order.

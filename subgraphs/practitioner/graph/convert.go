@@ -28,7 +28,7 @@ func (r *Resolver) practitioner(p store.Practitioner) *model.Practitioner {
 
 func location(l store.Location) model.Location {
 	return model.Location{
-		ID: l.ID, PractitionerID: l.PractitionerID, Name: l.Name, TimeZone: l.TimeZone,
+		ID: l.ID, PractitionerID: l.PractitionerID, Name: l.Name, City: l.City, TimeZone: l.TimeZone,
 		Address:     &model.Address{Line1: l.Line1, PostalCode: l.PostalCode, City: l.City, Country: l.AddressCountry},
 		Coordinates: &model.Coordinates{Lat: l.Lat, Lon: l.Lon},
 	}

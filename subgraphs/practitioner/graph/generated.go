@@ -115,6 +115,7 @@ type ComplexityRoot struct {
 
 	Location struct {
 		Address      func(childComplexity int) int
+		City         func(childComplexity int) int
 		Coordinates  func(childComplexity int) int
 		ID           func(childComplexity int) int
 		Name         func(childComplexity int) int
@@ -525,6 +526,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Location.Address(childComplexity), true
+	case "Location.city":
+		if e.ComplexityRoot.Location.City == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Location.City(childComplexity), true
 	case "Location.coordinates":
 		if e.ComplexityRoot.Location.Coordinates == nil {
 			break
@@ -1038,12 +1045,13 @@ type Practitioner @key(fields: "id") @entityResolver(multi: true) {
   country: String!
   firstName: String!
   lastName: String!
-  displayName: String!
+  "Also served from the search index (shareable), so a search page costs one subgraph call."
+  displayName: String! @shareable
   bio: String
-  languages: [String!]!
-  acceptsNewPatients: Boolean!
-  rating: Float
-  specialties: [Specialty!]!
+  languages: [String!]! @shareable
+  acceptsNewPatients: Boolean! @shareable
+  rating: Float @shareable
+  specialties: [Specialty!]! @shareable
   locations: [Location!]!
   appointmentTypes: [AppointmentType!]!
   "Weekly opening hours of every location."
@@ -1096,10 +1104,12 @@ type Specialty @shareable {
 type Location @key(fields: "id") @entityResolver(multi: true) {
   id: ID!
   practitioner: Practitioner!
-  name: String!
+  name: String! @shareable
+  "The address's city (shareable with the search index)."
+  city: String! @shareable
   timeZone: String!
   address: Address!
-  coordinates: Coordinates!
+  coordinates: Coordinates! @shareable
 }
 
 type Address @shareable {
@@ -1546,6 +1556,8 @@ func (ec *executionContext) childFields_Location(ctx context.Context, field grap
 		return ec.fieldContext_Location_practitioner(ctx, field)
 	case "name":
 		return ec.fieldContext_Location_name(ctx, field)
+	case "city":
+		return ec.fieldContext_Location_city(ctx, field)
 	case "timeZone":
 		return ec.fieldContext_Location_timeZone(ctx, field)
 	case "address":
@@ -3167,6 +3179,29 @@ func (ec *executionContext) _Location_name(ctx context.Context, field graphql.Co
 	)
 }
 func (ec *executionContext) fieldContext_Location_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Location", field, false, false, "String")
+}
+
+func (ec *executionContext) _Location_city(ctx context.Context, field graphql.CollectedField, obj *model.Location) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Location_city(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.City, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Location_city(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Location", field, false, false, "String")
 }
 
@@ -7393,6 +7428,11 @@ func (ec *executionContext) _Location(ctx context.Context, sel ast.SelectionSet,
 				})
 		case "name":
 			out.Values[i] = ec._Location_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "city":
+			out.Values[i] = ec._Location_city(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}

@@ -25,6 +25,7 @@ type Location struct {
 	ID             string       `json:"id"`
 	PractitionerID string       `json:"-"`
 	Name           string       `json:"name"`
+	City           string       `json:"city"`
 	TimeZone       string       `json:"timeZone"`
 	Address        *Address     `json:"address"`
 	Coordinates    *Coordinates `json:"coordinates"`
