@@ -28,7 +28,15 @@ func cmdRebuild(ctx context.Context, args []string) error {
 	if fs.NArg() != 1 {
 		return fmt.Errorf("usage: careslot rebuild <availability|search>")
 	}
-	cfg := config.FromEnv()
+	start := time.Now()
+	if err := rebuild(ctx, config.FromEnv(), fs.Arg(0)); err != nil {
+		return err
+	}
+	fmt.Printf("rebuilt %s in %s\n", fs.Arg(0), time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+func rebuild(ctx context.Context, cfg config.Config, model string) error {
 	cfg.KafkaBrokers = nil // a rebuild consumes nothing and publishes nothing
 	cat, err := countries.Load(cfg.CountriesFile)
 	if err != nil {
@@ -36,8 +44,7 @@ func cmdRebuild(ctx context.Context, args []string) error {
 	}
 	p := &platform{cfg: cfg, logger: telemetry.NewLogger(os.Stderr), countries: cat}
 	defer p.close()
-	start := time.Now()
-	switch fs.Arg(0) {
+	switch model {
 	case "availability":
 		snapshots, err := practitionerSnapshots(ctx, p)
 		if err != nil {
@@ -78,9 +85,8 @@ func cmdRebuild(ctx context.Context, args []string) error {
 			return err
 		}
 	default:
-		return fmt.Errorf("unknown read model %q (availability, search)", fs.Arg(0))
+		return fmt.Errorf("unknown read model %q (availability, search)", model)
 	}
-	fmt.Printf("rebuilt %s in %s\n", fs.Arg(0), time.Since(start).Round(time.Millisecond))
 	return nil
 }
 
