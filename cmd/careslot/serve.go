@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/careslot/careslot/internal/config"
+	"github.com/careslot/careslot/internal/countries"
 	"github.com/careslot/careslot/internal/router"
 	"github.com/careslot/careslot/internal/telemetry"
 	"github.com/careslot/careslot/migrations"
@@ -19,7 +20,7 @@ import (
 func init() {
 	register("serve", "run one subgraph: careslot serve <service>", cmdServe)
 	register("router", "run the federation router", cmdRouter)
-	register("migrate", "create the databases and apply migrations: careslot migrate [service…]", cmdMigrate)
+	register("migrate", "create the databases, apply migrations, create country partitions: careslot migrate [service…]", cmdMigrate)
 }
 
 func cmdServe(ctx context.Context, args []string) error {
@@ -85,7 +86,12 @@ func cmdMigrate(ctx context.Context, args []string) error {
 	if len(services) == 0 {
 		services = config.Services
 	}
-	p := &platform{cfg: cfg, logger: telemetry.NewLogger(os.Stderr)}
+	cat, err := countries.Load(cfg.CountriesFile)
+	if err != nil {
+		return err
+	}
+	p := &platform{cfg: cfg, logger: telemetry.NewLogger(os.Stderr), countries: cat}
+	defer p.close()
 	for _, s := range services {
 		if !slices.Contains(config.Services, s) {
 			return fmt.Errorf("unknown service %q", s)
@@ -93,11 +99,11 @@ func cmdMigrate(ctx context.Context, args []string) error {
 		if migrations.For(s) == nil {
 			continue // a store outside PostgreSQL (availability, search)
 		}
-		pool, err := p.openStore(ctx, s)
-		if err != nil {
+		// Building the service applies its migrations and creates its country
+		// partitions; nothing is started.
+		if _, err := buildService(ctx, p, s); err != nil {
 			return err
 		}
-		pool.Close()
 		fmt.Printf("%s: migrated\n", s)
 	}
 	return nil

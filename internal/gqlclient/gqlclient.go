@@ -123,3 +123,13 @@ func (c *Client) Run(ctx context.Context, token, query string, vars map[string]a
 	}
 	return res.Decode(out)
 }
+
+// NewTransport returns an HTTP transport keeping enough idle connections for
+// n concurrent callers (the default keeps two per host, which would make a
+// load test measure connection setup).
+func NewTransport(n int) *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = n * 2
+	t.MaxIdleConnsPerHost = n * 2
+	return t
+}

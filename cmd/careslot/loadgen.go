@@ -1,0 +1,98 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/careslot/careslot/internal/auth"
+	"github.com/careslot/careslot/internal/config"
+	"github.com/careslot/careslot/internal/gqlclient"
+	"github.com/careslot/careslot/internal/loadgen"
+)
+
+func init() {
+	register("loadgen", "drive the router: careslot loadgen book|slots [--clients 64 --duration 20s]", cmdLoadgen)
+}
+
+func cmdLoadgen(ctx context.Context, args []string) error {
+	if len(args) < 1 {
+		return fmt.Errorf("usage: careslot loadgen <book|slots> [flags]")
+	}
+	scenario := args[0]
+	cfg := config.FromEnv()
+	fs := flag.NewFlagSet("loadgen "+scenario, flag.ExitOnError)
+	routerURL := fs.String("router", "http://"+cfg.RouterAddr+"/graphql", "router GraphQL endpoint")
+	clients := fs.Int("clients", 64, "concurrent clients")
+	duration := fs.Duration("duration", 20*time.Second, "how long to drive load")
+	nPractices := fs.Int("practitioners", 20, "practices to create and contend on")
+	nPatients := fs.Int("patients", 2000, "patients to create (book)")
+	days := fs.Int("days", 60, "days ahead to book or list")
+	checkDB := fs.String("check-db", cfg.DatabaseURLs["booking"], "booking database to count double bookings in afterwards (empty: skip)")
+	_ = fs.Parse(args[1:])
+
+	key, err := auth.LoadOrCreateDevKey(devKeyPath(cfg))
+	if err != nil {
+		return err
+	}
+	mint := func(role, sub string) (string, error) {
+		return key.Mint(auth.TokenClaims{Subject: sub, Role: auth.Role(role), Issuer: cfg.OIDCIssuer, Audience: cfg.OIDCAudience}, 2*time.Hour)
+	}
+	c := gqlclient.New(*routerURL)
+	c.HTTP.Transport = gqlclient.NewTransport(*clients)
+	run := strconv.FormatInt(time.Now().UnixNano(), 36)
+
+	fmt.Printf("setting up %d practices through %s …\n", *nPractices, *routerURL)
+	practices, err := loadgen.SetupPractices(ctx, c, mint, run, *nPractices)
+	if err != nil {
+		return err
+	}
+	switch scenario {
+	case "book":
+		tokens, err := loadgen.SetupPatients(ctx, c, mint, run, *nPatients)
+		if err != nil {
+			return err
+		}
+		if err := loadgen.WaitBookable(ctx, c, practices, tokens[0]); err != nil {
+			return err
+		}
+		r := loadgen.Run(ctx, loadgen.Config{Name: "book (contended)", Clients: *clients, Duration: *duration},
+			loadgen.BookOp(c, practices, tokens, *days, run))
+		fmt.Println(r)
+		fmt.Printf("bookings/s: %.0f   attempts/s: %.0f\n", r.Rate("booked"), r.RPS())
+		if *checkDB != "" {
+			n, err := doubleBookings(ctx, *checkDB)
+			if err != nil {
+				return err
+			}
+			fmt.Printf("double bookings found by SQL: %d\n", n)
+		}
+	case "slots":
+		time.Sleep(2 * time.Second) // let availability consume the new schedules
+		r := loadgen.Run(ctx, loadgen.Config{Name: fmt.Sprintf("slots (%d days)", *days), Clients: *clients, Duration: *duration},
+			loadgen.SlotsOp(c, practices, *days))
+		fmt.Println(r)
+	default:
+		return fmt.Errorf("unknown scenario %q", scenario)
+	}
+	return nil
+}
+
+// doubleBookings counts pairs of occupying appointments of one practitioner
+// that overlap: the number the whole design promises is zero.
+func doubleBookings(ctx context.Context, dsn string) (int, error) {
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close(ctx)
+	var n int
+	err = conn.QueryRow(ctx, `SELECT count(*) FROM appointments a JOIN appointments b
+		ON a.practitioner_id = b.practitioner_id AND a.id < b.id AND a.blocked && b.blocked
+		WHERE a.status = 'CONFIRMED' AND b.status = 'CONFIRMED'`).Scan(&n)
+	return n, err
+}
