@@ -22,6 +22,7 @@ import (
 	"github.com/careslot/careslot/internal/events"
 	"github.com/careslot/careslot/internal/gqlserver"
 	"github.com/careslot/careslot/internal/kafka"
+	"github.com/careslot/careslot/internal/livehub"
 	"github.com/careslot/careslot/subgraphs/availability/business"
 	"github.com/careslot/careslot/subgraphs/availability/graph"
 	"github.com/careslot/careslot/subgraphs/availability/store"
@@ -66,6 +67,7 @@ type Subgraph struct {
 	resolver *graph.Resolver
 	deps     Deps
 	producer *kgo.Client
+	hub      *livehub.Hub
 	log      *slog.Logger
 }
 
@@ -91,16 +93,19 @@ func New(_ context.Context, deps Deps) (*Subgraph, error) {
 		sg.producer = cl
 		pub = kafkaPublisher{cl: cl}
 	}
+	// One Redis pub/sub connection serves every live listing of this instance.
+	sg.hub = livehub.New(deps.Redis, sg.log)
 	sg.Service = business.New(business.Config{
 		Store: store.New(deps.Redis, deps.KeyPrefix), Countries: deps.Countries, WindowDays: deps.WindowDays,
-		Publisher: pub, Logger: sg.log, Now: deps.Now,
+		Publisher: pub, Logger: sg.log, Now: deps.Now, Hub: sg.hub,
 	})
 	sg.resolver = &graph.Resolver{Service: sg.Service}
 	return sg, nil
 }
 
-// Close releases the producer.
+// Close releases the producer and the live listings' Redis connection.
 func (s *Subgraph) Close() {
+	_ = s.hub.Close()
 	if s.producer != nil {
 		s.producer.Close()
 	}
@@ -119,6 +124,10 @@ func (s *Subgraph) Handler() http.Handler {
 		PerRequest: s.resolver.WithLoaders,
 	})
 }
+
+// LiveStats are the counters of the live listings' hub: subscribers and
+// Redis channels subscribed.
+func (s *Subgraph) LiveStats() livehub.Stats { return s.hub.Stats() }
 
 // Rebuild recomputes the read model from the authoritative exports (see
 // business.Service.Rebuild); `careslot rebuild availability` feeds it.

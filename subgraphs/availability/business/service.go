@@ -14,6 +14,7 @@ import (
 
 	"github.com/careslot/careslot/internal/countries"
 	"github.com/careslot/careslot/internal/eventdata"
+	"github.com/careslot/careslot/internal/livehub"
 	"github.com/careslot/careslot/internal/slots"
 	"github.com/careslot/careslot/subgraphs/availability/store"
 )
@@ -48,6 +49,9 @@ type Config struct {
 	Logger    *slog.Logger
 	// Now defaults to time.Now.
 	Now func() time.Time
+	// Hub fans the Redis change channel out to live listings (WatchSlots);
+	// nil: no live listings.
+	Hub *livehub.Hub
 }
 
 // Service is the availability business layer.
@@ -58,6 +62,7 @@ type Service struct {
 	pub    Publisher
 	log    *slog.Logger
 	now    func() time.Time
+	hub    *livehub.Hub
 
 	cacheMu sync.Mutex
 	cache   map[string]cachedAgenda
@@ -82,7 +87,7 @@ func New(cfg Config) *Service {
 		cfg.Logger = slog.Default()
 	}
 	return &Service{st: cfg.Store, cat: cfg.Countries, window: cfg.WindowDays, pub: cfg.Publisher,
-		log: cfg.Logger, now: cfg.Now, cache: map[string]cachedAgenda{}}
+		log: cfg.Logger, now: cfg.Now, hub: cfg.Hub, cache: map[string]cachedAgenda{}}
 }
 
 // Store is the service's store.

@@ -36,7 +36,39 @@ func (r *practitionerResolver) NextAvailableSlot(ctx context.Context, obj *model
 	return r.loaders(ctx).next.Load(ctx, obj.ID)
 }
 
+// SlotsChanged is the resolver for the slotsChanged field.
+func (r *subscriptionResolver) SlotsChanged(ctx context.Context, practitionerID string, appointmentTypeID string, from gqlscalar.Date, to gqlscalar.Date) (<-chan *model.SlotsUpdate, error) {
+	w, err := r.Service.WatchSlots(ctx, business.SlotsQuery{PractitionerID: practitionerID, TypeID: appointmentTypeID, From: from.String(), To: to.String()})
+	if err != nil {
+		return nil, err
+	}
+	out := make(chan *model.SlotsUpdate, 1)
+	go func() {
+		defer close(out)
+		defer w.Close()
+		list := w.Initial
+		for {
+			select {
+			case out <- slotsUpdate(practitionerID, list):
+			case <-ctx.Done():
+				return
+			}
+			var err error
+			if list, err = w.Next(ctx); err != nil {
+				return
+			}
+		}
+	}()
+	return out, nil
+}
+
 // Practitioner returns PractitionerResolver implementation.
 func (r *Resolver) Practitioner() PractitionerResolver { return &practitionerResolver{r} }
 
-type practitionerResolver struct{ *Resolver }
+// Subscription returns SubscriptionResolver implementation.
+func (r *Resolver) Subscription() SubscriptionResolver { return &subscriptionResolver{r} }
+
+type (
+	practitionerResolver struct{ *Resolver }
+	subscriptionResolver struct{ *Resolver }
+)

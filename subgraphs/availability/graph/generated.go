@@ -33,6 +33,7 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 type ResolverRoot interface {
 	Entity() EntityResolver
 	Practitioner() PractitionerResolver
+	Subscription() SubscriptionResolver
 }
 
 type DirectiveRoot struct {
@@ -64,6 +65,15 @@ type ComplexityRoot struct {
 		StartsAt func(childComplexity int) int
 	}
 
+	SlotsUpdate struct {
+		PractitionerID func(childComplexity int) int
+		Slots          func(childComplexity int) int
+	}
+
+	Subscription struct {
+		SlotsChanged func(childComplexity int, practitionerID string, appointmentTypeID string, from gqlscalar.Date, to gqlscalar.Date) int
+	}
+
 	_Service struct {
 		SDL func(childComplexity int) int
 	}
@@ -79,6 +89,9 @@ type EntityResolver interface {
 type PractitionerResolver interface {
 	AvailableSlots(ctx context.Context, obj *model.Practitioner, appointmentTypeID string, from gqlscalar.Date, to gqlscalar.Date) ([]model.Slot, error)
 	NextAvailableSlot(ctx context.Context, obj *model.Practitioner) (*time.Time, error)
+}
+type SubscriptionResolver interface {
+	SlotsChanged(ctx context.Context, practitionerID string, appointmentTypeID string, from gqlscalar.Date, to gqlscalar.Date) (<-chan *model.SlotsUpdate, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -179,6 +192,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Slot.StartsAt(childComplexity), true
 
+	case "SlotsUpdate.practitionerId":
+		if e.ComplexityRoot.SlotsUpdate.PractitionerID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SlotsUpdate.PractitionerID(childComplexity), true
+	case "SlotsUpdate.slots":
+		if e.ComplexityRoot.SlotsUpdate.Slots == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SlotsUpdate.Slots(childComplexity), true
+
+	case "Subscription.slotsChanged":
+		if e.ComplexityRoot.Subscription.SlotsChanged == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_slotsChanged_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.SlotsChanged(childComplexity, args["practitionerId"].(string), args["appointmentTypeId"].(string), args["from"].(gqlscalar.Date), args["to"].(gqlscalar.Date)), true
+
 	case "_Service.sdl":
 		if e.ComplexityRoot._Service.SDL == nil {
 			break
@@ -230,6 +268,23 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			}
 
 			return &response
+		}
+	case ast.Subscription:
+		next := ec._Subscription(ctx, opCtx.Operation.SelectionSet)
+
+		var buf bytes.Buffer
+		return func(ctx context.Context) *graphql.Response {
+			buf.Reset()
+			data := next(ctx)
+
+			if data == nil {
+				return nil
+			}
+			data.MarshalGQL(&buf)
+
+			return &graphql.Response{
+				Data: buf.Bytes(),
+			}
 		}
 
 	default:
@@ -299,6 +354,23 @@ type Slot {
 "A practice location, owned by the practitioner subgraph."
 type Location @key(fields: "id", resolvable: false) {
   id: ID!
+}
+
+type Subscription {
+  """
+  The open slots of an appointment type between two local dates (as
+  availableSlots lists them, with the same arguments and errors): first the
+  current list, then the whole list again each time it changes. A client that
+  resubscribes or reconnects starts from the current list, so a missed
+  message costs nothing.
+  """
+  slotsChanged(practitionerId: ID!, appointmentTypeId: ID!, from: Date!, to: Date!): SlotsUpdate!
+}
+
+"The open slots of a practitioner's appointment type over a subscription's range."
+type SlotsUpdate {
+  practitionerId: ID!
+  slots: [Slot!]!
 }
 `, BuiltIn: false},
 	{Name: "../../../federation/directives.graphql", Input: `
@@ -412,6 +484,16 @@ func (ec *executionContext) childFields_Slot(ctx context.Context, field graphql.
 		return ec.fieldContext_Slot_location(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Slot", field.Name)
+}
+
+func (ec *executionContext) childFields_SlotsUpdate(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "practitionerId":
+		return ec.fieldContext_SlotsUpdate_practitionerId(ctx, field)
+	case "slots":
+		return ec.fieldContext_SlotsUpdate_slots(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SlotsUpdate", field.Name)
 }
 
 func (ec *executionContext) childFields__Service(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -607,6 +689,44 @@ func (ec *executionContext) field_Query__entities_args(ctx context.Context, rawA
 		return nil, err
 	}
 	args["representations"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_slotsChanged_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "practitionerId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["practitionerId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "appointmentTypeId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["appointmentTypeId"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "from",
+		func(ctx context.Context, v any) (gqlscalar.Date, error) {
+			return ec.unmarshalNDate2githubᚗcomᚋcareslotᚋcareslotᚋinternalᚋgqlscalarᚐDate(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["from"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "to",
+		func(ctx context.Context, v any) (gqlscalar.Date, error) {
+			return ec.unmarshalNDate2githubᚗcomᚋcareslotᚋcareslotᚋinternalᚋgqlscalarᚐDate(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["to"] = arg3
 	return args, nil
 }
 
@@ -1067,6 +1187,105 @@ func (ec *executionContext) fieldContext_Slot_location(_ context.Context, field 
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Location(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SlotsUpdate_practitionerId(ctx context.Context, field graphql.CollectedField, obj *model.SlotsUpdate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SlotsUpdate_practitionerId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PractitionerID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SlotsUpdate_practitionerId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SlotsUpdate", field, false, false, "ID")
+}
+
+func (ec *executionContext) _SlotsUpdate_slots(ctx context.Context, field graphql.CollectedField, obj *model.SlotsUpdate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SlotsUpdate_slots(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Slots, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.Slot) graphql.Marshaler {
+			return ec.marshalNSlot2ᚕgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋavailabilityᚋgraphᚋmodelᚐSlotᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SlotsUpdate_slots(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SlotsUpdate",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Slot(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_slotsChanged(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_slotsChanged(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().SlotsChanged(ctx, fc.Args["practitionerId"].(string), fc.Args["appointmentTypeId"].(string), fc.Args["from"].(gqlscalar.Date), fc.Args["to"].(gqlscalar.Date))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SlotsUpdate) graphql.Marshaler {
+			return ec.marshalNSlotsUpdate2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋavailabilityᚋgraphᚋmodelᚐSlotsUpdate(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_slotsChanged(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SlotsUpdate(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_slotsChanged_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -2469,6 +2688,64 @@ func (ec *executionContext) _Slot(ctx context.Context, sel ast.SelectionSet, obj
 	return out
 }
 
+var slotsUpdateImplementors = []string{"SlotsUpdate"}
+
+func (ec *executionContext) _SlotsUpdate(ctx context.Context, sel ast.SelectionSet, obj *model.SlotsUpdate) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, slotsUpdateImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SlotsUpdate")
+		case "practitionerId":
+			out.Values[i] = ec._SlotsUpdate_practitionerId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "slots":
+			out.Values[i] = ec._SlotsUpdate_slots(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var subscriptionImplementors = []string{"Subscription"}
+
+func (ec *executionContext) _Subscription(ctx context.Context, sel ast.SelectionSet) func(ctx context.Context) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, subscriptionImplementors)
+	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
+		Object: "Subscription",
+	})
+	if len(fields) != 1 {
+		graphql.AddErrorf(ctx, "must subscribe to exactly one stream")
+		return nil
+	}
+
+	switch fields[0].Name {
+	case "slotsChanged":
+		return ec._Subscription_slotsChanged(ctx, fields[0])
+	default:
+		panic("unknown field " + strconv.Quote(fields[0].Name))
+	}
+}
+
 var _ServiceImplementors = []string{"_Service"}
 
 func (ec *executionContext) __Service(ctx context.Context, sel ast.SelectionSet, obj *fedruntime.Service) graphql.Marshaler {
@@ -2970,6 +3247,14 @@ func (ec *executionContext) marshalNSlot2ᚕgithubᚗcomᚋcareslotᚋcareslot�
 	}
 
 	return ret
+}
+
+func (ec *executionContext) marshalNSlotsUpdate2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋavailabilityᚋgraphᚋmodelᚐSlotsUpdate(ctx context.Context, sel ast.SelectionSet, v *model.SlotsUpdate) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SlotsUpdate!")
+		return graphql.Null
+	}
+	return ec._SlotsUpdate(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {
