@@ -42,11 +42,17 @@ var builders = map[string]func(ctx context.Context, p *platform) (*runningServic
 		if err != nil {
 			return nil, err
 		}
-		sg, err := booking.New(ctx, booking.Deps{Pool: pool, Countries: p.countries, Verifier: p.verifier, Logger: p.logger,
-			KafkaBrokers: p.cfg.KafkaBrokers, TopicPrefix: p.cfg.KafkaTopicPrefix})
+		// Redis carries agendaChanged to every booking instance (live agenda).
+		rdb, err := p.redis()
 		if err != nil {
 			return nil, err
 		}
+		sg, err := booking.New(ctx, booking.Deps{Pool: pool, Countries: p.countries, Verifier: p.verifier, Logger: p.logger,
+			KafkaBrokers: p.cfg.KafkaBrokers, TopicPrefix: p.cfg.KafkaTopicPrefix, Redis: rdb, KeyPrefix: p.cfg.RedisPrefix})
+		if err != nil {
+			return nil, err
+		}
+		p.closers = append(p.closers, sg.Close)
 		return &runningService{name: booking.Name, handler: sg.Handler(), pool: pool, workers: sg.Workers()}, nil
 	},
 	availability.Name: func(ctx context.Context, p *platform) (*runningService, error) {

@@ -14,12 +14,14 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/careslot/careslot/internal/auth"
 	"github.com/careslot/careslot/internal/countries"
 	"github.com/careslot/careslot/internal/events"
 	"github.com/careslot/careslot/internal/gqlserver"
 	"github.com/careslot/careslot/internal/kafka"
+	"github.com/careslot/careslot/internal/livehub"
 	"github.com/careslot/careslot/subgraphs/booking/business"
 	"github.com/careslot/careslot/subgraphs/booking/graph"
 	"github.com/careslot/careslot/subgraphs/booking/store"
@@ -44,13 +46,20 @@ type Deps struct {
 	// SweepInterval is how often the sweeper expires due holds (default:
 	// a tenth of HoldTTL, between 100 ms and 5 s).
 	SweepInterval time.Duration
+	// Redis carries agenda changes to every instance's agendaChanged
+	// subscribers (channels {KeyPrefix}agenda-changes:{pid}). Optional:
+	// without it agendaChanged answers an error.
+	Redis     redis.UniversalClient
+	KeyPrefix string
 }
 
 // Subgraph is a ready booking service.
 type Subgraph struct {
 	Service  *business.Service
+	Live     *business.Live // nil without Redis
 	resolver *graph.Resolver
 	deps     Deps
+	hub      *livehub.Hub
 }
 
 // New builds the subgraph and makes sure every served country has its
@@ -67,7 +76,21 @@ func New(ctx context.Context, deps Deps) (*Subgraph, error) {
 		return nil, err
 	}
 	svc := business.New(st, deps.Countries, business.Options{HoldTTL: deps.HoldTTL, Logger: deps.Logger})
-	return &Subgraph{Service: svc, resolver: &graph.Resolver{Service: svc}, deps: deps}, nil
+	sg := &Subgraph{Service: svc, resolver: &graph.Resolver{Service: svc}, deps: deps}
+	if deps.Redis != nil {
+		// One Redis pub/sub connection serves every agenda subscriber of this instance.
+		sg.hub = livehub.New(deps.Redis, deps.Logger.With("service", Name))
+		sg.Live = business.NewLive(svc, deps.Redis, deps.KeyPrefix, sg.hub)
+		sg.resolver.Live = sg.Live
+	}
+	return sg, nil
+}
+
+// Close releases the agenda subscribers' Redis connection.
+func (s *Subgraph) Close() {
+	if s.hub != nil {
+		_ = s.hub.Close()
+	}
 }
 
 // NewSchema returns the executable schema.
@@ -91,13 +114,22 @@ func (s *Subgraph) Workers() []func(context.Context) error {
 		s.deps.Logger.Warn("booking: no Kafka brokers; practitioner and patient replicas will not be updated")
 		return workers
 	}
-	for _, c := range []struct {
+	type consumer struct {
 		group, topic string
 		handler      kafka.Handler
-	}{
-		{business.PractitionerGroup, events.PractitionerEvents, s.Service.ApplyPractitionerEvent},
-		{business.PatientGroup, events.PatientEvents, s.Service.ApplyPatientEvent},
-	} {
+		dedupe       kafka.Deduper
+	}
+	consumers := []consumer{
+		{business.PractitionerGroup, events.PractitionerEvents, s.Service.ApplyPractitionerEvent, nil},
+		{business.PatientGroup, events.PatientEvents, s.Service.ApplyPatientEvent, nil},
+	}
+	if s.Live != nil {
+		// Booking's own events, once across instances, onto Redis for every
+		// instance's agendaChanged subscribers.
+		consumers = append(consumers, consumer{business.AgendaGroup, events.BookingEvents, s.Live.PublishEvent,
+			kafka.NewRedisDeduper(s.deps.Redis, s.deps.KeyPrefix, business.AgendaGroup, 0)})
+	}
+	for _, c := range consumers {
 		workers = append(workers, func(ctx context.Context) error {
 			consumer, err := kafka.NewConsumer(kafka.ConsumerConfig{
 				Brokers: s.deps.KafkaBrokers,
@@ -105,6 +137,7 @@ func (s *Subgraph) Workers() []func(context.Context) error {
 				Topics:  []string{kafka.Topic(s.deps.TopicPrefix, c.topic)},
 				Handler: c.handler,
 				Logger:  s.deps.Logger,
+				Dedupe:  c.dedupe,
 			})
 			if err != nil {
 				return err

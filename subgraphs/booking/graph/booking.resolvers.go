@@ -97,6 +97,34 @@ func (r *queryResolver) Appointment(ctx context.Context, id string) (*model.Appo
 	return appointment(a), nil
 }
 
+// AgendaChanged is the resolver for the agendaChanged field.
+func (r *subscriptionResolver) AgendaChanged(ctx context.Context, practitionerID string) (<-chan *model.AgendaChange, error) {
+	if r.Live == nil {
+		return nil, business.ErrNoLive
+	}
+	w, err := r.Live.Watch(ctx, practitionerID)
+	if err != nil {
+		return nil, err
+	}
+	out := make(chan *model.AgendaChange, 1)
+	go func() {
+		defer close(out)
+		defer w.Close()
+		for {
+			c, err := w.Next(ctx)
+			if err != nil {
+				return
+			}
+			select {
+			case out <- &model.AgendaChange{Appointment: appointment(c.Appointment), Change: model.AgendaChangeKind(c.Change)}:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out, nil
+}
+
 // Mutation returns MutationResolver implementation.
 func (r *Resolver) Mutation() MutationResolver { return &mutationResolver{r} }
 
@@ -109,9 +137,13 @@ func (r *Resolver) Practitioner() PractitionerResolver { return &practitionerRes
 // Query returns QueryResolver implementation.
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
+// Subscription returns SubscriptionResolver implementation.
+func (r *Resolver) Subscription() SubscriptionResolver { return &subscriptionResolver{r} }
+
 type (
 	mutationResolver     struct{ *Resolver }
 	patientResolver      struct{ *Resolver }
 	practitionerResolver struct{ *Resolver }
 	queryResolver        struct{ *Resolver }
+	subscriptionResolver struct{ *Resolver }
 )

@@ -36,12 +36,18 @@ type ResolverRoot interface {
 	Patient() PatientResolver
 	Practitioner() PractitionerResolver
 	Query() QueryResolver
+	Subscription() SubscriptionResolver
 }
 
 type DirectiveRoot struct {
 }
 
 type ComplexityRoot struct {
+	AgendaChange struct {
+		Appointment func(childComplexity int) int
+		Change      func(childComplexity int) int
+	}
+
 	Appointment struct {
 		AppointmentType    func(childComplexity int) int
 		CancellationReason func(childComplexity int) int
@@ -152,6 +158,10 @@ type ComplexityRoot struct {
 		Previous    func(childComplexity int) int
 	}
 
+	Subscription struct {
+		AgendaChanged func(childComplexity int, practitionerID string) int
+	}
+
 	_Service struct {
 		SDL func(childComplexity int) int
 	}
@@ -182,6 +192,9 @@ type PractitionerResolver interface {
 type QueryResolver interface {
 	Appointment(ctx context.Context, id string) (*model.Appointment, error)
 }
+type SubscriptionResolver interface {
+	AgendaChanged(ctx context.Context, practitionerID string) (<-chan *model.AgendaChange, error)
+}
 
 // endregion ************************** generated!.gotpl **************************
 
@@ -200,6 +213,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 	ec := newExecutionContext(nil, e, nil)
 	_ = ec
 	switch typeName + "." + field {
+
+	case "AgendaChange.appointment":
+		if e.ComplexityRoot.AgendaChange.Appointment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgendaChange.Appointment(childComplexity), true
+	case "AgendaChange.change":
+		if e.ComplexityRoot.AgendaChange.Change == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgendaChange.Change(childComplexity), true
 
 	case "Appointment.appointmentType":
 		if e.ComplexityRoot.Appointment.AppointmentType == nil {
@@ -599,6 +625,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.RescheduleAppointmentPayload.Previous(childComplexity), true
 
+	case "Subscription.agendaChanged":
+		if e.ComplexityRoot.Subscription.AgendaChanged == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_agendaChanged_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.AgendaChanged(childComplexity, args["practitionerId"].(string)), true
+
 	case "_Service.sdl":
 		if e.ComplexityRoot._Service.SDL == nil {
 			break
@@ -666,6 +704,23 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			ctx = graphql.WithLazyInputUnmarshalerIndex(ctx, inputUnmarshalers)
 			data := ec._Mutation(ctx, opCtx.Operation.SelectionSet)
 			var buf bytes.Buffer
+			data.MarshalGQL(&buf)
+
+			return &graphql.Response{
+				Data: buf.Bytes(),
+			}
+		}
+	case ast.Subscription:
+		next := ec._Subscription(ctx, opCtx.Operation.SelectionSet)
+
+		var buf bytes.Buffer
+		return func(ctx context.Context) *graphql.Response {
+			buf.Reset()
+			data := next(ctx)
+
+			if data == nil {
+				return nil
+			}
 			data.MarshalGQL(&buf)
 
 			return &graphql.Response{
@@ -747,6 +802,32 @@ type Mutation {
   cancelAppointment(input: CancelAppointmentInput!): CancelAppointmentPayload!
   "Marks that the patient did not come (practitioner or secretary, after the start)."
   markNoShow(appointmentId: ID!): MarkNoShowPayload!
+}
+
+type Subscription {
+  """
+  The practitioner's agenda as it changes: one message per appointment booked,
+  moved, cancelled or marked as a no-show, with the appointment after the
+  change. For the practitioner or a secretary acting for them (FORBIDDEN
+  otherwise; the token comes with the WebSocket connection). Messages start at
+  subscription: read the agenda for what happened before.
+  """
+  agendaChanged(practitionerId: ID!): AgendaChange!
+}
+
+"What happened to an appointment of a practitioner's agenda."
+enum AgendaChangeKind {
+  BOOKED
+  RESCHEDULED
+  CANCELLED
+  NO_SHOW
+}
+
+"One change of a practitioner's agenda."
+type AgendaChange {
+  "The appointment after the change."
+  appointment: Appointment!
+  change: AgendaChangeKind!
 }
 
 enum AppointmentStatus {
@@ -999,6 +1080,16 @@ var parsedSchema = gqlparser.MustLoadSchema(sources...)
 // childFields_* functions provide shared child field context lookups.
 // Each function is generated once per unique object type, deduplicating the
 // switch statements that were previously inlined in every fieldContext_* function.
+
+func (ec *executionContext) childFields_AgendaChange(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "appointment":
+		return ec.fieldContext_AgendaChange_appointment(ctx, field)
+	case "change":
+		return ec.fieldContext_AgendaChange_change(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AgendaChange", field.Name)
+}
 
 func (ec *executionContext) childFields_Appointment(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
@@ -1510,6 +1601,20 @@ func (ec *executionContext) field_Query_appointment_args(ctx context.Context, ra
 	return args, nil
 }
 
+func (ec *executionContext) field_Subscription_agendaChanged_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "practitionerId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["practitionerId"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field___Directive_args_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -1583,6 +1688,61 @@ func (ec *executionContext) field___Type_inputFields_args(ctx context.Context, r
 // endregion ***************************** args.gotpl *****************************
 
 // region    **************************** field.gotpl *****************************
+
+func (ec *executionContext) _AgendaChange_appointment(ctx context.Context, field graphql.CollectedField, obj *model.AgendaChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgendaChange_appointment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Appointment, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Appointment) graphql.Marshaler {
+			return ec.marshalNAppointment2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐAppointment(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgendaChange_appointment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AgendaChange",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Appointment(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AgendaChange_change(ctx context.Context, field graphql.CollectedField, obj *model.AgendaChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgendaChange_change(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Change, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.AgendaChangeKind) graphql.Marshaler {
+			return ec.marshalNAgendaChangeKind2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐAgendaChangeKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgendaChange_change(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AgendaChange", field, false, false, "AgendaChangeKind")
+}
 
 func (ec *executionContext) _Appointment_id(ctx context.Context, field graphql.CollectedField, obj *model.Appointment) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
@@ -3257,6 +3417,50 @@ func (ec *executionContext) fieldContext_RescheduleAppointmentPayload_previous(_
 	return fc, nil
 }
 
+func (ec *executionContext) _Subscription_agendaChanged(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_agendaChanged(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().AgendaChanged(ctx, fc.Args["practitionerId"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AgendaChange) graphql.Marshaler {
+			return ec.marshalNAgendaChange2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐAgendaChange(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_agendaChanged(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AgendaChange(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_agendaChanged_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) __Service_sdl(ctx context.Context, field graphql.CollectedField, obj *fedruntime.Service) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -4787,6 +4991,44 @@ func (ec *executionContext) __Entity(ctx context.Context, sel ast.SelectionSet, 
 
 // region    **************************** object.gotpl ****************************
 
+var agendaChangeImplementors = []string{"AgendaChange"}
+
+func (ec *executionContext) _AgendaChange(ctx context.Context, sel ast.SelectionSet, obj *model.AgendaChange) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, agendaChangeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AgendaChange")
+		case "appointment":
+			out.Values[i] = ec._AgendaChange_appointment(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "change":
+			out.Values[i] = ec._AgendaChange_change(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var appointmentImplementors = []string{"Appointment", "_Entity"}
 
 func (ec *executionContext) _Appointment(ctx context.Context, sel ast.SelectionSet, obj *model.Appointment) graphql.Marshaler {
@@ -5640,6 +5882,26 @@ func (ec *executionContext) _RescheduleAppointmentPayload(ctx context.Context, s
 	return out
 }
 
+var subscriptionImplementors = []string{"Subscription"}
+
+func (ec *executionContext) _Subscription(ctx context.Context, sel ast.SelectionSet) func(ctx context.Context) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, subscriptionImplementors)
+	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
+		Object: "Subscription",
+	})
+	if len(fields) != 1 {
+		graphql.AddErrorf(ctx, "must subscribe to exactly one stream")
+		return nil
+	}
+
+	switch fields[0].Name {
+	case "agendaChanged":
+		return ec._Subscription_agendaChanged(ctx, fields[0])
+	default:
+		panic("unknown field " + strconv.Quote(fields[0].Name))
+	}
+}
+
 var _ServiceImplementors = []string{"_Service"}
 
 func (ec *executionContext) __Service(ctx context.Context, sel ast.SelectionSet, obj *fedruntime.Service) graphql.Marshaler {
@@ -6034,6 +6296,24 @@ func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, o
 // endregion **************************** object.gotpl ****************************
 
 // region    ***************************** type.gotpl *****************************
+
+func (ec *executionContext) marshalNAgendaChange2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐAgendaChange(ctx context.Context, sel ast.SelectionSet, v *model.AgendaChange) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "AgendaChange!")
+		return graphql.Null
+	}
+	return ec._AgendaChange(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNAgendaChangeKind2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐAgendaChangeKind(ctx context.Context, v any) (model.AgendaChangeKind, error) {
+	var res model.AgendaChangeKind
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNAgendaChangeKind2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐAgendaChangeKind(ctx context.Context, sel ast.SelectionSet, v model.AgendaChangeKind) graphql.Marshaler {
+	return v
+}
 
 func (ec *executionContext) marshalNAppointment2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐAppointment(ctx context.Context, sel ast.SelectionSet, v model.Appointment) graphql.Marshaler {
 	return ec._Appointment(ctx, sel, &v)

@@ -10,4 +10,6 @@ import (
 // Resolver is the root resolver; it holds the business service.
 type Resolver struct {
 	Service *business.Service
+	// Live streams agenda changes; nil without Redis.
+	Live *business.Live
 }

@@ -3,8 +3,19 @@
 package model
 
 import (
+	"bytes"
+	"fmt"
+	"io"
+	"strconv"
 	"time"
 )
+
+// One change of a practitioner's agenda.
+type AgendaChange struct {
+	// The appointment after the change.
+	Appointment *Appointment     `json:"appointment"`
+	Change      AgendaChangeKind `json:"change"`
+}
 
 type AppointmentByIDsInput struct {
 	ID string `json:"ID"`
@@ -111,4 +122,67 @@ type RescheduleAppointmentPayload struct {
 	Appointment *Appointment `json:"appointment"`
 	// The appointment as it was before the move.
 	Previous *PreviousAppointment `json:"previous"`
+}
+
+type Subscription struct {
+}
+
+// What happened to an appointment of a practitioner's agenda.
+type AgendaChangeKind string
+
+const (
+	AgendaChangeKindBooked      AgendaChangeKind = "BOOKED"
+	AgendaChangeKindRescheduled AgendaChangeKind = "RESCHEDULED"
+	AgendaChangeKindCancelled   AgendaChangeKind = "CANCELLED"
+	AgendaChangeKindNoShow      AgendaChangeKind = "NO_SHOW"
+)
+
+var AllAgendaChangeKind = []AgendaChangeKind{
+	AgendaChangeKindBooked,
+	AgendaChangeKindRescheduled,
+	AgendaChangeKindCancelled,
+	AgendaChangeKindNoShow,
+}
+
+func (e AgendaChangeKind) IsValid() bool {
+	switch e {
+	case AgendaChangeKindBooked, AgendaChangeKindRescheduled, AgendaChangeKindCancelled, AgendaChangeKindNoShow:
+		return true
+	}
+	return false
+}
+
+func (e AgendaChangeKind) String() string {
+	return string(e)
+}
+
+func (e *AgendaChangeKind) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = AgendaChangeKind(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid AgendaChangeKind", str)
+	}
+	return nil
+}
+
+func (e AgendaChangeKind) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *AgendaChangeKind) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e AgendaChangeKind) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }
