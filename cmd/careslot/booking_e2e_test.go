@@ -13,7 +13,7 @@ import (
 
 // openEveryDay gives the practice's location opening hours 08:00–20:00 every
 // day, step 15, for the given types, with the contract's SetOpeningHours.
-func openEveryDay(t *testing.T, s *stack, token, locationID string, typeIDs ...string) {
+func openEveryDay(t testing.TB, s *stack, token, locationID string, typeIDs ...string) {
 	t.Helper()
 	var rules []map[string]any
 	for _, d := range []string{"MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY"} {

@@ -18,7 +18,7 @@ import (
 // registerPractice registers a practitioner with one location and one type
 // through the router, with the contract's operations, and returns its ids and
 // token.
-func registerPractice(t *testing.T, s *stack, first, last string) (id, locationID, typeID, token string) {
+func registerPractice(t testing.TB, s *stack, first, last string) (id, locationID, typeID, token string) {
 	t.Helper()
 	var reg struct {
 		RegisterPractitioner struct {
@@ -60,7 +60,7 @@ func registerPractice(t *testing.T, s *stack, first, last string) (id, locationI
 }
 
 // registerPatient registers a patient through the router and returns id and token.
-func registerPatient(t *testing.T, s *stack, first string) (string, string) {
+func registerPatient(t testing.TB, s *stack, first string) (string, string) {
 	t.Helper()
 	var reg struct {
 		RegisterPatient struct {

@@ -20,7 +20,7 @@ type slotsResult struct {
 }
 
 // listSlots runs the contract's PractitionerSlots for one local day.
-func listSlots(t *testing.T, s *stack, prID, typeID, day string) slotsResult {
+func listSlots(t testing.TB, s *stack, prID, typeID, day string) slotsResult {
 	t.Helper()
 	var out slotsResult
 	s.run(t, "", s.op(t, "PractitionerSlots"), map[string]any{"id": prID, "appointmentTypeId": typeID, "from": day, "to": day}, &out)
@@ -28,7 +28,7 @@ func listSlots(t *testing.T, s *stack, prID, typeID, day string) slotsResult {
 }
 
 // eventually retries check until it returns "" or the deadline passes.
-func eventually(t *testing.T, what string, check func() string) {
+func eventually(t testing.TB, what string, check func() string) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {

@@ -46,7 +46,7 @@ var (
 
 // startStack starts (once per test binary) the system all end-to-end tests
 // share; each test makes its own practitioners and patients.
-func startStack(t *testing.T) *stack {
+func startStack(t testing.TB) *stack {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("end-to-end: starts the whole system")
@@ -58,7 +58,7 @@ func startStack(t *testing.T) *stack {
 	return sharedStack
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -68,7 +68,7 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-func newStack(t *testing.T) (*stack, error) {
+func newStack(t testing.TB) (*stack, error) {
 	cfg := config.FromEnv()
 	cfg.DataDir = filepath.Join(t.TempDir(), "data")
 	suffix := testenv.Suffix()
@@ -128,7 +128,7 @@ func newStack(t *testing.T) (*stack, error) {
 }
 
 // token mints a token the running system accepts.
-func (s *stack) token(t *testing.T, role auth.Role, sub string, practitioners ...string) string {
+func (s *stack) token(t testing.TB, role auth.Role, sub string, practitioners ...string) string {
 	t.Helper()
 	tok, err := s.key.Mint(auth.TokenClaims{Subject: sub, Role: role, Practitioners: practitioners,
 		Issuer: s.cfg.OIDCIssuer, Audience: s.cfg.OIDCAudience}, time.Hour)
@@ -139,7 +139,7 @@ func (s *stack) token(t *testing.T, role auth.Role, sub string, practitioners ..
 }
 
 // op returns a contract operation by name (the test skips without the contract).
-func (s *stack) op(t *testing.T, name string) string {
+func (s *stack) op(t testing.TB, name string) string {
 	t.Helper()
 	if s.contract == nil {
 		t.Skip("client contract not found beside the repository")
@@ -148,7 +148,7 @@ func (s *stack) op(t *testing.T, name string) string {
 }
 
 // run executes a query through the router and fails the test on any error.
-func (s *stack) run(t *testing.T, token, query string, vars map[string]any, out any) {
+func (s *stack) run(t testing.TB, token, query string, vars map[string]any, out any) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -158,7 +158,7 @@ func (s *stack) run(t *testing.T, token, query string, vars map[string]any, out 
 }
 
 // errorCodes executes a query expected to fail and returns its error codes.
-func (s *stack) errorCodes(t *testing.T, token, query string, vars map[string]any) []string {
+func (s *stack) errorCodes(t testing.TB, token, query string, vars map[string]any) []string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
