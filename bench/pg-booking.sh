@@ -11,7 +11,7 @@ url=${base%/*}/$db
 url=${url%%\?*}
 trap 'psql "$base" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null' EXIT
 psql "$base" -qc "CREATE DATABASE $db" >/dev/null
-DATABASE_URL_BOOKING="$url" go run ./cmd/careslot migrate booking >/dev/null
+DATABASE_URL_BOOKING="$url" go run ./cmd/careslot migrate booking >/dev/null 2>&1
 for c in 8 32 64; do
   psql "$url" -qc "TRUNCATE appointments, idempotency_keys, outbox" >/dev/null
   tps=$(pgbench -n -f bench/pg-booking.sql -c "$c" -j 2 -T "$secs" "$url" 2>/dev/null | awk '/^tps/ {print $3; exit}')

@@ -42,7 +42,23 @@ type JWKSVerifier struct {
 	mu         sync.Mutex
 	lastTry    time.Time
 	retryEvery time.Duration
+
+	// verified remembers recently verified tokens for at most a minute (and
+	// never past their expiry): a client sends the same token with every
+	// request, and an RSA verification costs more than a small query.
+	cacheMu  sync.Mutex
+	verified map[string]cachedPrincipal
 }
+
+type cachedPrincipal struct {
+	p     Principal
+	until time.Time
+}
+
+const (
+	verifiedCacheSize = 10_000
+	verifiedCacheTTL  = time.Minute
+)
 
 // NewJWKSVerifier returns a verifier for tokens from issuer for audience,
 // signed by a key of the JWKS at jwksURL. An unreachable JWKS is not an error:
@@ -105,6 +121,13 @@ func (v *JWKSVerifier) keyfunc() (keyfunc.Keyfunc, error) {
 
 // Verify checks the signature, exp, iat, iss, aud, a non-empty sub and a known role.
 func (v *JWKSVerifier) Verify(ctx context.Context, rawToken string) (Principal, error) {
+	now := time.Now()
+	v.cacheMu.Lock()
+	if c, ok := v.verified[rawToken]; ok && now.Before(c.until) {
+		v.cacheMu.Unlock()
+		return c.p, nil
+	}
+	v.cacheMu.Unlock()
 	kf, err := v.keyfunc()
 	if err != nil {
 		return Principal{}, apperr.E(apperr.Unauthenticated, "signing keys unavailable")
@@ -113,7 +136,21 @@ func (v *JWKSVerifier) Verify(ctx context.Context, rawToken string) (Principal, 
 	if _, err := v.parser.ParseWithClaims(rawToken, &c, kf.KeyfuncCtx(ctx)); err != nil {
 		return Principal{}, apperr.E(apperr.Unauthenticated, "%s", tokenErrorMessage(err))
 	}
-	return principalFromClaims(c)
+	p, err := principalFromClaims(c)
+	if err != nil {
+		return Principal{}, err
+	}
+	until := now.Add(verifiedCacheTTL)
+	if c.ExpiresAt != nil && c.ExpiresAt.Before(until) {
+		until = c.ExpiresAt.Time
+	}
+	v.cacheMu.Lock()
+	if v.verified == nil || len(v.verified) >= verifiedCacheSize {
+		v.verified = make(map[string]cachedPrincipal, 256) // crude but bounded: start over
+	}
+	v.verified[rawToken] = cachedPrincipal{p: p, until: until}
+	v.cacheMu.Unlock()
+	return p, nil
 }
 
 func principalFromClaims(c tokenClaims) (Principal, error) {

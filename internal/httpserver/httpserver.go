@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -69,9 +70,13 @@ func Health(mux *http.ServeMux, ready func(ctx context.Context) error) {
 	})
 }
 
-// Metrics returns the Prometheus /metrics handler, served on its own port.
+// Metrics returns the Prometheus /metrics handler, with the Go profiler
+// under /debug/pprof/, served on its own (internal) port.
 func Metrics() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.Handler())
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	return mux
 }
