@@ -11,17 +11,19 @@ import (
 
 	"github.com/careslot/careslot/internal/auth"
 	"github.com/careslot/careslot/internal/config"
+	"github.com/careslot/careslot/internal/countries"
 	"github.com/careslot/careslot/internal/gqlclient"
 	"github.com/careslot/careslot/internal/loadgen"
+	"github.com/careslot/careslot/subgraphs/practitioner/seed"
 )
 
 func init() {
-	register("loadgen", "drive the router: careslot loadgen book|slots [--clients 64 --duration 20s]", cmdLoadgen)
+	register("loadgen", "drive the router: careslot loadgen book|slots|search [--clients 64 --duration 20s]", cmdLoadgen)
 }
 
 func cmdLoadgen(ctx context.Context, args []string) error {
 	if len(args) < 1 {
-		return fmt.Errorf("usage: careslot loadgen <book|slots> [flags]")
+		return fmt.Errorf("usage: careslot loadgen <book|slots|search> [flags]")
 	}
 	scenario := args[0]
 	cfg := config.FromEnv()
@@ -32,6 +34,7 @@ func cmdLoadgen(ctx context.Context, args []string) error {
 	nPractices := fs.Int("practitioners", 20, "practices to create and contend on")
 	nPatients := fs.Int("patients", 2000, "patients to create (book)")
 	days := fs.Int("days", 60, "days ahead to book or list")
+	subgraphURL := fs.String("subgraph", "http://"+cfg.SubgraphAddrs["search"]+"/graphql", "search: the search subgraph, called directly for comparison (empty: skip)")
 	checkDB := fs.String("check-db", cfg.DatabaseURLs["booking"], "booking database to count double bookings in afterwards (empty: skip)")
 	_ = fs.Parse(args[1:])
 
@@ -46,6 +49,9 @@ func cmdLoadgen(ctx context.Context, args []string) error {
 	c.HTTP.Transport = gqlclient.NewTransport(*clients)
 	run := strconv.FormatInt(time.Now().UnixNano(), 36)
 
+	if scenario == "search" {
+		return searchLoad(ctx, cfg, *routerURL, *subgraphURL, *clients, *duration)
+	}
 	fmt.Printf("setting up %d practices through %s …\n", *nPractices, *routerURL)
 	practices, err := loadgen.SetupPractices(ctx, c, mint, run, *nPractices)
 	if err != nil {
@@ -95,4 +101,35 @@ func doubleBookings(ctx context.Context, dsn string) (int, error) {
 		ON a.practitioner_id = b.practitioner_id AND a.id < b.id AND a.blocked && b.blocked
 		WHERE a.status = 'CONFIRMED' AND b.status = 'CONFIRMED'`).Scan(&n)
 	return n, err
+}
+
+// searchLoad drives varied searches around the seeded cities through the
+// router, then the same load straight at the search subgraph, so the
+// router's share is visible.
+func searchLoad(ctx context.Context, cfg config.Config, routerURL, subgraphURL string, clients int, d time.Duration) error {
+	cat, err := countries.Load(cfg.CountriesFile)
+	if err != nil {
+		return err
+	}
+	var places []loadgen.Place
+	specs := map[string][]string{}
+	for _, c := range cat.All() {
+		for _, city := range seed.Cities(c.Code) {
+			places = append(places, loadgen.Place{Country: c.Code, Lat: city.Lat, Lon: city.Lon})
+		}
+		for _, s := range c.Specialties {
+			specs[c.Code] = append(specs[c.Code], s.Code)
+		}
+	}
+	targets := []struct{ name, url string }{{"search via router", routerURL}, {"search direct to subgraph", subgraphURL}}
+	for _, t := range targets {
+		if t.url == "" {
+			continue
+		}
+		c := gqlclient.New(t.url)
+		c.HTTP.Transport = gqlclient.NewTransport(clients)
+		r := loadgen.Run(ctx, loadgen.Config{Name: t.name, Clients: clients, Duration: d}, loadgen.SearchOp(c, places, specs))
+		fmt.Println(r)
+	}
+	return nil
 }

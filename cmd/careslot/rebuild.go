@@ -73,7 +73,7 @@ func rebuild(ctx context.Context, cfg config.Config, model string) error {
 		if err != nil {
 			return err
 		}
-		next, err := nextSlots(ctx, p)
+		next, err := availabilityNextSlots(ctx, p)
 		if err != nil {
 			return err
 		}

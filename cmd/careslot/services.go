@@ -77,7 +77,7 @@ var builders = map[string]func(ctx context.Context, p *platform) (*runningServic
 			if err != nil {
 				return err
 			}
-			next, err := nextSlots(ctx, p)
+			next, err := availabilityNextSlots(ctx, p)
 			if err != nil {
 				return err
 			}
@@ -105,8 +105,8 @@ func newSearch(ctx context.Context, p *platform) (*search.Subgraph, error) {
 		Logger: p.logger, KafkaBrokers: p.cfg.KafkaBrokers, TopicPrefix: p.cfg.KafkaTopicPrefix, OpenSearchURL: p.cfg.OpenSearchURL})
 }
 
-// nextSlots streams the next available slots the availability read model holds.
-func nextSlots(ctx context.Context, p *platform) (func(fn func([]eventdata.Availability) error) error, error) {
+// availabilityNextSlots streams the next available slots the availability read model holds.
+func availabilityNextSlots(ctx context.Context, p *platform) (func(fn func([]eventdata.Availability) error) error, error) {
 	sg, err := newAvailability(ctx, p)
 	if err != nil {
 		return nil, err

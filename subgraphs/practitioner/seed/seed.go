@@ -160,3 +160,7 @@ func (g *Generator) Row(n int) business.ImportRow {
 	}
 	return row
 }
+
+// Cities lists the population centres a country's practices cluster around
+// (load tests aim their searches there).
+func Cities(country string) []City { return cities[country] }
