@@ -22,6 +22,11 @@ generate:
 build:
 	$(GO) build -o bin/careslot ./cmd/careslot
 
+# Seeds 500,000 practitioners (BENCH_PRACTITIONERS) and measures search,
+# booking, slot listing and the raw PostgreSQL bound side by side.
+bench: services
+	./bench/run.sh
+
 services:
 	@./scripts/ensure-services.sh
 
