@@ -2,9 +2,7 @@ package business
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"sync"
 	"time"
 
@@ -31,61 +29,33 @@ type plan struct {
 
 // loadPlan reads the practitioner's schedule replica and the appointment
 // type: NOT_FOUND when the practitioner is unknown here or the type is not
-// one of theirs.
+// one of theirs. The snapshot is decoded once per version (the plan cache):
+// the read only carries it when the cached version is not the replica's.
 func (s *Service) loadPlan(ctx context.Context, practitionerID, typeID string) (*plan, error) {
-	sc, err := s.store.Schedule(ctx, practitionerID)
+	id := canonicalID(practitionerID)
+	cached := s.plans.get(id)
+	sc, err := s.store.ScheduleIfNewer(ctx, practitionerID, knownVersion(cached))
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, apperr.NotFoundf("practitioner %q not found", practitionerID)
 	}
 	if err != nil {
 		return nil, err
 	}
-	var snap eventdata.Practitioner
-	if err := json.Unmarshal(sc.Snapshot, &snap); err != nil {
-		return nil, fmt.Errorf("booking: practitioner %s snapshot: %w", practitionerID, err)
+	pr, err := s.practiceOf(id, sc, cached)
+	if err != nil {
+		return nil, err
 	}
-	country, ok := s.countries.Get(sc.Country)
-	if !ok {
+	return planOf(pr, id, practitionerID, typeID)
+}
+
+// planOf is the practice's plan for typeID, or the NOT_FOUND a client sees.
+func planOf(pr *practice, id, practitionerID, typeID string) (*plan, error) {
+	if pr.country == "" {
 		return nil, apperr.NotFoundf("practitioner %q not found", practitionerID)
 	}
-	p := &plan{practitionerID: practitionerID, country: country.Code, zone: country.Location()}
-	found := false
-	for _, t := range snap.AppointmentTypes {
-		if t.ID == typeID {
-			p.typ = slotType(t, snap.AcceptsNewPatients)
-			found = true
-			break
-		}
-	}
-	if !found {
+	p, ok := pr.plan(id, typeID)
+	if !ok {
 		return nil, apperr.NotFoundf("appointment type %q not found", typeID)
-	}
-	zones := map[string]*time.Location{}
-	for _, l := range snap.Locations {
-		z, err := zone(l.TimeZone)
-		if err != nil {
-			continue // a location with an unknown zone opens nothing
-		}
-		zones[l.ID] = z
-		if p.fallbackLocation == "" {
-			p.fallbackLocation, p.zone = l.ID, z
-		}
-	}
-	for _, oh := range snap.OpeningHours {
-		z, ok := zones[oh.LocationID]
-		if !ok {
-			continue
-		}
-		start, err1 := slots.ParseWallClock(oh.StartTime)
-		end, err2 := slots.ParseWallClock(oh.EndTime)
-		if err1 != nil || err2 != nil {
-			continue
-		}
-		p.rules = append(p.rules, slots.Rule{LocationID: oh.LocationID, Zone: z, Weekday: slots.ISOWeekday(oh.Weekday),
-			StartMinute: start, EndMinute: end, StepMinutes: oh.StepMinutes, TypeIDs: oh.AppointmentTypeIDs})
-	}
-	for _, a := range snap.Absences {
-		p.absences = append(p.absences, slots.Interval{Start: a.StartsAt, End: a.EndsAt})
 	}
 	return p, nil
 }
@@ -132,25 +102,46 @@ type decision struct {
 // for a taken slot, INVALID_INPUT with the reason for anything else. The
 // insert that follows is what finally decides a race: the constraint.
 func (s *Service) decide(ctx context.Context, tx *store.Tx, p *plan, start time.Time, now time.Time, newPatient bool, excludeID string) (decision, error) {
-	br := slots.BlockedRange(start, p.typ)
-	dates := slots.DaysCovering(p.zone, br.Start, br.End)
-	sched := slots.Schedule{Rules: p.rules, Absences: p.absences}
+	dates, from, to, err := blockedWindow(p, start)
+	if err != nil {
+		return decision{}, err
+	}
+	var ranges [][2]time.Time
 	if len(dates) > 0 {
-		first, err := slots.NewDay(dates[0], p.zone)
-		if err != nil {
+		if ranges, err = tx.Blocked(ctx, p.country, p.practitionerID, from, to, now, excludeID); err != nil {
 			return decision{}, err
 		}
-		last, err := slots.NewDay(dates[len(dates)-1], p.zone)
-		if err != nil {
-			return decision{}, err
-		}
-		ranges, err := tx.Blocked(ctx, p.country, p.practitionerID, first.Start, last.End(), now, excludeID)
-		if err != nil {
-			return decision{}, err
-		}
-		for _, r := range ranges {
-			sched.Blocked = append(sched.Blocked, slots.Interval{Start: r[0], End: r[1]})
-		}
+	}
+	return decideWith(p, start, now, newPatient, dates, ranges)
+}
+
+// blockedWindow is what a decision on start needs to know of the occupied
+// ranges: the agenda days its blocked range covers and the span [from, to)
+// of those days (empty without days).
+func blockedWindow(p *plan, start time.Time) (dates []string, from, to time.Time, err error) {
+	br := slots.BlockedRange(start, p.typ)
+	dates = slots.DaysCovering(p.zone, br.Start, br.End)
+	if len(dates) == 0 {
+		return nil, time.Time{}, time.Time{}, nil
+	}
+	first, err := slots.NewDay(dates[0], p.zone)
+	if err != nil {
+		return nil, time.Time{}, time.Time{}, err
+	}
+	last, err := slots.NewDay(dates[len(dates)-1], p.zone)
+	if err != nil {
+		return nil, time.Time{}, time.Time{}, err
+	}
+	return dates, first.Start, last.End(), nil
+}
+
+// decideWith decides start given the ranges occupied over the days of
+// blockedWindow (the decision itself: internal/slots).
+func decideWith(p *plan, start time.Time, now time.Time, newPatient bool, dates []string, ranges [][2]time.Time) (decision, error) {
+	br := slots.BlockedRange(start, p.typ)
+	sched := slots.Schedule{Rules: p.rules, Absences: p.absences}
+	for _, r := range ranges {
+		sched.Blocked = append(sched.Blocked, slots.Interval{Start: r[0], End: r[1]})
 	}
 	days := make([]slots.Day, 0, len(dates))
 	for _, date := range dates {

@@ -1,0 +1,173 @@
+package business
+
+import (
+	"container/list"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/careslot/careslot/internal/eventdata"
+	"github.com/careslot/careslot/internal/slots"
+	"github.com/careslot/careslot/subgraphs/booking/store"
+)
+
+// practice is a practitioner's schedule replica decoded for decisions, once
+// per (practitioner, version): plans share it and never change it.
+type practice struct {
+	version int64
+	// country is the catalogue's code; "" when the replica's country is not
+	// in the catalogue (the practitioner is then not found here).
+	country          string
+	zone             *time.Location
+	fallbackLocation string
+	rules            []slots.Rule
+	absences         []slots.Interval
+	types            map[string]slots.Type
+}
+
+// decodePractice decodes a schedule replica.
+func (s *Service) decodePractice(sc store.Schedule) (*practice, error) {
+	var snap eventdata.Practitioner
+	if err := json.Unmarshal(sc.Snapshot, &snap); err != nil {
+		return nil, fmt.Errorf("booking: practitioner %s snapshot: %w", sc.PractitionerID, err)
+	}
+	pr := &practice{version: sc.Version}
+	country, ok := s.countries.Get(sc.Country)
+	if !ok {
+		return pr, nil
+	}
+	pr.country, pr.zone = country.Code, country.Location()
+	pr.types = make(map[string]slots.Type, len(snap.AppointmentTypes))
+	for _, t := range snap.AppointmentTypes {
+		if _, dup := pr.types[t.ID]; !dup { // the first of an id wins, as it always did
+			pr.types[t.ID] = slotType(t, snap.AcceptsNewPatients)
+		}
+	}
+	zones := map[string]*time.Location{}
+	for _, l := range snap.Locations {
+		z, err := zone(l.TimeZone)
+		if err != nil {
+			continue // a location with an unknown zone opens nothing
+		}
+		zones[l.ID] = z
+		if pr.fallbackLocation == "" {
+			pr.fallbackLocation, pr.zone = l.ID, z
+		}
+	}
+	for _, oh := range snap.OpeningHours {
+		z, ok := zones[oh.LocationID]
+		if !ok {
+			continue
+		}
+		start, err1 := slots.ParseWallClock(oh.StartTime)
+		end, err2 := slots.ParseWallClock(oh.EndTime)
+		if err1 != nil || err2 != nil {
+			continue
+		}
+		pr.rules = append(pr.rules, slots.Rule{LocationID: oh.LocationID, Zone: z, Weekday: slots.ISOWeekday(oh.Weekday),
+			StartMinute: start, EndMinute: end, StepMinutes: oh.StepMinutes, TypeIDs: oh.AppointmentTypeIDs})
+	}
+	for _, a := range snap.Absences {
+		pr.absences = append(pr.absences, slots.Interval{Start: a.StartsAt, End: a.EndsAt})
+	}
+	return pr, nil
+}
+
+// plan is the practice's plan for one appointment type (ok false when the
+// type is not one of the practitioner's).
+func (pr *practice) plan(practitionerID, typeID string) (*plan, bool) {
+	t, ok := pr.types[typeID]
+	if !ok {
+		return nil, false
+	}
+	return &plan{practitionerID: practitionerID, country: pr.country, typ: t, rules: pr.rules, absences: pr.absences,
+		zone: pr.zone, fallbackLocation: pr.fallbackLocation}, true
+}
+
+// practiceOf returns the practice of a schedule read with ScheduleIfNewer
+// against cached (nil when none): cached when the read carries no snapshot,
+// else the decoded snapshot, which replaces cached.
+func (s *Service) practiceOf(practitionerID string, sc store.Schedule, cached *practice) (*practice, error) {
+	if sc.Snapshot == nil && cached != nil && cached.version == sc.Version {
+		return cached, nil
+	}
+	pr, err := s.decodePractice(sc)
+	if err != nil {
+		return nil, err
+	}
+	s.plans.put(practitionerID, pr)
+	return pr, nil
+}
+
+// knownVersion is the version to pass to the store's conditional schedule
+// reads for a cached practice (nil when none).
+func knownVersion(pr *practice) *int64 {
+	if pr == nil {
+		return nil
+	}
+	v := pr.version
+	return &v
+}
+
+// canonicalID is the lower-case form PostgreSQL gives a UUID back in.
+func canonicalID(id string) string {
+	u, err := uuid.Parse(id)
+	if err != nil {
+		return id
+	}
+	return u.String()
+}
+
+// DefaultPlanCacheSize bounds the decoded schedules kept in memory.
+const DefaultPlanCacheSize = 4096
+
+// planCache is a bounded LRU of decoded practices by practitioner id.
+type planCache struct {
+	mu    sync.Mutex
+	max   int
+	order *list.List // of *planEntry, most recently used first
+	byID  map[string]*list.Element
+}
+
+type planEntry struct {
+	id string
+	pr *practice
+}
+
+func newPlanCache(max int) *planCache {
+	return &planCache{max: max, order: list.New(), byID: make(map[string]*list.Element)}
+}
+
+func (c *planCache) get(id string) *practice {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.byID[id]
+	if !ok {
+		return nil
+	}
+	c.order.MoveToFront(e)
+	return e.Value.(*planEntry).pr
+}
+
+// put caches pr unless a newer version of the practice is cached already.
+func (c *planCache) put(id string, pr *practice) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.byID[id]; ok {
+		ent := e.Value.(*planEntry)
+		if ent.pr.version <= pr.version {
+			ent.pr = pr
+		}
+		c.order.MoveToFront(e)
+		return
+	}
+	c.byID[id] = c.order.PushFront(&planEntry{id: id, pr: pr})
+	for c.order.Len() > c.max {
+		old := c.order.Back()
+		c.order.Remove(old)
+		delete(c.byID, old.Value.(*planEntry).id)
+	}
+}

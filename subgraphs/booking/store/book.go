@@ -1,0 +1,276 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/careslot/careslot/internal/events"
+	"github.com/careslot/careslot/internal/outbox"
+)
+
+// The booking fast path: everything a booking decision reads goes to
+// PostgreSQL in one round trip (ReadForBooking), and the booking, its
+// idempotency key with the answer and its outbox event are written by one
+// statement (BookOnce), so the database sees two round trips per booking
+// instead of a dozen. The exclusion constraints remain the only gate.
+
+// BookReadQuery says what ReadForBooking reads.
+type BookReadQuery struct {
+	// Subject and Key name the idempotency key to look up.
+	Subject, Key string
+	// PractitionerID's schedule replica is read; its snapshot only when its
+	// version is not *KnownVersion (nil: always).
+	PractitionerID string
+	KnownVersion   *int64
+	// Country, when set, also asks whether PersonID was seen by the
+	// practitioner before Start (SeenBefore) and, when BlockedFrom is before
+	// BlockedTo, for the ranges occupied at Now in [BlockedFrom, BlockedTo)
+	// (Blocked).
+	Country                string
+	PersonID               string
+	Start                  time.Time
+	BlockedFrom, BlockedTo time.Time
+	Now                    time.Time
+	// PatientID's name (or RelativeID's, the canonical id, when set) and
+	// phone are read as an appointment row would show them; RelativeOf
+	// checks that RelativeOf is one of the patient's relatives.
+	PatientID, RelativeID string
+	RelativeOf            string
+}
+
+// BookRead is what ReadForBooking read.
+type BookRead struct {
+	// Key is the stored idempotency key (HasKey false when unused).
+	Key    Key
+	HasKey bool
+	// ScheduleFound is false when the practitioner has no replica; Schedule
+	// then has the Country and Version, and the Snapshot when the version is
+	// not the known one.
+	ScheduleFound bool
+	Schedule      Schedule
+	// Seen and Blocked answer the Country-dependent questions (when asked).
+	Seen    bool
+	Blocked [][2]time.Time
+	// PatientName and PatientPhone are what an appointment row of the
+	// patient (for RelativeID) would show; IsRelative whether RelativeOf is
+	// one of the patient's relatives.
+	PatientName, PatientPhone string
+	IsRelative                bool
+}
+
+const (
+	lookupKeySQL = `SELECT operation, request_hash, appointment_id::text, response
+		FROM idempotency_keys WHERE subject = $1 AND key = $2`
+	scheduleIfNewerSQL = `SELECT country, version, CASE WHEN version = $2 THEN NULL ELSE snapshot END
+		FROM practitioner_schedules WHERE practitioner_id = $1`
+	seenBeforeSQL = `SELECT EXISTS (SELECT 1 FROM appointments WHERE country = $1 AND person_id = $2
+		AND practitioner_id = $3 AND status IN ('CONFIRMED', 'NO_SHOW') AND starts_at < $4 AND id <> $5)`
+	blockedSQL = `SELECT lower(blocked), upper(blocked) FROM appointments
+		WHERE country = $1 AND practitioner_id = $2 AND status IN ('HELD', 'CONFIRMED')
+		AND (status = 'CONFIRMED' OR hold_expires_at > $5) AND blocked && tstzrange($3, $4) AND id <> $6`
+	// bookPatientSQL mirrors selectCols' name and phone for a new row.
+	bookPatientSQL = `SELECT coalesce(CASE
+			WHEN p.erased_at IS NOT NULL THEN NULL
+			WHEN $2 = '' THEN nullif(btrim(p.first_name || ' ' || p.last_name), '')
+			ELSE (SELECT nullif(btrim(coalesce(r->>'firstName', '') || ' ' || coalesce(r->>'lastName', '')), '')
+				FROM jsonb_array_elements(p.relatives) r WHERE r->>'id' = $2 LIMIT 1)
+		END, ''),
+		coalesce(CASE WHEN p.erased_at IS NULL THEN p.phone END, ''),
+		$3 <> '' AND EXISTS (SELECT 1 FROM jsonb_array_elements(p.relatives) r WHERE r->>'id' = $3)
+		FROM patients p WHERE p.id = $1`
+)
+
+// ReadForBooking reads, in one round trip, what deciding a booking needs.
+func (s *Store) ReadForBooking(ctx context.Context, q BookReadQuery) (BookRead, error) {
+	var r BookRead
+	b := &pgx.Batch{}
+	b.Queue(lookupKeySQL, q.Subject, q.Key).QueryRow(func(row pgx.Row) error {
+		var resp []byte
+		err := row.Scan(&r.Key.Operation, &r.Key.RequestHash, &r.Key.AppointmentID, &resp)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		r.Key.Response, r.HasKey = resp, err == nil
+		return err
+	})
+	b.Queue(scheduleIfNewerSQL, q.PractitionerID, q.KnownVersion).QueryRow(func(row pgx.Row) error {
+		var snap []byte
+		err := row.Scan(&r.Schedule.Country, &r.Schedule.Version, &snap)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		r.Schedule.PractitionerID, r.Schedule.Snapshot, r.ScheduleFound = q.PractitionerID, snap, err == nil
+		return err
+	})
+	if q.Country != "" {
+		b.Queue(seenBeforeSQL, q.Country, q.PersonID, q.PractitionerID, q.Start, orZeroUUID("")).QueryRow(func(row pgx.Row) error {
+			return row.Scan(&r.Seen)
+		})
+		if q.BlockedFrom.Before(q.BlockedTo) {
+			b.Queue(blockedSQL, q.Country, q.PractitionerID, q.BlockedFrom, q.BlockedTo, q.Now, orZeroUUID("")).Query(func(rows pgx.Rows) error {
+				var err error
+				r.Blocked, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) ([2]time.Time, error) {
+					var iv [2]time.Time
+					err := r.Scan(&iv[0], &iv[1])
+					return iv, err
+				})
+				return err
+			})
+		}
+	}
+	b.Queue(bookPatientSQL, q.PatientID, q.RelativeID, q.RelativeOf).QueryRow(func(row pgx.Row) error {
+		err := row.Scan(&r.PatientName, &r.PatientPhone, &r.IsRelative)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		return err
+	})
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+		return BookRead{}, err
+	}
+	return r, nil
+}
+
+// ScheduleIfNewer reads a practitioner's schedule replica, with its snapshot
+// only when its version is not *knownVersion (nil: always).
+func (s *Store) ScheduleIfNewer(ctx context.Context, practitionerID string, knownVersion *int64) (Schedule, error) {
+	sc := Schedule{PractitionerID: practitionerID}
+	var snap []byte
+	err := s.pool.QueryRow(ctx, scheduleIfNewerSQL, practitionerID, knownVersion).Scan(&sc.Country, &sc.Version, &snap)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return sc, ErrNotFound
+	}
+	sc.Snapshot = snap
+	return sc, err
+}
+
+// ErrKeyTaken is BookOnce's answer when another request committed the
+// idempotency key first: nothing was written.
+var ErrKeyTaken = errors.New("idempotency key already used")
+
+// NewKey is an idempotency key written with its answer.
+type NewKey struct {
+	Subject, Key, Operation string
+	RequestHash             []byte
+	Response                []byte
+}
+
+// bookOnceSQL inserts a confirmed appointment unless a constraint says no
+// (ON CONFLICT DO NOTHING, no target: it never raises the exclusion
+// violation), and only if it did, its idempotency key with the answer and
+// its outbox event: one statement, so one implicit transaction.
+const bookOnceSQL = `WITH ins AS (
+		INSERT INTO appointments (country, id, practitioner_id, patient_id, relative_id, person_id,
+			appointment_type_id, location_id, status, starts_at, ends_at, blocked, idempotency_key, note, created_at)
+		VALUES ($1, $2, $3, $4, nullif($5, '')::uuid, $6, $7, $8, 'CONFIRMED', $9, $10, tstzrange($11, $12),
+			nullif($13, ''), nullif($14, ''), $15)
+		ON CONFLICT DO NOTHING
+		RETURNING id
+	), k AS (
+		INSERT INTO idempotency_keys (subject, key, operation, request_hash, appointment_id, response)
+		SELECT $16, $17, $18, $19, ins.id, $20 FROM ins
+	), o AS (
+		INSERT INTO outbox (id, topic, key, type, payload) SELECT $21, $22, $23, $24, $25 FROM ins
+	)
+	SELECT count(*) FROM ins`
+
+// BookOnce writes a confirmed appointment a (its CreatedAt and Version as
+// given, Version being 1), its idempotency key k and its outbox event ev (on
+// topic, keyed by the practitioner id) in one statement, and reports
+// whether it did. false: a constraint refused the row (the conflicting row
+// is committed by now: the insert waited for its transaction) and nothing
+// was written. ErrKeyTaken: another request committed k first.
+func (s *Store) BookOnce(ctx context.Context, a Appointment, k NewKey, topic string, ev events.Envelope) (bool, error) {
+	if a.Status != StatusConfirmed || a.HoldExpiresAt != nil || a.Version != 1 {
+		return false, fmt.Errorf("store: BookOnce writes new confirmed appointments only")
+	}
+	if err := ev.Validate(); err != nil {
+		return false, fmt.Errorf("outbox: %w", err)
+	}
+	payload, err := ev.Encode()
+	if err != nil {
+		return false, fmt.Errorf("outbox: encode event %s: %w", ev.ID, err)
+	}
+	var n int
+	for attempt := range maxAttempts {
+		err = s.pool.QueryRow(ctx, bookOnceSQL,
+			a.Country, a.ID, a.PractitionerID, a.PatientID, a.RelativeID, a.PersonID,
+			a.AppointmentTypeID, a.LocationID, a.StartsAt, a.EndsAt, a.BlockedFrom, a.BlockedUntil,
+			a.IdempotencyKey, a.Note, a.CreatedAt,
+			k.Subject, k.Key, k.Operation, k.RequestHash, k.Response,
+			ev.ID, topic, a.PractitionerID, ev.Type, payload).Scan(&n)
+		if !retryable(err) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return false, err
+		case <-time.After(time.Duration(attempt+1) * 5 * time.Millisecond):
+		}
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.TableName == "idempotency_keys" {
+		return false, ErrKeyTaken
+	}
+	if err != nil {
+		return false, err
+	}
+	if n == 1 {
+		outbox.Committed(s.pool)
+	}
+	return n == 1, nil
+}
+
+// NoRowQuery asks why BookOnce wrote nothing.
+type NoRowQuery struct {
+	Subject, Key                   string
+	Country, PractitionerID        string
+	PersonID                       string
+	StartsAt, EndsAt               time.Time
+	BlockedFrom, BlockedUntil, Now time.Time
+}
+
+// NoRow says why BookOnce wrote nothing: the key was committed meanwhile
+// (HasKey), a hold that expired at Now but is still HELD overlaps the range
+// (ExpiredHold), or the person has an overlapping confirmed appointment
+// (PersonBusy); otherwise the practitioner is busy then.
+type NoRow struct {
+	Key         Key
+	HasKey      bool
+	ExpiredHold bool
+	PersonBusy  bool
+}
+
+// WhyNoRow reads, in one round trip, why BookOnce wrote nothing.
+func (s *Store) WhyNoRow(ctx context.Context, q NoRowQuery) (NoRow, error) {
+	var r NoRow
+	b := &pgx.Batch{}
+	b.Queue(lookupKeySQL, q.Subject, q.Key).QueryRow(func(row pgx.Row) error {
+		var resp []byte
+		err := row.Scan(&r.Key.Operation, &r.Key.RequestHash, &r.Key.AppointmentID, &resp)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		r.Key.Response, r.HasKey = resp, err == nil
+		return err
+	})
+	b.Queue(`SELECT EXISTS (SELECT 1 FROM appointments WHERE country = $1 AND practitioner_id = $2 AND status = 'HELD'
+		AND hold_expires_at <= $5 AND blocked && tstzrange($3, $4))`,
+		q.Country, q.PractitionerID, q.BlockedFrom, q.BlockedUntil, q.Now).QueryRow(func(row pgx.Row) error {
+		return row.Scan(&r.ExpiredHold)
+	})
+	b.Queue(`SELECT EXISTS (SELECT 1 FROM appointments WHERE country = $1 AND person_id = $2
+		AND status = 'CONFIRMED' AND tstzrange(starts_at, ends_at) && tstzrange($3, $4))`,
+		q.Country, q.PersonID, q.StartsAt, q.EndsAt).QueryRow(func(row pgx.Row) error {
+		return row.Scan(&r.PersonBusy)
+	})
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+		return NoRow{}, err
+	}
+	return r, nil
+}
