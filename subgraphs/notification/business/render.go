@@ -1,0 +1,231 @@
+package business
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Kinds of message.
+const (
+	KindConfirmation = "CONFIRMATION"
+	KindRescheduled  = "RESCHEDULED"
+	KindCancelled    = "CANCELLED"
+	KindReminder     = "REMINDER"
+)
+
+// Channels.
+const (
+	ChannelEmail = "EMAIL"
+	ChannelSMS   = "SMS"
+)
+
+// Rendering is what a message says, before it is put into words.
+type Rendering struct {
+	Kind    string
+	Channel string
+	// Locale is the patient's BCP 47 tag (fr-FR); its language picks the
+	// template (fr, de, it, en; anything else gets English).
+	Locale       string
+	FirstName    string // the account holder's
+	RelativeName string // who attends, when it is a relative
+	Practitioner string // display name
+	Place        string // location name and address
+	TypeName     string // the appointment type ("motive"), optional
+	// Zone is the location's zone: every time is written in it.
+	Zone             *time.Location
+	StartsAt         time.Time
+	PreviousStartsAt *time.Time // RESCHEDULED: where it was
+	CancelledBy      string     // CANCELLED: PATIENT or PRACTITIONER
+	Reason           string     // CANCELLED by the practitioner: their reason
+}
+
+// Rendered is a message put into words.
+type Rendered struct {
+	Subject string // email only
+	Body    string
+}
+
+// language is one language's words: the calendar names and the templates.
+type language struct {
+	weekdays [7]string  // Sunday first, as time.Weekday
+	months   [12]string // January first
+	// when formats a local time: weekday, day, month, year, HH:MM.
+	when func(wd string, d int, mo string, y int, hm string) string
+	// templates per message key: subject, email body, SMS.
+	templates map[string][3]string
+	forWhom   string // " for %s"
+	reason    string // reason line, "Reason: %s"
+}
+
+// Template placeholders: {name} the account holder's first name, {for} " for
+// <relative>" or "", {practitioner}, {when}, {old} the previous time, {place},
+// {type} the appointment type (in parentheses, or ""), {reason} a reason line
+// or "".
+var languages = map[string]language{
+	"fr": {
+		weekdays: [7]string{"dimanche", "lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi"},
+		months:   [12]string{"janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre", "novembre", "décembre"},
+		when: func(wd string, d int, mo string, y int, hm string) string {
+			return fmt.Sprintf("%s %d %s %d à %s", wd, d, mo, y, hm)
+		},
+		forWhom: " pour %s",
+		reason:  "\nMotif : %s",
+		templates: map[string][3]string{
+			"CONFIRMATION": {"Rendez-vous confirmé : {practitioner}, {when}",
+				"Bonjour {name},\n\nVotre rendez-vous{for} avec {practitioner}{type} est confirmé le {when}.\nAdresse : {place}\n\nVous trouverez le rendez-vous en pièce jointe pour votre agenda.\n\nCareslot",
+				"Careslot : RDV{for} confirmé avec {practitioner} le {when}, {place}."},
+			"RESCHEDULED": {"Rendez-vous déplacé : {practitioner}, {when}",
+				"Bonjour {name},\n\nVotre rendez-vous{for} avec {practitioner}{type} prévu le {old} a été déplacé au {when}.\nAdresse : {place}\n\nCareslot",
+				"Careslot : RDV{for} avec {practitioner} déplacé du {old} au {when}."},
+			"CANCELLED_PATIENT": {"Rendez-vous annulé : {practitioner}, {when}",
+				"Bonjour {name},\n\nNous confirmons l'annulation de votre rendez-vous{for} avec {practitioner} du {when}.\n\nCareslot",
+				"Careslot : RDV{for} avec {practitioner} du {when} annulé."},
+			"CANCELLED_PRACTITIONER": {"{practitioner} a annulé votre rendez-vous du {when}",
+				"Bonjour {name},\n\n{practitioner} a annulé votre rendez-vous{for} du {when}.{reason}\nVous pouvez prendre un nouveau rendez-vous sur Careslot.\n\nCareslot",
+				"Careslot : {practitioner} a annulé votre RDV{for} du {when}.{reason}"},
+			"REMINDER": {"Rappel : rendez-vous avec {practitioner}, {when}",
+				"Bonjour {name},\n\nNous vous rappelons votre rendez-vous{for} avec {practitioner}{type} le {when}.\nAdresse : {place}\n\nCareslot",
+				"Careslot : rappel, RDV{for} avec {practitioner} le {when}, {place}."},
+		},
+	},
+	"de": {
+		weekdays: [7]string{"Sonntag", "Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag"},
+		months:   [12]string{"Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September", "Oktober", "November", "Dezember"},
+		when: func(wd string, d int, mo string, y int, hm string) string {
+			return fmt.Sprintf("%s, %d. %s %d um %s Uhr", wd, d, mo, y, hm)
+		},
+		forWhom: " für %s",
+		reason:  "\nGrund: %s",
+		templates: map[string][3]string{
+			"CONFIRMATION": {"Termin bestätigt: {practitioner}, {when}",
+				"Guten Tag {name},\n\nIhr Termin{for} bei {practitioner}{type} ist bestätigt: {when}.\nAdresse: {place}\n\nDen Termin für Ihren Kalender finden Sie im Anhang.\n\nCareslot",
+				"Careslot: Termin{for} bei {practitioner} bestätigt: {when}, {place}."},
+			"RESCHEDULED": {"Termin verschoben: {practitioner}, {when}",
+				"Guten Tag {name},\n\nIhr Termin{for} bei {practitioner}{type} am {old} wurde verschoben auf {when}.\nAdresse: {place}\n\nCareslot",
+				"Careslot: Termin{for} bei {practitioner} verschoben von {old} auf {when}."},
+			"CANCELLED_PATIENT": {"Termin abgesagt: {practitioner}, {when}",
+				"Guten Tag {name},\n\nwir bestätigen die Absage Ihres Termins{for} bei {practitioner} am {when}.\n\nCareslot",
+				"Careslot: Termin{for} bei {practitioner} am {when} abgesagt."},
+			"CANCELLED_PRACTITIONER": {"{practitioner} hat Ihren Termin am {when} abgesagt",
+				"Guten Tag {name},\n\n{practitioner} hat Ihren Termin{for} am {when} abgesagt.{reason}\nSie können auf Careslot einen neuen Termin buchen.\n\nCareslot",
+				"Careslot: {practitioner} hat Ihren Termin{for} am {when} abgesagt.{reason}"},
+			"REMINDER": {"Erinnerung: Termin bei {practitioner}, {when}",
+				"Guten Tag {name},\n\nwir erinnern Sie an Ihren Termin{for} bei {practitioner}{type}: {when}.\nAdresse: {place}\n\nCareslot",
+				"Careslot: Erinnerung, Termin{for} bei {practitioner}: {when}, {place}."},
+		},
+	},
+	"it": {
+		weekdays: [7]string{"domenica", "lunedì", "martedì", "mercoledì", "giovedì", "venerdì", "sabato"},
+		months:   [12]string{"gennaio", "febbraio", "marzo", "aprile", "maggio", "giugno", "luglio", "agosto", "settembre", "ottobre", "novembre", "dicembre"},
+		when: func(wd string, d int, mo string, y int, hm string) string {
+			return fmt.Sprintf("%s %d %s %d alle %s", wd, d, mo, y, hm)
+		},
+		forWhom: " per %s",
+		reason:  "\nMotivo: %s",
+		templates: map[string][3]string{
+			"CONFIRMATION": {"Appuntamento confermato: {practitioner}, {when}",
+				"Buongiorno {name},\n\nil suo appuntamento{for} con {practitioner}{type} è confermato per {when}.\nIndirizzo: {place}\n\nIn allegato trova l'appuntamento per il suo calendario.\n\nCareslot",
+				"Careslot: appuntamento{for} con {practitioner} confermato per {when}, {place}."},
+			"RESCHEDULED": {"Appuntamento spostato: {practitioner}, {when}",
+				"Buongiorno {name},\n\nil suo appuntamento{for} con {practitioner}{type} previsto per {old} è stato spostato a {when}.\nIndirizzo: {place}\n\nCareslot",
+				"Careslot: appuntamento{for} con {practitioner} spostato da {old} a {when}."},
+			"CANCELLED_PATIENT": {"Appuntamento annullato: {practitioner}, {when}",
+				"Buongiorno {name},\n\nconfermiamo l'annullamento del suo appuntamento{for} con {practitioner} di {when}.\n\nCareslot",
+				"Careslot: appuntamento{for} con {practitioner} di {when} annullato."},
+			"CANCELLED_PRACTITIONER": {"{practitioner} ha annullato il suo appuntamento di {when}",
+				"Buongiorno {name},\n\n{practitioner} ha annullato il suo appuntamento{for} di {when}.{reason}\nPuò prenotare un nuovo appuntamento su Careslot.\n\nCareslot",
+				"Careslot: {practitioner} ha annullato il suo appuntamento{for} di {when}.{reason}"},
+			"REMINDER": {"Promemoria: appuntamento con {practitioner}, {when}",
+				"Buongiorno {name},\n\nle ricordiamo il suo appuntamento{for} con {practitioner}{type}: {when}.\nIndirizzo: {place}\n\nCareslot",
+				"Careslot: promemoria, appuntamento{for} con {practitioner}: {when}, {place}."},
+		},
+	},
+	"en": {
+		weekdays: [7]string{"Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"},
+		months:   [12]string{"January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"},
+		when: func(wd string, d int, mo string, y int, hm string) string {
+			return fmt.Sprintf("%s %d %s %d at %s", wd, d, mo, y, hm)
+		},
+		forWhom: " for %s",
+		reason:  "\nReason: %s",
+		templates: map[string][3]string{
+			"CONFIRMATION": {"Appointment confirmed: {practitioner}, {when}",
+				"Hello {name},\n\nYour appointment{for} with {practitioner}{type} is confirmed for {when}.\nAddress: {place}\n\nThe appointment is attached for your calendar.\n\nCareslot",
+				"Careslot: appointment{for} with {practitioner} confirmed for {when}, {place}."},
+			"RESCHEDULED": {"Appointment moved: {practitioner}, {when}",
+				"Hello {name},\n\nYour appointment{for} with {practitioner}{type} on {old} has been moved to {when}.\nAddress: {place}\n\nCareslot",
+				"Careslot: appointment{for} with {practitioner} moved from {old} to {when}."},
+			"CANCELLED_PATIENT": {"Appointment cancelled: {practitioner}, {when}",
+				"Hello {name},\n\nWe confirm that your appointment{for} with {practitioner} on {when} is cancelled.\n\nCareslot",
+				"Careslot: appointment{for} with {practitioner} on {when} cancelled."},
+			"CANCELLED_PRACTITIONER": {"{practitioner} cancelled your appointment on {when}",
+				"Hello {name},\n\n{practitioner} cancelled your appointment{for} on {when}.{reason}\nYou can book a new appointment on Careslot.\n\nCareslot",
+				"Careslot: {practitioner} cancelled your appointment{for} on {when}.{reason}"},
+			"REMINDER": {"Reminder: appointment with {practitioner}, {when}",
+				"Hello {name},\n\nThis is a reminder of your appointment{for} with {practitioner}{type} on {when}.\nAddress: {place}\n\nCareslot",
+				"Careslot: reminder, appointment{for} with {practitioner} on {when}, {place}."},
+		},
+	},
+}
+
+// Language is the template language used for a locale: its language part
+// when Careslot has templates for it, English otherwise.
+func Language(locale string) string {
+	lang, _, _ := strings.Cut(strings.ToLower(strings.ReplaceAll(locale, "_", "-")), "-")
+	if _, ok := languages[lang]; ok {
+		return lang
+	}
+	return "en"
+}
+
+// FormatWhen writes an instant as a local date and time in the zone, in the
+// locale's language, e.g. "mardi 10 mars 2026 à 09:30".
+func FormatWhen(locale string, t time.Time, zone *time.Location) string {
+	if zone == nil {
+		zone = time.UTC
+	}
+	l := languages[Language(locale)]
+	t = t.In(zone)
+	return l.when(l.weekdays[t.Weekday()], t.Day(), l.months[t.Month()-1], t.Year(), t.Format("15:04"))
+}
+
+// Render puts a message into words.
+func Render(r Rendering) (Rendered, error) {
+	l := languages[Language(r.Locale)]
+	key := r.Kind
+	if r.Kind == KindCancelled {
+		key = "CANCELLED_PATIENT"
+		if r.CancelledBy == "PRACTITIONER" {
+			key = "CANCELLED_PRACTITIONER"
+		}
+	}
+	t, ok := l.templates[key]
+	if !ok {
+		return Rendered{}, fmt.Errorf("no template for %s", key)
+	}
+	forWhom, typ, reason, old := "", "", "", ""
+	if r.RelativeName != "" {
+		forWhom = fmt.Sprintf(l.forWhom, r.RelativeName)
+	}
+	if r.TypeName != "" {
+		typ = " (" + r.TypeName + ")"
+	}
+	if r.Reason != "" && key == "CANCELLED_PRACTITIONER" {
+		reason = fmt.Sprintf(l.reason, r.Reason)
+		if r.Channel == ChannelSMS {
+			reason = " " + strings.TrimPrefix(reason, "\n")
+		}
+	}
+	if r.PreviousStartsAt != nil {
+		old = FormatWhen(r.Locale, *r.PreviousStartsAt, r.Zone)
+	}
+	rep := strings.NewReplacer(
+		"{name}", r.FirstName, "{for}", forWhom, "{practitioner}", r.Practitioner,
+		"{when}", FormatWhen(r.Locale, r.StartsAt, r.Zone), "{old}", old, "{place}", r.Place,
+		"{type}", typ, "{reason}", reason)
+	if r.Channel == ChannelSMS {
+		return Rendered{Body: rep.Replace(t[2])}, nil
+	}
+	return Rendered{Subject: rep.Replace(t[0]), Body: rep.Replace(t[1])}, nil
+}

@@ -1,0 +1,234 @@
+package business
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/careslot/careslot/internal/eventdata"
+	"github.com/careslot/careslot/subgraphs/notification/sender"
+	"github.com/careslot/careslot/subgraphs/notification/store"
+)
+
+// errNotReady marks a message that cannot be written yet (the patient or the
+// practitioner is not replicated yet): it is retried like a failed send.
+var errNotReady = errors.New("not ready")
+
+// RunSender sends due messages until ctx ends: at once when an event
+// recorded new ones, else when the earliest pending one falls due, polling at
+// least every interval (default 5 s).
+func (s *Service) RunSender(ctx context.Context, interval time.Duration) error {
+	if interval <= 0 {
+		interval = 5 * time.Second
+	}
+	for {
+		for {
+			n, err := s.SendDue(ctx)
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				s.log.ErrorContext(ctx, "sending due notifications", "err", err)
+				break
+			}
+			if n < s.opts.BatchSize {
+				break
+			}
+		}
+		wait := interval
+		if next, err := s.store.NextDue(ctx); err == nil && next != nil {
+			wait = min(max(next.Sub(s.now()), 10*time.Millisecond), interval)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-s.wake:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+// SendDue takes the messages due now (leased, so that several workers never
+// take the same one), renders and sends each, and records the outcome: SENT,
+// a retry with exponential backoff, FAILED after the last attempt, or SKIPPED
+// when it is no longer wanted. It returns how many it took.
+func (s *Service) SendDue(ctx context.Context) (int, error) {
+	now := s.now()
+	msgs, err := s.store.ClaimDue(ctx, now, s.opts.Lease, s.opts.BatchSize)
+	if err != nil {
+		return 0, err
+	}
+	for _, m := range msgs {
+		o := s.attempt(ctx, m, now)
+		if err := s.store.Finish(ctx, m.ID, o); err != nil {
+			return len(msgs), err
+		}
+	}
+	return len(msgs), nil
+}
+
+// attempt renders and sends one claimed message and says what became of it.
+func (s *Service) attempt(ctx context.Context, m store.Message, now time.Time) store.Outcome {
+	out, err := s.prepare(ctx, m)
+	if err == nil && out.skip != "" {
+		return store.Outcome{Status: store.StatusSkipped, Error: out.skip}
+	}
+	if err == nil {
+		err = s.opts.Sender.Send(ctx, out.msg)
+	}
+	o := store.Outcome{Recipient: out.msg.To, Subject: out.msg.Subject, Body: out.msg.Body}
+	if err == nil {
+		sent := s.now()
+		o.Status, o.SentAt = store.StatusSent, &sent
+		return o
+	}
+	o.Error = err.Error()
+	if m.Attempts >= s.opts.MaxAttempts {
+		o.Status = store.StatusFailed
+		s.log.ErrorContext(ctx, "notification failed for good", "notification_id", m.ID, "attempts", m.Attempts, "err", err)
+		return o
+	}
+	o.Status, o.NextAttemptAt = store.StatusPending, now.Add(s.Backoff(m.Attempts))
+	s.log.WarnContext(ctx, "notification not sent; will retry", "notification_id", m.ID, "attempts", m.Attempts,
+		"retry_at", o.NextAttemptAt, "err", err)
+	return o
+}
+
+// Backoff is the delay after the attempt-th failed attempt: RetryBase doubled
+// each time, capped at RetryMax.
+func (s *Service) Backoff(attempt int) time.Duration {
+	d := s.opts.RetryBase
+	for i := 1; i < attempt && d < s.opts.RetryMax; i++ {
+		d *= 2
+	}
+	return min(d, s.opts.RetryMax)
+}
+
+type prepared struct {
+	msg  sender.Message
+	skip string // why the message is no longer wanted ("" to send it)
+}
+
+// prepare writes a message for its recipient: the patient's current contact
+// and locale, the practitioner's name, the location's address and zone.
+func (s *Service) prepare(ctx context.Context, m store.Message) (prepared, error) {
+	var a eventdata.Appointment
+	if err := json.Unmarshal(m.Facts, &a); err != nil {
+		return prepared{skip: "unreadable appointment: " + err.Error()}, nil
+	}
+	p, err := s.store.Patient(ctx, m.PatientID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return prepared{}, errorf("patient %s: %w", m.PatientID, errNotReady)
+	case err != nil:
+		return prepared{}, err
+	case p.Erased:
+		return prepared{skip: "the patient's account was erased"}, nil
+	}
+	to := p.Email
+	switch {
+	case m.Channel == ChannelEmail && (!p.NotifyEmail || p.Email == ""):
+		return prepared{skip: "email notifications are off"}, nil
+	case m.Channel == ChannelSMS && (!p.NotifySMS || p.Phone == ""):
+		return prepared{skip: "SMS notifications are off"}, nil
+	case m.Channel == ChannelSMS:
+		to = p.Phone
+	}
+	if m.Kind == KindReminder {
+		cur, err := s.store.Appointment(ctx, m.AppointmentID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return prepared{}, err
+		}
+		if err != nil || cur.Status != eventdata.StatusConfirmed || !cur.StartsAt.Equal(a.StartsAt) {
+			return prepared{skip: "the appointment was moved or cancelled"}, nil
+		}
+	}
+	pr, err := s.store.Practitioner(ctx, a.PractitionerID)
+	if errors.Is(err, store.ErrNotFound) {
+		return prepared{}, errorf("practitioner %s: %w", a.PractitionerID, errNotReady)
+	}
+	if err != nil {
+		return prepared{}, err
+	}
+	r := Rendering{Kind: m.Kind, Channel: m.Channel, Locale: p.Locale, FirstName: p.FirstName,
+		Practitioner: pr.DisplayName, StartsAt: a.StartsAt, CancelledBy: a.CancelledBy, Reason: a.CancellationReason}
+	if r.Locale == "" {
+		if c, ok := s.countries.Get(p.Country); ok {
+			r.Locale = c.Locale
+		}
+	}
+	if a.RelativeID != "" {
+		for _, x := range p.Relatives {
+			if x.ID == a.RelativeID {
+				r.RelativeName = x.FirstName
+			}
+		}
+	}
+	if a.Previous != nil {
+		prev := a.Previous.StartsAt
+		r.PreviousStartsAt = &prev
+	}
+	var loc store.Location
+	for _, l := range pr.Locations {
+		if l.ID == a.LocationID {
+			loc = l
+		}
+	}
+	r.Zone = s.zone(loc.TimeZone, a.Country)
+	r.Place = place(loc)
+	for _, t := range pr.AppointmentTypes {
+		if t.ID == a.AppointmentTypeID {
+			r.TypeName = t.Name
+		}
+	}
+	text, err := Render(r)
+	if err != nil {
+		return prepared{}, err
+	}
+	msg := sender.Message{ID: m.ID, Channel: m.Channel, To: to, Subject: text.Subject, Body: text.Body, Locale: r.Locale}
+	if m.Channel == ChannelEmail && (m.Kind == KindConfirmation || m.Kind == KindRescheduled) {
+		msg.Attachments = []sender.Attachment{{
+			Filename:    "appointment.ics",
+			ContentType: "text/calendar; charset=utf-8; method=PUBLISH",
+			Data: ICS(Event{UID: a.ID + "@careslot", Sequence: a.Version, Stamp: s.now(), Start: a.StartsAt, End: a.EndsAt,
+				Summary: summary(r), Location: r.Place, Description: text.Subject}),
+		}}
+	}
+	return prepared{msg: msg}, nil
+}
+
+// zone is the location's zone, else the country's, else UTC.
+func (s *Service) zone(name, country string) *time.Location {
+	if name != "" {
+		if z, err := time.LoadLocation(name); err == nil {
+			return z
+		}
+	}
+	if c, ok := s.countries.Get(country); ok && c.Location() != nil {
+		return c.Location()
+	}
+	return time.UTC
+}
+
+// place is a location's name and address on one line.
+func place(l store.Location) string {
+	var parts []string
+	for _, p := range []string{l.Name, l.Line1, strings.TrimSpace(l.PostalCode + " " + l.City)} {
+		if p != "" {
+			parts = append(parts, p)
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+func summary(r Rendering) string {
+	if r.TypeName != "" {
+		return r.Practitioner + " – " + r.TypeName
+	}
+	return r.Practitioner
+}

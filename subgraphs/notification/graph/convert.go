@@ -1,0 +1,43 @@
+package graph
+
+import (
+	"github.com/careslot/careslot/subgraphs/notification/business"
+	"github.com/careslot/careslot/subgraphs/notification/graph/model"
+	"github.com/careslot/careslot/subgraphs/notification/store"
+)
+
+func notification(m store.Message) *model.Notification {
+	return &model.Notification{
+		ID: m.ID, Kind: model.NotificationKind(m.Kind), Channel: model.NotificationChannel(m.Channel),
+		Status: model.NotificationStatus(m.Status), AppointmentID: m.AppointmentID, DueAt: m.DueAt, SentAt: m.SentAt,
+		Attempts: m.Attempts, Subject: optional(m.Subject), Body: optional(m.Body),
+	}
+}
+
+func connection(p business.Page) *model.NotificationConnection {
+	c := &model.NotificationConnection{Edges: make([]model.NotificationEdge, len(p.Messages)),
+		PageInfo: &model.NotificationPageInfo{HasNextPage: p.HasNextPage}}
+	for i, m := range p.Messages {
+		c.Edges[i] = model.NotificationEdge{Cursor: p.Cursors[i], Node: notification(m)}
+	}
+	if n := len(p.Cursors); n > 0 {
+		end := p.Cursors[n-1]
+		c.PageInfo.EndCursor = &end
+	}
+	return c
+}
+
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}

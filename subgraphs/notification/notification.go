@@ -1,0 +1,177 @@
+// Package notification is the notification subgraph: the messages Careslot
+// sends patients about their appointments — confirmations, moves,
+// cancellations and reminders, by email and SMS — and Patient.notifications.
+// It consumes booking-events (what to say), patient-events (to whom, in which
+// language, on which channels; erasure) and practitioner-events (names,
+// addresses and zones).
+package notification
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/careslot/careslot/internal/apperr"
+	"github.com/careslot/careslot/internal/auth"
+	"github.com/careslot/careslot/internal/countries"
+	"github.com/careslot/careslot/internal/events"
+	"github.com/careslot/careslot/internal/gqlserver"
+	"github.com/careslot/careslot/internal/kafka"
+	"github.com/careslot/careslot/subgraphs/notification/business"
+	"github.com/careslot/careslot/subgraphs/notification/graph"
+	"github.com/careslot/careslot/subgraphs/notification/sender"
+	"github.com/careslot/careslot/subgraphs/notification/store"
+)
+
+// Name is the service's name in configuration, routing and events.
+const Name = "notification"
+
+// ExportPath is where the service answers GDPR export requests (internal
+// listener, patient bearer token).
+const ExportPath = "/internal/export"
+
+// Deps are what the subgraph needs from the platform.
+type Deps struct {
+	Pool      *pgxpool.Pool
+	Countries *countries.Catalog
+	Verifier  auth.Verifier
+	Logger    *slog.Logger
+	// KafkaBrokers are the brokers the consumers read from; without them the
+	// subgraph runs no consumers (only the sender).
+	KafkaBrokers []string
+	// TopicPrefix prefixes topic names (tests, environments).
+	TopicPrefix string
+	// Sender delivers messages; nil: the log sender (messages are recorded in
+	// the store, where patients read them, and logged). See sender.NewAWS.
+	Sender sender.Sender
+	// SendInterval is how often the sender looks for due messages at least
+	// (default 5 s); new messages wake it at once.
+	SendInterval time.Duration
+	// Options tune retries and batching (tests); Logger, Sender and the
+	// clock default as above.
+	Options business.Options
+}
+
+// Subgraph is a ready notification service.
+type Subgraph struct {
+	Service  *business.Service
+	resolver *graph.Resolver
+	deps     Deps
+}
+
+// New builds the subgraph.
+func New(_ context.Context, deps Deps) (*Subgraph, error) {
+	if deps.Pool == nil || deps.Countries == nil {
+		return nil, errors.New("notification: a pool and the country catalogue are required")
+	}
+	if deps.Logger == nil {
+		deps.Logger = slog.Default()
+	}
+	opts := deps.Options
+	opts.Logger = deps.Logger.With("service", Name)
+	if deps.Sender != nil {
+		opts.Sender = deps.Sender
+	}
+	svc := business.New(store.New(deps.Pool), deps.Countries, opts)
+	return &Subgraph{Service: svc, resolver: &graph.Resolver{Service: svc}, deps: deps}, nil
+}
+
+// NewSchema returns the executable schema.
+func (s *Subgraph) NewSchema() graphql.ExecutableSchema {
+	return graph.NewExecutableSchema(graph.Config{Resolvers: s.resolver})
+}
+
+// Handler serves the subgraph's /graphql endpoint.
+func (s *Subgraph) Handler() http.Handler {
+	return gqlserver.New(s.NewSchema(), gqlserver.Options{Logger: s.deps.Logger, Verifier: s.deps.Verifier})
+}
+
+// ExportHandler serves GET /internal/export: everything the service holds
+// about the patient whose bearer token comes with the request (the patient
+// service forwards the caller's), as one JSON document.
+func (s *Subgraph) ExportHandler() http.Handler {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet {
+			w.Header().Set("Allow", http.MethodGet)
+			writeError(w, http.StatusMethodNotAllowed, apperr.E(apperr.InvalidInput, "use GET"))
+			return
+		}
+		out, err := s.Service.ExportMine(r.Context())
+		if err != nil {
+			s.deps.Logger.ErrorContext(r.Context(), "export failed", "err", err)
+			writeError(w, statusOf(err), err)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		_ = json.NewEncoder(w).Encode(out)
+	})
+	return auth.Middleware(s.deps.Verifier)(h)
+}
+
+// Workers are the subgraph's background loops, each running until its
+// context ends: the sender of due messages and, with brokers, the
+// booking-events, patient-events and practitioner-events consumers.
+func (s *Subgraph) Workers() []func(context.Context) error {
+	workers := []func(context.Context) error{
+		func(ctx context.Context) error { return s.Service.RunSender(ctx, s.deps.SendInterval) },
+	}
+	if len(s.deps.KafkaBrokers) == 0 {
+		s.deps.Logger.Warn("notification: no Kafka brokers; no events will be consumed")
+		return workers
+	}
+	consumers := []struct {
+		group, topic string
+		handler      kafka.Handler
+	}{
+		{business.BookingGroup, events.BookingEvents, s.Service.ApplyBookingEvent},
+		{business.PatientGroup, events.PatientEvents, s.Service.ApplyPatientEvent},
+		{business.PractitionerGroup, events.PractitionerEvents, s.Service.ApplyPractitionerEvent},
+	}
+	for _, c := range consumers {
+		workers = append(workers, func(ctx context.Context) error {
+			consumer, err := kafka.NewConsumer(kafka.ConsumerConfig{
+				Brokers: s.deps.KafkaBrokers,
+				Group:   kafka.Topic(s.deps.TopicPrefix, c.group),
+				Topics:  []string{kafka.Topic(s.deps.TopicPrefix, c.topic)},
+				Handler: c.handler,
+				Logger:  s.deps.Logger,
+			})
+			if err != nil {
+				return err
+			}
+			return consumer.Run(ctx)
+		})
+	}
+	return workers
+}
+
+func statusOf(err error) int {
+	switch apperr.CodeOf(err) {
+	case apperr.Unauthenticated:
+		return http.StatusUnauthorized
+	case apperr.Forbidden:
+		return http.StatusForbidden
+	case apperr.NotFound:
+		return http.StatusNotFound
+	case apperr.InvalidInput:
+		return http.StatusBadRequest
+	}
+	return http.StatusInternalServerError
+}
+
+func writeError(w http.ResponseWriter, status int, err error) {
+	code, msg := apperr.CodeOf(err), "internal error"
+	if e, ok := apperr.As(err); ok {
+		msg = e.Message
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"code": string(code), "message": msg}})
+}
