@@ -27,6 +27,13 @@ type Deps struct {
 	Countries *countries.Catalog
 	Verifier  auth.Verifier
 	Logger    *slog.Logger
+	// ExportSources are the services asked for their part of a GDPR export:
+	// name → base URL of the service's internal listener (e.g. "booking" →
+	// "http://127.0.0.1:4005"); each answers GET <url>/internal/export for
+	// the patient whose bearer token it is given.
+	ExportSources map[string]string
+	// HTTPClient calls the export sources (default: a client with a timeout).
+	HTTPClient *http.Client
 }
 
 // Subgraph is a ready patient service.
@@ -40,6 +47,15 @@ type Subgraph struct {
 // nothing to prepare; ctx is kept for symmetry with the other subgraphs.
 func New(_ context.Context, deps Deps) (*Subgraph, error) {
 	svc := business.New(store.New(deps.Pool), deps.Countries)
+	client := deps.HTTPClient
+	if client == nil {
+		client = &http.Client{Timeout: business.ExportTimeout}
+	}
+	sources := make(map[string]business.ExportSource, len(deps.ExportSources))
+	for name, url := range deps.ExportSources {
+		sources[name] = HTTPExportSource{Name: name, BaseURL: url, Client: client}
+	}
+	svc.SetExportSources(sources)
 	return &Subgraph{Service: svc, resolver: &graph.Resolver{Service: svc}, deps: deps}, nil
 }
 
@@ -48,11 +64,15 @@ func (s *Subgraph) NewSchema() graphql.ExecutableSchema {
 	return graph.NewExecutableSchema(graph.Config{Resolvers: s.resolver})
 }
 
-// Handler serves the subgraph's /graphql endpoint.
+// Handler serves the subgraph's /graphql endpoint. The request's
+// Authorization header stays in its context, for exportMyData to forward.
 func (s *Subgraph) Handler() http.Handler {
-	return gqlserver.New(s.NewSchema(), gqlserver.Options{
+	h := gqlserver.New(s.NewSchema(), gqlserver.Options{
 		Logger:     s.deps.Logger,
 		Verifier:   s.deps.Verifier,
 		PerRequest: s.resolver.WithLoaders,
+	})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r.WithContext(business.WithAuthorization(r.Context(), r.Header.Get("Authorization"))))
 	})
 }

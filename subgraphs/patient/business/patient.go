@@ -36,6 +36,8 @@ type Service struct {
 	store     *store.Store
 	countries *countries.Catalog
 	now       func() time.Time
+	// sources are the other services asked for their part of an export.
+	sources map[string]ExportSource
 }
 
 // New builds the service.

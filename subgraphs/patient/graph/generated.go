@@ -45,13 +45,23 @@ type ComplexityRoot struct {
 		Relative func(childComplexity int) int
 	}
 
+	DeleteMyAccountPayload struct {
+		Deleted func(childComplexity int) int
+	}
+
 	Entity struct {
 		FindManyPatientByIDs  func(childComplexity int, reps []*model.PatientByIDsInput) int
 		FindManyRelativeByIDs func(childComplexity int, reps []*model.RelativeByIDsInput) int
 	}
 
+	ExportMyDataPayload struct {
+		Data func(childComplexity int) int
+	}
+
 	Mutation struct {
 		AddRelative                func(childComplexity int, input model.AddRelativeInput) int
+		DeleteMyAccount            func(childComplexity int) int
+		ExportMyData               func(childComplexity int) int
 		RegisterPatient            func(childComplexity int, input model.RegisterPatientInput) int
 		SetNotificationPreferences func(childComplexity int, input model.NotificationPreferencesInput) int
 		UpdateMyProfile            func(childComplexity int, input model.UpdateMyProfileInput) int
@@ -119,6 +129,8 @@ type MutationResolver interface {
 	UpdateMyProfile(ctx context.Context, input model.UpdateMyProfileInput) (*model.UpdateMyProfilePayload, error)
 	AddRelative(ctx context.Context, input model.AddRelativeInput) (*model.AddRelativePayload, error)
 	SetNotificationPreferences(ctx context.Context, input model.NotificationPreferencesInput) (*model.SetNotificationPreferencesPayload, error)
+	ExportMyData(ctx context.Context) (*model.ExportMyDataPayload, error)
+	DeleteMyAccount(ctx context.Context) (*model.DeleteMyAccountPayload, error)
 }
 type PatientResolver interface {
 	Relatives(ctx context.Context, obj *model.Patient) ([]model.Relative, error)
@@ -152,6 +164,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.AddRelativePayload.Relative(childComplexity), true
 
+	case "DeleteMyAccountPayload.deleted":
+		if e.ComplexityRoot.DeleteMyAccountPayload.Deleted == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeleteMyAccountPayload.Deleted(childComplexity), true
+
 	case "Entity.findManyPatientByIDs":
 		if e.ComplexityRoot.Entity.FindManyPatientByIDs == nil {
 			break
@@ -175,6 +194,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Entity.FindManyRelativeByIDs(childComplexity, args["reps"].([]*model.RelativeByIDsInput)), true
 
+	case "ExportMyDataPayload.data":
+		if e.ComplexityRoot.ExportMyDataPayload.Data == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ExportMyDataPayload.Data(childComplexity), true
+
 	case "Mutation.addRelative":
 		if e.ComplexityRoot.Mutation.AddRelative == nil {
 			break
@@ -186,6 +212,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.AddRelative(childComplexity, args["input"].(model.AddRelativeInput)), true
+	case "Mutation.deleteMyAccount":
+		if e.ComplexityRoot.Mutation.DeleteMyAccount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteMyAccount(childComplexity), true
+	case "Mutation.exportMyData":
+		if e.ComplexityRoot.Mutation.ExportMyData == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Mutation.ExportMyData(childComplexity), true
 	case "Mutation.registerPatient":
 		if e.ComplexityRoot.Mutation.RegisterPatient == nil {
 			break
@@ -478,6 +516,8 @@ directive @entityResolver(multi: Boolean) on OBJECT
 
 scalar DateTime
 scalar Date
+"An arbitrary JSON document."
+scalar JSON
 
 type Query {
   "The calling patient's own account (patient token; the token subject is the patient id)."
@@ -493,6 +533,22 @@ type Mutation {
   addRelative(input: AddRelativeInput!): AddRelativePayload!
   "Changes the calling patient's notification channels; absent fields stay as they are."
   setNotificationPreferences(input: NotificationPreferencesInput!): SetNotificationPreferencesPayload!
+  """
+  GDPR export: one JSON document with everything Careslot holds about the
+  calling patient — the account (this service) and what the booking and
+  notification services hold, asked synchronously. If any service cannot
+  answer, the export fails (INTERNAL, extensions.reason EXPORT_INCOMPLETE)
+  rather than return part of the data.
+  """
+  exportMyData: ExportMyDataPayload!
+  """
+  GDPR erasure: deletes the calling patient's account (profile, contact
+  details, preferences, the relatives no other guardian keeps) and frees the
+  email. Every other service deletes or anonymises what it holds (bookings
+  keep only their existence, as the law requires). The token's subject no
+  longer resolves afterwards (me: NOT_FOUND).
+  """
+  deleteMyAccount: DeleteMyAccountPayload!
 }
 
 """
@@ -579,6 +635,18 @@ input NotificationPreferencesInput {
 
 type SetNotificationPreferencesPayload {
   patient: Patient!
+}
+
+type ExportMyDataPayload {
+  """
+  {"format": "careslot-export/1", "subject": id, "exportedAt": RFC 3339,
+  "services": {"patient": {...}, "booking": {...}, "notification": {...}}}
+  """
+  data: JSON!
+}
+
+type DeleteMyAccountPayload {
+  deleted: Boolean!
 }
 `, BuiltIn: false},
 	{Name: "../../../federation/directives.graphql", Input: `
@@ -673,6 +741,22 @@ func (ec *executionContext) childFields_AddRelativePayload(ctx context.Context, 
 		return ec.fieldContext_AddRelativePayload_relative(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AddRelativePayload", field.Name)
+}
+
+func (ec *executionContext) childFields_DeleteMyAccountPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "deleted":
+		return ec.fieldContext_DeleteMyAccountPayload_deleted(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DeleteMyAccountPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_ExportMyDataPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "data":
+		return ec.fieldContext_ExportMyDataPayload_data(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ExportMyDataPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_NotificationPreferences(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -1093,6 +1177,29 @@ func (ec *executionContext) fieldContext_AddRelativePayload_relative(_ context.C
 	return fc, nil
 }
 
+func (ec *executionContext) _DeleteMyAccountPayload_deleted(ctx context.Context, field graphql.CollectedField, obj *model.DeleteMyAccountPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeleteMyAccountPayload_deleted(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Deleted, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeleteMyAccountPayload_deleted(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeleteMyAccountPayload", field, false, false, "Boolean")
+}
+
 func (ec *executionContext) _Entity_findManyPatientByIDs(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -1179,6 +1286,29 @@ func (ec *executionContext) fieldContext_Entity_findManyRelativeByIDs(ctx contex
 		return fc, err
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _ExportMyDataPayload_data(ctx context.Context, field graphql.CollectedField, obj *model.ExportMyDataPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ExportMyDataPayload_data(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Data, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v gqlscalar.JSON) graphql.Marshaler {
+			return ec.marshalNJSON2githubᚗcomᚋcareslotᚋcareslotᚋinternalᚋgqlscalarᚐJSON(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ExportMyDataPayload_data(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ExportMyDataPayload", field, false, false, "JSON")
 }
 
 func (ec *executionContext) _Mutation_registerPatient(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -1353,6 +1483,70 @@ func (ec *executionContext) fieldContext_Mutation_setNotificationPreferences(ctx
 	if fc.Args, err = ec.field_Mutation_setNotificationPreferences_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_exportMyData(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_exportMyData(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Mutation().ExportMyData(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ExportMyDataPayload) graphql.Marshaler {
+			return ec.marshalNExportMyDataPayload2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpatientᚋgraphᚋmodelᚐExportMyDataPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_exportMyData(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ExportMyDataPayload(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deleteMyAccount(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deleteMyAccount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Mutation().DeleteMyAccount(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DeleteMyAccountPayload) graphql.Marshaler {
+			return ec.marshalNDeleteMyAccountPayload2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpatientᚋgraphᚋmodelᚐDeleteMyAccountPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deleteMyAccount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DeleteMyAccountPayload(ctx, field)
+		},
 	}
 	return fc, nil
 }
@@ -3546,6 +3740,39 @@ func (ec *executionContext) _AddRelativePayload(ctx context.Context, sel ast.Sel
 	return out
 }
 
+var deleteMyAccountPayloadImplementors = []string{"DeleteMyAccountPayload"}
+
+func (ec *executionContext) _DeleteMyAccountPayload(ctx context.Context, sel ast.SelectionSet, obj *model.DeleteMyAccountPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, deleteMyAccountPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DeleteMyAccountPayload")
+		case "deleted":
+			out.Values[i] = ec._DeleteMyAccountPayload_deleted(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var entityImplementors = []string{"Entity"}
 
 func (ec *executionContext) _Entity(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
@@ -3577,6 +3804,39 @@ func (ec *executionContext) _Entity(ctx context.Context, sel ast.SelectionSet) g
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Entity_findManyRelativeByIDs(ctx, field)
 				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var exportMyDataPayloadImplementors = []string{"ExportMyDataPayload"}
+
+func (ec *executionContext) _ExportMyDataPayload(ctx context.Context, sel ast.SelectionSet, obj *model.ExportMyDataPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, exportMyDataPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ExportMyDataPayload")
+		case "data":
+			out.Values[i] = ec._ExportMyDataPayload_data(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -3637,6 +3897,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "setNotificationPreferences":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_setNotificationPreferences(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "exportMyData":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_exportMyData(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deleteMyAccount":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deleteMyAccount(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -4441,6 +4715,22 @@ func (ec *executionContext) marshalNDateTime2timeᚐTime(ctx context.Context, se
 	return res
 }
 
+func (ec *executionContext) marshalNDeleteMyAccountPayload2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpatientᚋgraphᚋmodelᚐDeleteMyAccountPayload(ctx context.Context, sel ast.SelectionSet, v *model.DeleteMyAccountPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DeleteMyAccountPayload!")
+		return graphql.Null
+	}
+	return ec._DeleteMyAccountPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNExportMyDataPayload2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpatientᚋgraphᚋmodelᚐExportMyDataPayload(ctx context.Context, sel ast.SelectionSet, v *model.ExportMyDataPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ExportMyDataPayload!")
+		return graphql.Null
+	}
+	return ec._ExportMyDataPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNFieldSet2string(ctx context.Context, v any) (string, error) {
 	res, err := graphql.UnmarshalString(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -4467,6 +4757,20 @@ func (ec *executionContext) marshalNID2string(ctx context.Context, sel ast.Selec
 		graphql.AddInvalidNullFromMarshaler(ctx, "ID!")
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalNJSON2githubᚗcomᚋcareslotᚋcareslotᚋinternalᚋgqlscalarᚐJSON(ctx context.Context, v any) (gqlscalar.JSON, error) {
+	var res gqlscalar.JSON
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNJSON2githubᚗcomᚋcareslotᚋcareslotᚋinternalᚋgqlscalarᚐJSON(ctx context.Context, sel ast.SelectionSet, v gqlscalar.JSON) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "JSON!")
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) marshalNNotificationPreferences2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpatientᚋgraphᚋmodelᚐNotificationPreferences(ctx context.Context, sel ast.SelectionSet, v *model.NotificationPreferences) graphql.Marshaler {

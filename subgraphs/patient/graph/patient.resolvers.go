@@ -8,6 +8,7 @@ package graph
 import (
 	"context"
 
+	"github.com/careslot/careslot/internal/gqlscalar"
 	"github.com/careslot/careslot/subgraphs/patient/business"
 	"github.com/careslot/careslot/subgraphs/patient/graph/model"
 )
@@ -53,6 +54,23 @@ func (r *mutationResolver) SetNotificationPreferences(ctx context.Context, input
 		return nil, err
 	}
 	return &model.SetNotificationPreferencesPayload{Patient: patient(p)}, nil
+}
+
+// ExportMyData is the resolver for the exportMyData field.
+func (r *mutationResolver) ExportMyData(ctx context.Context) (*model.ExportMyDataPayload, error) {
+	doc, err := r.Service.Export(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &model.ExportMyDataPayload{Data: gqlscalar.JSON(doc)}, nil
+}
+
+// DeleteMyAccount is the resolver for the deleteMyAccount field.
+func (r *mutationResolver) DeleteMyAccount(ctx context.Context) (*model.DeleteMyAccountPayload, error) {
+	if err := r.Service.DeleteAccount(ctx); err != nil {
+		return nil, err
+	}
+	return &model.DeleteMyAccountPayload{Deleted: true}, nil
 }
 
 // Relatives is the resolver for the relatives field.

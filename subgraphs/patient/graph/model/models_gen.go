@@ -16,6 +16,16 @@ type AddRelativePayload struct {
 	Relative *Relative `json:"relative"`
 }
 
+type DeleteMyAccountPayload struct {
+	Deleted bool `json:"deleted"`
+}
+
+type ExportMyDataPayload struct {
+	// {"format": "careslot-export/1", "subject": id, "exportedAt": RFC 3339,
+	// "services": {"patient": {...}, "booking": {...}, "notification": {...}}}
+	Data gqlscalar.JSON `json:"data"`
+}
+
 type Mutation struct {
 }
 
