@@ -1,0 +1,164 @@
+package patient_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/careslot/careslot/internal/countries"
+	"github.com/careslot/careslot/internal/testenv"
+	"github.com/careslot/careslot/subgraphs/patient"
+)
+
+const exportOp = `mutation ExportMyData { exportMyData { data } }`
+const deleteOp = `mutation DeleteMyAccount { deleteMyAccount { deleted } }`
+
+// fakeSource is another service's export endpoint: it answers only with a
+// patient's bearer token, with a document naming the token's subject.
+type fakeSource struct {
+	mu     sync.Mutex
+	fail   bool
+	tokens []string
+}
+
+func (f *fakeSource) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if r.URL.Path != patient.ExportPath || r.Method != http.MethodGet {
+		http.NotFound(w, r)
+		return
+	}
+	token := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+	f.tokens = append(f.tokens, token)
+	subject, ok := strings.CutPrefix(token, "patient:")
+	switch {
+	case f.fail:
+		http.Error(w, `{"error":"down"}`, http.StatusServiceUnavailable)
+	case !ok:
+		http.Error(w, `{"error":"unauthenticated"}`, http.StatusUnauthorized)
+	default:
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"patientId": subject, "items": []string{"x"}})
+	}
+}
+
+func newPrivacyServer(t *testing.T, sources map[string]string) *httptest.Server {
+	t.Helper()
+	pool, _ := testenv.NewDatabase(t, "patient")
+	sg, err := patient.New(context.Background(), patient.Deps{
+		Pool: pool, Countries: countries.MustDefault(), Verifier: fakeVerifier{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), ExportSources: sources,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(sg.Handler())
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func TestGraphQLExportMyData(t *testing.T) {
+	t.Parallel()
+	booking, notification := &fakeSource{}, &fakeSource{}
+	bsrv, nsrv := httptest.NewServer(booking), httptest.NewServer(notification)
+	defer bsrv.Close()
+	defer nsrv.Close()
+	srv := newPrivacyServer(t, map[string]string{"booking": bsrv.URL, "notification": nsrv.URL + "/"})
+
+	alice := registerPatient(t, srv, "alice@example.fr")
+	token := "patient:" + alice
+	r := do(t, srv, token, `mutation($input: AddRelativeInput!) { addRelative(input: $input) { relative { id } } }`,
+		map[string]any{"input": map[string]any{"firstName": "Léa", "lastName": "Martin", "birthDate": "2018-06-01"}})
+	wantCodes(t, "add relative", r)
+
+	r = do(t, srv, token, exportOp, nil)
+	wantCodes(t, "export", r)
+	var payload struct {
+		Data struct {
+			Format, Subject string
+			Services        map[string]json.RawMessage
+		}
+	}
+	if err := json.Unmarshal(r.Data["exportMyData"], &payload); err != nil {
+		t.Fatal(err)
+	}
+	d := payload.Data
+	if d.Format != "careslot-export/1" || d.Subject != alice || len(d.Services) != 3 {
+		t.Fatalf("export = %s", r.Data["exportMyData"])
+	}
+	for _, want := range []string{`"email":"alice@example.fr"`, `"firstName":"Léa"`, `"notificationPreferences"`} {
+		if !strings.Contains(string(d.Services["patient"]), want) {
+			t.Errorf("patient part lacks %s: %s", want, d.Services["patient"])
+		}
+	}
+	for name, part := range map[string]json.RawMessage{"booking": d.Services["booking"], "notification": d.Services["notification"]} {
+		var doc struct{ PatientID string }
+		if err := json.Unmarshal(part, &doc); err != nil || doc.PatientID != alice {
+			t.Errorf("%s part = %s", name, part)
+		}
+	}
+	// Each source got the caller's own token.
+	for _, f := range []*fakeSource{booking, notification} {
+		if len(f.tokens) != 1 || f.tokens[0] != token {
+			t.Errorf("tokens forwarded = %v", f.tokens)
+		}
+	}
+
+	// Only a patient, for their own account.
+	wantCodes(t, "anonymous export", do(t, srv, "", exportOp, nil), "UNAUTHENTICATED")
+	wantCodes(t, "practitioner export", do(t, srv, "practitioner:"+alice, exportOp, nil), "FORBIDDEN")
+
+	// A source that fails fails the export, with a clear error and no data.
+	notification.mu.Lock()
+	notification.fail = true
+	notification.mu.Unlock()
+	r = do(t, srv, token, exportOp, nil)
+	wantCodes(t, "export with a failing source", r, "INTERNAL")
+	if r.Errors[0].Extensions["reason"] != "EXPORT_INCOMPLETE" || !strings.Contains(r.Errors[0].Message, "notification answered HTTP 503") {
+		t.Fatalf("error = %+v", r.Errors[0])
+	}
+	if string(r.Data["exportMyData"]) != "" && string(r.Data["exportMyData"]) != "null" {
+		t.Fatalf("partial data: %s", r.Data["exportMyData"])
+	}
+	// A source that is not there at all.
+	down := httptest.NewServer(http.NotFoundHandler())
+	downURL := down.URL
+	down.Close()
+	srv2 := newPrivacyServer(t, map[string]string{"booking": downURL})
+	bob := registerPatient(t, srv2, "bob@example.fr")
+	r = do(t, srv2, "patient:"+bob, exportOp, nil)
+	wantCodes(t, "export with a source down", r, "INTERNAL")
+	if !strings.Contains(r.Errors[0].Message, "booking did not answer") || strings.Contains(r.Errors[0].Message, "127.0.0.1") {
+		t.Fatalf("error = %+v", r.Errors[0])
+	}
+}
+
+func TestGraphQLDeleteMyAccount(t *testing.T) {
+	t.Parallel()
+	srv := newPrivacyServer(t, nil)
+	alice := registerPatient(t, srv, "alice@example.fr")
+	bob := registerPatient(t, srv, "bob@example.fr")
+	token := "patient:" + alice
+
+	wantCodes(t, "anonymous delete", do(t, srv, "", deleteOp, nil), "UNAUTHENTICATED")
+	wantCodes(t, "practitioner delete", do(t, srv, "practitioner:"+alice, deleteOp, nil), "FORBIDDEN")
+
+	r := do(t, srv, token, deleteOp, nil)
+	wantCodes(t, "delete", r)
+	if string(r.Data["deleteMyAccount"]) != `{"deleted":true}` {
+		t.Fatalf("delete = %s", r.Data["deleteMyAccount"])
+	}
+	// The token's subject is gone: me and a second delete are NOT_FOUND.
+	wantCodes(t, "me after delete", do(t, srv, token, myAccountOp, nil), "NOT_FOUND")
+	wantCodes(t, "delete again", do(t, srv, token, deleteOp, nil), "NOT_FOUND")
+	// Bob is untouched; alice's email is free again.
+	wantCodes(t, "bob's me", do(t, srv, "patient:"+bob, myAccountOp, nil))
+	if again := registerPatient(t, srv, "alice@example.fr"); again == alice {
+		t.Fatal("the erased id came back")
+	}
+}
