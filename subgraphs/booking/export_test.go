@@ -1,0 +1,64 @@
+package booking_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"github.com/careslot/careslot/subgraphs/booking"
+)
+
+// GET /internal/export answers, with a patient's token, every appointment of
+// that patient and nobody else's.
+func TestExportHandler(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	alice, bob := f.patient(t, "Alice"), f.patient(t, "Bob")
+	for i, start := range []int{9, 10, 11} {
+		r := do(t, f.srv, "patient:"+alice, bookOp, bookVars(f, slotAt(start, 0), "k"+string(rune('a'+i))))
+		if len(r.Errors) > 0 {
+			t.Fatalf("book: %+v", r.Errors)
+		}
+	}
+	if r := do(t, f.srv, "patient:"+bob, bookOp, bookVars(f, slotAt(14, 0), "bob")); len(r.Errors) > 0 {
+		t.Fatalf("book: %+v", r.Errors)
+	}
+	srv := httptest.NewServer(f.sg.ExportHandler())
+	defer srv.Close()
+	get := func(token string) (int, map[string]any) {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+booking.ExportPath, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var body map[string]any
+		_ = json.NewDecoder(res.Body).Decode(&body)
+		return res.StatusCode, body
+	}
+	code, body := get("patient:" + alice)
+	list, _ := body["appointments"].([]any)
+	if code != http.StatusOK || body["patientId"] != alice || len(list) != 3 {
+		t.Fatalf("export = %d %v", code, body)
+	}
+	for _, a := range list {
+		if a.(map[string]any)["patientId"] != alice {
+			t.Fatalf("someone else's appointment: %v", a)
+		}
+	}
+	if code, _ := get(""); code != http.StatusUnauthorized {
+		t.Fatalf("anonymous: %d", code)
+	}
+	if code, _ := get("practitioner:" + f.practitioner); code != http.StatusForbidden {
+		t.Fatalf("practitioner: %d", code)
+	}
+	if code, body := get("patient:" + uuid.NewString()); code != http.StatusOK || len(body["appointments"].([]any)) != 0 {
+		t.Fatalf("a stranger: %d %v", code, body)
+	}
+}
