@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/careslot/careslot/internal/events"
 	"github.com/careslot/careslot/internal/outbox"
@@ -68,70 +69,71 @@ const (
 		FROM idempotency_keys WHERE subject = $1 AND key = $2`
 	scheduleIfNewerSQL = `SELECT country, version, CASE WHEN version = $2 THEN NULL ELSE snapshot END
 		FROM practitioner_schedules WHERE practitioner_id = $1`
-	seenBeforeSQL = `SELECT EXISTS (SELECT 1 FROM appointments WHERE country = $1 AND person_id = $2
-		AND practitioner_id = $3 AND status IN ('CONFIRMED', 'NO_SHOW') AND starts_at < $4 AND id <> $5)`
-	blockedSQL = `SELECT lower(blocked), upper(blocked) FROM appointments
-		WHERE country = $1 AND practitioner_id = $2 AND status IN ('HELD', 'CONFIRMED')
-		AND (status = 'CONFIRMED' OR hold_expires_at > $5) AND blocked && tstzrange($3, $4) AND id <> $6`
-	// bookPatientSQL mirrors selectCols' name and phone for a new row.
-	bookPatientSQL = `SELECT coalesce(CASE
+)
+
+// readForBookingSQL is every read of ReadForBooking in one statement (one
+// row whatever exists): the key, the replica, the patient, whether the
+// person was seen before and the occupied ranges (none when $5, the
+// country, is NULL).
+const readForBookingSQL = `SELECT k.operation, k.request_hash, k.appointment_id::text, k.response,
+		s.country, s.version, CASE WHEN s.version = $4 THEN NULL ELSE s.snapshot END,
+		EXISTS (SELECT 1 FROM appointments WHERE country = $5 AND person_id = $6
+			AND practitioner_id = $3 AND status IN ('CONFIRMED', 'NO_SHOW') AND starts_at < $7),
+		ARRAY(SELECT blocked FROM appointments
+			WHERE country = $5 AND practitioner_id = $3 AND status IN ('HELD', 'CONFIRMED')
+			AND (status = 'CONFIRMED' OR hold_expires_at > $10) AND $8::timestamptz IS NOT NULL
+			AND blocked && tstzrange($8, $9)),
+		coalesce(CASE
 			WHEN p.erased_at IS NOT NULL THEN NULL
-			WHEN $2 = '' THEN nullif(btrim(p.first_name || ' ' || p.last_name), '')
+			WHEN $12 = '' THEN nullif(btrim(p.first_name || ' ' || p.last_name), '')
 			ELSE (SELECT nullif(btrim(coalesce(r->>'firstName', '') || ' ' || coalesce(r->>'lastName', '')), '')
-				FROM jsonb_array_elements(p.relatives) r WHERE r->>'id' = $2 LIMIT 1)
+				FROM jsonb_array_elements(p.relatives) r WHERE r->>'id' = $12 LIMIT 1)
 		END, ''),
 		coalesce(CASE WHEN p.erased_at IS NULL THEN p.phone END, ''),
-		$3 <> '' AND EXISTS (SELECT 1 FROM jsonb_array_elements(p.relatives) r WHERE r->>'id' = $3)
-		FROM patients p WHERE p.id = $1`
-)
+		$13 <> '' AND EXISTS (SELECT 1 FROM jsonb_array_elements(p.relatives) r WHERE r->>'id' = $13)
+	FROM (SELECT 1) one
+	LEFT JOIN idempotency_keys k ON k.subject = $1 AND k.key = $2
+	LEFT JOIN practitioner_schedules s ON s.practitioner_id = $3
+	LEFT JOIN patients p ON p.id = $11`
 
 // ReadForBooking reads, in one round trip, what deciding a booking needs.
 func (s *Store) ReadForBooking(ctx context.Context, q BookReadQuery) (BookRead, error) {
-	var r BookRead
-	b := &pgx.Batch{}
-	b.Queue(lookupKeySQL, q.Subject, q.Key).QueryRow(func(row pgx.Row) error {
-		var resp []byte
-		err := row.Scan(&r.Key.Operation, &r.Key.RequestHash, &r.Key.AppointmentID, &resp)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil
-		}
-		r.Key.Response, r.HasKey = resp, err == nil
-		return err
-	})
-	b.Queue(scheduleIfNewerSQL, q.PractitionerID, q.KnownVersion).QueryRow(func(row pgx.Row) error {
-		var snap []byte
-		err := row.Scan(&r.Schedule.Country, &r.Schedule.Version, &snap)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil
-		}
-		r.Schedule.PractitionerID, r.Schedule.Snapshot, r.ScheduleFound = q.PractitionerID, snap, err == nil
-		return err
-	})
+	var (
+		r                  BookRead
+		op, keyAppointment *string
+		hash, resp, snap   []byte
+		country            *string
+		version            *int64
+		ranges             []pgtype.Range[pgtype.Timestamptz]
+		country5           *string
+		from, to           *time.Time
+	)
 	if q.Country != "" {
-		b.Queue(seenBeforeSQL, q.Country, q.PersonID, q.PractitionerID, q.Start, orZeroUUID("")).QueryRow(func(row pgx.Row) error {
-			return row.Scan(&r.Seen)
-		})
+		country5 = &q.Country
 		if q.BlockedFrom.Before(q.BlockedTo) {
-			b.Queue(blockedSQL, q.Country, q.PractitionerID, q.BlockedFrom, q.BlockedTo, q.Now, orZeroUUID("")).Query(func(rows pgx.Rows) error {
-				var err error
-				r.Blocked, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) ([2]time.Time, error) {
-					var iv [2]time.Time
-					err := r.Scan(&iv[0], &iv[1])
-					return iv, err
-				})
-				return err
-			})
+			from, to = &q.BlockedFrom, &q.BlockedTo
 		}
 	}
-	b.Queue(bookPatientSQL, q.PatientID, q.RelativeID, q.RelativeOf).QueryRow(func(row pgx.Row) error {
-		err := row.Scan(&r.PatientName, &r.PatientPhone, &r.IsRelative)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil
-		}
-		return err
-	})
-	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+	err := s.pool.QueryRow(ctx, readForBookingSQL, q.Subject, q.Key, q.PractitionerID, q.KnownVersion,
+		country5, q.PersonID, q.Start, from, to, q.Now, q.PatientID, q.RelativeID, q.RelativeOf).
+		Scan(&op, &hash, &keyAppointment, &resp, &country, &version, &snap, &r.Seen, &ranges,
+			&r.PatientName, &r.PatientPhone, &r.IsRelative)
+	if err != nil {
 		return BookRead{}, err
+	}
+	if op != nil {
+		r.HasKey = true
+		r.Key = Key{Operation: *op, RequestHash: hash, AppointmentID: *keyAppointment, Response: resp}
+	}
+	if country != nil {
+		r.ScheduleFound = true
+		r.Schedule = Schedule{PractitionerID: q.PractitionerID, Country: *country, Version: *version, Snapshot: snap}
+	}
+	if len(ranges) > 0 {
+		r.Blocked = make([][2]time.Time, len(ranges))
+		for i, rg := range ranges {
+			r.Blocked[i] = [2]time.Time{rg.Lower.Time, rg.Upper.Time}
+		}
 	}
 	return r, nil
 }
