@@ -113,11 +113,8 @@ func (s *Service) Hold(ctx context.Context, in HoldInput) (store.Appointment, er
 	start := in.StartsAt.UTC()
 	var out store.Appointment
 	err = s.store.InTx(ctx, func(tx *store.Tx) error {
-		if err := tx.LockPatient(ctx, me); err != nil {
-			return err
-		}
 		now := s.now()
-		live, err := tx.LiveHolds(ctx, me, now)
+		live, err := tx.LockPatientLiveHolds(ctx, me, now)
 		if err != nil {
 			return err
 		}
@@ -136,26 +133,45 @@ func (s *Service) Hold(ctx context.Context, in HoldInput) (store.Appointment, er
 				return err
 			}
 		}
-		if err := s.expireOverlapping(ctx, tx, p, start, now); err != nil {
-			return err
-		}
-		// Whether the patient is new is settled when they book (they may book
-		// for a relative): a hold only needs the slot to be open.
-		d, err := s.decide(ctx, tx, p, start, now, false, "")
+		// Expire the due holds in the way, then read what is occupied (one
+		// round trip, in that order).
+		br := blockedRange(p, start)
+		dates, from, to, err := blockedWindow(p, start)
 		if err != nil {
 			return err
 		}
-		expires := now.Add(s.holdTTL).UTC()
-		h := store.Appointment{
-			Country: p.country, ID: newID(), PractitionerID: p.practitionerID, PatientID: me, PersonID: me,
-			AppointmentTypeID: p.typ.ID, LocationID: d.locationID, Status: store.StatusHeld,
-			StartsAt: start, EndsAt: start.Add(p.typ.Duration), BlockedFrom: d.blocked.Start, BlockedUntil: d.blocked.End,
-			HoldExpiresAt: &expires,
+		expired, ranges, err := tx.ExpireHoldsThenBlocked(ctx, p.country, p.practitionerID, br.Start, br.End, now, from, to, "")
+		if err != nil {
+			return err
 		}
-		if out, err = tx.Insert(ctx, h); err != nil {
+		for _, h := range expired {
+			if err := s.emit(ctx, tx, eventdata.HoldReleased, h, nil); err != nil {
+				return err
+			}
+		}
+		// Whether the patient is new is settled when they book (they may book
+		// for a relative): a hold only needs the slot to be open.
+		d, err := decideWith(p, start, now, false, dates, ranges)
+		if err != nil {
+			return err
+		}
+		// The row as PostgreSQL will return it (canonical ids, microseconds),
+		// so that the event, written by the same statement, says the same.
+		expires := now.Add(s.holdTTL).UTC().Truncate(time.Microsecond)
+		h := store.Appointment{
+			Country: p.country, ID: newID(), PractitionerID: p.practitionerID, PatientID: canonicalID(me), PersonID: canonicalID(me),
+			AppointmentTypeID: canonicalID(p.typ.ID), LocationID: canonicalID(d.locationID), Status: store.StatusHeld,
+			StartsAt: start, EndsAt: start.Add(p.typ.Duration), BlockedFrom: d.blocked.Start.UTC(), BlockedUntil: d.blocked.End.UTC(),
+			HoldExpiresAt: &expires, Version: 1,
+		}
+		ev, err := events.New(Source, eventdata.HoldPlaced, h.ID, Payload(h))
+		if err != nil {
+			return err
+		}
+		if out, err = tx.InsertHold(ctx, h, events.BookingEvents, ev); err != nil {
 			return conflict(err)
 		}
-		return s.emit(ctx, tx, eventdata.HoldPlaced, out, nil)
+		return nil
 	})
 	if err != nil {
 		return store.Appointment{}, err
