@@ -300,13 +300,17 @@ func (s *Service) after(ctx context.Context, cc, pid string, out *outcome) error
 	if err := json.Unmarshal(out.publish, &a); err != nil {
 		return s.st.ClearPending(ctx, cc, pid, out.publish)
 	}
+	// Live subscribers first (a Redis PUBLISH is cheaper than an acknowledged
+	// Kafka produce, and they wait for it); a retry after a failed produce
+	// publishes again, which subscribers absorb (they recompute and skip an
+	// unchanged list).
+	if err := s.st.Publish(ctx, pid, out.publish); err != nil {
+		return fmt.Errorf("publish availability change on redis: %w", err)
+	}
 	if s.pub != nil {
 		if err := s.pub.Publish(ctx, a); err != nil {
 			return fmt.Errorf("publish availability change: %w", err)
 		}
-	}
-	if err := s.st.Publish(ctx, pid, out.publish); err != nil {
-		return fmt.Errorf("publish availability change on redis: %w", err)
 	}
 	return s.st.ClearPending(ctx, cc, pid, out.publish)
 }
