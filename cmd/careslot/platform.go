@@ -109,6 +109,8 @@ type runningService struct {
 	name    string
 	handler http.Handler
 	pool    *pgxpool.Pool
+	// routes are internal endpoints beside /graphql (e.g. the GDPR export).
+	routes map[string]http.Handler
 	// ready reports whether the service can serve (default: its pool answers).
 	ready   func(ctx context.Context) error
 	workers []func(ctx context.Context) error
@@ -119,6 +121,9 @@ type runningService struct {
 func (p *platform) run(ctx context.Context, g *errgroup.Group, s *runningService) error {
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", s.handler)
+	for path, h := range s.routes {
+		mux.Handle(path, h)
+	}
 	httpserver.Health(mux, func(ctx context.Context) error {
 		switch {
 		case s.ready != nil:

@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 
 	"github.com/careslot/careslot/internal/eventdata"
 	"github.com/careslot/careslot/subgraphs/availability"
 	"github.com/careslot/careslot/subgraphs/booking"
+	"github.com/careslot/careslot/subgraphs/notification"
+	notifsender "github.com/careslot/careslot/subgraphs/notification/sender"
 	"github.com/careslot/careslot/subgraphs/patient"
 	"github.com/careslot/careslot/subgraphs/practitioner"
 	"github.com/careslot/careslot/subgraphs/search"
@@ -31,7 +34,12 @@ var builders = map[string]func(ctx context.Context, p *platform) (*runningServic
 		if err != nil {
 			return nil, err
 		}
-		sg, err := patient.New(ctx, patient.Deps{Pool: pool, Countries: p.countries, Verifier: p.verifier, Logger: p.logger})
+		sg, err := patient.New(ctx, patient.Deps{Pool: pool, Countries: p.countries, Verifier: p.verifier, Logger: p.logger,
+			// The GDPR export gathers what the other services hold about the caller.
+			ExportSources: map[string]string{
+				booking.Name:      p.cfg.InternalURLs[booking.Name],
+				notification.Name: p.cfg.InternalURLs[notification.Name],
+			}})
 		if err != nil {
 			return nil, err
 		}
@@ -53,7 +61,28 @@ var builders = map[string]func(ctx context.Context, p *platform) (*runningServic
 			return nil, err
 		}
 		p.closers = append(p.closers, sg.Close)
-		return &runningService{name: booking.Name, handler: sg.Handler(), pool: pool, workers: sg.Workers()}, nil
+		return &runningService{name: booking.Name, handler: sg.Handler(), pool: pool, workers: sg.Workers(),
+			routes: map[string]http.Handler{booking.ExportPath: sg.ExportHandler()}}, nil
+	},
+	notification.Name: func(ctx context.Context, p *platform) (*runningService, error) {
+		pool, err := p.openStore(ctx, notification.Name)
+		if err != nil {
+			return nil, err
+		}
+		var snd notifsender.Sender // nil: the log sender, messages kept in the store
+		if p.cfg.AWSRegion != "" {
+			if snd, err = notifsender.NewAWS(ctx, notifsender.AWSSettings{Region: p.cfg.AWSRegion,
+				From: p.cfg.NotificationEmailFrom, SMSSenderID: p.cfg.NotificationSMSSenderID}); err != nil {
+				return nil, err
+			}
+		}
+		sg, err := notification.New(ctx, notification.Deps{Pool: pool, Countries: p.countries, Verifier: p.verifier, Logger: p.logger,
+			KafkaBrokers: p.cfg.KafkaBrokers, TopicPrefix: p.cfg.KafkaTopicPrefix, Sender: snd})
+		if err != nil {
+			return nil, err
+		}
+		return &runningService{name: notification.Name, handler: sg.Handler(), pool: pool, workers: sg.Workers(),
+			routes: map[string]http.Handler{notification.ExportPath: sg.ExportHandler()}}, nil
 	},
 	availability.Name: func(ctx context.Context, p *platform) (*runningService, error) {
 		sg, err := newAvailability(ctx, p)

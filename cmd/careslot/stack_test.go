@@ -77,6 +77,7 @@ func newStack(t testing.TB) (*stack, error) {
 		cfg.DatabaseURLs[s] = config.WithDatabase(testenv.ServerURL(), "e2e_"+s+"_"+suffix)
 		dsns = append(dsns, cfg.DatabaseURLs[s])
 		cfg.SubgraphAddrs[s] = freeAddr(t)
+		cfg.InternalURLs[s] = "http://" + cfg.SubgraphAddrs[s]
 		cfg.MetricsAddrs[s] = ""
 	}
 	cfg.RouterAddr = freeAddr(t)

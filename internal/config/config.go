@@ -27,44 +27,54 @@ type Config struct {
 	KafkaTopicPrefix string
 	OpenSearchURL    string
 
-	RouterAddr      string
-	SubgraphAddrs   map[string]string // listen address per service
-	MetricsAddrs    map[string]string // Prometheus listen address per service
-	JWKSURL         string
-	OIDCIssuer      string
-	OIDCAudience    string
-	DataDir         string // local state for `dev`: broker log, dev signing key
-	CountriesFile   string
-	AWSRegion       string
-	ShutdownTimeout time.Duration
+	RouterAddr    string
+	SubgraphAddrs map[string]string // listen address per service
+	MetricsAddrs  map[string]string // Prometheus listen address per service
+	// InternalURLs is how one service reaches another's internal endpoints
+	// (e.g. the GDPR export): env <SERVICE>_INTERNAL_URL, default its listen address.
+	InternalURLs map[string]string
+	// NotificationEmailFrom and NotificationSMSSenderID configure the AWS senders.
+	NotificationEmailFrom   string
+	NotificationSMSSenderID string
+	JWKSURL                 string
+	OIDCIssuer              string
+	OIDCAudience            string
+	DataDir                 string // local state for `dev`: broker log, dev signing key
+	CountriesFile           string
+	AWSRegion               string
+	ShutdownTimeout         time.Duration
 }
 
 // FromEnv reads the configuration.
 func FromEnv() Config {
 	base := env("DATABASE_URL", "postgres://postgres:postgres@127.0.0.1:5432/postgres?sslmode=disable")
 	c := Config{
-		DatabaseURLs:     map[string]string{},
-		RedisURL:         env("REDIS_URL", "redis://127.0.0.1:6379/0"),
-		RedisPrefix:      env("REDIS_PREFIX", ""),
-		KafkaBrokers:     list(os.Getenv("KAFKA_BROKERS")),
-		KafkaTopicPrefix: env("KAFKA_TOPIC_PREFIX", ""),
-		OpenSearchURL:    os.Getenv("OPENSEARCH_URL"),
-		RouterAddr:       env("ROUTER_ADDR", "127.0.0.1:4000"),
-		SubgraphAddrs:    map[string]string{},
-		MetricsAddrs:     map[string]string{},
-		JWKSURL:          env("OIDC_JWKS_URL", "http://127.0.0.1:4010/.well-known/jwks.json"),
-		OIDCIssuer:       env("OIDC_ISSUER", "careslot-dev"),
-		OIDCAudience:     env("OIDC_AUDIENCE", "careslot"),
-		DataDir:          env("CARESLOT_DATA_DIR", ".data"),
-		CountriesFile:    os.Getenv("COUNTRIES_FILE"),
-		AWSRegion:        os.Getenv("AWS_REGION"),
-		ShutdownTimeout:  duration("SHUTDOWN_TIMEOUT", 10*time.Second),
+		DatabaseURLs:            map[string]string{},
+		RedisURL:                env("REDIS_URL", "redis://127.0.0.1:6379/0"),
+		RedisPrefix:             env("REDIS_PREFIX", ""),
+		KafkaBrokers:            list(os.Getenv("KAFKA_BROKERS")),
+		KafkaTopicPrefix:        env("KAFKA_TOPIC_PREFIX", ""),
+		OpenSearchURL:           os.Getenv("OPENSEARCH_URL"),
+		RouterAddr:              env("ROUTER_ADDR", "127.0.0.1:4000"),
+		SubgraphAddrs:           map[string]string{},
+		MetricsAddrs:            map[string]string{},
+		InternalURLs:            map[string]string{},
+		NotificationEmailFrom:   os.Getenv("NOTIFICATION_EMAIL_FROM"),
+		NotificationSMSSenderID: os.Getenv("NOTIFICATION_SMS_SENDER_ID"),
+		JWKSURL:                 env("OIDC_JWKS_URL", "http://127.0.0.1:4010/.well-known/jwks.json"),
+		OIDCIssuer:              env("OIDC_ISSUER", "careslot-dev"),
+		OIDCAudience:            env("OIDC_AUDIENCE", "careslot"),
+		DataDir:                 env("CARESLOT_DATA_DIR", ".data"),
+		CountriesFile:           os.Getenv("COUNTRIES_FILE"),
+		AWSRegion:               os.Getenv("AWS_REGION"),
+		ShutdownTimeout:         duration("SHUTDOWN_TIMEOUT", 10*time.Second),
 	}
 	for i, s := range Services {
 		up := strings.ToUpper(s)
 		c.DatabaseURLs[s] = env("DATABASE_URL_"+up, WithDatabase(base, "careslot_"+s))
 		c.SubgraphAddrs[s] = env(up+"_ADDR", fmt.Sprintf("127.0.0.1:%d", 4001+i))
 		c.MetricsAddrs[s] = env(up+"_METRICS_ADDR", fmt.Sprintf("127.0.0.1:%d", 9101+i))
+		c.InternalURLs[s] = env(up+"_INTERNAL_URL", "http://"+c.SubgraphAddrs[s])
 	}
 	return c
 }

@@ -16,6 +16,9 @@ import (
 // practitioner is not replicated yet): it is retried like a failed send.
 var errNotReady = errors.New("not ready")
 
+// notReadyRetry is how soon a message waiting for a replica is looked at again.
+const notReadyRetry = time.Second
+
 // RunSender sends due messages until ctx ends: at once when an event
 // recorded new ones, else when the earliest pending one falls due, polling at
 // least every interval (default 5 s).
@@ -82,6 +85,12 @@ func (s *Service) attempt(ctx context.Context, m store.Message, now time.Time) s
 		err = s.opts.Sender.Send(ctx, out.msg)
 	}
 	o := store.Outcome{Recipient: out.msg.To, Subject: out.msg.Subject, Body: out.msg.Body}
+	if errors.Is(err, errNotReady) {
+		// The booking event outran the patient's or practitioner's event: not
+		// a failure. Look again shortly (the replica's arrival also wakes us).
+		o.Status, o.NextAttemptAt, o.Uncounted, o.Error = store.StatusPending, now.Add(notReadyRetry), true, err.Error()
+		return o
+	}
 	if err == nil {
 		sent := s.now()
 		o.Status, o.SentAt = store.StatusSent, &sent

@@ -340,12 +340,15 @@ type Outcome struct {
 	Error         string
 	SentAt        *time.Time
 	NextAttemptAt time.Time // for a retry (status PENDING)
+	// Uncounted gives the attempt back: the message waited for a replica
+	// (patient, practitioner) rather than failed.
+	Uncounted bool
 }
 
 // Finish records an attempt's outcome, only while the message is still the
 // pending one that was claimed (an erasure may have deleted it meanwhile).
 func (s *Store) Finish(ctx context.Context, id string, o Outcome) error {
-	q, args, err := psql.Update("messages").
+	q := psql.Update("messages").
 		Set("status", o.Status).
 		Set("recipient", nullIfEmpty(o.Recipient)).
 		Set("subject", nullIfEmpty(o.Subject)).
@@ -353,12 +356,15 @@ func (s *Store) Finish(ctx context.Context, id string, o Outcome) error {
 		Set("last_error", nullIfEmpty(o.Error)).
 		Set("sent_at", o.SentAt).
 		Set("next_attempt_at", sq.Expr("coalesce(?::timestamptz, next_attempt_at)", nullTime(o.NextAttemptAt))).
-		Set("updated_at", sq.Expr("now()")).
-		Where(sq.Eq{"id": id, "status": StatusPending}).ToSql()
+		Set("updated_at", sq.Expr("now()"))
+	if o.Uncounted {
+		q = q.Set("attempts", sq.Expr("greatest(attempts - 1, 0)"))
+	}
+	sql, args, err := q.Where(sq.Eq{"id": id, "status": StatusPending}).ToSql()
 	if err != nil {
 		return err
 	}
-	_, err = s.pool.Exec(ctx, q, args...)
+	_, err = s.pool.Exec(ctx, sql, args...)
 	return err
 }
 
