@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
+	"time"
 
 	"github.com/careslot/careslot/internal/eventdata"
 	"github.com/careslot/careslot/internal/livehub"
@@ -74,7 +75,7 @@ func (w *SlotsWatch) Next(ctx context.Context) ([]slots.Slot, error) {
 				continue
 			}
 		}
-		cur, err := w.list(ctx)
+		cur, err := w.s.live.list(ctx, w.s, w.q, time.Now())
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()

@@ -63,6 +63,7 @@ type Service struct {
 	log    *slog.Logger
 	now    func() time.Time
 	hub    *livehub.Hub
+	live   listings // shares recomputations among watchers of one listing
 
 	cacheMu sync.Mutex
 	cache   map[string]cachedAgenda
