@@ -38,6 +38,17 @@ for _ in $(seq 1 600); do
   sleep 1
 done
 
+# Seeding leaves one event per practice for every consumer (booking's
+# schedule replica, availability, search, notification): measure the steady
+# state, once booking's replica has caught up.
+want=$(psql "${DATABASE_URL_PRACTITIONER}" -Atc "SELECT count(*) FROM practitioners")
+for _ in $(seq 1 1800); do
+  got=$(psql "${DATABASE_URL_BOOKING}" -Atc "SELECT count(*) FROM practitioner_schedules" 2>/dev/null || echo 0)
+  [ "$got" -ge "$want" ] && break
+  sleep 2
+done
+sleep 30 # the other consumers run alongside; give them a moment to finish
+
 echo "== search ($N practitioners)"
 bin/careslot loadgen search --clients 8 --duration "${SECS}s"
 bin/careslot loadgen search --clients 64 --duration "${SECS}s"
