@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync/atomic"
 
 	"github.com/careslot/careslot/internal/eventdata"
 	"github.com/careslot/careslot/subgraphs/availability"
@@ -100,7 +101,9 @@ var builders = map[string]func(ctx context.Context, p *platform) (*runningServic
 			return nil, err
 		}
 		// The embedded index lives in memory: warm it from the owners' exports
-		// (practices, next slots) while the consumers catch up on events.
+		// (practices, next slots) while the consumers catch up on events; the
+		// service is ready once both are done.
+		var loaded atomic.Bool
 		warm := func(ctx context.Context) error {
 			snapshots, err := practitionerSnapshots(ctx, p)
 			if err != nil {
@@ -110,17 +113,24 @@ var builders = map[string]func(ctx context.Context, p *platform) (*runningServic
 			if err != nil {
 				return err
 			}
-			return sg.Load(ctx, snapshots, next)
+			if err := sg.Load(ctx, snapshots, next); err != nil {
+				return err
+			}
+			loaded.Store(true)
+			return nil
 		}
-		ready := sg.Ready()
+		consuming := sg.Ready()
 		return &runningService{name: search.Name, handler: sg.Handler(), workers: append(sg.Workers(), warm),
 			ready: func(context.Context) error {
 				select {
-				case <-ready:
-					return nil
+				case <-consuming:
 				default:
+					return errors.New("search consumer starting")
+				}
+				if !loaded.Load() {
 					return errors.New("search index loading")
 				}
+				return nil
 			}}, nil
 	},
 }

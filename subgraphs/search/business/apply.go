@@ -90,19 +90,25 @@ func (s *Service) Documents(p eventdata.Practitioner) store.Practice {
 // unless the index has that version or a later one. It then invalidates the
 // cached pages of the practitioner's country (and of its former country).
 func (s *Service) ApplySnapshot(ctx context.Context, p eventdata.Practitioner) (bool, error) {
-	unlock := s.locks.lock(p.ID)
-	defer unlock()
-	var former string
-	if prev, err := s.index.Practitioners(ctx, []string{p.ID}); err != nil {
-		return false, err
-	} else if len(prev) > 0 && prev[0].Country != p.Country {
-		former = prev[0].Country
-	}
-	applied, err := s.index.Upsert(ctx, s.Documents(p))
+	applied, former, err := s.applySnapshot(ctx, p)
 	if err != nil || !applied {
 		return applied, err
 	}
 	return true, s.bump(ctx, p.Country, former)
+}
+
+// applySnapshot indexes a snapshot without invalidating cached pages (a bulk
+// load bumps each country's generation once at the end, not per practice).
+func (s *Service) applySnapshot(ctx context.Context, p eventdata.Practitioner) (applied bool, former string, err error) {
+	unlock := s.locks.lock(p.ID)
+	defer unlock()
+	if prev, err := s.index.Practitioners(ctx, []string{p.ID}); err != nil {
+		return false, "", err
+	} else if len(prev) > 0 && prev[0].Country != p.Country {
+		former = prev[0].Country
+	}
+	applied, err = s.index.Upsert(ctx, s.Documents(p))
+	return applied, former, err
 }
 
 // ApplyAvailability records a practitioner's next open slot as of asOf.
@@ -154,7 +160,7 @@ func (s *Service) Load(ctx context.Context, snapshots SnapshotStream, nextSlots 
 	if snapshots != nil {
 		err := snapshots(func(batch []eventdata.Practitioner) error {
 			for _, p := range batch {
-				if _, err := s.ApplySnapshot(ctx, p); err != nil {
+				if _, _, err := s.applySnapshot(ctx, p); err != nil {
 					return err
 				}
 				n++
