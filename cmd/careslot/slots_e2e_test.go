@@ -22,9 +22,26 @@ type slotsResult struct {
 // listSlots runs the contract's PractitionerSlots for one local day.
 func listSlots(t testing.TB, s *stack, prID, typeID, day string) slotsResult {
 	t.Helper()
-	var out slotsResult
-	s.run(t, "", s.op(t, "PractitionerSlots"), map[string]any{"id": prID, "appointmentTypeId": typeID, "from": day, "to": day}, &out)
+	out, err := tryListSlots(t, s, prID, typeID, day)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return out
+}
+
+// tryListSlots is listSlots for polling: availability may not know the
+// practice's latest schedule (its appointment type) yet.
+func tryListSlots(t testing.TB, s *stack, prID, typeID, day string) (slotsResult, error) {
+	t.Helper()
+	var out slotsResult
+	res, err := s.client.Do(t.Context(), "", s.op(t, "PractitionerSlots"), map[string]any{"id": prID, "appointmentTypeId": typeID, "from": day, "to": day})
+	if err == nil {
+		err = res.Err()
+	}
+	if err == nil {
+		err = res.Decode(&out)
+	}
+	return out, err
 }
 
 // eventually retries check until it returns "" or the deadline passes.
@@ -64,7 +81,10 @@ func TestSlotsSearchAndRebuildThroughTheRouter(t *testing.T) {
 
 	var listed slotsResult
 	eventually(t, "slots listed", func() string {
-		listed = listSlots(t, s, prID, typeID, day)
+		var err error
+		if listed, err = tryListSlots(t, s, prID, typeID, day); err != nil {
+			return err.Error()
+		}
 		// 08:00–20:00, step 15, 20 min + 5 min buffer after: 47 starts.
 		if n := len(listed.Practitioner.AvailableSlots); n != 47 {
 			return fmt.Sprintf("%d slots", n)
