@@ -2,15 +2,13 @@ package business
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
-	"errors"
-	"strings"
 	"time"
 
 	"github.com/careslot/careslot/internal/apperr"
 	"github.com/careslot/careslot/internal/auth"
 	"github.com/careslot/careslot/internal/eventdata"
+	"github.com/careslot/careslot/internal/pagination"
 	"github.com/careslot/careslot/subgraphs/booking/store"
 )
 
@@ -158,7 +156,7 @@ func (s *Service) PatientAppointments(ctx context.Context, patientID string, in 
 	}
 	q := store.PageQuery{PatientID: me, Upcoming: in.Upcoming, Now: s.now(), Limit: limit + 1}
 	if in.After != "" {
-		at, id, err := decodeCursor(in.After)
+		at, id, err := pagination.Parse(in.After)
 		if err != nil {
 			return Page{}, apperr.Invalid("after", "is not a cursor of this list")
 		}
@@ -177,24 +175,7 @@ func (s *Service) PatientAppointments(ctx context.Context, patientID string, in 
 	}
 	page.Appointments = rows
 	for _, a := range rows {
-		page.Cursors = append(page.Cursors, encodeCursor(a))
+		page.Cursors = append(page.Cursors, pagination.Cursor(a.StartsAt, a.ID))
 	}
 	return page, nil
-}
-
-func encodeCursor(a store.Appointment) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(a.StartsAt.UTC().Format(time.RFC3339Nano) + "|" + a.ID))
-}
-
-func decodeCursor(c string) (time.Time, string, error) {
-	b, err := base64.RawURLEncoding.DecodeString(c)
-	if err != nil {
-		return time.Time{}, "", err
-	}
-	ts, id, ok := strings.Cut(string(b), "|")
-	if !ok || !ValidID(id) {
-		return time.Time{}, "", errors.New("bad cursor")
-	}
-	t, err := time.Parse(time.RFC3339Nano, ts)
-	return t, id, err
 }

@@ -2,13 +2,12 @@ package business
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"strings"
 	"time"
 
 	"github.com/careslot/careslot/internal/apperr"
+	"github.com/careslot/careslot/internal/pagination"
 	"github.com/careslot/careslot/subgraphs/notification/store"
 )
 
@@ -44,7 +43,7 @@ func (s *Service) PatientNotifications(ctx context.Context, patientID string, fi
 	}
 	q := store.MessagePage{PatientID: me, Limit: limit + 1}
 	if after != "" {
-		at, id, err := decodeCursor(after)
+		at, id, err := pagination.Parse(after)
 		if err != nil {
 			return Page{}, apperr.Invalid("after", "is not a cursor of this list")
 		}
@@ -63,26 +62,9 @@ func (s *Service) PatientNotifications(ctx context.Context, patientID string, fi
 	}
 	page.Messages = rows
 	for _, m := range rows {
-		page.Cursors = append(page.Cursors, encodeCursor(m))
+		page.Cursors = append(page.Cursors, pagination.Cursor(m.DueAt, m.ID))
 	}
 	return page, nil
-}
-
-func encodeCursor(m store.Message) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(m.DueAt.UTC().Format(time.RFC3339Nano) + "|" + m.ID))
-}
-
-func decodeCursor(c string) (time.Time, string, error) {
-	b, err := base64.RawURLEncoding.DecodeString(c)
-	if err != nil {
-		return time.Time{}, "", err
-	}
-	ts, id, ok := strings.Cut(string(b), "|")
-	if !ok || !ValidID(id) {
-		return time.Time{}, "", errors.New("bad cursor")
-	}
-	t, err := time.Parse(time.RFC3339Nano, ts)
-	return t, id, err
 }
 
 // ExportContact is the contact data the service holds about a patient.
