@@ -8,7 +8,6 @@ package notification
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -22,6 +21,7 @@ import (
 	"github.com/careslot/careslot/internal/countries"
 	"github.com/careslot/careslot/internal/events"
 	"github.com/careslot/careslot/internal/gqlserver"
+	"github.com/careslot/careslot/internal/httpserver"
 	"github.com/careslot/careslot/internal/kafka"
 	"github.com/careslot/careslot/subgraphs/notification/business"
 	"github.com/careslot/careslot/subgraphs/notification/graph"
@@ -99,18 +99,17 @@ func (s *Subgraph) ExportHandler() http.Handler {
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet {
 			w.Header().Set("Allow", http.MethodGet)
-			writeError(w, http.StatusMethodNotAllowed, apperr.E(apperr.InvalidInput, "use GET"))
+			w.Header().Set("Allow", http.MethodGet)
+			httpserver.WriteError(w, apperr.E(apperr.InvalidInput, "use GET"))
 			return
 		}
 		out, err := s.Service.ExportMine(r.Context())
 		if err != nil {
 			s.deps.Logger.ErrorContext(r.Context(), "export failed", "err", err)
-			writeError(w, statusOf(err), err)
+			httpserver.WriteError(w, err)
 			return
 		}
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Cache-Control", "no-store")
-		_ = json.NewEncoder(w).Encode(out)
+		httpserver.WriteJSON(w, out)
 	})
 	return auth.Middleware(s.deps.Verifier)(h)
 }
@@ -150,28 +149,4 @@ func (s *Subgraph) Workers() []func(context.Context) error {
 		})
 	}
 	return workers
-}
-
-func statusOf(err error) int {
-	switch apperr.CodeOf(err) {
-	case apperr.Unauthenticated:
-		return http.StatusUnauthorized
-	case apperr.Forbidden:
-		return http.StatusForbidden
-	case apperr.NotFound:
-		return http.StatusNotFound
-	case apperr.InvalidInput:
-		return http.StatusBadRequest
-	}
-	return http.StatusInternalServerError
-}
-
-func writeError(w http.ResponseWriter, status int, err error) {
-	code, msg := apperr.CodeOf(err), "internal error"
-	if e, ok := apperr.As(err); ok {
-		msg = e.Message
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"code": string(code), "message": msg}})
 }
