@@ -15,8 +15,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/careslot/careslot/internal/apperr"
-	"github.com/careslot/careslot/internal/auth"
+	"github.com/careslot/careslot/internal/auth/authtest"
 	"github.com/careslot/careslot/internal/countries"
 	"github.com/careslot/careslot/internal/eventdata"
 	"github.com/careslot/careslot/internal/events"
@@ -28,21 +27,8 @@ import (
 
 func TestMain(m *testing.M) { kafkatest.Main(m) }
 
-// fakeVerifier accepts "role:subject" (or, for a secretary,
-// "secretary:subject:practitionerId") as a bearer token.
-type fakeVerifier struct{}
-
-func (fakeVerifier) Verify(_ context.Context, raw string) (auth.Principal, error) {
-	parts := strings.Split(raw, ":")
-	if len(parts) < 2 || !auth.Role(parts[0]).Valid() {
-		return auth.Principal{}, apperr.E(apperr.Unauthenticated, "bad test token")
-	}
-	p := auth.Principal{Role: auth.Role(parts[0]), Subject: parts[1]}
-	if len(parts) > 2 {
-		p.Practitioners = strings.Split(parts[2], ",")
-	}
-	return p, nil
-}
+// fakeVerifier accepts "role:subject[:practitioners]" tokens.
+type fakeVerifier = authtest.Verifier
 
 type gqlError struct {
 	Message    string         `json:"message"`

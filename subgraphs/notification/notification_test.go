@@ -15,8 +15,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/careslot/careslot/internal/apperr"
-	"github.com/careslot/careslot/internal/auth"
+	"github.com/careslot/careslot/internal/auth/authtest"
 	"github.com/careslot/careslot/internal/countries"
 	"github.com/careslot/careslot/internal/eventdata"
 	"github.com/careslot/careslot/internal/events"
@@ -29,16 +28,8 @@ import (
 
 func TestMain(m *testing.M) { kafkatest.Main(m) }
 
-// fakeVerifier accepts "role:subject" as a bearer token.
-type fakeVerifier struct{}
-
-func (fakeVerifier) Verify(_ context.Context, raw string) (auth.Principal, error) {
-	role, subject, ok := strings.Cut(raw, ":")
-	if !ok || !auth.Role(role).Valid() {
-		return auth.Principal{}, apperr.E(apperr.Unauthenticated, "bad test token")
-	}
-	return auth.Principal{Subject: subject, Role: auth.Role(role)}, nil
-}
+// fakeVerifier accepts "role:subject[:practitioners]" tokens.
+type fakeVerifier = authtest.Verifier
 
 type response struct {
 	Data   map[string]json.RawMessage `json:"data"`

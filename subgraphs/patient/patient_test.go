@@ -11,23 +11,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/careslot/careslot/internal/apperr"
-	"github.com/careslot/careslot/internal/auth"
+	"github.com/careslot/careslot/internal/auth/authtest"
 	"github.com/careslot/careslot/internal/countries"
 	"github.com/careslot/careslot/internal/testenv"
 	"github.com/careslot/careslot/subgraphs/patient"
 )
 
-// fakeVerifier accepts "role:subject" as a bearer token.
-type fakeVerifier struct{}
-
-func (fakeVerifier) Verify(_ context.Context, raw string) (auth.Principal, error) {
-	role, subject, ok := strings.Cut(raw, ":")
-	if !ok || !auth.Role(role).Valid() {
-		return auth.Principal{}, apperr.E(apperr.Unauthenticated, "bad test token")
-	}
-	return auth.Principal{Subject: subject, Role: auth.Role(role)}, nil
-}
+// fakeVerifier accepts "role:subject[:practitioners]" tokens.
+type fakeVerifier = authtest.Verifier
 
 type gqlError struct {
 	Message    string         `json:"message"`

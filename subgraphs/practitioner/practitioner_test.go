@@ -12,28 +12,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/careslot/careslot/internal/apperr"
-	"github.com/careslot/careslot/internal/auth"
+	"github.com/careslot/careslot/internal/auth/authtest"
 	"github.com/careslot/careslot/internal/countries"
 	"github.com/careslot/careslot/internal/testenv"
 	"github.com/careslot/careslot/subgraphs/practitioner"
 )
 
-// fakeVerifier accepts "role:subject" as a bearer token, and
-// "secretary:subject:p1,p2" for a secretary acting for p1 and p2.
-type fakeVerifier struct{}
-
-func (fakeVerifier) Verify(_ context.Context, raw string) (auth.Principal, error) {
-	parts := strings.SplitN(raw, ":", 3)
-	if len(parts) < 2 || !auth.Role(parts[0]).Valid() {
-		return auth.Principal{}, apperr.E(apperr.Unauthenticated, "bad test token")
-	}
-	p := auth.Principal{Role: auth.Role(parts[0]), Subject: parts[1]}
-	if len(parts) == 3 {
-		p.Practitioners = strings.Split(parts[2], ",")
-	}
-	return p, nil
-}
+// fakeVerifier accepts "role:subject[:practitioners]" tokens.
+type fakeVerifier = authtest.Verifier
 
 type gqlError struct {
 	Message    string         `json:"message"`
