@@ -9,14 +9,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/goccy/go-yaml"
 	composition "github.com/wundergraph/cosmo/composition-go"
 	"github.com/wundergraph/cosmo/router/pkg/execution_config"
+
+	"github.com/careslot/careslot/internal/config"
 )
 
 const (
@@ -71,13 +71,13 @@ func LoadList(dir string) (List, error) {
 			return List{}, fmt.Errorf("compose: %s: subgraph %q listed twice", SubgraphsFile, sg.Name)
 		}
 		seen[sg.Name] = true
-		if err := checkURL(sg.RoutingURL, "http", "https"); err != nil {
+		if err := config.CheckURL(sg.RoutingURL, "http", "https"); err != nil {
 			return List{}, fmt.Errorf("compose: subgraph %q: routing_url: %w", sg.Name, err)
 		}
 		if sg.SubscriptionURL == "" {
-			sg.SubscriptionURL = WebSocketURL(sg.RoutingURL)
+			sg.SubscriptionURL = config.WebSocketURL(sg.RoutingURL)
 		}
-		if err := checkURL(sg.SubscriptionURL, "ws", "wss"); err != nil {
+		if err := config.CheckURL(sg.SubscriptionURL, "ws", "wss"); err != nil {
 			return List{}, fmt.Errorf("compose: subgraph %q: subscription_url: %w", sg.Name, err)
 		}
 		if sg.Schema == "" {
@@ -88,33 +88,6 @@ func LoadList(dir string) (List, error) {
 		}
 	}
 	return list, nil
-}
-
-// WebSocketURL turns an http(s) URL into the ws(s) URL of the same endpoint.
-func WebSocketURL(httpURL string) string {
-	switch {
-	case strings.HasPrefix(httpURL, "http://"):
-		return "ws://" + strings.TrimPrefix(httpURL, "http://")
-	case strings.HasPrefix(httpURL, "https://"):
-		return "wss://" + strings.TrimPrefix(httpURL, "https://")
-	}
-	return httpURL
-}
-
-func checkURL(raw string, schemes ...string) error {
-	if raw == "" {
-		return errors.New("missing")
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		return err
-	}
-	for _, s := range schemes {
-		if u.Scheme == s && u.Host != "" {
-			return nil
-		}
-	}
-	return fmt.Errorf("%q: want an absolute %s URL", raw, strings.Join(schemes, " or "))
 }
 
 // Compose reads router-config/subgraphs.yaml under dir (the repository root), composes the listed

@@ -13,7 +13,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"sort"
 	"strings"
@@ -26,6 +25,7 @@ import (
 	"github.com/wundergraph/cosmo/router/pkg/config"
 	"github.com/wundergraph/cosmo/router/pkg/execution_config"
 
+	careslotconfig "github.com/careslot/careslot/internal/config"
 	routerconfig "github.com/careslot/careslot/router-config"
 )
 
@@ -176,7 +176,7 @@ func Settings(opts Options) (*config.Config, error) {
 	cfg.RouterConfigPath = ""
 
 	if opts.JWKSURL != "" {
-		if err := checkURL(opts.JWKSURL, "http", "https"); err != nil {
+		if err := careslotconfig.CheckURL(opts.JWKSURL, "http", "https"); err != nil {
 			return nil, fmt.Errorf("router: JWKS URL: %w", err)
 		}
 		jwks := config.JWKSConfiguration{
@@ -209,12 +209,12 @@ func Settings(opts Options) (*config.Config, error) {
 			if !known[name] {
 				return nil, fmt.Errorf("router: subgraph URL for %q: no such subgraph in %s (have %s)", name, opts.ExecutionConfigPath, joinKeys(known))
 			}
-			if err := checkURL(u, "http", "https"); err != nil {
+			if err := careslotconfig.CheckURL(u, "http", "https"); err != nil {
 				return nil, fmt.Errorf("router: subgraph %q URL: %w", name, err)
 			}
 			cfg.Overrides.Subgraphs[name] = config.SubgraphOverridesConfiguration{
 				RoutingURL:                       u,
-				SubscriptionURL:                  wsURL(u),
+				SubscriptionURL:                  careslotconfig.WebSocketURL(u),
 				SubscriptionProtocol:             "ws",
 				SubscriptionWebsocketSubprotocol: "graphql-transport-ws",
 			}
@@ -307,29 +307,6 @@ func joinKeys(m map[string]bool) string {
 	}
 	sort.Strings(keys)
 	return strings.Join(keys, ", ")
-}
-
-func checkURL(raw string, schemes ...string) error {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return err
-	}
-	for _, s := range schemes {
-		if u.Scheme == s && u.Host != "" {
-			return nil
-		}
-	}
-	return fmt.Errorf("%q: want an absolute %s URL", raw, strings.Join(schemes, " or "))
-}
-
-func wsURL(httpURL string) string {
-	switch {
-	case strings.HasPrefix(httpURL, "http://"):
-		return "ws://" + strings.TrimPrefix(httpURL, "http://")
-	case strings.HasPrefix(httpURL, "https://"):
-		return "wss://" + strings.TrimPrefix(httpURL, "https://")
-	}
-	return httpURL
 }
 
 var disableTracking sync.Once

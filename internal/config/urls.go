@@ -1,0 +1,37 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+)
+
+// CheckURL accepts an absolute URL with one of the schemes.
+func CheckURL(raw string, schemes ...string) error {
+	if raw == "" {
+		return errors.New("missing")
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return err
+	}
+	for _, s := range schemes {
+		if u.Scheme == s && u.Host != "" {
+			return nil
+		}
+	}
+	return fmt.Errorf("%q: want an absolute %s URL", raw, strings.Join(schemes, " or "))
+}
+
+// WebSocketURL is an http(s) URL with the ws(s) scheme: where a subgraph
+// takes subscriptions.
+func WebSocketURL(httpURL string) string {
+	switch {
+	case strings.HasPrefix(httpURL, "http://"):
+		return "ws://" + strings.TrimPrefix(httpURL, "http://")
+	case strings.HasPrefix(httpURL, "https://"):
+		return "wss://" + strings.TrimPrefix(httpURL, "https://")
+	}
+	return httpURL
+}
