@@ -9,6 +9,7 @@ import (
 	"slices"
 
 	"github.com/careslot/careslot/internal/apperr"
+	"github.com/careslot/careslot/internal/uid"
 )
 
 // Role is the caller's role, carried in the token's "role" claim.
@@ -127,4 +128,18 @@ func CanActForPractitioner(p Principal, practitionerID string) bool {
 		return true
 	}
 	return false
+}
+
+// PatientAccount returns the calling patient's account id: UNAUTHENTICATED
+// when anonymous, FORBIDDEN for another role or a subject that is not an
+// account id.
+func PatientAccount(ctx context.Context) (string, error) {
+	p, err := RequirePatient(ctx)
+	if err != nil {
+		return "", err
+	}
+	if !uid.Valid(p.Subject) {
+		return "", apperr.Forbiddenf("the token's subject is not a patient account")
+	}
+	return p.Subject, nil
 }

@@ -20,13 +20,12 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/google/uuid"
-
 	"github.com/careslot/careslot/internal/apperr"
 	"github.com/careslot/careslot/internal/auth"
 	"github.com/careslot/careslot/internal/countries"
 	"github.com/careslot/careslot/internal/eventdata"
 	"github.com/careslot/careslot/internal/events"
+	"github.com/careslot/careslot/internal/uid"
 	"github.com/careslot/careslot/subgraphs/booking/store"
 )
 
@@ -99,7 +98,7 @@ type HoldInput struct {
 // turned into a booking. Holding the very slot the patient already holds
 // returns that hold; a hold beyond MaxLiveHolds releases the oldest one.
 func (s *Service) Hold(ctx context.Context, in HoldInput) (store.Appointment, error) {
-	me, err := self(ctx)
+	me, err := auth.PatientAccount(ctx)
 	if err != nil {
 		return store.Appointment{}, err
 	}
@@ -159,7 +158,7 @@ func (s *Service) Hold(ctx context.Context, in HoldInput) (store.Appointment, er
 		// so that the event, written by the same statement, says the same.
 		expires := now.Add(s.holdTTL).UTC().Truncate(time.Microsecond)
 		h := store.Appointment{
-			Country: p.country, ID: newID(), PractitionerID: p.practitionerID, PatientID: canonicalID(me), PersonID: canonicalID(me),
+			Country: p.country, ID: uid.New(), PractitionerID: p.practitionerID, PatientID: canonicalID(me), PersonID: canonicalID(me),
 			AppointmentTypeID: canonicalID(p.typ.ID), LocationID: canonicalID(d.locationID), Status: store.StatusHeld,
 			StartsAt: start, EndsAt: start.Add(p.typ.Duration), BlockedFrom: d.blocked.Start.UTC(), BlockedUntil: d.blocked.End.UTC(),
 			HoldExpiresAt: &expires, Version: 1,
@@ -212,7 +211,7 @@ var errReplayed = errors.New("idempotency key already used")
 // trip of reads, one statement of writes); with the caller's hold, one
 // transaction that turns the hold into the booking (bookInTx).
 func (s *Service) Book(ctx context.Context, in BookInput) (store.Appointment, error) {
-	me, err := self(ctx)
+	me, err := auth.PatientAccount(ctx)
 	if err != nil {
 		return store.Appointment{}, err
 	}
@@ -262,7 +261,7 @@ func (s *Service) bookInTx(ctx context.Context, me string, in BookInput, key, no
 		person = in.RelativeID
 	}
 	var out store.Appointment
-	id := newID()
+	id := uid.New()
 	err = s.store.InTx(ctx, func(tx *store.Tx) error {
 		claimed, err := tx.ClaimKey(ctx, me, key, opBook, hash, id)
 		if err != nil {
@@ -390,7 +389,7 @@ type Moved struct {
 // times and the previous slot. The country's cancellation cut-off applies
 // (moving frees the old slot, as a cancellation would).
 func (s *Service) Reschedule(ctx context.Context, in RescheduleInput) (Moved, error) {
-	me, err := self(ctx)
+	me, err := auth.PatientAccount(ctx)
 	if err != nil {
 		return Moved{}, err
 	}
@@ -704,29 +703,11 @@ func Payload(a store.Appointment) eventdata.Appointment {
 	}
 }
 
-// self is the calling patient's id.
-func self(ctx context.Context) (string, error) {
-	p, err := auth.RequirePatient(ctx)
-	if err != nil {
-		return "", err
-	}
-	if !ValidID(p.Subject) {
-		return "", apperr.Forbiddenf("the token's subject is not a patient account")
-	}
-	return p.Subject, nil
-}
-
-// ValidID reports whether s is a UUID, the form of every id.
-func ValidID(s string) bool {
-	_, err := uuid.Parse(s)
-	return err == nil && len(s) == 36
-}
-
 type field struct{ name, value string }
 
 func ids(fs ...field) error {
 	for _, f := range fs {
-		if !ValidID(f.value) {
+		if !uid.Valid(f.value) {
 			return apperr.NotFoundf("%s %q not found", strings.TrimSuffix(f.name, "Id"), f.value)
 		}
 	}
@@ -739,5 +720,3 @@ func notFound(err error, id string) error {
 	}
 	return err
 }
-
-func newID() string { return uuid.Must(uuid.NewV7()).String() }

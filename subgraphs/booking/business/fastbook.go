@@ -10,6 +10,7 @@ import (
 	"github.com/careslot/careslot/internal/apperr"
 	"github.com/careslot/careslot/internal/eventdata"
 	"github.com/careslot/careslot/internal/events"
+	"github.com/careslot/careslot/internal/uid"
 	"github.com/careslot/careslot/subgraphs/booking/store"
 )
 
@@ -99,7 +100,7 @@ func (s *Service) bookFast(ctx context.Context, me string, in BookInput, key, no
 		return store.Appointment{}, err
 	}
 	a := store.Appointment{
-		Country: p.country, ID: newID(), PractitionerID: pid, PatientID: canonicalID(me), RelativeID: relative,
+		Country: p.country, ID: uid.New(), PractitionerID: pid, PatientID: canonicalID(me), RelativeID: relative,
 		PersonID: person, AppointmentTypeID: canonicalID(p.typ.ID), LocationID: canonicalID(d.locationID),
 		Status: store.StatusConfirmed, StartsAt: start, EndsAt: start.Add(p.typ.Duration),
 		BlockedFrom: d.blocked.Start.UTC(), BlockedUntil: d.blocked.End.UTC(), IdempotencyKey: key, Note: note,

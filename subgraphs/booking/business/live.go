@@ -11,6 +11,7 @@ import (
 	"github.com/careslot/careslot/internal/eventdata"
 	"github.com/careslot/careslot/internal/events"
 	"github.com/careslot/careslot/internal/livehub"
+	"github.com/careslot/careslot/internal/uid"
 	"github.com/careslot/careslot/subgraphs/booking/store"
 )
 
@@ -86,7 +87,7 @@ func (l *Live) PublishEvent(ctx context.Context, ev events.Envelope) error {
 		return nil
 	}
 	var a eventdata.Appointment
-	if err := ev.DataAs(&a); err != nil || !ValidID(a.ID) || a.PractitionerID == "" {
+	if err := ev.DataAs(&a); err != nil || !uid.Valid(a.ID) || a.PractitionerID == "" {
 		l.svc.log.ErrorContext(ctx, "skipping malformed booking event", "event_id", ev.ID, "type", ev.Type, "err", err)
 		return nil
 	}
@@ -128,7 +129,7 @@ func (l *Live) Watch(ctx context.Context, practitionerID string) (*AgendaWatch, 
 	if caller.Role == auth.RolePatient || !auth.CanActForPractitioner(caller, practitionerID) {
 		return nil, apperr.Forbiddenf("you do not act for practitioner %q", practitionerID)
 	}
-	if !ValidID(practitionerID) {
+	if !uid.Valid(practitionerID) {
 		return nil, apperr.NotFoundf("practitioner %q not found", practitionerID)
 	}
 	sub, err := l.hub.Subscribe(ctx, l.Channel(practitionerID), agendaBuffer)

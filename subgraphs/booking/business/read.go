@@ -9,6 +9,7 @@ import (
 	"github.com/careslot/careslot/internal/auth"
 	"github.com/careslot/careslot/internal/eventdata"
 	"github.com/careslot/careslot/internal/pagination"
+	"github.com/careslot/careslot/internal/uid"
 	"github.com/careslot/careslot/subgraphs/booking/store"
 )
 
@@ -32,7 +33,7 @@ func (s *Service) AppointmentsByIDs(ctx context.Context, idList []string) (rows 
 	}
 	var valid []string
 	for _, id := range idList {
-		if ValidID(id) {
+		if uid.Valid(id) {
 			valid = append(valid, id)
 		}
 	}
@@ -83,7 +84,7 @@ func (s *Service) Agenda(ctx context.Context, practitionerID string, from, to ti
 	if !auth.CanActForPractitioner(caller, practitionerID) {
 		return nil, apperr.Forbiddenf("you do not act for practitioner %q", practitionerID)
 	}
-	if !ValidID(practitionerID) {
+	if !uid.Valid(practitionerID) {
 		return nil, apperr.NotFoundf("practitioner %q not found", practitionerID)
 	}
 	fy, fm, fd := from.Date()
@@ -140,7 +141,7 @@ type Page struct {
 // PatientAppointments lists a patient's own appointments (only the patient
 // themself), cursor-paginated.
 func (s *Service) PatientAppointments(ctx context.Context, patientID string, in PageInput) (Page, error) {
-	me, err := self(ctx)
+	me, err := auth.PatientAccount(ctx)
 	if err != nil {
 		return Page{}, err
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/careslot/careslot/internal/eventdata"
 	"github.com/careslot/careslot/internal/events"
+	"github.com/careslot/careslot/internal/uid"
 	"github.com/careslot/careslot/subgraphs/booking/store"
 )
 
@@ -27,7 +28,7 @@ func (s *Service) ApplyPractitionerEvent(ctx context.Context, ev events.Envelope
 		return nil
 	}
 	var p eventdata.Practitioner
-	if err := ev.DataAs(&p); err != nil || !ValidID(p.ID) || p.Country == "" {
+	if err := ev.DataAs(&p); err != nil || !uid.Valid(p.ID) || p.Country == "" {
 		// Retrying cannot fix a malformed event; it is logged and passed over.
 		s.log.ErrorContext(ctx, "skipping malformed practitioner event", "event_id", ev.ID, "type", ev.Type, "err", err)
 		return nil
@@ -55,13 +56,13 @@ func (s *Service) ApplyPatientEvent(ctx context.Context, ev events.Envelope) err
 		if id == "" {
 			id = ev.Subject
 		}
-		if !ValidID(id) {
+		if !uid.Valid(id) {
 			s.log.ErrorContext(ctx, "skipping erasure without a patient id", "event_id", ev.ID)
 			return nil
 		}
 		return s.store.ErasePatient(ctx, id)
 	}
-	if !ValidID(p.ID) {
+	if !uid.Valid(p.ID) {
 		s.log.ErrorContext(ctx, "skipping patient event without a patient id", "event_id", ev.ID, "type", ev.Type)
 		return nil
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/careslot/careslot/internal/apperr"
+	"github.com/careslot/careslot/internal/auth"
 	"github.com/careslot/careslot/internal/pagination"
 	"github.com/careslot/careslot/subgraphs/notification/store"
 )
@@ -27,7 +28,7 @@ type Page struct {
 // PatientNotifications lists a patient's messages, latest due first (only
 // the patient themself), cursor-paginated.
 func (s *Service) PatientNotifications(ctx context.Context, patientID string, first *int, after string) (Page, error) {
-	me, err := self(ctx)
+	me, err := auth.PatientAccount(ctx)
 	if err != nil {
 		return Page{}, err
 	}
@@ -106,7 +107,7 @@ type Export struct {
 // ExportMine gathers everything the service holds about the calling patient
 // (GDPR export): the replica of their contact data and every message.
 func (s *Service) ExportMine(ctx context.Context) (Export, error) {
-	me, err := self(ctx)
+	me, err := auth.PatientAccount(ctx)
 	if err != nil {
 		return Export{}, err
 	}

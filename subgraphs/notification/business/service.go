@@ -13,13 +13,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
-
-	"github.com/careslot/careslot/internal/apperr"
-	"github.com/careslot/careslot/internal/auth"
 	"github.com/careslot/careslot/internal/countries"
 	"github.com/careslot/careslot/internal/eventdata"
 	"github.com/careslot/careslot/internal/events"
+	"github.com/careslot/careslot/internal/uid"
 	"github.com/careslot/careslot/subgraphs/notification/sender"
 	"github.com/careslot/careslot/subgraphs/notification/store"
 )
@@ -108,7 +105,7 @@ func (s *Service) ApplyBookingEvent(ctx context.Context, ev events.Envelope) err
 		return nil // holds and no-shows say nothing to the patient
 	}
 	var a eventdata.Appointment
-	if err := ev.DataAs(&a); err != nil || !ValidID(a.ID) || !ValidID(a.PatientID) || !ValidID(a.PractitionerID) {
+	if err := ev.DataAs(&a); err != nil || !uid.Valid(a.ID) || !uid.Valid(a.PatientID) || !uid.Valid(a.PractitionerID) {
 		s.log.ErrorContext(ctx, "skipping malformed booking event", "event_id", ev.ID, "type", ev.Type, "err", err)
 		return nil
 	}
@@ -141,7 +138,7 @@ func (s *Service) ApplyBookingEvent(ctx context.Context, ev events.Envelope) err
 		channels := channelsOf(p)
 		add := func(kind, key string, due time.Time) error {
 			for _, ch := range channels {
-				ok, err := tx.AddMessage(ctx, store.Message{ID: newID(), PatientID: a.PatientID, AppointmentID: a.ID,
+				ok, err := tx.AddMessage(ctx, store.Message{ID: uid.New(), PatientID: a.PatientID, AppointmentID: a.ID,
 					Kind: kind, Channel: ch, DedupeKey: key, Facts: facts, DueAt: due})
 				if err != nil {
 					return err
@@ -243,13 +240,13 @@ func (s *Service) ApplyPatientEvent(ctx context.Context, ev events.Envelope) err
 		if id == "" {
 			id = ev.Subject
 		}
-		if !ValidID(id) {
+		if !uid.Valid(id) {
 			s.log.ErrorContext(ctx, "skipping erasure without a patient id", "event_id", ev.ID)
 			return nil
 		}
 		return s.ErasePatient(ctx, id)
 	}
-	if !ValidID(p.ID) {
+	if !uid.Valid(p.ID) {
 		s.log.ErrorContext(ctx, "skipping patient event without a patient id", "event_id", ev.ID, "type", ev.Type)
 		return nil
 	}
@@ -287,7 +284,7 @@ func (s *Service) ApplyPractitionerEvent(ctx context.Context, ev events.Envelope
 		return nil
 	}
 	var p eventdata.Practitioner
-	if err := ev.DataAs(&p); err != nil || !ValidID(p.ID) {
+	if err := ev.DataAs(&p); err != nil || !uid.Valid(p.ID) {
 		s.log.ErrorContext(ctx, "skipping malformed practitioner event", "event_id", ev.ID, "type", ev.Type, "err", err)
 		return nil
 	}
@@ -307,27 +304,6 @@ func (s *Service) ApplyPractitionerEvent(ctx context.Context, ev events.Envelope
 }
 
 // ---- helpers ----
-
-// self is the calling patient's id: UNAUTHENTICATED when anonymous, FORBIDDEN
-// for any other role.
-func self(ctx context.Context) (string, error) {
-	p, err := auth.RequirePatient(ctx)
-	if err != nil {
-		return "", err
-	}
-	if !ValidID(p.Subject) {
-		return "", apperr.Forbiddenf("the token's subject is not a patient account")
-	}
-	return p.Subject, nil
-}
-
-// ValidID reports whether s is a UUID, the form of every id.
-func ValidID(s string) bool {
-	_, err := uuid.Parse(s)
-	return err == nil && len(s) == 36
-}
-
-func newID() string { return uuid.Must(uuid.NewV7()).String() }
 
 // Wake nudges the sending worker (new messages are due now).
 func (s *Service) Wake() {

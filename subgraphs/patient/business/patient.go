@@ -8,12 +8,11 @@ import (
 	"slices"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/careslot/careslot/internal/apperr"
 	"github.com/careslot/careslot/internal/auth"
 	"github.com/careslot/careslot/internal/countries"
 	"github.com/careslot/careslot/internal/events"
+	"github.com/careslot/careslot/internal/uid"
 	"github.com/careslot/careslot/subgraphs/patient/store"
 )
 
@@ -63,7 +62,7 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (store.Patient
 	if err != nil {
 		return store.Patient{}, err
 	}
-	p := store.Patient{ID: newID(), Country: country.Code, NotifyEmail: true}
+	p := store.Patient{ID: uid.New(), Country: country.Code, NotifyEmail: true}
 	if p.FirstName, err = name("firstName", in.FirstName); err != nil {
 		return store.Patient{}, err
 	}
@@ -247,7 +246,7 @@ func (s *Service) AddRelative(ctx context.Context, in RelativeInput) (store.Rela
 	if err != nil {
 		return store.Relative{}, err
 	}
-	r := store.Relative{ID: newID(), GuardianID: id}
+	r := store.Relative{ID: uid.New(), GuardianID: id}
 	if r.FirstName, err = name("firstName", in.FirstName); err != nil {
 		return store.Relative{}, err
 	}
@@ -332,7 +331,7 @@ func (s *Service) RelativesByIDs(ctx context.Context, ids []string) (rows []stor
 	if err != nil {
 		return nil, nil, err
 	}
-	if rows, err = s.store.RelativesOfGuardian(ctx, me, validIDs(ids)); err != nil {
+	if rows, err = s.store.RelativesOfGuardian(ctx, me, uid.Filter(ids)); err != nil {
 		return nil, nil, err
 	}
 	mine := make(map[string]bool, len(rows))
@@ -387,7 +386,7 @@ func self(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if !ValidID(p.Subject) {
+	if !uid.Valid(p.Subject) {
 		return "", apperr.NotFoundf("patient account not found")
 	}
 	return p.Subject, nil
@@ -398,22 +397,4 @@ func notFound(err error) error {
 		return apperr.NotFoundf("patient account not found")
 	}
 	return err
-}
-
-func newID() string { return uuid.Must(uuid.NewV7()).String() }
-
-// ValidID reports whether s is a well-formed id.
-func ValidID(s string) bool {
-	_, err := uuid.Parse(s)
-	return err == nil && len(s) == 36
-}
-
-func validIDs(ids []string) []string {
-	out := make([]string, 0, len(ids))
-	for _, id := range ids {
-		if ValidID(id) {
-			out = append(out, id)
-		}
-	}
-	return out
 }

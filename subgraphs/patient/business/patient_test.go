@@ -14,6 +14,7 @@ import (
 	"github.com/careslot/careslot/internal/eventdata"
 	"github.com/careslot/careslot/internal/events"
 	"github.com/careslot/careslot/internal/testenv"
+	"github.com/careslot/careslot/internal/uid"
 	"github.com/careslot/careslot/subgraphs/patient/business"
 	"github.com/careslot/careslot/subgraphs/patient/store"
 )
@@ -124,7 +125,7 @@ func TestRegister(t *testing.T) {
 	svc, pool := newService(t)
 	p := register(t, svc, nil)
 
-	if !business.ValidID(p.ID) || p.ID[14] != '7' {
+	if !uid.Valid(p.ID) || p.ID[14] != '7' {
 		t.Errorf("id %q is not a UUIDv7", p.ID)
 	}
 	if p.Email != "camille.martin@example.fr" {
@@ -391,7 +392,7 @@ func TestAddRelative(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !business.ValidID(r.ID) || r.FirstName != "Léa" || r.BirthDate.Format(time.DateOnly) != "2018-06-01" || r.GuardianID != p.ID {
+	if !uid.Valid(r.ID) || r.FirstName != "Léa" || r.BirthDate.Format(time.DateOnly) != "2018-06-01" || r.GuardianID != p.ID {
 		t.Fatalf("relative = %+v", r)
 	}
 	list, err := svc.RelativesOfPatients(ctx, []string{p.ID})

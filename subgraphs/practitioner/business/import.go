@@ -14,6 +14,7 @@ import (
 	"github.com/careslot/careslot/internal/apperr"
 	"github.com/careslot/careslot/internal/auth"
 	"github.com/careslot/careslot/internal/events"
+	"github.com/careslot/careslot/internal/uid"
 	"github.com/careslot/careslot/subgraphs/practitioner/store"
 )
 
@@ -422,7 +423,7 @@ func (s *Service) plan(pr prepared, cur *store.Aggregate) (planned, error) {
 	var agg store.Aggregate
 	p := pr.p
 	if cur == nil {
-		p.ID, p.Version, p.AcceptsNewPatients = newID(), 1, true
+		p.ID, p.Version, p.AcceptsNewPatients = uid.New(), 1, true
 		if p.Languages == nil {
 			p.Languages = []string{}
 		}
@@ -459,7 +460,7 @@ func (s *Service) plan(pr prepared, cur *store.Aggregate) (planned, error) {
 			l.ID = agg.Locations[j].ID
 			agg.Locations[j] = l
 		} else {
-			l.ID = newID()
+			l.ID = uid.New()
 			agg.Locations = append(agg.Locations, l)
 		}
 		locIDs[i] = l.ID
@@ -474,7 +475,7 @@ func (s *Service) plan(pr prepared, cur *store.Aggregate) (planned, error) {
 			a.ID, a.Position = agg.AppointmentTypes[j].ID, agg.AppointmentTypes[j].Position
 			agg.AppointmentTypes[j] = a
 		} else {
-			a.ID, a.Position = newID(), len(agg.AppointmentTypes)
+			a.ID, a.Position = uid.New(), len(agg.AppointmentTypes)
 			agg.AppointmentTypes = append(agg.AppointmentTypes, a)
 		}
 		typeIDs[key] = a.ID
@@ -487,7 +488,7 @@ func (s *Service) plan(pr prepared, cur *store.Aggregate) (planned, error) {
 		for k, key := range h.AppointmentTypeIDs {
 			ids[k] = typeIDs[key]
 		}
-		h.ID, h.PractitionerID, h.Country, h.LocationID, h.AppointmentTypeIDs = newID(), p.ID, p.Country, locIDs[pr.hourLocs[i]], ids
+		h.ID, h.PractitionerID, h.Country, h.LocationID, h.AppointmentTypeIDs = uid.New(), p.ID, p.Country, locIDs[pr.hourLocs[i]], ids
 		rules[i] = h
 	}
 	if err := checkOverlaps("openingHours", rules, others, locationNames(agg.Locations)); err != nil {

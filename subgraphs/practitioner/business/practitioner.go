@@ -13,12 +13,11 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/google/uuid"
-
 	"github.com/careslot/careslot/internal/apperr"
 	"github.com/careslot/careslot/internal/auth"
 	"github.com/careslot/careslot/internal/countries"
 	"github.com/careslot/careslot/internal/events"
+	"github.com/careslot/careslot/internal/uid"
 	"github.com/careslot/careslot/subgraphs/practitioner/store"
 )
 
@@ -66,7 +65,7 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (store.Practit
 		return store.Practitioner{}, err
 	}
 	p := store.Practitioner{
-		ID:                 newID(),
+		ID:                 uid.New(),
 		Country:            country.Code,
 		AcceptsNewPatients: true,
 	}
@@ -172,7 +171,7 @@ func (s *Service) AddLocation(ctx context.Context, in LocationInput) (store.Loca
 		return store.Location{}, err
 	}
 	l := store.Location{
-		ID:             newID(),
+		ID:             uid.New(),
 		PractitionerID: id,
 		Name:           strings.TrimSpace(in.Name),
 		Line1:          strings.TrimSpace(in.Line1),
@@ -254,7 +253,7 @@ func (s *Service) SaveAppointmentType(ctx context.Context, in AppointmentTypeInp
 	if err := validateType(a); err != nil {
 		return store.AppointmentType{}, err
 	}
-	if a.ID != "" && !ValidID(a.ID) {
+	if a.ID != "" && !uid.Valid(a.ID) {
 		return store.AppointmentType{}, apperr.NotFoundf("appointment type %q not found", a.ID)
 	}
 	err = s.store.InTx(ctx, func(tx *store.Tx) error {
@@ -269,7 +268,7 @@ func (s *Service) SaveAppointmentType(ctx context.Context, in AppointmentTypeInp
 		}
 		a.Country = p.Country
 		if a.ID == "" {
-			a.ID = newID()
+			a.ID = uid.New()
 		} else {
 			existing, err := tx.AppointmentType(ctx, a.ID)
 			if err != nil || existing.PractitionerID != id {
@@ -293,7 +292,7 @@ func (s *Service) SaveAppointmentType(ctx context.Context, in AppointmentTypeInp
 
 // Get reads one practitioner.
 func (s *Service) Get(ctx context.Context, id string) (store.Practitioner, error) {
-	if !ValidID(id) {
+	if !uid.Valid(id) {
 		return store.Practitioner{}, apperr.NotFoundf("practitioner %q not found", id)
 	}
 	list, err := s.store.PractitionersByIDs(ctx, []string{id})
@@ -317,27 +316,27 @@ func (s *Service) MyPractice(ctx context.Context, requested string) (store.Pract
 
 // PractitionersByIDs reads many practitioners, in no particular order.
 func (s *Service) PractitionersByIDs(ctx context.Context, ids []string) ([]store.Practitioner, error) {
-	return s.store.PractitionersByIDs(ctx, validIDs(ids))
+	return s.store.PractitionersByIDs(ctx, uid.Filter(ids))
 }
 
 // LocationsByPractitioners groups the locations of several practitioners.
 func (s *Service) LocationsByPractitioners(ctx context.Context, ids []string) ([]store.Location, error) {
-	return s.store.LocationsByPractitioners(ctx, validIDs(ids))
+	return s.store.LocationsByPractitioners(ctx, uid.Filter(ids))
 }
 
 // TypesByPractitioners reads the appointment types of several practitioners.
 func (s *Service) TypesByPractitioners(ctx context.Context, ids []string) ([]store.AppointmentType, error) {
-	return s.store.TypesByPractitioners(ctx, validIDs(ids))
+	return s.store.TypesByPractitioners(ctx, uid.Filter(ids))
 }
 
 // LocationsByIDs reads locations.
 func (s *Service) LocationsByIDs(ctx context.Context, ids []string) ([]store.Location, error) {
-	return s.store.LocationsByIDs(ctx, validIDs(ids))
+	return s.store.LocationsByIDs(ctx, uid.Filter(ids))
 }
 
 // TypesByIDs reads appointment types.
 func (s *Service) TypesByIDs(ctx context.Context, ids []string) ([]store.AppointmentType, error) {
-	return s.store.TypesByIDs(ctx, validIDs(ids))
+	return s.store.TypesByIDs(ctx, uid.Filter(ids))
 }
 
 // Specialties lists a served country's specialties.
@@ -374,7 +373,7 @@ func (s *Service) emit(ctx context.Context, tx *store.Tx, id, eventType string) 
 }
 
 func (s *Service) acting(ctx context.Context, requested string) (string, error) {
-	if requested != "" && !ValidID(requested) {
+	if requested != "" && !uid.Valid(requested) {
 		return "", apperr.Invalid("practitionerId", "not a valid id")
 	}
 	return auth.ActingPractitioner(ctx, requested)
@@ -516,22 +515,4 @@ func notFound(err error, what string) error {
 		return apperr.NotFoundf("%s not found", what)
 	}
 	return err
-}
-
-func newID() string { return uuid.Must(uuid.NewV7()).String() }
-
-// ValidID reports whether s is a well-formed id.
-func ValidID(s string) bool {
-	_, err := uuid.Parse(s)
-	return err == nil && len(s) == 36
-}
-
-func validIDs(ids []string) []string {
-	out := make([]string, 0, len(ids))
-	for _, id := range ids {
-		if ValidID(id) {
-			out = append(out, id)
-		}
-	}
-	return out
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/careslot/careslot/internal/apperr"
 	"github.com/careslot/careslot/internal/auth"
+	"github.com/careslot/careslot/internal/uid"
 	"github.com/careslot/careslot/subgraphs/practitioner/store"
 )
 
@@ -64,7 +65,7 @@ func (s *Service) SetOpeningHours(ctx context.Context, in OpeningHoursInput) (st
 	if err != nil {
 		return store.Practitioner{}, err
 	}
-	if !ValidID(in.LocationID) {
+	if !uid.Valid(in.LocationID) {
 		return store.Practitioner{}, apperr.Invalid("locationId", "not a location of this practice")
 	}
 	if len(in.Rules) > MaxRulesPerLocation {
@@ -114,7 +115,7 @@ func (s *Service) SetOpeningHours(ctx context.Context, in OpeningHoursInput) (st
 			return err
 		}
 		for i := range rules {
-			rules[i].ID, rules[i].PractitionerID, rules[i].Country = newID(), id, p.Country
+			rules[i].ID, rules[i].PractitionerID, rules[i].Country = uid.New(), id, p.Country
 		}
 		if err := tx.ReplaceOpeningHours(ctx, p.Country, in.LocationID, rules); err != nil {
 			return err
@@ -213,7 +214,7 @@ func (s *Service) AddAbsence(ctx context.Context, in AbsenceInput) (store.Absenc
 	if err != nil {
 		return store.Absence{}, err
 	}
-	a := store.Absence{ID: newID(), PractitionerID: id, StartsAt: in.StartsAt, EndsAt: in.EndsAt, Reason: strings.TrimSpace(in.Reason)}
+	a := store.Absence{ID: uid.New(), PractitionerID: id, StartsAt: in.StartsAt, EndsAt: in.EndsAt, Reason: strings.TrimSpace(in.Reason)}
 	switch {
 	case a.StartsAt.IsZero():
 		return store.Absence{}, apperr.Invalid("startsAt", "is required")
@@ -254,7 +255,7 @@ func (s *Service) RemoveAbsence(ctx context.Context, absenceID string) error {
 		return err
 	}
 	missing := apperr.NotFoundf("absence %q not found", absenceID)
-	if !ValidID(absenceID) {
+	if !uid.Valid(absenceID) {
 		return missing
 	}
 	return s.store.InTx(ctx, func(tx *store.Tx) error {
@@ -296,12 +297,12 @@ func (s *Service) CanSeeAbsences(ctx context.Context, practitionerID string) err
 
 // OpeningHoursByPractitioners reads the weekly rules of several practitioners.
 func (s *Service) OpeningHoursByPractitioners(ctx context.Context, ids []string) ([]store.OpeningHours, error) {
-	return s.store.OpeningHoursByPractitioners(ctx, validIDs(ids))
+	return s.store.OpeningHoursByPractitioners(ctx, uid.Filter(ids))
 }
 
 // AbsencesByPractitioners reads the absences that have not ended of several
 // practitioners (all of them when past is set). It does not authorise: see
 // CanSeeAbsences.
 func (s *Service) AbsencesByPractitioners(ctx context.Context, ids []string, past bool) ([]store.Absence, error) {
-	return s.store.AbsencesByPractitioners(ctx, validIDs(ids), past)
+	return s.store.AbsencesByPractitioners(ctx, uid.Filter(ids), past)
 }

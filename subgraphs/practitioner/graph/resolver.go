@@ -8,6 +8,7 @@ import (
 
 	"github.com/careslot/careslot/dataloaders"
 	"github.com/careslot/careslot/internal/apperr"
+	"github.com/careslot/careslot/internal/uid"
 	"github.com/careslot/careslot/subgraphs/practitioner/business"
 	"github.com/careslot/careslot/subgraphs/practitioner/graph/model"
 	"github.com/careslot/careslot/subgraphs/practitioner/store"
@@ -46,7 +47,7 @@ func loaders(ctx context.Context) *Loaders { return dataloaders.From[Loaders](ct
 
 // loadPractitioner reads one practitioner through the request's loader.
 func (r *Resolver) loadPractitioner(ctx context.Context, id string) (*model.Practitioner, error) {
-	if !business.ValidID(id) {
+	if !uid.Valid(id) {
 		return nil, apperr.NotFoundf("practitioner %q not found", id)
 	}
 	p, err := loaders(ctx).Practitioners.Load(ctx, id)
