@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
+	"github.com/careslot/careslot/internal/uid"
 )
 
 // ErrBadCursor is returned for a cursor this package did not make.
@@ -26,7 +26,7 @@ func Parse(c string) (time.Time, string, error) {
 		return time.Time{}, "", ErrBadCursor
 	}
 	ts, id, ok := strings.Cut(string(b), "|")
-	if _, err := uuid.Parse(id); !ok || err != nil {
+	if !ok || !uid.Valid(id) {
 		return time.Time{}, "", ErrBadCursor
 	}
 	t, err := time.Parse(time.RFC3339Nano, ts)
