@@ -141,7 +141,7 @@ func appointment(p eventdata.Practitioner, id, typeID string, startAt time.Time,
 			at = x
 		}
 	}
-	br := slots.BlockedRange(startAt, business.TypeOf(at))
+	br := slots.BlockedRange(startAt, slots.TypeOf(at, true))
 	return eventdata.Appointment{
 		ID: id, Version: version, PractitionerID: p.ID, Country: p.Country, PatientID: "pat-1",
 		AppointmentTypeID: typeID, LocationID: p.Locations[0].ID, Status: status,

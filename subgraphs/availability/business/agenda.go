@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/careslot/careslot/internal/eventdata"
@@ -43,76 +42,10 @@ func sameSlots(a, b *Agenda) bool {
 		reflect.DeepEqual(a.Absences, b.Absences)
 }
 
-var zones sync.Map // name → *time.Location: one pointer per zone, as slots groups rules by zone
-
-// loadZone loads an IANA zone once.
-func loadZone(name string) (*time.Location, bool) {
-	if name == "" {
-		return nil, false
-	}
-	if z, ok := zones.Load(name); ok {
-		return z.(*time.Location), true
-	}
-	z, err := time.LoadLocation(name)
-	if err != nil {
-		return nil, false
-	}
-	actual, _ := zones.LoadOrStore(name, z)
-	return actual.(*time.Location), true
-}
-
 // agendaOf converts a snapshot. fallback is the country's zone (may be nil).
 func agendaOf(p eventdata.Practitioner, fallback *time.Location) *Agenda {
-	ag := &Agenda{Snapshot: p}
-	locZone := make(map[string]*time.Location, len(p.Locations))
-	for _, l := range p.Locations {
-		if z, ok := loadZone(l.TimeZone); ok {
-			locZone[l.ID] = z
-			if ag.Zone == nil {
-				ag.Zone = z
-			}
-		}
-	}
-	if ag.Zone == nil {
-		ag.Zone = fallback
-	}
-	if ag.Zone == nil {
-		ag.Zone = time.UTC
-	}
-	for _, h := range p.OpeningHours {
-		z := locZone[h.LocationID]
-		start, err1 := slots.ParseWallClock(h.StartTime)
-		end, err2 := slots.ParseWallClock(h.EndTime)
-		if z == nil || err1 != nil || err2 != nil {
-			continue // opens nothing, as an invalid rule would
-		}
-		ag.Rules = append(ag.Rules, slots.Rule{
-			LocationID: h.LocationID, Zone: z, Weekday: slots.ISOWeekday(h.Weekday),
-			StartMinute: start, EndMinute: end, StepMinutes: h.StepMinutes,
-			TypeIDs: slices.Clone(h.AppointmentTypeIDs),
-		})
-	}
-	for _, t := range p.AppointmentTypes {
-		ag.Types = append(ag.Types, TypeOf(t))
-	}
-	for _, a := range p.Absences {
-		ag.Absences = append(ag.Absences, slots.Interval{Start: a.StartsAt.UTC(), End: a.EndsAt.UTC()})
-	}
-	return ag
-}
-
-// TypeOf converts an appointment type of a snapshot.
-func TypeOf(t eventdata.AppointmentType) slots.Type {
-	return slots.Type{
-		ID:                 t.ID,
-		Duration:           time.Duration(t.DurationMinutes) * time.Minute,
-		BufferBefore:       time.Duration(t.BufferBeforeMinutes) * time.Minute,
-		BufferAfter:        time.Duration(t.BufferAfterMinutes) * time.Minute,
-		MinNotice:          time.Duration(t.MinNoticeMinutes) * time.Minute,
-		HorizonDays:        t.BookingHorizonDays,
-		OnlineBookable:     t.OnlineBookable,
-		NewPatientsAllowed: t.NewPatientsAllowed,
-	}
+	t := slots.FromSnapshot(p, fallback)
+	return &Agenda{Snapshot: p, Zone: t.Zone, Rules: t.Rules, Types: t.Types, Absences: t.Absences}
 }
 
 // normalize makes a snapshot's stored form independent of how it arrived

@@ -3,11 +3,9 @@ package business
 import (
 	"context"
 	"errors"
-	"sync"
 	"time"
 
 	"github.com/careslot/careslot/internal/apperr"
-	"github.com/careslot/careslot/internal/eventdata"
 	"github.com/careslot/careslot/internal/slots"
 	"github.com/careslot/careslot/subgraphs/booking/store"
 )
@@ -58,35 +56,6 @@ func planOf(pr *practice, id, practitionerID, typeID string) (*plan, error) {
 		return nil, apperr.NotFoundf("appointment type %q not found", typeID)
 	}
 	return p, nil
-}
-
-// slotType converts an appointment type to the decision's terms. A
-// practitioner who accepts no new patients accepts none for any type.
-func slotType(t eventdata.AppointmentType, acceptsNewPatients bool) slots.Type {
-	return slots.Type{
-		ID:                 t.ID,
-		Duration:           time.Duration(t.DurationMinutes) * time.Minute,
-		BufferBefore:       time.Duration(t.BufferBeforeMinutes) * time.Minute,
-		BufferAfter:        time.Duration(t.BufferAfterMinutes) * time.Minute,
-		MinNotice:          time.Duration(t.MinNoticeMinutes) * time.Minute,
-		HorizonDays:        t.BookingHorizonDays,
-		OnlineBookable:     t.OnlineBookable,
-		NewPatientsAllowed: t.NewPatientsAllowed && acceptsNewPatients,
-	}
-}
-
-var zones sync.Map // IANA name → *time.Location
-
-func zone(name string) (*time.Location, error) {
-	if z, ok := zones.Load(name); ok {
-		return z.(*time.Location), nil
-	}
-	z, err := time.LoadLocation(name)
-	if err != nil {
-		return nil, err
-	}
-	zones.Store(name, z)
-	return z, nil
 }
 
 // decision is the outcome of deciding a start.

@@ -39,39 +39,14 @@ func (s *Service) decodePractice(sc store.Schedule) (*practice, error) {
 	if !ok {
 		return pr, nil
 	}
-	pr.country, pr.zone = country.Code, country.Location()
-	pr.types = make(map[string]slots.Type, len(snap.AppointmentTypes))
-	for _, t := range snap.AppointmentTypes {
-		if _, dup := pr.types[t.ID]; !dup { // the first of an id wins, as it always did
-			pr.types[t.ID] = slotType(t, snap.AcceptsNewPatients)
+	t := slots.FromSnapshot(snap, country.Location())
+	pr.country, pr.zone, pr.fallbackLocation = country.Code, t.Zone, t.FirstLocationID
+	pr.rules, pr.absences = t.Rules, t.Absences
+	pr.types = make(map[string]slots.Type, len(t.Types))
+	for _, typ := range t.Types {
+		if _, dup := pr.types[typ.ID]; !dup { // the first of an id wins, as it always did
+			pr.types[typ.ID] = typ
 		}
-	}
-	zones := map[string]*time.Location{}
-	for _, l := range snap.Locations {
-		z, err := zone(l.TimeZone)
-		if err != nil {
-			continue // a location with an unknown zone opens nothing
-		}
-		zones[l.ID] = z
-		if pr.fallbackLocation == "" {
-			pr.fallbackLocation, pr.zone = l.ID, z
-		}
-	}
-	for _, oh := range snap.OpeningHours {
-		z, ok := zones[oh.LocationID]
-		if !ok {
-			continue
-		}
-		start, err1 := slots.ParseWallClock(oh.StartTime)
-		end, err2 := slots.ParseWallClock(oh.EndTime)
-		if err1 != nil || err2 != nil {
-			continue
-		}
-		pr.rules = append(pr.rules, slots.Rule{LocationID: oh.LocationID, Zone: z, Weekday: slots.ISOWeekday(oh.Weekday),
-			StartMinute: start, EndMinute: end, StepMinutes: oh.StepMinutes, TypeIDs: oh.AppointmentTypeIDs})
-	}
-	for _, a := range snap.Absences {
-		pr.absences = append(pr.absences, slots.Interval{Start: a.StartsAt, End: a.EndsAt})
 	}
 	return pr, nil
 }

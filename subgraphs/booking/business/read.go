@@ -9,6 +9,7 @@ import (
 	"github.com/careslot/careslot/internal/auth"
 	"github.com/careslot/careslot/internal/eventdata"
 	"github.com/careslot/careslot/internal/pagination"
+	"github.com/careslot/careslot/internal/slots"
 	"github.com/careslot/careslot/internal/uid"
 	"github.com/careslot/careslot/subgraphs/booking/store"
 )
@@ -113,7 +114,7 @@ func (s *Service) practiceZone(ctx context.Context, practitionerID string) *time
 	var snap eventdata.Practitioner
 	if json.Unmarshal(sc.Snapshot, &snap) == nil {
 		for _, l := range snap.Locations {
-			if z, err := zone(l.TimeZone); err == nil {
+			if z, ok := slots.LoadZone(l.TimeZone); ok {
 				return z
 			}
 		}
