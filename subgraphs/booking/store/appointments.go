@@ -7,15 +7,17 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/careslot/careslot/internal/eventdata"
 )
 
-// Appointment statuses (the same words as eventdata's).
+// Appointment statuses: the event contract's words.
 const (
-	StatusHeld      = "HELD"
-	StatusConfirmed = "CONFIRMED"
-	StatusCancelled = "CANCELLED"
-	StatusNoShow    = "NO_SHOW"
-	StatusExpired   = "EXPIRED"
+	StatusHeld      = eventdata.StatusHeld
+	StatusConfirmed = eventdata.StatusConfirmed
+	StatusCancelled = eventdata.StatusCancelled
+	StatusNoShow    = eventdata.StatusNoShow
+	StatusExpired   = eventdata.StatusExpired
 )
 
 // Appointment is a hold or an appointment row, with the attending person's
