@@ -9,6 +9,8 @@ PGURL="postgresql://postgres:postgres@127.0.0.1:5432/postgres"
 missing=()
 command -v pg_ctlcluster >/dev/null 2>&1 || missing+=(postgresql postgresql-contrib)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+# redis-cli (redis-tools) joins the test Redis Clusters (internal/testenv).
+command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
 if ((${#missing[@]})); then
   if [ "$(id -u)" != 0 ]; then
     echo "ensure-services: ${missing[*]} missing; run as root (or install them) once" >&2

@@ -19,6 +19,7 @@ import (
 	"github.com/careslot/careslot/internal/kafka"
 	"github.com/careslot/careslot/internal/outbox"
 	"github.com/careslot/careslot/internal/postgres"
+	"github.com/careslot/careslot/internal/redisconn"
 	"github.com/careslot/careslot/internal/telemetry"
 )
 
@@ -29,20 +30,21 @@ type platform struct {
 	countries *countries.Catalog
 	verifier  auth.Verifier
 	producer  *kgo.Client
-	rdb       *redis.Client
+	rdb       redis.UniversalClient
 	closers   []func()
 }
 
-// redis returns the process's shared Redis client.
-func (p *platform) redis() (*redis.Client, error) {
+// redis returns the process's shared Redis client (a cluster client when
+// REDIS_CLUSTER_ADDRS is set).
+func (p *platform) redis() (redis.UniversalClient, error) {
 	if p.rdb != nil {
 		return p.rdb, nil
 	}
-	opts, err := redis.ParseURL(p.cfg.RedisURL)
+	rdb, err := redisconn.Open(p.cfg.RedisURL, p.cfg.RedisClusterAddrs)
 	if err != nil {
-		return nil, fmt.Errorf("REDIS_URL: %w", err)
+		return nil, err
 	}
-	p.rdb = redis.NewClient(opts)
+	p.rdb = rdb
 	p.closers = append(p.closers, func() { _ = p.rdb.Close() })
 	return p.rdb, nil
 }

@@ -21,7 +21,11 @@ type Config struct {
 	// DATABASE_URL's server).
 	DatabaseURLs map[string]string
 	RedisURL     string
-	RedisPrefix  string // key prefix, so tests and tenants can share one Redis
+	// RedisClusterAddrs, when set, are the seed nodes of a Redis Cluster
+	// (env REDIS_CLUSTER_ADDRS, comma-separated); RedisURL then gives only
+	// credentials and TLS.
+	RedisClusterAddrs []string
+	RedisPrefix       string // key prefix, so tests and tenants can share one Redis
 	// KafkaBrokers is empty for the embedded broker.
 	KafkaBrokers     []string
 	KafkaTopicPrefix string
@@ -51,6 +55,7 @@ func FromEnv() Config {
 	c := Config{
 		DatabaseURLs:            map[string]string{},
 		RedisURL:                env("REDIS_URL", "redis://127.0.0.1:6379/0"),
+		RedisClusterAddrs:       list(os.Getenv("REDIS_CLUSTER_ADDRS")),
 		RedisPrefix:             env("REDIS_PREFIX", ""),
 		KafkaBrokers:            list(os.Getenv("KAFKA_BROKERS")),
 		KafkaTopicPrefix:        env("KAFKA_TOPIC_PREFIX", ""),

@@ -238,13 +238,22 @@ func (h *Hub) read(ps *redis.PubSub, done chan struct{}) {
 			}
 			// go-redis reconnects and resubscribes on the next receive;
 			// messages published meanwhile are lost.
-			h.log.Warn("livehub: redis pub/sub", "err", err)
+			if !lost {
+				h.log.Warn("livehub: redis pub/sub connection lost; reconnecting", "err", err)
+			}
 			lost = true
+			// A cluster client picks the node to reconnect to from its view
+			// of the cluster, which nothing else may refresh for a minute
+			// after a failover: refresh it now.
+			if c, ok := h.rdb.(interface{ ReloadState(context.Context) }); ok {
+				c.ReloadState(ctx)
+			}
 			time.Sleep(100 * time.Millisecond)
 			continue
 		}
 		if lost {
 			lost = false
+			h.log.Info("livehub: redis pub/sub reconnected; subscribers resync")
 			h.broadcast(Resync)
 		}
 		switch m := msg.(type) {

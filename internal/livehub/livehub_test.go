@@ -35,9 +35,9 @@ func quiet(t *testing.T, s *livehub.Subscription) {
 }
 
 // redisChannels lists the channels under prefix that Redis has subscribers for.
-func redisChannels(t *testing.T, rdb *redis.Client, prefix string) []string {
+func redisChannels(t *testing.T, rdb redis.UniversalClient, prefix string) []string {
 	t.Helper()
-	chs, err := rdb.PubSubChannels(t.Context(), prefix+"*").Result()
+	chs, err := testenv.PubSubChannels(t.Context(), rdb, prefix+"*")
 	if err != nil {
 		t.Fatal(err)
 	}

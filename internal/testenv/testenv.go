@@ -8,7 +8,10 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"os"
+	"os/exec"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +20,7 @@ import (
 
 	"github.com/careslot/careslot/internal/config"
 	"github.com/careslot/careslot/internal/postgres"
+	"github.com/careslot/careslot/internal/redisconn"
 )
 
 // ServerURL is the PostgreSQL server tests use (TEST_DATABASE_URL, else DATABASE_URL, else local).
@@ -35,6 +39,21 @@ func RedisURL() string {
 		return v
 	}
 	return "redis://127.0.0.1:6379/0"
+}
+
+// EnvRedisCluster names the seed nodes (comma-separated) of a Redis Cluster
+// that Redis gives tests instead of the single server; RunOnRedisCluster sets it.
+const EnvRedisCluster = "TEST_REDIS_CLUSTER_ADDRS"
+
+// RedisClusterAddrs are the nodes of EnvRedisCluster (none: the single server).
+func RedisClusterAddrs() []string {
+	var out []string
+	for _, a := range strings.Split(os.Getenv(EnvRedisCluster), ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // Suffix is a short random name part.
@@ -75,14 +94,14 @@ func NewDatabase(t testing.TB, service string) (*pgxpool.Pool, string) {
 }
 
 // Redis returns a client and a key prefix unique to the test; keys under the
-// prefix are deleted when the test ends.
-func Redis(t testing.TB) (*redis.Client, string) {
+// prefix are deleted when the test ends. The client is a Redis Cluster's when
+// EnvRedisCluster is set (see RunOnRedisCluster), else the single server's.
+func Redis(t testing.TB) (redis.UniversalClient, string) {
 	t.Helper()
-	opts, err := redis.ParseURL(RedisURL())
+	rdb, err := redisconn.Open(RedisURL(), RedisClusterAddrs())
 	if err != nil {
-		t.Fatalf("redis url: %v", err)
+		t.Fatalf("redis: %v", err)
 	}
-	rdb := redis.NewClient(opts)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := rdb.Ping(ctx).Err(); err != nil {
@@ -92,11 +111,74 @@ func Redis(t testing.TB) (*redis.Client, string) {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		iter := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-		for iter.Next(ctx) {
-			rdb.Del(ctx, iter.Val())
-		}
+		_ = redisconn.Scan(ctx, rdb, prefix+"*", 1000, func(keys []string) error {
+			for _, k := range keys {
+				rdb.Del(ctx, k)
+			}
+			return nil
+		})
 		_ = rdb.Close()
 	})
 	return rdb, prefix
+}
+
+// PubSubChannels lists the channels matching pattern that have subscribers,
+// on every node of a cluster (a subscriber may be connected to any node).
+func PubSubChannels(ctx context.Context, rdb redis.UniversalClient, pattern string) ([]string, error) {
+	cc, ok := rdb.(*redis.ClusterClient)
+	if !ok {
+		return rdb.PubSubChannels(ctx, pattern).Result()
+	}
+	var (
+		mu  sync.Mutex
+		set = map[string]bool{}
+	)
+	err := cc.ForEachShard(ctx, func(ctx context.Context, c *redis.Client) error {
+		chs, err := c.PubSubChannels(ctx, pattern).Result()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, ch := range chs {
+			set[ch] = true
+		}
+		return err
+	})
+	out := make([]string, 0, len(set))
+	for ch := range set {
+		out = append(out, ch)
+	}
+	slices.Sort(out)
+	return out, err
+}
+
+// RunOnRedisCluster runs the named tests of this test binary again, in a
+// child process whose Redis (see Redis) is a Redis Cluster of three masters
+// and three replicas started for it, and fails if any of them fails or does
+// not run. In that child it does nothing.
+func RunOnRedisCluster(t *testing.T, tests ...string) {
+	t.Helper()
+	if len(RedisClusterAddrs()) > 0 {
+		t.Skip("already on a Redis Cluster")
+	}
+	if testing.Short() {
+		t.Skip("starts a Redis Cluster")
+	}
+	c := NewRedisCluster(t)
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, exe, "-test.run", "^("+strings.Join(tests, "|")+")$", "-test.count=1", "-test.v")
+	cmd.Env = append(os.Environ(), EnvRedisCluster+"="+strings.Join(c.Addrs(), ","))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("on a Redis Cluster: %v\n%s", err, out)
+	}
+	for _, name := range tests {
+		if !strings.Contains(string(out), "--- PASS: "+name+" ") {
+			t.Fatalf("on a Redis Cluster: %s did not pass\n%s", name, out)
+		}
+	}
+	t.Logf("passed on a Redis Cluster (%s): %s", strings.Join(c.Addrs()[:3], ","), strings.Join(tests, ", "))
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"testing"
 	"time"
 
@@ -211,7 +212,9 @@ func TestConsumersEndToEnd(t *testing.T) {
 	send(events.BookingEvents, eventdata.AppointmentBooked, p.ID, a)
 	waitFor("the booked slot to go", func() bool { return !containsStart(list(t, e.svc, "k1", "consult-k1", date(1), date(1)), slot) })
 
-	// The Redis channel got the snapshot's change, then the booking's.
+	// The Redis channel got the snapshot's change, then the booking's (merged
+	// with the snapshot's when the booking was applied before the snapshot's
+	// change was acknowledged by Kafka and cleared).
 	var msgs []eventdata.Availability
 	for len(msgs) < 2 {
 		m, err := sub.ReceiveMessage(ctx)
@@ -224,7 +227,7 @@ func TestConsumersEndToEnd(t *testing.T) {
 		}
 		msgs = append(msgs, av)
 	}
-	if msgs[1].PractitionerID != "k1" || len(msgs[1].ChangedDates) != 1 || msgs[1].ChangedDates[0] != date(1) {
+	if msgs[1].PractitionerID != "k1" || !slices.Contains(msgs[1].ChangedDates, date(1)) {
 		t.Errorf("redis messages: %+v", msgs)
 	}
 
@@ -254,7 +257,7 @@ func TestConsumersEndToEnd(t *testing.T) {
 			got = append(got, av)
 		})
 	}
-	if got[1].ChangedDates[0] != date(1) || got[0].NextAvailableSlot == nil || !got[0].NextAvailableSlot.Equal(at(0, 9, 0)) {
+	if !slices.Contains(got[1].ChangedDates, date(1)) || got[0].NextAvailableSlot == nil || !got[0].NextAvailableSlot.Equal(at(0, 9, 0)) {
 		t.Errorf("availability-events: %+v", got)
 	}
 

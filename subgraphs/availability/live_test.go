@@ -169,7 +169,7 @@ func TestSlotsChangedAcrossInstances(t *testing.T) {
 		return sa.Subscribers == 0 && sa.Channels == 0 && sb.Subscribers == 0 && sb.Channels == 0
 	})
 	waitUntil(t, func() bool {
-		chs, _ := rdb.PubSubChannels(ctx, prefix+"*").Result()
+		chs, _ := testenv.PubSubChannels(ctx, rdb, prefix+"*")
 		return len(chs) == 0
 	})
 }
@@ -219,7 +219,7 @@ func TestSlotsChangedLeavesNothingBehind(t *testing.T) {
 	}
 	waitUntil(t, func() bool { st := e.sg.LiveStats(); return st.Subscribers == 0 && st.Channels == 0 })
 	waitUntil(t, func() bool {
-		chs, _ := rdb.PubSubChannels(ctx, prefix+"*").Result()
+		chs, _ := testenv.PubSubChannels(ctx, rdb, prefix+"*")
 		return len(chs) == 0
 	})
 	waitUntil(t, func() bool { return runtime.NumGoroutine() <= baseline })

@@ -17,6 +17,7 @@ import (
 	"github.com/careslot/careslot/internal/countries"
 	"github.com/careslot/careslot/internal/eventdata"
 	"github.com/careslot/careslot/internal/kafka/kafkatest"
+	"github.com/careslot/careslot/internal/redisconn"
 	"github.com/careslot/careslot/internal/slots"
 	"github.com/careslot/careslot/internal/testenv"
 	"github.com/careslot/careslot/subgraphs/availability"
@@ -77,7 +78,7 @@ func date(day int) string { return at(day, 12, 0).Format(time.DateOnly) }
 type env struct {
 	sg     *availability.Subgraph
 	svc    *business.Service
-	rdb    *redis.Client
+	rdb    redis.UniversalClient
 	prefix string
 	clock  *clock
 }
@@ -88,7 +89,7 @@ func newEnv(t testing.TB, brokers []string, topicPrefix string) *env {
 	return newEnvOn(t, rdb, prefix, brokers, topicPrefix)
 }
 
-func newEnvOn(t testing.TB, rdb *redis.Client, prefix string, brokers []string, topicPrefix string) *env {
+func newEnvOn(t testing.TB, rdb redis.UniversalClient, prefix string, brokers []string, topicPrefix string) *env {
 	t.Helper()
 	c := &clock{t: start}
 	sg, err := availability.New(context.Background(), availability.Deps{
@@ -458,40 +459,41 @@ func TestMaintenanceRollsTheWindow(t *testing.T) {
 
 // dump returns every key under prefix (but the dedupe keys) with its value,
 // the prefix replaced by "~".
-func dump(t testing.TB, rdb *redis.Client, prefix string, skip func(string) bool) map[string]string {
+func dump(t testing.TB, rdb redis.UniversalClient, prefix string, skip func(string) bool) map[string]string {
 	t.Helper()
 	ctx := context.Background()
 	out := map[string]string{}
-	iter := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-	for iter.Next(ctx) {
-		k := iter.Val()
-		short := "~" + strings.TrimPrefix(k, prefix)
-		if strings.HasPrefix(short, "~dedupe:") || (skip != nil && skip(short)) {
-			continue
-		}
-		switch typ := rdb.Type(ctx, k).Val(); typ {
-		case "string":
-			out[short] = rdb.Get(ctx, k).Val()
-		case "hash":
-			m := rdb.HGetAll(ctx, k).Val()
-			var fs []string
-			for f, v := range m {
-				fs = append(fs, f+"="+v)
+	err := redisconn.Scan(ctx, rdb, prefix+"*", 1000, func(keys []string) error {
+		for _, k := range keys {
+			short := "~" + strings.TrimPrefix(k, prefix)
+			if strings.HasPrefix(short, "~dedupe:") || (skip != nil && skip(short)) {
+				continue
 			}
-			sort.Strings(fs)
-			out[short] = strings.Join(fs, ";")
-		case "zset":
-			zs := rdb.ZRangeWithScores(ctx, k, 0, -1).Val()
-			var fs []string
-			for _, z := range zs {
-				fs = append(fs, fmt.Sprintf("%v=%v", z.Member, z.Score))
+			switch typ := rdb.Type(ctx, k).Val(); typ {
+			case "string":
+				out[short] = rdb.Get(ctx, k).Val()
+			case "hash":
+				m := rdb.HGetAll(ctx, k).Val()
+				var fs []string
+				for f, v := range m {
+					fs = append(fs, f+"="+v)
+				}
+				sort.Strings(fs)
+				out[short] = strings.Join(fs, ";")
+			case "zset":
+				zs := rdb.ZRangeWithScores(ctx, k, 0, -1).Val()
+				var fs []string
+				for _, z := range zs {
+					fs = append(fs, fmt.Sprintf("%v=%v", z.Member, z.Score))
+				}
+				out[short] = strings.Join(fs, ";")
+			default:
+				out[short] = "?" + typ
 			}
-			out[short] = strings.Join(fs, ";")
-		default:
-			out[short] = "?" + typ
 		}
-	}
-	if err := iter.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
 	return out
@@ -596,4 +598,57 @@ func TestRebuildReproducesTheIncrementalModel(t *testing.T) {
 	}
 	noGone := func(k string) bool { return strings.Contains(k, ":gone:") || strings.HasPrefix(k, "~fresh:") }
 	diff(t, dump(t, e.rdb, e.prefix, noGone), dump(t, e.rdb, e.prefix+"fresh:", noGone))
+}
+
+// TestExportNextSlotsSeesEveryPractitioner: the export search warms from
+// streams every practitioner's stored next slot, whichever node of a Redis
+// Cluster holds it.
+func TestExportNextSlotsSeesEveryPractitioner(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil, "")
+	ctx := context.Background()
+	want := map[string]time.Time{}
+	for i := range 40 {
+		p := snapshot(fmt.Sprintf("x%d", i), 1)
+		mustApplyP(t, e, p)
+		// Every other one has its first slot taken, so the next slots differ.
+		if i%2 == 1 {
+			first := list(t, e.svc, p.ID, "consult-"+p.ID, date(0), date(6))[0]
+			mustApplyA(t, e, appointment(p, p.ID+"-a", "consult-"+p.ID, first.Start, 1, eventdata.StatusConfirmed))
+		}
+		got, err := e.rdb.Get(ctx, e.prefix+"fr:next:{"+p.ID+"}").Result()
+		if err != nil {
+			t.Fatalf("%s has no next slot: %v", p.ID, err)
+		}
+		at, err := time.Parse(time.RFC3339, got)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[p.ID] = at
+	}
+	got := map[string]time.Time{}
+	err := e.svc.ExportNextSlots(ctx, func(batch []eventdata.Availability) error {
+		for _, a := range batch {
+			if _, dup := got[a.PractitionerID]; dup {
+				t.Errorf("%s exported twice", a.PractitionerID)
+			}
+			if a.Country != "fr" || a.NextAvailableSlot == nil {
+				t.Errorf("%s: %+v", a.PractitionerID, a)
+				continue
+			}
+			got[a.PractitionerID] = *a.NextAvailableSlot
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("exported %d next slots, want %d", len(got), len(want))
+	}
+	for id, at := range want {
+		if !got[id].Equal(at) {
+			t.Errorf("%s: exported %v, stored %v", id, got[id], at)
+		}
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/careslot/careslot/internal/eventdata"
+	"github.com/careslot/careslot/internal/redisconn"
 	"github.com/careslot/careslot/subgraphs/availability/store"
 )
 
@@ -65,43 +66,29 @@ func (s *Service) Rebuild(ctx context.Context,
 	return nil
 }
 
-// clear unlinks every read-model key under the prefix.
+// clear unlinks every read-model key under the prefix, on every master.
 func (s *Service) clear(ctx context.Context) error {
 	k := s.st.Keys
-	scan := func(ctx context.Context, c *redis.Client) error {
-		var batch []string
-		flush := func() error {
-			if len(batch) == 0 {
-				return nil
-			}
-			err := c.Unlink(ctx, batch...).Err()
-			batch = batch[:0]
-			return err
-		}
-		iter := c.Scan(ctx, 0, k.Prefix+"*", 5000).Iterator()
-		for iter.Next(ctx) {
-			if key := iter.Val(); k.IsModelKey(key) {
+	rdb := s.st.Client()
+	return redisconn.Scan(ctx, rdb, k.Prefix+"*", 5000, func(keys []string) error {
+		batch := make([]string, 0, len(keys))
+		for _, key := range keys {
+			if k.IsModelKey(key) {
 				batch = append(batch, key)
-				if len(batch) == 1000 {
-					if err := flush(); err != nil {
-						return err
-					}
-				}
 			}
 		}
-		if err := iter.Err(); err != nil {
-			return err
+		if len(batch) == 0 {
+			return nil
 		}
-		return flush()
-	}
-	switch c := s.st.Client().(type) {
-	case *redis.ClusterClient:
-		return c.ForEachMaster(ctx, scan)
-	case *redis.Client:
-		return scan(ctx, c)
-	default:
-		return fmt.Errorf("unsupported redis client %T", c)
-	}
+		// One UNLINK per key: on a cluster the keys of a page span slots.
+		_, err := rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for _, key := range batch {
+				p.Unlink(ctx, key)
+			}
+			return nil
+		})
+		return err
+	})
 }
 
 // putOccupied stores an occupied range unless the busy hash or a tombstone

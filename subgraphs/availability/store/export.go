@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/careslot/careslot/internal/redisconn"
 )
 
 // NextSlot is one practitioner's stored next available slot.
@@ -14,49 +16,39 @@ type NextSlot struct {
 	At                      time.Time
 }
 
-// ScanNextSlots streams every stored next slot in batches (SCAN, then one
-// pipelined GET per page), for consumers that warm a read model of their own.
+// ScanNextSlots streams every stored next slot in batches (SCAN over every
+// master, then one pipelined GET per page), for consumers that warm a read
+// model of their own.
 func (s *Store) ScanNextSlots(ctx context.Context, batch int64, fn func([]NextSlot) error) error {
 	pattern := s.Keys.Prefix + "*:next:{*}"
-	var cursor uint64
-	for {
-		keys, next, err := s.rdb.Scan(ctx, cursor, pattern, batch).Result()
-		if err != nil {
+	return redisconn.Scan(ctx, s.rdb, pattern, batch, func(keys []string) error {
+		cmds := make([]*redis.StringCmd, len(keys))
+		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i, k := range keys {
+				cmds[i] = p.Get(ctx, k)
+			}
+			return nil
+		})
+		if err != nil && err != redis.Nil {
 			return err
 		}
-		if len(keys) > 0 {
-			cmds := make([]*redis.StringCmd, len(keys))
-			_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-				for i, k := range keys {
-					cmds[i] = p.Get(ctx, k)
-				}
-				return nil
-			})
-			if err != nil && err != redis.Nil {
-				return err
+		out := make([]NextSlot, 0, len(keys))
+		for i, k := range keys {
+			cc, pid, ok := parseNextKey(strings.TrimPrefix(k, s.Keys.Prefix))
+			if !ok {
+				continue
 			}
-			out := make([]NextSlot, 0, len(keys))
-			for i, k := range keys {
-				cc, pid, ok := parseNextKey(strings.TrimPrefix(k, s.Keys.Prefix))
-				if !ok {
-					continue
-				}
-				at, err := time.Parse(time.RFC3339, cmds[i].Val())
-				if err != nil {
-					continue // removed between SCAN and GET, or not a slot
-				}
-				out = append(out, NextSlot{Country: cc, PractitionerID: pid, At: at})
+			at, err := time.Parse(time.RFC3339, cmds[i].Val())
+			if err != nil {
+				continue // removed between SCAN and GET, or not a slot
 			}
-			if len(out) > 0 {
-				if err := fn(out); err != nil {
-					return err
-				}
-			}
+			out = append(out, NextSlot{Country: cc, PractitionerID: pid, At: at})
 		}
-		if cursor = next; cursor == 0 {
+		if len(out) == 0 {
 			return nil
 		}
-	}
+		return fn(out)
+	})
 }
 
 // parseNextKey splits "{cc}:next:{pid}" (the prefix removed).

@@ -1,0 +1,10 @@
+package testenv
+
+import (
+	"os/exec"
+	"syscall"
+)
+
+func setParentDeathSignal(cmd *exec.Cmd) {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+}
