@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -80,9 +81,20 @@ func NewClient(brokers []string, opts ...kgo.Opt) (*kgo.Client, error) {
 	return cl, nil
 }
 
+// Replication of the topics EnsureTopics creates on a cluster of at least
+// ReplicationFactor brokers: a record acknowledged with acks=all is on
+// MinInsyncReplicas brokers, so one broker can be lost without losing it or
+// stopping writes.
+const (
+	ReplicationFactor = 3
+	MinInsyncReplicas = 2
+)
+
 // EnsureTopics creates the topics prefix+name for each name (all of
-// events.AllTopics when none are given) with DefaultPartitions partitions and
-// the broker's default replication factor. Topics that exist already are left
+// events.AllTopics when none are given) with DefaultPartitions partitions,
+// replicated ReplicationFactor times with min.insync.replicas
+// MinInsyncReplicas when the cluster has enough brokers and accepts it, else
+// with the broker's default replication. Topics that exist already are left
 // alone. It retries until ctx is done while the broker is unreachable.
 func EnsureTopics(ctx context.Context, brokers []string, prefix string, topics ...string) error {
 	if len(topics) == 0 {
@@ -111,14 +123,41 @@ func EnsureTopics(ctx context.Context, brokers []string, prefix string, topics .
 }
 
 func createTopics(ctx context.Context, adm *kadm.Client, names []string) error {
-	resps, err := adm.CreateTopics(ctx, DefaultPartitions, -1, nil, names...)
+	rf, configs := int16(-1), map[string]*string(nil)
+	md, err := adm.BrokerMetadata(ctx)
+	if err != nil {
+		return err
+	}
+	if len(md.Brokers) >= ReplicationFactor {
+		isr := strconv.Itoa(MinInsyncReplicas)
+		rf, configs = ReplicationFactor, map[string]*string{"min.insync.replicas": &isr}
+	}
+	resps, err := adm.CreateTopics(ctx, DefaultPartitions, rf, configs, names...)
 	if err != nil {
 		return err
 	}
 	var errs []error
+	var fallback []string
 	for _, r := range resps.Sorted() {
-		if r.Err != nil && !errors.Is(r.Err, kerr.TopicAlreadyExists) {
+		switch {
+		case r.Err == nil || errors.Is(r.Err, kerr.TopicAlreadyExists):
+		case rf > 0 && (errors.Is(r.Err, kerr.InvalidReplicationFactor) || errors.Is(r.Err, kerr.InvalidConfig) ||
+			errors.Is(r.Err, kerr.PolicyViolation)):
+			// The cluster refuses the replication or the setting: take its defaults.
+			fallback = append(fallback, r.Topic)
+		default:
 			errs = append(errs, fmt.Errorf("create topic %s: %w", r.Topic, r.Err))
+		}
+	}
+	if len(fallback) > 0 {
+		resps, err := adm.CreateTopics(ctx, DefaultPartitions, -1, nil, fallback...)
+		if err != nil {
+			return err
+		}
+		for _, r := range resps.Sorted() {
+			if r.Err != nil && !errors.Is(r.Err, kerr.TopicAlreadyExists) {
+				errs = append(errs, fmt.Errorf("create topic %s: %w", r.Topic, r.Err))
+			}
 		}
 	}
 	return errors.Join(errs...)

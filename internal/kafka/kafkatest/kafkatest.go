@@ -38,7 +38,8 @@ import (
 // Environment variables of broker mode.
 const (
 	// EnvBroker, when set, turns the test binary into a broker listening on
-	// its value (host:port) until it is signalled or its parent exits.
+	// its value (host:port, or several comma-separated for a broker of
+	// several nodes) until it is signalled or its parent exits.
 	EnvBroker = "CARESLOT_KAFKATEST_BROKER"
 	// EnvDataDir is the broker's data directory (empty: in memory).
 	EnvDataDir = "CARESLOT_KAFKATEST_DATADIR"
@@ -81,10 +82,10 @@ func Main(m *testing.M, after ...func()) {
 
 // serveBroker is broker mode: it runs until SIGTERM/SIGINT or until its
 // stdin, a pipe from the parent, reaches EOF because the parent is gone.
-func serveBroker(addr, dataDir string) int {
+func serveBroker(addrs, dataDir string) int {
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
-	b, err := kafka.StartBroker(context.Background(), addr, dataDir)
+	b, err := kafka.StartCluster(context.Background(), strings.Split(addrs, ","), dataDir)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "kafkatest broker:", err)
 		return 1
@@ -121,7 +122,7 @@ func Brokers(tb testing.TB) []string {
 	mu.Lock()
 	defer mu.Unlock()
 	if shared == nil {
-		p, err := newProcess("")
+		p, err := newProcess("", 1)
 		if err != nil {
 			tb.Fatalf("kafkatest: %v", err)
 		}
@@ -134,11 +135,11 @@ func Brokers(tb testing.TB) []string {
 	return shared.Addrs()
 }
 
-// BrokerProcess is a broker in a child process with a fixed address and
+// BrokerProcess is a broker in a child process with fixed addresses and
 // data directory, so it can be stopped and started again as the same broker.
 type BrokerProcess struct {
 	tb      testing.TB
-	addr    string
+	addrs   []string
 	dataDir string
 
 	mu     sync.Mutex
@@ -153,11 +154,18 @@ type BrokerProcess struct {
 // goroutine.
 func StartBroker(tb testing.TB, dataDir string) *BrokerProcess {
 	tb.Helper()
+	return StartCluster(tb, 1, dataDir)
+}
+
+// StartCluster is StartBroker with a broker of the given number of nodes
+// (in one process, see kafka.StartCluster).
+func StartCluster(tb testing.TB, nodes int, dataDir string) *BrokerProcess {
+	tb.Helper()
 	requireMain(tb)
 	if dataDir == "" {
 		dataDir = tb.TempDir()
 	}
-	p, err := newProcess(dataDir)
+	p, err := newProcess(dataDir, nodes)
 	if err != nil {
 		tb.Fatalf("kafkatest: %v", err)
 	}
@@ -179,11 +187,11 @@ func StartBroker(tb testing.TB, dataDir string) *BrokerProcess {
 	return p
 }
 
-// Addrs returns the broker's address as seed brokers.
-func (p *BrokerProcess) Addrs() []string { return []string{p.addr} }
+// Addrs returns the broker's node addresses as seed brokers.
+func (p *BrokerProcess) Addrs() []string { return append([]string(nil), p.addrs...) }
 
-// Addr returns the broker's address.
-func (p *BrokerProcess) Addr() string { return p.addr }
+// Addr returns the address of the broker's first node.
+func (p *BrokerProcess) Addr() string { return p.addrs[0] }
 
 // DataDir returns the broker's data directory ("" for in memory).
 func (p *BrokerProcess) DataDir() string { return p.dataDir }
@@ -236,16 +244,19 @@ func requireMain(tb testing.TB) {
 	}
 }
 
-func newProcess(dataDir string) (*BrokerProcess, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, fmt.Errorf("pick a free port: %w", err)
+func newProcess(dataDir string, nodes int) (*BrokerProcess, error) {
+	p := &BrokerProcess{dataDir: dataDir}
+	for range max(nodes, 1) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("pick a free port: %w", err)
+		}
+		p.addrs = append(p.addrs, ln.Addr().String())
+		if err := ln.Close(); err != nil {
+			return nil, err
+		}
 	}
-	addr := ln.Addr().String()
-	if err := ln.Close(); err != nil {
-		return nil, err
-	}
-	return &BrokerProcess{addr: addr, dataDir: dataDir}, nil
+	return p, nil
 }
 
 func (p *BrokerProcess) start() error {
@@ -272,7 +283,7 @@ func (p *BrokerProcess) start() error {
 // spawn starts the child and waits for its ready line. p.mu is held.
 func (p *BrokerProcess) spawn(exe string) error {
 	cmd := exec.Command(exe, "-test.run=^$")
-	cmd.Env = append(os.Environ(), EnvBroker+"="+p.addr, EnvDataDir+"="+p.dataDir)
+	cmd.Env = append(os.Environ(), EnvBroker+"="+strings.Join(p.addrs, ","), EnvDataDir+"="+p.dataDir)
 	cmd.Stderr = os.Stderr
 	setParentDeathSignal(cmd)
 	stdin, err := cmd.StdinPipe()
@@ -325,7 +336,7 @@ func (p *BrokerProcess) spawn(exe string) error {
 		_ = cmd.Process.Kill()
 		_ = stdin.Close()
 		<-exited
-		return fmt.Errorf("broker on %s: %w", p.addr, err)
+		return fmt.Errorf("broker on %v: %w", p.addrs, err)
 	}
 	p.cmd, p.stdin, p.exited = cmd, stdin, exited
 	return nil
@@ -346,7 +357,7 @@ func (p *BrokerProcess) stop() error {
 		_ = cmd.Process.Kill()
 		<-exited
 		_ = stdin.Close()
-		return fmt.Errorf("broker on %s did not stop within 10s; killed", p.addr)
+		return fmt.Errorf("broker on %v did not stop within 10s; killed", p.addrs)
 	}
 	_ = stdin.Close()
 	return nil
