@@ -251,18 +251,26 @@ func TestRaceWhileHoldsExpire(t *testing.T) {
 	types := []string{typeA, typeB}
 	deadline := time.Now().Add(1200 * time.Millisecond)
 	var booked atomic.Int32
+	// Bookers start once a first hold is in place: with a fast booking path
+	// (or a busy machine delaying the holders) they would otherwise fill every
+	// start before any hold is placed, and the race this test is about would
+	// not happen.
+	firstHold := make(chan struct{})
+	var firstHoldOnce sync.Once
 	race(t, 50, func(i int) error {
 		if i%2 == 1 {
-			// Bookers start a moment after the holders: with a fast booking
-			// path they would otherwise fill every start before any hold is
-			// placed, and the race this test is about would not happen.
-			time.Sleep(30 * time.Millisecond)
+			select {
+			case <-firstHold:
+			case <-time.After(time.Until(deadline)):
+			}
 		}
 		for k := 0; time.Now().Before(deadline); k++ {
 			start, typ := starts[(i+k)%len(starts)], types[(i/2+k)%len(types)]
 			var err error
 			if i%2 == 0 {
-				_, err = e.svc.Hold(asPatient(patients[i]), business.HoldInput{PractitionerID: doc, AppointmentTypeID: typ, StartsAt: start})
+				if _, err = e.svc.Hold(asPatient(patients[i]), business.HoldInput{PractitionerID: doc, AppointmentTypeID: typ, StartsAt: start}); err == nil {
+					firstHoldOnce.Do(func() { close(firstHold) })
+				}
 			} else if _, err = e.book(patients[i], doc, typ, start); err == nil {
 				booked.Add(1)
 				return nil
