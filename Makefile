@@ -5,7 +5,7 @@ GO       ?= go
 PKGS     ?= ./...
 TESTFLAGS ?= -count=1 -timeout 9m
 # Modules of their own (tools kept out of the main module's build list), tested by `make test` too.
-SUBMODULES := tools/image
+SUBMODULES := tools/image helm
 
 # `make image`: the OCI image (tools/image); pushed when IMAGE_REPO is set (IMAGE_TAG: the tag).
 IMAGE_OUT  ?= build/image

@@ -63,9 +63,10 @@ func cmdRouter(ctx context.Context, args []string) error {
 }
 
 func routerOptions(p *platform, execConfig string, dev bool) router.Options {
+	// The router reaches each subgraph where other services do (in a cluster, its Service).
 	urls := map[string]string{}
 	for _, name := range enabledServices() {
-		urls[name] = "http://" + p.cfg.SubgraphAddrs[name] + "/graphql"
+		urls[name] = p.cfg.InternalURLs[name] + "/graphql"
 	}
 	return router.Options{
 		ListenAddr:          p.cfg.RouterAddr,
@@ -75,6 +76,7 @@ func routerOptions(p *platform, execConfig string, dev bool) router.Options {
 		SubgraphURLs:        urls,
 		Logger:              p.logger.With("component", "router"),
 		DevMode:             dev,
+		MetricsListenAddr:   p.cfg.RouterMetricsAddr,
 	}
 }
 

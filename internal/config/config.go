@@ -31,9 +31,12 @@ type Config struct {
 	KafkaTopicPrefix string
 	OpenSearchURL    string
 
-	RouterAddr    string
-	SubgraphAddrs map[string]string // listen address per service
-	MetricsAddrs  map[string]string // Prometheus listen address per service
+	RouterAddr string
+	// RouterMetricsAddr serves the router's own Prometheus /metrics (env ROUTER_METRICS_ADDR;
+	// empty: off).
+	RouterMetricsAddr string
+	SubgraphAddrs     map[string]string // listen address per service
+	MetricsAddrs      map[string]string // Prometheus listen address per service
 	// InternalURLs is how one service reaches another's internal endpoints
 	// (e.g. the GDPR export): env <SERVICE>_INTERNAL_URL, default its listen address.
 	InternalURLs map[string]string
@@ -61,6 +64,7 @@ func FromEnv() Config {
 		KafkaTopicPrefix:        env("KAFKA_TOPIC_PREFIX", ""),
 		OpenSearchURL:           os.Getenv("OPENSEARCH_URL"),
 		RouterAddr:              env("ROUTER_ADDR", "127.0.0.1:4000"),
+		RouterMetricsAddr:       os.Getenv("ROUTER_METRICS_ADDR"),
 		SubgraphAddrs:           map[string]string{},
 		MetricsAddrs:            map[string]string{},
 		InternalURLs:            map[string]string{},
