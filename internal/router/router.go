@@ -21,11 +21,14 @@ import (
 
 	"github.com/caarlos0/env/v11"
 	"github.com/goccy/go-yaml"
+	"github.com/redis/go-redis/v9"
 	"github.com/wundergraph/cosmo/router/core"
 	"github.com/wundergraph/cosmo/router/pkg/config"
 	"github.com/wundergraph/cosmo/router/pkg/execution_config"
 
+	"github.com/careslot/careslot/internal/auth"
 	careslotconfig "github.com/careslot/careslot/internal/config"
+	"github.com/careslot/careslot/internal/router/edge"
 	routerconfig "github.com/careslot/careslot/router-config"
 )
 
@@ -59,6 +62,18 @@ type Options struct {
 	// StartTimeout bounds the wait for the JWKS and for the router to become ready; 30 s when
 	// zero.
 	StartTimeout time.Duration
+
+	// Edge are the edge controls (rate limits, trusted proxies, WebSocket limits); nil means
+	// router-config/edge.yaml as committed (edge.DefaultSettings).
+	Edge *edge.Settings
+	// Redis holds the edge's budgets and WebSocket connection counts, shared by every router
+	// replica; nil turns them off. The caller owns it.
+	Redis redis.UniversalClient
+	// RedisPrefix starts the edge's Redis keys.
+	RedisPrefix string
+	// JWTIssuer, with JWKSURL and JWTAudience, lets the edge verify the tokens WebSocket clients
+	// send in connection_init; without it WebSocket callers are counted per client address.
+	JWTIssuer string
 }
 
 const (
@@ -99,18 +114,22 @@ func Run(ctx context.Context, opts Options) error {
 		}
 	}
 
-	// The router binds in a goroutine and only logs a failure; check the address first so that a
-	// port in use is an error here.
 	ln, err := net.Listen("tcp", cfg.ListenAddr)
 	if err != nil {
 		return fmt.Errorf("router: listen %s: %w", cfg.ListenAddr, err)
 	}
-	_ = ln.Close()
+	defer ln.Close() // when the server did not take it over
 
 	// The router's background work (JWKS refresh, watchers) ends with routerCtx, which outlives
 	// ctx until the graceful shutdown is over.
 	routerCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
+
+	edgeControls, err := newEdge(routerCtx, opts, logger)
+	if err != nil {
+		return err
+	}
+	defer edgeControls.Close()
 
 	r, err := core.DefaultRouterFactory(routerCtx, &core.RouterResources{
 		Config: cfg,
@@ -119,10 +138,16 @@ func Run(ctx context.Context, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("router: %w", err)
 	}
+	// Options apply to a built router until it bootstraps: the edge's module joins the router's.
+	core.WithCustomModules(edgeControls.Modules()...)(r)
+	served := false
 	shutdown := func() (err error) {
-		// Shutdown after a failed Start can dereference parts Start never made.
+		// Shutdown after a failed start can dereference parts the start never made. After a
+		// successful one it still ends by closing the usage tracker, which only Router.Start makes
+		// (never used here: usage tracking is off): by then the servers, subscriptions and
+		// listeners are shut.
 		defer func() {
-			if p := recover(); p != nil {
+			if p := recover(); p != nil && !served {
 				err = fmt.Errorf("router: shutdown after failed start: %v", p)
 			}
 		}()
@@ -130,9 +155,21 @@ func Run(ctx context.Context, opts Options) error {
 		defer scancel()
 		return r.Shutdown(sctx)
 	}
-	if err := r.Start(routerCtx); err != nil {
+	// Bootstrapped by hand rather than by r.Start, so that the edge's handler wraps the router's
+	// HTTP server and sees each request (and its peer address) first.
+	srv, err := r.NewServer(routerCtx)
+	if err != nil {
 		return errors.Join(fmt.Errorf("router: start: %w", err), shutdown())
 	}
+	hs := srv.HttpServer()
+	hs.Handler = edgeControls.Handler(hs.Handler)
+	go func() {
+		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("router: serve", "error", err)
+		}
+	}()
+	srv.HealthChecks().SetReady(true)
+	served = true
 	if err := waitReady(ctx, cfg.ListenAddr, cfg.ReadinessCheckPath, startTimeout); err != nil {
 		if ctx.Err() != nil { // cancelled while starting: not a failure
 			return shutdown()
@@ -150,6 +187,38 @@ func Run(ctx context.Context, opts Options) error {
 		return fmt.Errorf("router: shutdown: %w", err)
 	}
 	return nil
+}
+
+// newEdge builds the edge controls of opts.
+func newEdge(ctx context.Context, opts Options, logger *slog.Logger) (*edge.Edge, error) {
+	var settings edge.Settings
+	if opts.Edge != nil {
+		settings = *opts.Edge
+	} else {
+		var err error
+		if settings, err = edge.DefaultSettings(); err != nil {
+			return nil, fmt.Errorf("router: %w", err)
+		}
+	}
+	var verifier auth.Verifier
+	if opts.JWKSURL != "" && opts.JWTIssuer != "" && opts.JWTAudience != "" {
+		v, err := auth.NewJWKSVerifier(ctx, opts.JWKSURL, opts.JWTIssuer, opts.JWTAudience)
+		if err != nil {
+			return nil, fmt.Errorf("router: %w", err)
+		}
+		verifier = v
+	}
+	e, err := edge.New(edge.Config{
+		Settings:  settings,
+		Redis:     opts.Redis,
+		KeyPrefix: opts.RedisPrefix + "edge:",
+		Verifier:  verifier,
+		Logger:    logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("router: %w", err)
+	}
+	return e, nil
 }
 
 // Settings returns the router configuration Run uses: router-config/router.yaml over the

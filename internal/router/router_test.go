@@ -42,6 +42,10 @@ type Node {
   child: Node
 }
 
+type Mutation {
+  ping: String
+}
+
 type Subscription {
   ticks: Int!
 }
@@ -85,6 +89,8 @@ func newUpstream(t *testing.T) *upstream {
 			_, _ = io.WriteString(w, `{"errors":[{"message":"nope","path":["secret"],"extensions":{"code":"FORBIDDEN","internal":"do not leak"}}],"data":null}`)
 		case strings.Contains(req.Query, "hello"):
 			_, _ = io.WriteString(w, `{"data":{"hello":"world"}}`)
+		case strings.Contains(req.Query, "ping"):
+			_, _ = io.WriteString(w, `{"data":{"ping":"pong"}}`)
 		default:
 			_, _ = io.WriteString(w, `{"data":null,"errors":[{"message":"unexpected query"}]}`)
 		}
@@ -104,6 +110,16 @@ func (u *upstream) serveWS(t *testing.T, upgrader websocket.Upgrader, w http.Res
 		return
 	}
 	defer c.Close()
+	// Held-open subscriptions tick on every 50 ms (so that a subscriber joining a shared upstream
+	// subscription hears from it too) until the connection ends.
+	var wmu sync.Mutex
+	write := func(v any) {
+		wmu.Lock()
+		defer wmu.Unlock()
+		_ = c.WriteJSON(v)
+	}
+	gone := make(chan struct{})
+	defer close(gone)
 	for {
 		var msg struct {
 			ID      string          `json:"id"`
@@ -124,16 +140,29 @@ func (u *upstream) serveWS(t *testing.T, upgrader websocket.Upgrader, w http.Res
 				}
 				u.mu.Unlock()
 			}
-			_ = c.WriteJSON(map[string]any{"type": "connection_ack"})
+			write(map[string]any{"type": "connection_ack"})
 		case "ping":
-			_ = c.WriteJSON(map[string]any{"type": "pong"})
+			write(map[string]any{"type": "pong"})
 		case "subscribe":
 			for i := 1; i <= 3; i++ {
-				_ = c.WriteJSON(map[string]any{"id": msg.ID, "type": "next", "payload": map[string]any{"data": map[string]any{"ticks": i}}})
+				write(map[string]any{"id": msg.ID, "type": "next", "payload": map[string]any{"data": map[string]any{"ticks": i}}})
 			}
 			if !u.holdOpen {
-				_ = c.WriteJSON(map[string]any{"id": msg.ID, "type": "complete"})
+				write(map[string]any{"id": msg.ID, "type": "complete"})
+				continue
 			}
+			go func(id string) {
+				tick := time.NewTicker(50 * time.Millisecond)
+				defer tick.Stop()
+				for i := 4; ; i++ {
+					select {
+					case <-gone:
+						return
+					case <-tick.C:
+						write(map[string]any{"id": id, "type": "next", "payload": map[string]any{"data": map[string]any{"ticks": i}}})
+					}
+				}
+			}(msg.ID)
 		}
 	}
 }
@@ -218,11 +247,14 @@ type env struct {
 }
 
 // start composes a configuration whose routing URL is a placeholder and points the subgraph at
-// the fake upstream through Options.SubgraphURLs.
-func start(t *testing.T) *env {
+// the fake upstream through Options.SubgraphURLs; tweaks adjust the options.
+func start(t *testing.T, tweaks ...func(*router.Options)) *env {
 	t.Helper()
-	up := newUpstream(t)
-	keys := newJWKS(t)
+	return startWith(t, newUpstream(t), newJWKS(t), tweaks...)
+}
+
+func startWith(t *testing.T, up *upstream, keys *jwks, tweaks ...func(*router.Options)) *env {
+	t.Helper()
 	cfgPath := composeConfig(t, "http://127.0.0.1:1/graphql")
 	addr := freeAddr(t)
 
@@ -230,16 +262,18 @@ func start(t *testing.T) *env {
 	ready := make(chan struct{})
 	done := make(chan error, 1)
 	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	go func() {
-		done <- router.Run(ctx, router.Options{
-			ListenAddr:          addr,
-			ExecutionConfigPath: cfgPath,
-			JWKSURL:             keys.srv.URL + "/.well-known/jwks.json",
-			SubgraphURLs:        map[string]string{"hello": up.srv.URL + "/graphql"},
-			Logger:              logger,
-			Ready:               func() { close(ready) },
-		})
-	}()
+	opts := router.Options{
+		ListenAddr:          addr,
+		ExecutionConfigPath: cfgPath,
+		JWKSURL:             keys.srv.URL + "/.well-known/jwks.json",
+		SubgraphURLs:        map[string]string{"hello": up.srv.URL + "/graphql"},
+		Logger:              logger,
+		Ready:               func() { close(ready) },
+	}
+	for _, tweak := range tweaks {
+		tweak(&opts)
+	}
+	go func() { done <- router.Run(ctx, opts) }()
 	t.Cleanup(func() {
 		cancel()
 		select {
