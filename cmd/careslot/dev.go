@@ -90,7 +90,10 @@ func runStack(ctx context.Context, cfg config.Config, execConfig string, devMode
 		}
 	}
 	routerReady := make(chan struct{})
-	opts := routerOptions(p, execConfig, devMode)
+	opts, err := routerOptions(p, execConfig, devMode)
+	if err != nil {
+		return err
+	}
 	opts.Ready = func() { close(routerReady) }
 	g.Go(func() error { return router.Run(gctx, opts) })
 	g.Go(func() error {

@@ -13,6 +13,7 @@ import (
 	"github.com/careslot/careslot/internal/config"
 	"github.com/careslot/careslot/internal/countries"
 	"github.com/careslot/careslot/internal/router"
+	"github.com/careslot/careslot/internal/router/edge"
 	"github.com/careslot/careslot/internal/telemetry"
 	"github.com/careslot/careslot/migrations"
 )
@@ -59,25 +60,43 @@ func cmdRouter(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	return router.Run(ctx, routerOptions(p, *execConfig, *dev))
+	defer p.close()
+	opts, err := routerOptions(p, *execConfig, *dev)
+	if err != nil {
+		return err
+	}
+	return router.Run(ctx, opts)
 }
 
-func routerOptions(p *platform, execConfig string, dev bool) router.Options {
+func routerOptions(p *platform, execConfig string, dev bool) (router.Options, error) {
 	// The router reaches each subgraph where other services do (in a cluster, its Service).
 	urls := map[string]string{}
 	for _, name := range enabledServices() {
 		urls[name] = p.cfg.InternalURLs[name] + "/graphql"
 	}
+	// The edge's limits: router-config/edge.yaml, ROUTER_* variables over it.
+	limits, err := edge.SettingsFromEnv()
+	if err != nil {
+		return router.Options{}, err
+	}
+	rdb, err := p.redis()
+	if err != nil {
+		return router.Options{}, err
+	}
 	return router.Options{
 		ListenAddr:          p.cfg.RouterAddr,
 		ExecutionConfigPath: execConfig,
 		JWKSURL:             p.cfg.JWKSURL,
+		JWTIssuer:           p.cfg.OIDCIssuer,
 		JWTAudience:         p.cfg.OIDCAudience,
 		SubgraphURLs:        urls,
 		Logger:              p.logger.With("component", "router"),
 		DevMode:             dev,
 		MetricsListenAddr:   p.cfg.RouterMetricsAddr,
-	}
+		Edge:                &limits,
+		Redis:               rdb,
+		RedisPrefix:         p.cfg.RedisPrefix,
+	}, nil
 }
 
 func cmdMigrate(ctx context.Context, args []string) error {

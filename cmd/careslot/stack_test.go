@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -92,6 +93,21 @@ func newStack(t testing.TB) (*stack, error) {
 	}
 	jwks := httptest.NewServer(key.JWKSHandler())
 	cfg.JWKSURL = jwks.URL + auth.JWKSPath
+
+	// The end-to-end tests are many clients behind one address: the edge's budgets run, far
+	// above what they spend (their refusals are tested in internal/router), and connections are
+	// not counted per address.
+	for k, v := range map[string]string{
+		"ROUTER_RATE_LIMIT_ANONYMOUS_RATE": "1000000", "ROUTER_RATE_LIMIT_ANONYMOUS_BURST": "1000000",
+		"ROUTER_RATE_LIMIT_AUTHENTICATED_RATE": "1000000", "ROUTER_RATE_LIMIT_AUTHENTICATED_BURST": "1000000",
+		"ROUTER_RATE_LIMIT_MUTATIONS_RATE": "1000000", "ROUTER_RATE_LIMIT_MUTATIONS_BURST": "1000000",
+		"ROUTER_RATE_LIMIT_REFUSALS_RATE": "1000000", "ROUTER_RATE_LIMIT_REFUSALS_BURST": "1000000",
+		"ROUTER_WS_MAX_CONNECTIONS_PER_IP": "0", "ROUTER_WS_MAX_CONNECTIONS_PER_SUBJECT": "0",
+	} {
+		if err := os.Setenv(k, v); err != nil {
+			return nil, err
+		}
+	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan struct{})

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/caarlos0/env/v11"
@@ -60,6 +62,17 @@ const EnvPrefix = "ROUTER_"
 
 // DefaultSettings returns router-config/edge.yaml as committed.
 func DefaultSettings() (Settings, error) { return LoadSettings(routerconfig.EdgeYAML, nil) }
+
+// SettingsFromEnv returns router-config/edge.yaml with the process's ROUTER_* variables applied.
+func SettingsFromEnv() (Settings, error) {
+	environ := map[string]string{}
+	for _, kv := range os.Environ() {
+		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, EnvPrefix) {
+			environ[k] = v
+		}
+	}
+	return LoadSettings(routerconfig.EdgeYAML, environ)
+}
 
 // LoadSettings parses an edge.yaml document, then applies the ROUTER_* variables of environ (nil:
 // none), and validates the result.
