@@ -3,6 +3,7 @@ package helm
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -72,7 +73,8 @@ func TestEveryServiceAndEnvironmentRendersStrictly(t *testing.T) {
 			want["ExternalSecret"] = 1 // Redis (and OpenSearch) credentials
 		}
 		if r.Service == "router" {
-			want["ConfigMap"] = 1
+			want["ConfigMap"] = 2 // the supergraph and the Grafana dashboard
+			want["PrometheusRule"] = 1
 		}
 		got := map[string]int{}
 		for _, m := range r.All {
@@ -571,4 +573,55 @@ func emptyFile(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+func TestAlertsAndDashboardShipWithTheRouterRelease(t *testing.T) {
+	for _, r := range all(t) {
+		rules := r.kinds("PrometheusRule")
+		if r.Service != "router" {
+			if len(rules) != 0 {
+				t.Errorf("%s/%s: alert rules outside the router release (they would be loaded once per service)", r.Service, r.Env)
+			}
+			continue
+		}
+		pr := rules[0].Obj.(*monitoringv1.PrometheusRule)
+		alerts := map[string]string{}
+		for _, g := range pr.Spec.Groups {
+			for _, rule := range g.Rules {
+				alerts[rule.Alert] = rule.Expr.String()
+			}
+		}
+		for alert, metric := range map[string]string{
+			"CareslotOutboxEventsWaiting": "careslot_outbox_oldest_age_seconds",
+			"CareslotConsumerLagging":     "careslot_kafka_consumer_lag",
+			"CareslotRouter5xx":           "router_http_requests_total",
+			"CareslotBookingSlow":         "careslot_graphql_operation_duration_seconds_bucket",
+		} {
+			if !strings.Contains(alerts[alert], metric) {
+				t.Errorf("%s/%s: alert %s is %q, want it on %s", r.Service, r.Env, alert, alerts[alert], metric)
+			}
+		}
+		var dash struct {
+			Panels []struct {
+				Title   string
+				Targets []struct{ Expr string }
+			}
+		}
+		var found bool
+		for _, m := range r.kinds("ConfigMap") {
+			cm := m.Obj.(*corev1.ConfigMap)
+			if raw, ok := cm.Data["careslot.json"]; ok {
+				found = true
+				if cm.Labels["grafana_dashboard"] != "1" {
+					t.Errorf("%s/%s: dashboard ConfigMap labels %v", r.Service, r.Env, cm.Labels)
+				}
+				if err := json.Unmarshal([]byte(raw), &dash); err != nil || len(dash.Panels) == 0 {
+					t.Errorf("%s/%s: dashboard: %v, %d panels", r.Service, r.Env, err, len(dash.Panels))
+				}
+			}
+		}
+		if !found {
+			t.Errorf("%s/%s: no dashboard ConfigMap", r.Service, r.Env)
+		}
+	}
 }

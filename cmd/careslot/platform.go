@@ -15,6 +15,7 @@ import (
 	"github.com/careslot/careslot/internal/auth"
 	"github.com/careslot/careslot/internal/config"
 	"github.com/careslot/careslot/internal/countries"
+	"github.com/careslot/careslot/internal/gqlserver"
 	"github.com/careslot/careslot/internal/httpserver"
 	"github.com/careslot/careslot/internal/kafka"
 	"github.com/careslot/careslot/internal/outbox"
@@ -45,7 +46,7 @@ func (p *platform) redis() (redis.UniversalClient, error) {
 		return nil, err
 	}
 	p.rdb = rdb
-	p.closers = append(p.closers, func() { _ = p.rdb.Close() })
+	p.closers = append(p.closers, func() { _ = p.rdb.Close() }, redisconn.Instrument("platform", rdb))
 	return p.rdb, nil
 }
 
@@ -102,7 +103,7 @@ func (p *platform) openStore(ctx context.Context, service string) (*pgxpool.Pool
 		pool.Close()
 		return nil, err
 	}
-	p.closers = append(p.closers, pool.Close)
+	p.closers = append(p.closers, pool.Close, postgres.Instrument(pool))
 	return pool, nil
 }
 
@@ -122,7 +123,7 @@ type runningService struct {
 // (the outbox relay first) until ctx ends.
 func (p *platform) run(ctx context.Context, g *errgroup.Group, s *runningService) error {
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", s.handler)
+	mux.Handle("/graphql", gqlserver.Instrument(s.name, s.handler))
 	for path, h := range s.routes {
 		mux.Handle(path, h)
 	}

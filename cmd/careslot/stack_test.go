@@ -82,6 +82,7 @@ func newStack(t testing.TB) (*stack, error) {
 		cfg.MetricsAddrs[s] = ""
 	}
 	cfg.RouterAddr = freeAddr(t)
+	cfg.RouterMetricsAddr = freeAddr(t)
 	cfg.KafkaBrokers = kafkatest.Brokers(t)
 	cfg.KafkaTopicPrefix = "e2e" + suffix + "."
 	cfg.RedisURL = testenv.RedisURL()

@@ -61,6 +61,7 @@ func New(es graphql.ExecutableSchema, opts Options) http.Handler {
 	srv.AddTransport(transport.POST{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.Use(extension.Introspection{})
+	srv.Use(metrics{})
 	limit := opts.ComplexityLimit
 	if limit == 0 {
 		limit = 2000

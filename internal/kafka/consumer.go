@@ -173,12 +173,16 @@ func (c *Consumer) process(ctx context.Context, fetches kgo.Fetches) []*kgo.Reco
 		}
 		wg.Go(func() {
 			var last *kgo.Record
+			applied := 0
 			for _, r := range p.Records {
 				if !c.handle(ctx, r) {
 					break
 				}
 				last = r
+				applied++
 			}
+			consumedTotal.WithLabelValues(c.cfg.Group, p.Topic).Add(float64(applied))
+			observeLag(c.cfg.Group, p, last)
 			if last != nil {
 				mu.Lock()
 				done = append(done, last)

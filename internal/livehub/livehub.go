@@ -145,6 +145,7 @@ func (h *Hub) Subscribe(ctx context.Context, name string, buffer int) (*Subscrip
 	ch.subs[sub] = struct{}{}
 	sub.ch = ch
 	h.subscribers.Add(1)
+	liveSubscribers.Inc()
 	ready := ch.ready
 	h.mu.Unlock()
 
@@ -185,6 +186,7 @@ func (h *Hub) leave(s *Subscription) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.subscribers.Add(-1)
+	liveSubscribers.Dec()
 	ch := s.ch
 	delete(ch.subs, s)
 	if len(ch.subs) > 0 || h.channels[ch.name] != ch {

@@ -167,6 +167,7 @@ func (r *Relay) relayBatch(ctx context.Context) (int, error) {
 	if err := tx.Commit(ctx); err != nil {
 		return 0, fmt.Errorf("commit relayed rows: %w", err)
 	}
+	publishedTotal.WithLabelValues(r.pool.Config().ConnConfig.Database).Add(float64(len(batch)))
 	return len(batch), nil
 }
 
