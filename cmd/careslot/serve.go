@@ -93,6 +93,8 @@ func routerOptions(p *platform, execConfig string, dev bool) (router.Options, er
 		Logger:              p.logger.With("component", "router"),
 		DevMode:             dev,
 		MetricsListenAddr:   p.cfg.RouterMetricsAddr,
+		TracingEndpoint:     p.cfg.OTLPEndpoint,
+		ServiceName:         os.Getenv("OTEL_SERVICE_NAME"),
 		Edge:                &limits,
 		Redis:               rdb,
 		RedisPrefix:         p.cfg.RedisPrefix,

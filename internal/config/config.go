@@ -35,8 +35,11 @@ type Config struct {
 	// RouterMetricsAddr serves the router's own Prometheus /metrics (env ROUTER_METRICS_ADDR;
 	// empty: off).
 	RouterMetricsAddr string
-	SubgraphAddrs     map[string]string // listen address per service
-	MetricsAddrs      map[string]string // Prometheus listen address per service
+	// OTLPEndpoint is the OpenTelemetry collector's OTLP/HTTP base URL
+	// (env OTEL_EXPORTER_OTLP_ENDPOINT); empty: no traces are exported.
+	OTLPEndpoint  string
+	SubgraphAddrs map[string]string // listen address per service
+	MetricsAddrs  map[string]string // Prometheus listen address per service
 	// InternalURLs is how one service reaches another's internal endpoints
 	// (e.g. the GDPR export): env <SERVICE>_INTERNAL_URL, default its listen address.
 	InternalURLs map[string]string
@@ -65,6 +68,7 @@ func FromEnv() Config {
 		OpenSearchURL:           os.Getenv("OPENSEARCH_URL"),
 		RouterAddr:              env("ROUTER_ADDR", "127.0.0.1:4000"),
 		RouterMetricsAddr:       os.Getenv("ROUTER_METRICS_ADDR"),
+		OTLPEndpoint:            os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT"),
 		SubgraphAddrs:           map[string]string{},
 		MetricsAddrs:            map[string]string{},
 		InternalURLs:            map[string]string{},

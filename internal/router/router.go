@@ -25,6 +25,7 @@ import (
 	"github.com/wundergraph/cosmo/router/core"
 	"github.com/wundergraph/cosmo/router/pkg/config"
 	"github.com/wundergraph/cosmo/router/pkg/execution_config"
+	"github.com/wundergraph/cosmo/router/pkg/otel/otelconfig"
 
 	"github.com/careslot/careslot/internal/auth"
 	careslotconfig "github.com/careslot/careslot/internal/config"
@@ -57,6 +58,12 @@ type Options struct {
 	// MetricsListenAddr, when set, serves Prometheus metrics at http://MetricsListenAddr/metrics.
 	// Off when empty.
 	MetricsListenAddr string
+	// TracingEndpoint, when set, is the OTLP/HTTP base URL (OTEL_EXPORTER_OTLP_ENDPOINT) the
+	// router exports its spans to, propagating W3C trace context to the subgraphs. Empty: no
+	// tracing (the router's own default would export to the vendor's cloud).
+	TracingEndpoint string
+	// ServiceName names the router in traces (default careslot-router).
+	ServiceName string
 	// Ready, when set, is called once the router serves requests.
 	Ready func()
 	// StartTimeout bounds the wait for the JWKS and for the router to become ready; 30 s when
@@ -319,6 +326,27 @@ func Settings(opts Options) (*config.Config, error) {
 	cfg.GraphqlMetrics = config.GraphqlMetrics{Enabled: false}
 	cfg.Telemetry.Tracing.Enabled = false
 	cfg.Telemetry.Tracing.Exporters = nil
+	if opts.TracingEndpoint != "" {
+		if err := careslotconfig.CheckURL(opts.TracingEndpoint, "http", "https"); err != nil {
+			return nil, fmt.Errorf("router: OTLP endpoint: %w", err)
+		}
+		// One explicit exporter: with none the router exports to the vendor's cloud.
+		tr := &cfg.Telemetry.Tracing
+		tr.Enabled = true
+		tr.Exporters = []config.TracingExporter{{
+			Exporter: otelconfig.ExporterOLTPHTTP,
+			Endpoint: strings.TrimSuffix(opts.TracingEndpoint, "/"),
+			HTTPPath: "/v1/traces",
+			TracingExporterConfig: config.TracingExporterConfig{
+				BatchTimeout: time.Second, ExportTimeout: 10 * time.Second,
+			},
+		}}
+		tr.Propagation = config.PropagationConfig{TraceContext: true}
+		cfg.Telemetry.ServiceName = opts.ServiceName
+		if cfg.Telemetry.ServiceName == "" {
+			cfg.Telemetry.ServiceName = "careslot-router"
+		}
+	}
 	cfg.Telemetry.Metrics.OTLP.Enabled = false
 	cfg.Telemetry.Metrics.OTLP.Exporters = nil
 	cfg.CacheWarmup.Enabled = false

@@ -58,6 +58,7 @@ type upstream struct {
 
 	mu          sync.Mutex
 	auth        []string // Authorization header of each HTTP request
+	traceparent []string // W3C traceparent header of each HTTP request
 	wsProtocol  string   // subprotocol the router asked for
 	wsInitAuth  string   // Authorization in connection_init payload or upgrade header
 	httpQueries int
@@ -81,6 +82,7 @@ func newUpstream(t *testing.T) *upstream {
 		}
 		u.mu.Lock()
 		u.auth = append(u.auth, r.Header.Get("Authorization"))
+		u.traceparent = append(u.traceparent, r.Header.Get("traceparent"))
 		u.httpQueries++
 		u.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
@@ -601,10 +603,42 @@ func TestSettings(t *testing.T) {
 		"websocket on":                cfg.WebSocket.Enabled,
 		"grace period from yaml":      cfg.GracePeriod == 10*time.Second,
 		"default kept (health check)": cfg.ReadinessCheckPath == "/health/ready",
+		"no tracing exporter":         len(cfg.Telemetry.Tracing.Exporters) == 0,
 	}
 	for name, ok := range checks {
 		if !ok {
 			t.Errorf("%s: not so", name)
 		}
+	}
+}
+
+func TestSettingsTraceOnlyToTheGivenOTLPEndpoint(t *testing.T) {
+	cfgPath := composeConfig(t, "http://127.0.0.1:4001/graphql")
+	cfg, err := router.Settings(router.Options{ListenAddr: "127.0.0.1:4000", ExecutionConfigPath: cfgPath,
+		TracingEndpoint: "http://otel-collector.monitoring.svc:4318/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := cfg.Telemetry.Tracing
+	if !tr.Enabled || len(tr.Exporters) != 1 {
+		t.Fatalf("tracing %v with exporters %+v, want one", tr.Enabled, tr.Exporters)
+	}
+	e := tr.Exporters[0]
+	if e.Disabled || e.Exporter != "http" || e.Endpoint != "http://otel-collector.monitoring.svc:4318" || e.HTTPPath != "/v1/traces" {
+		t.Errorf("exporter %+v, want OTLP/HTTP to the collector", e)
+	}
+	if !tr.Propagation.TraceContext || tr.Propagation.B3 || tr.Propagation.Jaeger || tr.Propagation.Datadog {
+		t.Errorf("propagation %+v, want W3C trace context only", tr.Propagation)
+	}
+	if cfg.Telemetry.ServiceName != "careslot-router" {
+		t.Errorf("service name %q", cfg.Telemetry.ServiceName)
+	}
+	// OTLP metrics stay off: the router's metrics go to Prometheus.
+	if cfg.Telemetry.Metrics.OTLP.Enabled || len(cfg.Telemetry.Metrics.OTLP.Exporters) != 0 {
+		t.Error("OTLP metrics on")
+	}
+	if _, err := router.Settings(router.Options{ListenAddr: "127.0.0.1:4000", ExecutionConfigPath: cfgPath,
+		TracingEndpoint: "otel-collector:4318"}); err == nil {
+		t.Error("an endpoint without a scheme was accepted")
 	}
 }
