@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/careslot/careslot/internal/auth"
@@ -32,7 +33,9 @@ type platform struct {
 	verifier  auth.Verifier
 	producer  *kgo.Client
 	rdb       redis.UniversalClient
-	closers   []func()
+	// tracing: spans are exported (OTEL_EXPORTER_OTLP_ENDPOINT); HTTP requests get server spans.
+	tracing bool
+	closers []func()
 }
 
 // redis returns the process's shared Redis client (a cluster client when
@@ -138,7 +141,12 @@ func (p *platform) run(ctx context.Context, g *errgroup.Group, s *runningService
 	})
 	logger := p.logger.With("service", s.name)
 	addr := p.cfg.SubgraphAddrs[s.name]
-	g.Go(func() error { return httpserver.Serve(ctx, addr, mux, logger) })
+	var h http.Handler = mux
+	if p.tracing {
+		// A server span per request, continuing the router's trace (W3C traceparent).
+		h = otelhttp.NewHandler(mux, s.name)
+	}
+	g.Go(func() error { return httpserver.Serve(ctx, addr, h, logger) })
 	if m := p.cfg.MetricsAddrs[s.name]; m != "" {
 		g.Go(func() error { return httpserver.Serve(ctx, m, httpserver.Metrics(), logger) })
 	}

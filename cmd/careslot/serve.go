@@ -7,11 +7,13 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
 	"github.com/careslot/careslot/internal/config"
 	"github.com/careslot/careslot/internal/countries"
+	"github.com/careslot/careslot/internal/postgres"
 	"github.com/careslot/careslot/internal/router"
 	"github.com/careslot/careslot/internal/router/edge"
 	"github.com/careslot/careslot/internal/telemetry"
@@ -34,10 +36,23 @@ func cmdServe(ctx context.Context, args []string) error {
 	if len(cfg.KafkaBrokers) == 0 {
 		return fmt.Errorf("KAFKA_BROKERS is required for `serve` (only `dev` embeds a broker)")
 	}
+	tracing, stopTracing, err := telemetry.SetupTracing(ctx, cfg.OTLPEndpoint, serviceName("careslot-"+fs.Arg(0)))
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = stopTracing(sctx)
+	}()
+	if tracing {
+		postgres.TraceQueries()
+	}
 	p, err := newPlatform(ctx, cfg)
 	if err != nil {
 		return err
 	}
+	p.tracing = tracing
 	defer p.close()
 	s, err := buildService(ctx, p, fs.Arg(0))
 	if err != nil {
@@ -66,6 +81,14 @@ func cmdRouter(ctx context.Context, args []string) error {
 		return err
 	}
 	return router.Run(ctx, opts)
+}
+
+// serviceName is OTEL_SERVICE_NAME, or def.
+func serviceName(def string) string {
+	if v := os.Getenv("OTEL_SERVICE_NAME"); v != "" {
+		return v
+	}
+	return def
 }
 
 func routerOptions(p *platform, execConfig string, dev bool) (router.Options, error) {

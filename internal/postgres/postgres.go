@@ -36,6 +36,9 @@ func Connect(ctx context.Context, dsn string) (*pgxpool.Pool, error) {
 		cfg.MaxConns = MaxConns
 	}
 	cfg.MaxConnIdleTime = 5 * time.Minute
+	if traceQueries.Load() {
+		cfg.ConnConfig.Tracer = QueryTracer{}
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open: %w", err)
