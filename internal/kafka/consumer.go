@@ -206,12 +206,15 @@ func (c *Consumer) handle(ctx context.Context, r *kgo.Record) bool {
 		return true
 	}
 	hctx := context.WithValue(ctx, recordKey{}, r)
+	hctx, end := consumeSpan(hctx, c.cfg.Group, r, ev.Type)
 	for attempt := 0; ; attempt++ {
 		err := c.apply(hctx, ev)
 		if err == nil {
+			end(nil)
 			return true
 		}
 		if ctx.Err() != nil {
+			end(err)
 			return false
 		}
 		wait := backoff(attempt, c.cfg.MaxRetryBackoff)

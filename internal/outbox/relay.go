@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/careslot/careslot/internal/kafka"
 )
@@ -121,6 +122,7 @@ type outboxRow struct {
 	id, typ, key string
 	topic        string
 	payload      []byte
+	traceparent  string
 }
 
 // relayBatch publishes one batch and returns how many rows it published.
@@ -138,14 +140,14 @@ func (r *Relay) relayBatch(ctx context.Context) (int, error) {
 	if !locked {
 		return 0, nil // another relay is publishing; it will take these rows
 	}
-	rows, err := tx.Query(ctx, `SELECT seq, id::text, topic, key, type, payload FROM outbox
+	rows, err := tx.Query(ctx, `SELECT seq, id::text, topic, key, type, payload, traceparent FROM outbox
 		ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED`, r.BatchSize)
 	if err != nil {
 		return 0, fmt.Errorf("select: %w", err)
 	}
 	batch, err := pgx.CollectRows(rows, func(cr pgx.CollectableRow) (outboxRow, error) {
 		var o outboxRow
-		err := cr.Scan(&o.seq, &o.id, &o.topic, &o.key, &o.typ, &o.payload)
+		err := cr.Scan(&o.seq, &o.id, &o.topic, &o.key, &o.typ, &o.payload, &o.traceparent)
 		return o, err
 	})
 	if err != nil {
@@ -193,7 +195,19 @@ func (r *Relay) produce(ctx context.Context, batch []outboxRow) error {
 				{Key: "content-type", Value: []byte("application/cloudevents+json")},
 			},
 		}
+		var span trace.Span
+		if o.traceparent != "" {
+			var tp string
+			span, tp = publishSpan(o.traceparent, rec.Topic, o.typ)
+			rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: TraceParentHeader, Value: []byte(tp)})
+		}
 		r.client.Produce(pctx, rec, func(rec *kgo.Record, err error) {
+			if span != nil {
+				if err != nil {
+					span.RecordError(err)
+				}
+				span.End()
+			}
 			if err != nil {
 				mu.Lock()
 				if firstErr == nil {

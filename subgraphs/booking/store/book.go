@@ -177,7 +177,7 @@ const bookOnceSQL = `WITH ins AS (
 		INSERT INTO idempotency_keys (subject, key, operation, request_hash, appointment_id, response)
 		SELECT $16, $17, $18, $19, ins.id, $20 FROM ins
 	), o AS (
-		INSERT INTO outbox (id, topic, key, type, payload) SELECT $21, $22, $23, $24, $25 FROM ins
+		INSERT INTO outbox (id, topic, key, type, payload, traceparent) SELECT $21, $22, $23, $24, $25, $26 FROM ins
 	)
 	SELECT count(*) FROM ins`
 
@@ -205,7 +205,7 @@ func (s *Store) BookOnce(ctx context.Context, a Appointment, k NewKey, topic str
 			a.AppointmentTypeID, a.LocationID, a.StartsAt, a.EndsAt, a.BlockedFrom, a.BlockedUntil,
 			a.IdempotencyKey, a.Note, a.CreatedAt,
 			k.Subject, k.Key, k.Operation, k.RequestHash, k.Response,
-			ev.ID, topic, a.PractitionerID, ev.Type, payload).Scan(&n)
+			ev.ID, topic, a.PractitionerID, ev.Type, payload, outbox.TraceParent(ctx)).Scan(&n)
 		if !retryable(err) {
 			break
 		}
@@ -353,11 +353,11 @@ func (t *Tx) InsertHold(ctx context.Context, a Appointment, topic string, ev eve
 		VALUES ($1, $2, $3, $4, $5, $6, $7, 'HELD', $8, $9, tstzrange($10, $11), $12)
 		ON CONFLICT DO NOTHING RETURNING *
 	), o AS (
-		INSERT INTO outbox (id, topic, key, type, payload) SELECT $13, $14, $15, $16, $17 FROM ins
+		INSERT INTO outbox (id, topic, key, type, payload, traceparent) SELECT $13, $14, $15, $16, $17, $18 FROM ins
 	) SELECT `+selectCols+` FROM ins a LEFT JOIN patients p ON p.id = a.patient_id`,
 		a.Country, a.ID, a.PractitionerID, a.PatientID, a.PersonID, a.AppointmentTypeID, a.LocationID,
 		a.StartsAt, a.EndsAt, a.BlockedFrom, a.BlockedUntil, a.HoldExpiresAt,
-		ev.ID, topic, a.PractitionerID, ev.Type, payload))
+		ev.ID, topic, a.PractitionerID, ev.Type, payload, outbox.TraceParent(ctx)))
 	if errors.Is(err, ErrNotFound) {
 		return Appointment{}, ErrPractitionerOverlap
 	}
