@@ -7,13 +7,16 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
 	"github.com/careslot/careslot/internal/auth"
 	"github.com/careslot/careslot/internal/config"
 	"github.com/careslot/careslot/internal/kafka"
+	"github.com/careslot/careslot/internal/postgres"
 	"github.com/careslot/careslot/internal/router"
+	"github.com/careslot/careslot/internal/telemetry"
 )
 
 func init() {
@@ -75,10 +78,23 @@ func cmdDev(ctx context.Context, args []string) error {
 // ctx ends; ready runs (in its own goroutine) once the router serves.
 func runStack(ctx context.Context, cfg config.Config, execConfig string, devMode bool, ready func(*platform)) error {
 	g, gctx := errgroup.WithContext(ctx)
+	tracing, stopTracing, err := telemetry.SetupTracing(ctx, cfg.OTLPEndpoint, serviceName("careslot"))
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = stopTracing(sctx)
+	}()
+	if tracing {
+		postgres.TraceQueries()
+	}
 	p, err := newPlatform(gctx, cfg)
 	if err != nil {
 		return err
 	}
+	p.tracing = tracing
 	defer p.close()
 	for _, name := range enabledServices() {
 		s, err := buildService(gctx, p, name)

@@ -144,7 +144,9 @@ func (p *platform) run(ctx context.Context, g *errgroup.Group, s *runningService
 	var h http.Handler = mux
 	if p.tracing {
 		// A server span per request, continuing the router's trace (W3C traceparent).
-		h = otelhttp.NewHandler(mux, s.name)
+		h = otelhttp.NewHandler(mux, s.name, otelhttp.WithSpanNameFormatter(func(service string, r *http.Request) string {
+			return service + " " + r.Method + " " + r.URL.Path
+		}))
 	}
 	g.Go(func() error { return httpserver.Serve(ctx, addr, h, logger) })
 	if m := p.cfg.MetricsAddrs[s.name]; m != "" {

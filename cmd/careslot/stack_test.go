@@ -70,6 +70,14 @@ func freeAddr(t testing.TB) string {
 }
 
 func newStack(t testing.TB) (*stack, error) {
+	s, stop, err := newStackWith(t, nil)
+	stopSharedStack = stop
+	return s, err
+}
+
+// newStackWith starts a whole system, its configuration changed by tweak (when given), and
+// returns it with the function that stops it and drops its databases.
+func newStackWith(t testing.TB, tweak func(*config.Config)) (*stack, func(), error) {
 	cfg := config.FromEnv()
 	cfg.DataDir = filepath.Join(t.TempDir(), "data")
 	suffix := testenv.Suffix()
@@ -87,10 +95,13 @@ func newStack(t testing.TB) (*stack, error) {
 	cfg.KafkaTopicPrefix = "e2e" + suffix + "."
 	cfg.RedisURL = testenv.RedisURL()
 	cfg.RedisPrefix = "e2e" + suffix + ":"
+	if tweak != nil {
+		tweak(&cfg)
+	}
 
 	key, err := auth.LoadOrCreateDevKey(filepath.Join(t.TempDir(), "key.pem"))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	jwks := httptest.NewServer(key.JWKSHandler())
 	cfg.JWKSURL = jwks.URL + auth.JWKSPath
@@ -106,7 +117,7 @@ func newStack(t testing.TB) (*stack, error) {
 		"ROUTER_WS_MAX_CONNECTIONS_PER_IP": "0", "ROUTER_WS_MAX_CONNECTIONS_PER_SUBJECT": "0",
 	} {
 		if err := os.Setenv(k, v); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 
@@ -116,7 +127,7 @@ func newStack(t testing.TB) (*stack, error) {
 	go func() {
 		done <- runStack(ctx, cfg, filepath.Join("..", "..", "router-config", "config.json"), false, func(*platform) { close(ready) })
 	}()
-	stopSharedStack = func() {
+	stop := func() {
 		cancel()
 		select {
 		case <-done:
@@ -132,17 +143,17 @@ func newStack(t testing.TB) (*stack, error) {
 	select {
 	case <-ready:
 	case err := <-done:
-		return nil, err
+		return nil, stop, err
 	case <-time.After(90 * time.Second):
-		return nil, context.DeadlineExceeded
+		return nil, stop, context.DeadlineExceeded
 	}
 	s := &stack{cfg: cfg, key: key, client: gqlclient.New("http://" + cfg.RouterAddr + "/graphql")}
 	if dir := contract.Dir(filepath.Join("..", "..")); dir != "" {
 		if s.contract, err = contract.Load(dir); err != nil {
-			return nil, err
+			return nil, stop, err
 		}
 	}
-	return s, nil
+	return s, stop, nil
 }
 
 // token mints a token the running system accepts.

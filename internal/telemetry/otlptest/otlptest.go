@@ -18,7 +18,8 @@ import (
 // Span is one received span.
 type Span struct {
 	Service, Name             string
-	TraceID, SpanID, ParentID string // hex
+	TraceID, SpanID, ParentID string            // hex
+	Attributes                map[string]string // string-valued attributes
 }
 
 // Receiver accepts OTLP/HTTP protobuf exports on /v1/traces.
@@ -93,9 +94,15 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 		}
 		for _, ss := range rs.GetScopeSpans() {
 			for _, sp := range ss.GetSpans() {
+				attrs := map[string]string{}
+				for _, a := range sp.GetAttributes() {
+					if sv := a.GetValue().GetStringValue(); sv != "" {
+						attrs[a.GetKey()] = sv
+					}
+				}
 				r.spans = append(r.spans, Span{Service: service, Name: sp.GetName(),
 					TraceID: hex.EncodeToString(sp.GetTraceId()), SpanID: hex.EncodeToString(sp.GetSpanId()),
-					ParentID: hex.EncodeToString(sp.GetParentSpanId())})
+					ParentID: hex.EncodeToString(sp.GetParentSpanId()), Attributes: attrs})
 			}
 		}
 	}

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/careslot/careslot/internal/auth"
+	"github.com/careslot/careslot/internal/config"
+	"github.com/careslot/careslot/internal/events"
+	"github.com/careslot/careslot/internal/telemetry/otlptest"
+)
+
+// TestOneBookingIsOneTraceAcrossKafka starts a system that exports traces to a real OTLP
+// receiver, books once through the router, and reads back one trace holding the router, the
+// booking subgraph's request, its PostgreSQL statements, the outbox relay's publish to Kafka and
+// the availability and notification consumers' handling of the event.
+func TestOneBookingIsOneTraceAcrossKafka(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end: starts the whole system")
+	}
+	rec := otlptest.New(t)
+	s, stop, err := newStackWith(t, func(c *config.Config) { c.OTLPEndpoint = rec.URL() })
+	if stop != nil {
+		defer stop()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer otel.SetTracerProvider(noop.NewTracerProvider())
+
+	prID, typeID, _, _ := livePractice(t, s, "Traced")
+	patientID, _ := registerPatient(t, s, "Traced")
+	apptID := bookThrough(t, s, s.token(t, auth.RolePatient, patientID), prID, typeID, tomorrowAt(11, 0), "traced-1")
+
+	bookingTopic := s.cfg.KafkaTopicPrefix + events.BookingEvents
+	eventually(t, "the booking's trace", func() string {
+		// The booking's trace is the one holding its INSERT (the only booking of this system).
+		byTrace := map[string][]otlptest.Span{}
+		for _, sp := range rec.All() {
+			byTrace[sp.TraceID] = append(byTrace[sp.TraceID], sp)
+		}
+		var best string
+		for id, spans := range byTrace {
+			if hasSpan(spans, func(sp otlptest.Span) bool {
+				return strings.HasPrefix(sp.Name, "postgres ") && strings.Contains(sp.Attributes["db.query.text"], "INSERT INTO appointments")
+			}) {
+				best = id
+			}
+		}
+		if best == "" {
+			return "no trace with the booking's INSERT yet"
+		}
+		spans := byTrace[best]
+		index := map[string]otlptest.Span{}
+		for _, sp := range spans {
+			index[sp.SpanID] = sp
+		}
+		isRequest := func(sp otlptest.Span) bool { return sp.Name == "booking POST /graphql" }
+		want := map[string]func(otlptest.Span) bool{
+			"router": func(sp otlptest.Span) bool { return sp.Name == "Operation - Execute" },
+			"booking request under the router's fetch": func(sp otlptest.Span) bool {
+				return isRequest(sp) && descendsFrom(index, sp, func(p otlptest.Span) bool { return p.Name == "Engine - Fetch" })
+			},
+			"booking's INSERT under the request": func(sp otlptest.Span) bool {
+				return strings.Contains(sp.Attributes["db.query.text"], "INSERT INTO appointments") && descendsFrom(index, sp, isRequest)
+			},
+			"outbox publish under the request": func(sp otlptest.Span) bool {
+				return sp.Name == "outbox publish "+bookingTopic && descendsFrom(index, sp, isRequest)
+			},
+			"availability consumer under the publish": consumerOf(index, bookingTopic, "availability"),
+			"notification consumer under the publish": consumerOf(index, bookingTopic, "notification"),
+		}
+		var missing []string
+		for what, ok := range want {
+			if !hasSpan(spans, ok) {
+				missing = append(missing, what)
+			}
+		}
+		if len(missing) > 0 {
+			sort.Strings(missing)
+			return fmt.Sprintf("trace %s lacks %v (has %d spans)", best, missing, len(spans))
+		}
+		t.Logf("booking %s: trace %s, %d spans", apptID, best, len(spans))
+		return ""
+	})
+}
+
+func consumerOf(index map[string]otlptest.Span, topic, service string) func(otlptest.Span) bool {
+	return func(sp otlptest.Span) bool {
+		// Groups are <topic prefix><service>.<what it keeps>.
+		return sp.Name == "consume "+topic && strings.Contains(sp.Attributes["messaging.consumer.group.name"], "."+service+".") &&
+			descendsFrom(index, sp, func(p otlptest.Span) bool { return strings.HasPrefix(p.Name, "outbox publish") })
+	}
+}
+
+func hasSpan(spans []otlptest.Span, ok func(otlptest.Span) bool) bool {
+	for _, sp := range spans {
+		if ok(sp) {
+			return true
+		}
+	}
+	return false
+}
+
+func descendsFrom(index map[string]otlptest.Span, sp otlptest.Span, ancestor func(otlptest.Span) bool) bool {
+	for i := 0; i < 64 && sp.ParentID != ""; i++ {
+		p, ok := index[sp.ParentID]
+		if !ok {
+			return false
+		}
+		if ancestor(p) {
+			return true
+		}
+		sp = p
+	}
+	return false
+}
