@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/extra/redisotel/v9"
 	"github.com/redis/go-redis/v9"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
@@ -47,6 +48,12 @@ func (p *platform) redis() (redis.UniversalClient, error) {
 	rdb, err := redisconn.Open(p.cfg.RedisURL, p.cfg.RedisClusterAddrs)
 	if err != nil {
 		return nil, err
+	}
+	if p.tracing {
+		// A client span per command and pipeline, in the request's or the consumer's trace.
+		if err := redisotel.InstrumentTracing(rdb, redisotel.WithDBStatement(false)); err != nil {
+			return nil, fmt.Errorf("redis tracing: %w", err)
+		}
 	}
 	p.rdb = rdb
 	p.closers = append(p.closers, func() { _ = p.rdb.Close() }, redisconn.Instrument("platform", rdb))

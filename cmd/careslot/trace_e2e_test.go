@@ -73,6 +73,11 @@ func TestOneBookingIsOneTraceAcrossKafka(t *testing.T) {
 				return sp.Name == "outbox publish "+bookingTopic && descendsFrom(index, sp, isRequest)
 			},
 			"availability consumer under the publish": consumerOf(index, bookingTopic, "availability"),
+			// Availability updates its Redis bitmaps inside its consumer's span.
+			"Redis under a consumer": func(sp otlptest.Span) bool {
+				return (sp.Attributes["db.system"] == "redis" || sp.Attributes["db.system.name"] == "redis") &&
+					descendsFrom(index, sp, func(p otlptest.Span) bool { return strings.HasPrefix(p.Name, "consume ") })
+			},
 			"notification consumer under the publish": consumerOf(index, bookingTopic, "notification"),
 		}
 		var missing []string
