@@ -33,6 +33,7 @@ func cmdDev(ctx context.Context, args []string) error {
 	_ = fs.Parse(args)
 
 	cfg := config.FromEnv()
+	cfg.ShutdownDrain = 0 // one process, no load balancer to wait for
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return err
 	}

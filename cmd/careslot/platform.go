@@ -137,8 +137,13 @@ func (p *platform) run(ctx context.Context, g *errgroup.Group, s *runningService
 	for path, h := range s.routes {
 		mux.Handle(path, h)
 	}
+	// On SIGTERM /readyz fails first; the server keeps serving for the
+	// drain, until the load balancer noticed, then finishes what is in flight.
+	serveCtx, draining := httpserver.Draining(ctx, p.cfg.ShutdownDrain)
 	httpserver.Health(mux, func(ctx context.Context) error {
 		switch {
+		case draining():
+			return httpserver.ErrShuttingDown
 		case s.ready != nil:
 			return s.ready(ctx)
 		case s.pool != nil:
@@ -155,9 +160,9 @@ func (p *platform) run(ctx context.Context, g *errgroup.Group, s *runningService
 			return service + " " + r.Method + " " + r.URL.Path
 		}))
 	}
-	g.Go(func() error { return httpserver.Serve(ctx, addr, h, logger) })
+	g.Go(func() error { return httpserver.Serve(serveCtx, addr, h, logger) })
 	if m := p.cfg.MetricsAddrs[s.name]; m != "" {
-		g.Go(func() error { return httpserver.Serve(ctx, m, httpserver.Metrics(), logger) })
+		g.Go(func() error { return httpserver.Serve(serveCtx, m, httpserver.Metrics(), logger) })
 	}
 	if s.pool != nil {
 		producer, err := p.kafkaProducer(ctx)

@@ -79,6 +79,7 @@ func newStack(t testing.TB) (*stack, error) {
 // returns it with the function that stops it and drops its databases.
 func newStackWith(t testing.TB, tweak func(*config.Config)) (*stack, func(), error) {
 	cfg := config.FromEnv()
+	cfg.ShutdownDrain = 0 // no load balancer in front
 	cfg.DataDir = filepath.Join(t.TempDir(), "data")
 	suffix := testenv.Suffix()
 	var dsns []string

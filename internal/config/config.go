@@ -53,6 +53,10 @@ type Config struct {
 	CountriesFile           string
 	AWSRegion               string
 	ShutdownTimeout         time.Duration
+	// ShutdownDrain is how long a stopping service keeps serving with a
+	// failing /readyz before it stops listening (env SHUTDOWN_DRAIN), so
+	// its load balancer (Kubernetes endpoints) has taken it out first.
+	ShutdownDrain time.Duration
 }
 
 // FromEnv reads the configuration.
@@ -81,6 +85,7 @@ func FromEnv() Config {
 		CountriesFile:           os.Getenv("COUNTRIES_FILE"),
 		AWSRegion:               os.Getenv("AWS_REGION"),
 		ShutdownTimeout:         duration("SHUTDOWN_TIMEOUT", 10*time.Second),
+		ShutdownDrain:           duration("SHUTDOWN_DRAIN", 5*time.Second),
 	}
 	for i, s := range Services {
 		up := strings.ToUpper(s)

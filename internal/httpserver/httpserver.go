@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -49,6 +50,24 @@ func ServeListener(ctx context.Context, ln net.Listener, h http.Handler, logger 
 		logger.Debug("http server stopped", "addr", ln.Addr().String())
 	}
 	return err
+}
+
+// ErrShuttingDown is the readiness error of a server that is draining.
+var ErrShuttingDown = errors.New("shutting down")
+
+// Draining is the graceful stop of a server behind a load balancer that
+// polls /readyz: once ctx ends, draining reports true (fail readiness with
+// ErrShuttingDown then), and drain later the returned context ends (serve
+// with it), so the balancer stops sending requests before the server stops
+// listening and lets in-flight requests finish.
+func Draining(ctx context.Context, drain time.Duration) (serve context.Context, draining func() bool) {
+	serve, stop := context.WithCancel(context.WithoutCancel(ctx))
+	var flag atomic.Bool
+	context.AfterFunc(ctx, func() {
+		flag.Store(true)
+		time.AfterFunc(drain, stop)
+	})
+	return serve, flag.Load
 }
 
 // Health serves /healthz (alive) and /readyz (ready when ready returns nil).

@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/careslot/careslot/internal/config"
@@ -404,10 +405,14 @@ func TestOutageDelaysNeverLoses(t *testing.T) {
 	go func() { consumerDone <- c.Run(cctx) }()
 	t.Cleanup(func() { stopConsumer(); <-consumerDone })
 
-	// While the broker is down the event stays in the outbox.
+	// While the broker is down the event stays in the outbox, and the
+	// metrics show it waiting, older and older.
 	time.Sleep(1500 * time.Millisecond)
 	if n := outboxCount(ctx, t, pool); n != 1 {
 		t.Fatalf("outbox has %d rows during the outage, want 1", n)
+	}
+	if age, n := backlog(t, pool); n != 1 || age < 1.5 {
+		t.Fatalf("during the outage: oldest unsent %.2fs, %v unsent", age, n)
 	}
 
 	restarted := time.Now()
@@ -415,6 +420,9 @@ func TestOutageDelaysNeverLoses(t *testing.T) {
 	t.Logf("broker restarted in %s", time.Since(restarted))
 	waitFor(ctx, t, "the relay to publish the event", func() bool { return outboxCount(ctx, t, pool) == 0 })
 	t.Logf("event published %s after the restart began", time.Since(restarted))
+	if age, n := backlog(t, pool); n != 0 || age != 0 {
+		t.Fatalf("after the outage: oldest unsent %.2fs, %v unsent", age, n)
+	}
 
 	// Deliver the same event again, as a relay retry would, then a
 	// sentinel behind it on the same key.
@@ -468,4 +476,35 @@ func waitFor(ctx context.Context, t *testing.T, what string, cond func() bool) {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+}
+
+// backlog reads the outbox metrics of pool's database: the oldest unsent
+// event's age and the number unsent.
+func backlog(t *testing.T, pool *pgxpool.Pool) (age, unsent float64) {
+	t.Helper()
+	mfs, err := prometheus.DefaultGatherer.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := pool.Config().ConnConfig.Database
+	found := 0
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			if len(m.GetLabel()) != 1 || m.GetLabel()[0].GetValue() != db {
+				continue
+			}
+			switch mf.GetName() {
+			case "careslot_outbox_oldest_age_seconds":
+				age = m.GetGauge().GetValue()
+				found++
+			case "careslot_outbox_backlog":
+				unsent = m.GetGauge().GetValue()
+				found++
+			}
+		}
+	}
+	if found != 2 {
+		t.Fatalf("%d outbox metrics of %s gathered", found, db)
+	}
+	return age, unsent
 }
