@@ -23,6 +23,12 @@ test: services ws-client
 	@for m in $(SUBMODULES); do (cd $$m && $(GO) vet ./... && $(GO) test $(TESTFLAGS) ./...) || exit 1; done
 	$(GO) test $(TESTFLAGS) $(PKGS)
 
+# The deployed shape as separate processes (3-node broker, Redis Cluster, two
+# replicas of booking, availability and search, the router) under faults;
+# part of `make test`, runnable alone (e2e/system).
+test-system: services
+	$(GO) test -count=1 -timeout 8m -v -run TestSystem ./e2e/system/
+
 # Regenerates every subgraph from schema/*.graphqls and composes router-config/config.json.
 generate:
 	$(GO) run ./cmd/generate

@@ -51,6 +51,10 @@ type ConsumerConfig struct {
 	ClientOpts []kgo.Opt
 }
 
+// SessionTimeout is how long a consumer-group member that stopped
+// heartbeating keeps its partitions.
+const SessionTimeout = 6 * time.Second
+
 // Consumer is an at-least-once consumer-group member: it commits a record's
 // offset only after the handler succeeded for it and every earlier record of
 // its partition, processes partitions in parallel and each partition in
@@ -111,6 +115,11 @@ func (c *Consumer) Run(ctx context.Context) error {
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.DisableAutoCommit(),
 		kgo.BlockRebalanceOnPoll(),
+		// A member that dies without leaving (a crash, kill -9) holds its
+		// partitions until the session times out: 6s, the smallest a
+		// Kafka broker allows by default, rather than franz-go's 45s.
+		kgo.SessionTimeout(SessionTimeout),
+		kgo.HeartbeatInterval(SessionTimeout/6),
 		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, assigned map[string][]int32) {
 			c.log.Debug("partitions assigned", "partitions", assigned)
 			c.onReady.Do(func() { close(c.ready) })

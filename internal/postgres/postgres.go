@@ -63,9 +63,7 @@ func EnsureDatabase(ctx context.Context, dsn string) error {
 	if name == "" {
 		return errors.New("postgres: url names no database")
 	}
-	admin := *u
-	admin.Path = "/postgres"
-	conn, err := pgx.Connect(ctx, admin.String())
+	conn, err := pgx.Connect(ctx, serverURL(u))
 	if err != nil {
 		return fmt.Errorf("postgres: connect to server: %w", err)
 	}
@@ -85,6 +83,22 @@ func EnsureDatabase(ctx context.Context, dsn string) error {
 	return err
 }
 
+// serverURL is a database URL turned into one for the server's "postgres"
+// database, without the pool settings (pool_max_conns, …) a single
+// connection would send to the server as unknown parameters.
+func serverURL(u *url.URL) string {
+	admin := *u
+	admin.Path = "/postgres"
+	q := admin.Query()
+	for k := range q {
+		if strings.HasPrefix(k, "pool_") {
+			q.Del(k)
+		}
+	}
+	admin.RawQuery = q.Encode()
+	return admin.String()
+}
+
 // DropDatabase removes a database, closing other sessions on it first.
 func DropDatabase(ctx context.Context, dsn string) error {
 	u, err := url.Parse(dsn)
@@ -92,9 +106,7 @@ func DropDatabase(ctx context.Context, dsn string) error {
 		return err
 	}
 	name := strings.TrimPrefix(u.Path, "/")
-	admin := *u
-	admin.Path = "/postgres"
-	conn, err := pgx.Connect(ctx, admin.String())
+	conn, err := pgx.Connect(ctx, serverURL(u))
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,468 @@
+package system
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/careslot/careslot/internal/auth"
+	"github.com/careslot/careslot/internal/config"
+	"github.com/careslot/careslot/internal/gqlclient"
+	"github.com/careslot/careslot/internal/postgres"
+	"github.com/careslot/careslot/internal/testenv"
+)
+
+// Replicas is how many processes of each service the system runs.
+var Replicas = map[string]int{
+	"practitioner": 1, "patient": 1, "search": 2, "availability": 2, "booking": 2, "notification": 1,
+}
+
+// poolSize bounds each replica's PostgreSQL pool: the machine's 100
+// connections are shared by everyone's tests.
+var poolSize = map[string]int{"booking": 6, "practitioner": 3, "patient": 3, "notification": 3, "search": 2}
+
+// System is Careslot running as separate processes; see the package doc.
+type System struct {
+	t      testing.TB
+	Root   string // the repository
+	Dir    string // everything the run writes: binary, logs, data
+	Bin    string // the careslot binary, built once
+	Suffix string
+
+	Redis       *testenv.RedisCluster
+	RedisPrefix string
+	Brokers     []string
+	TopicPrefix string
+	broker      *testenv.Proc
+	DSN         map[string]string // service → its database
+
+	Key  *auth.DevKey
+	jwks *httptest.Server
+
+	Proxies map[string]*Proxy
+
+	mu       sync.Mutex
+	replicas map[string][]*Replica
+	serial   map[string]int
+	procs    []*testenv.Proc // every process started, for the final cleanup
+
+	RouterAddr string
+	router     *testenv.Proc
+	Client     *gqlclient.Client
+}
+
+// Replica is one process of a service.
+type Replica struct {
+	Service, Name string
+	Addr          string // its /graphql, /readyz
+	MetricsAddr   string
+	Proc          *testenv.Proc
+}
+
+// Start builds the binary and starts everything, returning once every
+// replica is ready and the router serves. Everything is stopped, by pid, and
+// the databases dropped when the test ends.
+func Start(t testing.TB) *System {
+	t.Helper()
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &System{
+		t: t, Root: root, Dir: t.TempDir(), Suffix: testenv.Suffix(),
+		DSN: map[string]string{}, Proxies: map[string]*Proxy{},
+		replicas: map[string][]*Replica{}, serial: map[string]int{},
+	}
+	s.Bin = filepath.Join(s.Dir, "careslot")
+	s.RedisPrefix = "sys" + s.Suffix + ":"
+	s.TopicPrefix = "sys" + s.Suffix + "."
+	for _, d := range []string{"logs", "data"} {
+		if err := os.MkdirAll(filepath.Join(s.Dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(s.stop)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	// The build and the Redis Cluster at once: one is CPU, the other waits.
+	t0 := time.Now()
+	var wg sync.WaitGroup
+	var buildErr, redisErr error
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		cmd := exec.CommandContext(ctx, "go", "build", "-o", s.Bin, "./cmd/careslot")
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		logs, err := os.Create(filepath.Join(s.Dir, "logs", "redis.log"))
+		if err != nil {
+			redisErr = err
+			return
+		}
+		s.Redis, redisErr = testenv.StartRedisCluster(ctx, filepath.Join(s.Dir, "redis"), logs)
+	}()
+	wg.Wait()
+	if s.Redis != nil {
+		t.Cleanup(s.Redis.Close)
+	}
+	if err := errors.Join(buildErr, redisErr); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("built careslot and started the Redis Cluster in %s", time.Since(t0).Round(time.Millisecond))
+
+	start := time.Now()
+	// The OIDC provider: the development key's JWKS.
+	s.Key, err = auth.LoadOrCreateDevKey(filepath.Join(s.Dir, "data", "dev-jwt-key.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.jwks = httptest.NewServer(s.Key.JWKSHandler())
+	t.Cleanup(s.jwks.Close)
+	for _, svc := range config.Services {
+		s.DSN[svc] = withParam(config.WithDatabase(testenv.ServerURL(), "sys_"+svc+"_"+s.Suffix), "pool_max_conns", fmt.Sprint(max(poolSize[svc], 2)))
+	}
+	for range 3 {
+		s.Brokers = append(s.Brokers, freeAddr())
+	}
+	s.StartBroker(t)
+
+	// Schemas first, as a migration Job before a rollout.
+	if out, err := s.Command(ctx, "migrate").CombinedOutput(); err != nil {
+		t.Fatalf("careslot migrate: %v\n%s", err, out)
+	}
+	for _, svc := range config.Services {
+		p, err := NewProxy(svc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Proxies[svc] = p
+	}
+	var all []*Replica
+	for _, svc := range config.Services {
+		for range Replicas[svc] {
+			all = append(all, s.StartReplica(t, svc))
+		}
+	}
+	s.startRouter(t)
+	for _, r := range all {
+		s.WaitReady(t, ctx, r)
+	}
+	s.waitRouter(t, ctx)
+	s.Client = gqlclient.New("http://" + s.RouterAddr + "/graphql")
+	s.Client.HTTP.Transport = gqlclient.NewTransport(128)
+	Figure(t, "start to all-ready (broker, migrations, %d service processes, router): %s",
+		len(all), time.Since(start).Round(time.Millisecond))
+	return s
+}
+
+// freeAddr picks a free loopback port.
+func freeAddr() string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err) // no port left on loopback: nothing else would work either
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func withParam(dsn, k, v string) string {
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	return dsn + sep + k + "=" + v
+}
+
+// Figure logs one of the figures the issue asks for, greppable as FIGURE.
+func Figure(t testing.TB, format string, args ...any) {
+	t.Helper()
+	t.Logf("FIGURE "+format, args...)
+}
+
+// Env is the environment every process of the system shares.
+func (s *System) Env() []string {
+	env := []string{
+		"DATABASE_URL=" + testenv.ServerURL(),
+		"REDIS_CLUSTER_ADDRS=" + strings.Join(s.Redis.Addrs(), ","),
+		"REDIS_PREFIX=" + s.RedisPrefix,
+		"KAFKA_BROKERS=" + strings.Join(s.Brokers, ","),
+		"KAFKA_TOPIC_PREFIX=" + s.TopicPrefix,
+		"OIDC_JWKS_URL=" + s.jwks.URL + auth.JWKSPath,
+		"CARESLOT_DATA_DIR=" + filepath.Join(s.Dir, "data"),
+		// Longer than the proxies take to see readiness fail, so they
+		// have stopped sending requests before the server stops listening.
+		"SHUTDOWN_DRAIN=" + (ReadyFailures*(ReadyPoll+ReadyTimeout) + ReadyPoll).String(),
+		"LOG_LEVEL=info",
+	}
+	for _, svc := range config.Services {
+		up := strings.ToUpper(svc)
+		env = append(env, "DATABASE_URL_"+up+"="+s.DSN[svc])
+		if p := s.Proxies[svc]; p != nil {
+			env = append(env, up+"_INTERNAL_URL=http://"+p.Addr())
+		}
+	}
+	return env
+}
+
+// Command is a careslot subcommand run with the system's environment.
+func (s *System) Command(ctx context.Context, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, s.Bin, args...)
+	cmd.Dir = s.Root
+	cmd.Env = append(os.Environ(), s.Env()...)
+	return cmd
+}
+
+// spawn starts a long-running careslot process logging to logs/<name>.log.
+func (s *System) spawn(name string, env []string, args ...string) (*testenv.Proc, error) {
+	f, err := os.OpenFile(filepath.Join(s.Dir, "logs", name+".log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	p, err := testenv.StartProc(name, f, append(s.Env(), env...), s.Bin, args...)
+	if err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	go func() { <-p.Exited(); _ = f.Close() }()
+	s.mu.Lock()
+	s.procs = append(s.procs, p)
+	s.mu.Unlock()
+	return p, nil
+}
+
+// StartBroker starts the broker process (three nodes, fixed addresses, a
+// data directory) and waits until every node accepts connections.
+func (s *System) StartBroker(t testing.TB) {
+	t.Helper()
+	var err error
+	s.broker, err = s.spawn("broker", nil, "broker", "--nodes", "3", "--addr", strings.Join(s.Brokers, ","),
+		"--data", filepath.Join(s.Dir, "kafka"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for _, a := range s.Brokers {
+		for {
+			c, err := net.DialTimeout("tcp", a, 200*time.Millisecond)
+			if err == nil {
+				_ = c.Close()
+				break
+			}
+			if !s.broker.Running() || time.Now().After(deadline) {
+				t.Fatalf("broker not listening on %s: %v\n%s", a, err, s.LogTail("broker", 20))
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}
+
+// StopBroker stops the broker process gracefully (its log is saved).
+func (s *System) StopBroker(t testing.TB) {
+	t.Helper()
+	if err := s.broker.Stop(15 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// StartReplica starts one more process of svc on fresh ports and puts it
+// behind the service's proxy (it gets traffic once ready).
+func (s *System) StartReplica(t testing.TB, svc string) *Replica {
+	t.Helper()
+	r, err := s.startReplica(svc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func (s *System) startReplica(svc string) (*Replica, error) {
+	s.mu.Lock()
+	s.serial[svc]++
+	name := fmt.Sprintf("%s-%d", svc, s.serial[svc])
+	s.mu.Unlock()
+	up := strings.ToUpper(svc)
+	r := &Replica{Service: svc, Name: name, Addr: freeAddr(), MetricsAddr: freeAddr()}
+	var err error
+	if r.Proc, err = s.spawn(name, []string{up + "_ADDR=" + r.Addr, up + "_METRICS_ADDR=" + r.MetricsAddr}, "serve", svc); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.replicas[svc] = append(s.replicas[svc], r)
+	s.mu.Unlock()
+	s.Proxies[svc].Add(r.Addr)
+	return r, nil
+}
+
+// Replicas returns the running replicas of svc.
+func (s *System) Replicas(svc string) []*Replica {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []*Replica
+	for _, r := range s.replicas[svc] {
+		if r.Proc.Running() {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// WaitReady waits until the replica's proxy has it in rotation.
+func (s *System) WaitReady(t testing.TB, ctx context.Context, r *Replica) {
+	t.Helper()
+	if err := s.waitReady(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (s *System) waitReady(ctx context.Context, r *Replica) error {
+	p := s.Proxies[r.Service]
+	for !p.IsReady(r.Addr) {
+		if !r.Proc.Running() {
+			return fmt.Errorf("%s exited: %v\n%s", r.Name, r.Proc.Err(), s.LogTail(r.Name, 30))
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s not ready: %v\n%s", r.Name, ctx.Err(), s.LogTail(r.Name, 30))
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// Kill ends a replica with SIGKILL and takes it out of its proxy.
+func (s *System) Kill(r *Replica) {
+	r.Proc.Kill()
+	s.Proxies[r.Service].Remove(r.Addr)
+}
+
+// Terminate stops a replica with SIGTERM as Kubernetes does, waits for it to
+// exit, and takes it out of its proxy.
+func (s *System) Terminate(r *Replica) error {
+	err := r.Proc.Stop(20 * time.Second)
+	s.Proxies[r.Service].Remove(r.Addr)
+	if err == nil && r.Proc.Err() != nil {
+		err = fmt.Errorf("%s exited with %v after SIGTERM\n%s", r.Name, r.Proc.Err(), s.LogTail(r.Name, 20))
+	}
+	return err
+}
+
+func (s *System) startRouter(t testing.TB) {
+	s.RouterAddr = freeAddr()
+	env := []string{"ROUTER_ADDR=" + s.RouterAddr}
+	for _, svc := range config.Services {
+		env = append(env, strings.ToUpper(svc)+"_ADDR="+s.Proxies[svc].Addr())
+	}
+	var err error
+	if s.router, err = s.spawn("router", env, "router", "--config", filepath.Join(s.Root, "router-config", "config.json")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (s *System) waitRouter(t testing.TB, ctx context.Context) {
+	t.Helper()
+	c := &http.Client{Timeout: time.Second}
+	for {
+		res, err := c.Get("http://" + s.RouterAddr + "/health/ready")
+		if err == nil {
+			_ = res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		if !s.router.Running() {
+			t.Fatalf("router exited: %v\n%s", s.router.Err(), s.LogTail("router", 30))
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("router not ready: %v\n%s", err, s.LogTail("router", 30))
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// Mint makes a token the system accepts, in the load generator's shape.
+func (s *System) Mint(role, sub string) (string, error) {
+	return s.Key.Mint(auth.TokenClaims{Subject: sub, Role: auth.Role(role), Issuer: "careslot-dev", Audience: "careslot"}, 2*time.Hour)
+}
+
+// LogTail returns the last n lines of a process's log.
+func (s *System) LogTail(name string, n int) string {
+	b, err := os.ReadFile(filepath.Join(s.Dir, "logs", name+".log"))
+	if err != nil {
+		return ""
+	}
+	var lines []string
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+	}
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return "--- " + name + " ---\n" + strings.Join(lines, "\n")
+}
+
+// stop ends every process (the router first, the broker last), closes the
+// proxies and drops the databases.
+func (s *System) stop() {
+	if s.t.Failed() {
+		s.mu.Lock()
+		names := []string{"router", "broker"}
+		for _, rs := range s.replicas {
+			for _, r := range rs {
+				names = append(names, r.Name)
+			}
+		}
+		s.mu.Unlock()
+		for _, n := range names {
+			s.t.Log(s.LogTail(n, 15))
+		}
+	}
+	if s.router != nil {
+		_ = s.router.Stop(5 * time.Second)
+	}
+	s.mu.Lock()
+	procs := append([]*testenv.Proc(nil), s.procs...)
+	s.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, p := range procs {
+		if p == s.broker {
+			continue
+		}
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = p.Stop(5 * time.Second) }()
+	}
+	wg.Wait()
+	if s.broker != nil {
+		_ = s.broker.Stop(10 * time.Second)
+	}
+	for _, p := range s.Proxies {
+		p.Close()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, dsn := range s.DSN {
+		if err := postgres.DropDatabase(ctx, dsn); err != nil {
+			s.t.Logf("drop %s: %v", dsn, err)
+		}
+	}
+}
