@@ -366,7 +366,15 @@ func (s *System) Terminate(r *Replica) error {
 
 func (s *System) startRouter(t testing.TB) {
 	s.RouterAddr = freeAddr()
-	env := []string{"ROUTER_ADDR=" + s.RouterAddr}
+	env := []string{"ROUTER_ADDR=" + s.RouterAddr,
+		// Every client of the test is behind one address: the edge's budgets
+		// run (in the Redis Cluster), far above what the storms spend.
+		"ROUTER_RATE_LIMIT_ANONYMOUS_RATE=1000000", "ROUTER_RATE_LIMIT_ANONYMOUS_BURST=1000000",
+		"ROUTER_RATE_LIMIT_AUTHENTICATED_RATE=1000000", "ROUTER_RATE_LIMIT_AUTHENTICATED_BURST=1000000",
+		"ROUTER_RATE_LIMIT_MUTATIONS_RATE=1000000", "ROUTER_RATE_LIMIT_MUTATIONS_BURST=1000000",
+		"ROUTER_RATE_LIMIT_REFUSALS_RATE=1000000", "ROUTER_RATE_LIMIT_REFUSALS_BURST=1000000",
+		"ROUTER_WS_MAX_CONNECTIONS_PER_IP=0", "ROUTER_WS_MAX_CONNECTIONS_PER_SUBJECT=0",
+	}
 	for _, svc := range config.Services {
 		env = append(env, strings.ToUpper(svc)+"_ADDR="+s.Proxies[svc].Addr())
 	}

@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -123,31 +122,41 @@ func Redis(t testing.TB) (redis.UniversalClient, string) {
 }
 
 // PubSubChannels lists the channels matching pattern that have subscribers,
-// on every node of a cluster (a subscriber may be connected to any node).
+// on every node of a cluster (a subscriber may be connected to any node,
+// replicas included; PUBSUB CHANNELS answers for its own node only).
 func PubSubChannels(ctx context.Context, rdb redis.UniversalClient, pattern string) ([]string, error) {
 	cc, ok := rdb.(*redis.ClusterClient)
 	if !ok {
 		return rdb.PubSubChannels(ctx, pattern).Result()
 	}
-	var (
-		mu  sync.Mutex
-		set = map[string]bool{}
-	)
-	err := cc.ForEachShard(ctx, func(ctx context.Context, c *redis.Client) error {
+	nodes, err := cc.ClusterNodes(ctx).Result()
+	if err != nil {
+		return nil, err
+	}
+	set := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(nodes), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 3 || strings.Contains(f[2], "fail") {
+			continue
+		}
+		addr, _, _ := strings.Cut(f[1], "@")
+		o := cc.Options()
+		c := redis.NewClient(&redis.Options{Addr: addr, Username: o.Username, Password: o.Password, TLSConfig: o.TLSConfig})
 		chs, err := c.PubSubChannels(ctx, pattern).Result()
-		mu.Lock()
-		defer mu.Unlock()
+		_ = c.Close()
+		if err != nil {
+			return nil, err
+		}
 		for _, ch := range chs {
 			set[ch] = true
 		}
-		return err
-	})
+	}
 	out := make([]string, 0, len(set))
 	for ch := range set {
 		out = append(out, ch)
 	}
 	slices.Sort(out)
-	return out, err
+	return out, nil
 }
 
 // RunOnRedisCluster runs the named tests of this test binary again, in a
