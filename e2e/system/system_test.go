@@ -310,7 +310,7 @@ func stopBroker(t *testing.T, s *System, st *Storm, _ []*Watcher) {
 		time.Sleep(500 * time.Millisecond)
 		for _, r := range s.Replicas("booking") {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-			age, err := metric(ctx, r.MetricsAddr, "careslot_outbox_oldest_unsent_age_seconds")
+			age, err := metric(ctx, r.MetricsAddr, "careslot_outbox_oldest_age_seconds")
 			cancel()
 			if err != nil {
 				t.Errorf("%s metrics: %v", r.Name, err)
@@ -321,7 +321,7 @@ func stopBroker(t *testing.T, s *System, st *Storm, _ []*Watcher) {
 	}
 	booked := st.booked.Load() - bookedBefore
 	s.StartBroker(t)
-	Figure(t, "broker stopped 10s: %d bookings accepted meanwhile; the oldest unsent event's age reached %.1fs in careslot_outbox_oldest_unsent_age_seconds", booked, maxAge)
+	Figure(t, "broker stopped 10s: %d bookings accepted meanwhile; the oldest unsent event's age reached %.1fs in careslot_outbox_oldest_age_seconds", booked, maxAge)
 	if booked == 0 {
 		t.Error("no booking was accepted while the broker was down")
 	}
