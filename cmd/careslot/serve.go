@@ -60,6 +60,13 @@ func cmdServe(ctx context.Context, args []string) error {
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	if err := p.run(gctx, g, s); err != nil {
+		if gctx.Err() != nil && ctx.Err() == nil {
+			// Something run had started failed first (its address in use,
+			// say) and cancelled the rest: report that, not the cancellation.
+			if werr := g.Wait(); werr != nil {
+				return werr
+			}
+		}
 		return err
 	}
 	return g.Wait()

@@ -527,8 +527,8 @@ func (s *System) checkWatchers(ctx context.Context, r *Result, watchers []*Watch
 				break
 			}
 			if time.Now().After(deadline) {
-				r.problem("a subscriber of %s holds %d slots, the store has %d (%v)", w.Practice.ID,
-					strings.Count(w.Latest(), ","), strings.Count(want, ","), err)
+				r.problem("a subscriber of %s holds %d slots, the store has %d (%v); it got %s; a new subscriber through the router gets %s",
+					w.Practice.ID, strings.Count(w.Latest(), ","), strings.Count(want, ","), err, w.Stats(), s.probeWatch(ctx, w))
 				break
 			}
 			time.Sleep(100 * time.Millisecond)
@@ -565,4 +565,16 @@ func metric(ctx context.Context, addr, name string) (float64, error) {
 		return 0, fmt.Errorf("%s not exported by %s", name, addr)
 	}
 	return sum, nil
+}
+
+// probeWatch subscribes afresh to a watcher's listing and says how many
+// slots the first list has.
+func (s *System) probeWatch(ctx context.Context, w *Watcher) string {
+	probe := s.Watch(w.Practice, w.From, w.To)
+	defer probe.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for probe.Latest() == "" && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	return fmt.Sprintf("%d slots", strings.Count(probe.Latest(), ","))
 }

@@ -3,6 +3,7 @@ package system
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -41,6 +42,27 @@ type Proxy struct {
 	// Failed counts requests the proxy answered 502 (the replica failed
 	// them) or 503 (no ready replica).
 	Failed atomic.Int64
+
+	errMu  sync.Mutex
+	errors []string // the first failures, for the log
+}
+
+func (p *Proxy) failed(format string, args ...any) {
+	p.Failed.Add(1)
+	p.errMu.Lock()
+	defer p.errMu.Unlock()
+	if len(p.errors) < 20 {
+		p.errors = append(p.errors, time.Now().Format("15:04:05.000")+" "+fmt.Sprintf(format, args...))
+	}
+}
+
+// Errors returns (and forgets) the failures recorded since the last call.
+func (p *Proxy) Errors() []string {
+	p.errMu.Lock()
+	defer p.errMu.Unlock()
+	out := p.errors
+	p.errors = nil
+	return out
 }
 
 type backend struct {
@@ -81,7 +103,10 @@ func (p *Proxy) Add(addr string) {
 		Transport:     p.tr,
 		FlushInterval: -1,
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			p.Failed.Add(1)
+			if r.Context().Err() != nil {
+				return // the caller went away: nothing to answer
+			}
+			p.failed("%s %s via %s (ready %v): %v", r.Method, r.URL.Path, addr, b.ready.Load(), err)
 			http.Error(w, p.Name+" replica "+addr+": "+err.Error(), http.StatusBadGateway)
 		},
 	}
@@ -173,7 +198,7 @@ func (p *Proxy) pick() *backend {
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	b := p.pick()
 	if b == nil {
-		p.Failed.Add(1)
+		p.failed("%s %s: no ready replica", r.Method, r.URL.Path)
 		http.Error(w, p.Name+": no ready replica", http.StatusServiceUnavailable)
 		return
 	}

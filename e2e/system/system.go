@@ -6,12 +6,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -126,6 +128,11 @@ func Start(t testing.TB) *System {
 	if err := errors.Join(buildErr, redisErr); err != nil {
 		t.Fatal(err)
 	}
+	usedPorts.Lock()
+	for _, n := range s.Redis.Nodes {
+		usedPorts.m[n.Port], usedPorts.m[n.Port+10000] = true, true
+	}
+	usedPorts.Unlock()
 	t.Logf("built careslot and started the Redis Cluster in %s", time.Since(t0).Round(time.Millisecond))
 
 	start := time.Now()
@@ -173,14 +180,30 @@ func Start(t testing.TB) *System {
 	return s
 }
 
-// freeAddr picks a free loopback port.
+var usedPorts = struct {
+	sync.Mutex
+	m map[int]bool
+}{m: map[int]bool{}}
+
+// freeAddr picks a free loopback port for a process to listen on, below the
+// ephemeral range (32768–60999 on Linux) so that no client connection can
+// take it between now and the listen, and never the same one twice.
 func freeAddr() string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err) // no port left on loopback: nothing else would work either
+	usedPorts.Lock()
+	defer usedPorts.Unlock()
+	for {
+		p := 20000 + rand.IntN(12000)
+		if usedPorts.m[p] {
+			continue
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
+		if err != nil {
+			continue
+		}
+		_ = ln.Close()
+		usedPorts.m[p] = true
+		return ln.Addr().String()
 	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 func withParam(dsn, k, v string) string {
@@ -429,6 +452,27 @@ func (s *System) LogTail(name string, n int) string {
 	return "--- " + name + " ---\n" + strings.Join(lines, "\n")
 }
 
+// LogGrep returns the first n lines of a process's log containing any of subs.
+func (s *System) LogGrep(name string, n int, subs ...string) string {
+	b, err := os.ReadFile(filepath.Join(s.Dir, "logs", name+".log"))
+	if err != nil {
+		return ""
+	}
+	var lines []string
+	for _, line := range strings.Split(string(b), "\n") {
+		for _, sub := range subs {
+			if strings.Contains(line, sub) {
+				lines = append(lines, line)
+				break
+			}
+		}
+		if len(lines) == n {
+			break
+		}
+	}
+	return "--- " + name + " (warnings and errors) ---\n" + strings.Join(lines, "\n")
+}
+
 // stop ends every process (the router first, the broker last), closes the
 // proxies and drops the databases.
 func (s *System) stop() {
@@ -443,6 +487,7 @@ func (s *System) stop() {
 		s.mu.Unlock()
 		for _, n := range names {
 			s.t.Log(s.LogTail(n, 15))
+			s.t.Log(s.LogGrep(n, 30, `"level":"WARN"`, `"level":"ERROR"`))
 		}
 	}
 	if s.router != nil {

@@ -275,6 +275,11 @@ func runFault(t *testing.T, s *System, f fault, patients []string) {
 		f.name, st.refused.Load(), st.status5xx.Load(), st.readRefused.Load(), st.attempts.Load(), st.reads.Load(), resubscribed,
 		res.Converged.Round(10*time.Millisecond), verdict)
 	t.Logf("invariants checked (time since the storm): %s", strings.Join(res.Took, ", "))
+	for _, svc := range []string{"practitioner", "patient", "search", "availability", "booking", "notification"} {
+		if errs := s.Proxies[svc].Errors(); len(errs) > 0 {
+			t.Logf("%s proxy failures:\n    %s", svc, strings.Join(errs, "\n    "))
+		}
+	}
 	for _, p := range res.Problems {
 		t.Error(p)
 	}

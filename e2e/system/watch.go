@@ -25,8 +25,10 @@ type Watcher struct {
 	cancel   context.CancelFunc
 	done     chan struct{}
 
-	mu     sync.Mutex
-	latest string
+	mu       sync.Mutex
+	latest   string
+	messages int
+	lastAt   time.Time
 	// Resubscribed counts the subscriptions after the first.
 	Resubscribed atomic.Int64
 }
@@ -70,6 +72,8 @@ func (w *Watcher) run(ctx context.Context) {
 				if json.Unmarshal(m.Data, &out) == nil {
 					w.mu.Lock()
 					w.latest = slotsKey(out.SlotsChanged.Slots)
+					w.messages++
+					w.lastAt = m.Received
 					w.mu.Unlock()
 				}
 			}
@@ -106,4 +110,11 @@ func slotsKey(ss []slotJSON) string {
 		return "none"
 	}
 	return b.String()
+}
+
+// Stats describes what the watcher received, for a failure's log.
+func (w *Watcher) Stats() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return fmt.Sprintf("%d messages, the last at %s, %d resubscriptions", w.messages, w.lastAt.Format("15:04:05.000"), w.Resubscribed.Load())
 }

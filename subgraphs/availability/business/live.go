@@ -63,16 +63,27 @@ func (s *Service) WatchSlots(ctx context.Context, q SlotsQuery) (*SlotsWatch, er
 func (w *SlotsWatch) Close() { w.sub.Close() }
 
 // Next waits for a change of the list and returns the new list; it returns
-// ctx's error when ctx ends. A failed recomputation is retried with the
-// next message (the subscriber keeps the list it has meanwhile).
+// ctx's error when ctx ends. A failed recomputation (Redis failing over, say)
+// is tried again, sooner when another message comes, until it succeeds: the
+// change it was told about may be the last one for a long time.
 func (w *SlotsWatch) Next(ctx context.Context) ([]slots.Slot, error) {
+	retry := time.Duration(0) // 0: wait for a message
 	for {
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case msg := <-w.sub.C:
-			if !w.concerns(msg) {
-				continue
+		if retry == 0 {
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case msg := <-w.sub.C:
+				if !w.concerns(msg) {
+					continue
+				}
+			}
+		} else {
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-w.sub.C:
+			case <-time.After(retry):
 			}
 		}
 		cur, err := w.s.live.list(ctx, w.s, w.q, time.Now())
@@ -80,9 +91,11 @@ func (w *SlotsWatch) Next(ctx context.Context) ([]slots.Slot, error) {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
-			w.s.log.Warn("live slots: recompute", "practitioner", w.q.PractitionerID, "err", err)
+			retry = min(max(2*retry, 50*time.Millisecond), 2*time.Second)
+			w.s.log.Warn("live slots: recompute failed; retrying", "practitioner", w.q.PractitionerID, "retry_in", retry, "err", err)
 			continue
 		}
+		retry = 0
 		if sameList(cur, w.last) {
 			continue
 		}
