@@ -12,7 +12,7 @@ IMAGE_OUT  ?= build/image
 IMAGE_REPO ?=
 IMAGE_TAG  ?=
 
-.PHONY: run test generate check-generate build image bench services ws-client vet fmt clean
+.PHONY: run test fuzz generate check-generate build image bench services ws-client vet fmt clean
 
 run: services
 	$(GO) run ./cmd/careslot dev
@@ -28,6 +28,10 @@ test: services ws-client
 # part of `make test`, runnable alone (e2e/system).
 test-system: services
 	$(GO) test -count=1 -timeout 8m -v -run TestSystem ./e2e/system/
+
+# Every Go fuzz target for FUZZTIME each (default 30s; `make test` runs their seed corpora only).
+fuzz:
+	./scripts/fuzz.sh
 
 # Regenerates every subgraph from schema/*.graphqls and composes router-config/config.json.
 generate:

@@ -27,11 +27,15 @@ func CheckURL(raw string, schemes ...string) error {
 // WebSocketURL is an http(s) URL with the ws(s) scheme: where a subgraph
 // takes subscriptions.
 func WebSocketURL(httpURL string) string {
-	switch {
-	case strings.HasPrefix(httpURL, "http://"):
-		return "ws://" + strings.TrimPrefix(httpURL, "http://")
-	case strings.HasPrefix(httpURL, "https://"):
-		return "wss://" + strings.TrimPrefix(httpURL, "https://")
+	scheme, rest, ok := strings.Cut(httpURL, "://")
+	if !ok {
+		return httpURL
+	}
+	switch strings.ToLower(scheme) { // schemes are case-insensitive (CheckURL accepts HTTP://)
+	case "http":
+		return "ws://" + rest
+	case "https":
+		return "wss://" + rest
 	}
 	return httpURL
 }

@@ -105,14 +105,21 @@ func MustDefault() *Catalog {
 var codeRE = regexp.MustCompile(`^[a-z]{2}$`)
 
 // Parse validates and indexes a catalogue document.
-func Parse(b []byte) (*Catalog, error) {
+func Parse(b []byte) (cat *Catalog, err error) {
+	// The YAML decoder (goccy/go-yaml 1.19.2) panics on some malformed documents (fuzzing found
+	// `countries: !00 00`): an error, not a crash.
+	defer func() {
+		if p := recover(); p != nil {
+			cat, err = nil, fmt.Errorf("countries: unreadable YAML: %v", p)
+		}
+	}()
 	var doc struct {
 		Countries []*Country `yaml:"countries"`
 	}
 	if err := yaml.Unmarshal(b, &doc); err != nil {
 		return nil, fmt.Errorf("countries: %w", err)
 	}
-	cat := &Catalog{byCode: map[string]*Country{}}
+	cat = &Catalog{byCode: map[string]*Country{}}
 	for _, c := range doc.Countries {
 		if !codeRE.MatchString(c.Code) {
 			return nil, fmt.Errorf("countries: code %q must be two lower-case letters", c.Code)

@@ -46,7 +46,7 @@ type LocalTime struct{ Minutes int }
 
 // ParseLocalTime parses HH:MM (00:00–24:00; 24:00 closes a day).
 func ParseLocalTime(s string) (LocalTime, error) {
-	if len(s) != 5 || s[2] != ':' {
+	if len(s) != 5 || s[2] != ':' || !digits(s[:2]) || !digits(s[3:]) {
 		return LocalTime{}, fmt.Errorf("time must be HH:MM: %q", s)
 	}
 	h, err1 := strconv.Atoi(s[:2])
@@ -55,6 +55,16 @@ func ParseLocalTime(s string) (LocalTime, error) {
 		return LocalTime{}, fmt.Errorf("time must be HH:MM between 00:00 and 24:00: %q", s)
 	}
 	return LocalTime{Minutes: h*60 + m}, nil
+}
+
+// digits reports whether s is ASCII digits only (strconv.Atoi also takes a sign).
+func digits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 func (t LocalTime) String() string { return fmt.Sprintf("%02d:%02d", t.Minutes/60, t.Minutes%60) }

@@ -117,6 +117,17 @@ func Present(ctx context.Context, logger *slog.Logger, err error) *gqlerror.Erro
 	if gqlErr.Extensions != nil && gqlErr.Extensions["code"] != nil && !errors.As(err, new(*apperr.Error)) && gqlErr.Err == nil {
 		return gqlErr
 	}
+	if field, ok := inputField(ctx, gqlErr.Path); ok {
+		// A value the schema's scalars refused (a malformed date, time or instant): the client's
+		// mistake, not ours.
+		msg := err.Error()
+		if gqlErr.Err != nil {
+			msg = gqlErr.Err.Error()
+		}
+		gqlErr.Message = field + ": " + msg
+		gqlErr.Extensions = map[string]any{"code": string(apperr.InvalidInput), "field": field}
+		return gqlErr
+	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		gqlErr.Message = "request cancelled or timed out"
 		gqlErr.Extensions = map[string]any{"code": "TIMEOUT"}
@@ -126,4 +137,27 @@ func Present(ctx context.Context, logger *slog.Logger, err error) *gqlerror.Erro
 	gqlErr.Message = "internal error"
 	gqlErr.Extensions = map[string]any{"code": string(apperr.Internal)}
 	return gqlErr
+}
+
+// inputField tells whether path (an error's) points into an argument of the field being resolved
+// — an input value that could not be read — and names the input field as domain errors do
+// ("startsAt", "rules[0].startTime"; the argument's own name when it is not "input").
+func inputField(ctx context.Context, path ast.Path) (string, bool) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil || fc.Field.Field == nil {
+		return "", false
+	}
+	at := fc.Path()
+	if len(path) <= len(at) || path[:len(at)].String() != at.String() {
+		return "", false
+	}
+	arg, ok := path[len(at)].(ast.PathName)
+	if !ok || fc.Field.Arguments.ForName(string(arg)) == nil {
+		return "", false
+	}
+	rest := path[len(at)+1:]
+	if arg != "input" || len(rest) == 0 {
+		rest = path[len(at):]
+	}
+	return rest.String(), true
 }

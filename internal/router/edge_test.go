@@ -213,6 +213,8 @@ func TestRefusalsCarryCodes(t *testing.T) {
 		{"syntax error", "POST", "application/json", query("{ hello "), 200, edge.CodeParseFailed},
 		{"unknown field", "POST", "application/json", query("{ nope }"), 200, edge.CodeValidationFailed},
 		{"introspection off", "POST", "application/json", query("{ __schema { types { name } } }"), 200, edge.CodeIntrospectionDisabled},
+		{"introspection in a fragment", "POST", "application/json", query("query { ...I } fragment I on Query { __schema { types { name } } }"), 200, edge.CodeIntrospectionDisabled},
+		{"fragment bomb", "POST", "application/json", query(fragmentBomb(20)), 400, edge.CodeQueryTooComplex},
 		{"mutation over GET", "GET", "", nil, 405, edge.CodeBadRequest},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -227,6 +229,18 @@ func TestRefusalsCarryCodes(t *testing.T) {
 			t.Logf("%d %s", a.status, a.raw)
 		})
 	}
+}
+
+// fragmentBomb is a small document whose fragments spread the next one twice, levels deep: its
+// expansion doubles at each level.
+func fragmentBomb(levels int) string {
+	var b strings.Builder
+	b.WriteString("query { ...F0 } ")
+	for i := range levels {
+		fmt.Fprintf(&b, "fragment F%d on Query { x%d: hello ...F%d ...F%d } ", i, i, i+1, i+1)
+	}
+	fmt.Fprintf(&b, "fragment F%d on Query { hello }", levels)
+	return b.String()
 }
 
 // TestRateLimitThrottlesTheFlooder floods from one client address and shows it throttled (429,

@@ -216,11 +216,12 @@ func newEdge(ctx context.Context, opts Options, logger *slog.Logger) (*edge.Edge
 		verifier = v
 	}
 	e, err := edge.New(edge.Config{
-		Settings:  settings,
-		Redis:     opts.Redis,
-		KeyPrefix: opts.RedisPrefix + "edge:",
-		Verifier:  verifier,
-		Logger:    logger,
+		Settings:      settings,
+		Redis:         opts.Redis,
+		KeyPrefix:     opts.RedisPrefix + "edge:",
+		Verifier:      verifier,
+		Introspection: opts.DevMode,
+		Logger:        logger,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("router: %w", err)

@@ -32,16 +32,20 @@ type Config struct {
 	// Verifier checks the tokens WebSocket clients send in connection_init (the router checks
 	// only the upgrade request's header). nil: WebSocket connections count per client address.
 	Verifier auth.Verifier
-	Logger   *slog.Logger
+	// Introspection is allowed (development only): the edge then lets introspection through
+	// fragments too.
+	Introspection bool
+	Logger        *slog.Logger
 }
 
 // Edge holds the edge controls of one router process.
 type Edge struct {
-	s       Settings
-	proxies Proxies
-	limiter *limiter // nil: no budgets
-	ws      *wsLimits
-	log     *slog.Logger
+	s         Settings
+	proxies   Proxies
+	limiter   *limiter // nil: no budgets
+	fragments fragmentCheck
+	ws        *wsLimits
+	log       *slog.Logger
 }
 
 // New builds the edge controls.
@@ -57,7 +61,8 @@ func New(c Config) (*Edge, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	e := &Edge{s: c.Settings, proxies: proxies, log: log}
+	e := &Edge{s: c.Settings, proxies: proxies, log: log,
+		fragments: fragmentCheck{maxExpandedFields: int64(c.Settings.MaxExpandedFields), introspection: c.Introspection}}
 	if c.Redis == nil && (c.Settings.RateLimits.Enabled || c.Settings.WebSocket.MaxConnectionsPerSubject > 0 || c.Settings.WebSocket.MaxConnectionsPerIP > 0) {
 		log.Warn("edge: no Redis: rate limits and WebSocket connection limits are off")
 	}
@@ -92,6 +97,11 @@ func (e *Edge) Handler(next http.Handler) http.Handler {
 
 		if wait, blocked := e.limiter.exhausted(budgetRefusals, "ip:"+c.key); blocked {
 			writeRateLimited(w, budgetRefusals, wait)
+			return
+		}
+		if ref := e.fragments.check(r); ref != nil {
+			writeError(w, ref.status, ref.err)
+			e.limiter.take(r.Context(), budgetRefusals, e.s.RateLimits.Refusals, "ip:"+c.key)
 			return
 		}
 		s := &shaper{w: w, req: r}

@@ -18,9 +18,11 @@ import (
 // ROUTER_* variables (named in that file).
 type Settings struct {
 	// TrustedProxies are the CIDRs (or single addresses) whose X-Forwarded-For is believed.
-	TrustedProxies []string        `yaml:"trusted_proxies" env:"TRUSTED_PROXIES" envSeparator:","`
-	RateLimits     RateLimits      `yaml:"rate_limits" envPrefix:"RATE_LIMIT_"`
-	WebSocket      WebSocketLimits `yaml:"websocket" envPrefix:"WS_"`
+	TrustedProxies []string `yaml:"trusted_proxies" env:"TRUSTED_PROXIES" envSeparator:","`
+	// MaxExpandedFields bounds an operation's fields once its fragments are spread.
+	MaxExpandedFields int             `yaml:"max_expanded_fields" env:"MAX_EXPANDED_FIELDS"`
+	RateLimits        RateLimits      `yaml:"rate_limits" envPrefix:"RATE_LIMIT_"`
+	WebSocket         WebSocketLimits `yaml:"websocket" envPrefix:"WS_"`
 }
 
 // RateLimits are the per-caller budgets.
@@ -76,8 +78,13 @@ func SettingsFromEnv() (Settings, error) {
 
 // LoadSettings parses an edge.yaml document, then applies the ROUTER_* variables of environ (nil:
 // none), and validates the result.
-func LoadSettings(raw []byte, environ map[string]string) (Settings, error) {
-	var s Settings
+func LoadSettings(raw []byte, environ map[string]string) (s Settings, err error) {
+	// The YAML decoder panics on some malformed documents (see internal/countries).
+	defer func() {
+		if p := recover(); p != nil {
+			s, err = Settings{}, fmt.Errorf("edge settings: unreadable YAML: %v", p)
+		}
+	}()
 	if err := yaml.NewDecoder(bytes.NewReader(raw), yaml.Strict()).Decode(&s); err != nil {
 		return Settings{}, fmt.Errorf("edge settings: %w", err)
 	}
@@ -113,6 +120,9 @@ func (s Settings) Validate() error {
 		case b.Period <= 0:
 			errs = append(errs, fmt.Errorf("edge settings: rate_limits.%s: period must be positive", name))
 		}
+	}
+	if s.MaxExpandedFields < 0 {
+		errs = append(errs, errors.New("edge settings: max_expanded_fields must not be negative"))
 	}
 	w := s.WebSocket
 	if w.MaxSubscriptionsPerConnection < 0 || w.MaxConnectionsPerSubject < 0 || w.MaxConnectionsPerIP < 0 || w.MaxMessageBytes < 0 {

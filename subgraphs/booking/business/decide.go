@@ -93,13 +93,14 @@ func blockedWindow(p *plan, start time.Time) (dates []string, from, to time.Time
 	if len(dates) == 0 {
 		return nil, time.Time{}, time.Time{}, nil
 	}
+	// A day the calendar cannot name (past year 9999) is a start no client means.
 	first, err := slots.NewDay(dates[0], p.zone)
 	if err != nil {
-		return nil, time.Time{}, time.Time{}, err
+		return nil, time.Time{}, time.Time{}, apperr.Invalid("startsAt", "%s is not a bookable time", start.Format(time.RFC3339))
 	}
 	last, err := slots.NewDay(dates[len(dates)-1], p.zone)
 	if err != nil {
-		return nil, time.Time{}, time.Time{}, err
+		return nil, time.Time{}, time.Time{}, apperr.Invalid("startsAt", "%s is not a bookable time", start.Format(time.RFC3339))
 	}
 	return dates, first.Start, last.End(), nil
 }
