@@ -20,7 +20,7 @@ func TestDefaultSettings(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !s.RateLimits.Enabled || s.RateLimits.Anonymous.Rate <= 0 || s.RateLimits.Mutations.Rate <= 0 ||
-		s.WebSocket.MaxSubscriptionsPerConnection <= 0 || s.WebSocket.MaxConnectionsPerSubject <= 0 || len(s.TrustedProxies) != 0 {
+		s.WebSocket.MaxSubscriptionsPerConnection <= 0 || s.WebSocket.MaxConnectionsPerSubject <= 0 || len(s.TrustedProxies) != 4 || s.MaxExpandedFields <= 0 {
 		t.Errorf("committed defaults are not production limits: %+v", s)
 	}
 }
