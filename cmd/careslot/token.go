@@ -45,3 +45,22 @@ func cmdToken(_ context.Context, args []string) error {
 	fmt.Println(tok)
 	return nil
 }
+
+func init() {
+	register("jwks", "serve the development key's JWKS, the OIDC provider of services run apart: careslot jwks [--addr 127.0.0.1:4010]", cmdJWKS)
+}
+
+// cmdJWKS serves the key `token` signs with where the services look for it
+// (OIDC_JWKS_URL), so separately run services accept development tokens.
+func cmdJWKS(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("jwks", flag.ExitOnError)
+	addr := fs.String("addr", "127.0.0.1:4010", "listen address")
+	_ = fs.Parse(args)
+	cfg := config.FromEnv()
+	key, err := auth.LoadOrCreateDevKey(devKeyPath(cfg))
+	if err != nil {
+		return err
+	}
+	fmt.Printf("JWKS of %s at http://%s%s\n", devKeyPath(cfg), *addr, auth.JWKSPath)
+	return auth.ServeJWKS(ctx, *addr, key)
+}

@@ -33,7 +33,7 @@ var Replicas = map[string]int{
 
 // poolSize bounds each replica's PostgreSQL pool: the machine's 100
 // connections are shared by everyone's tests.
-var poolSize = map[string]int{"booking": 6, "practitioner": 3, "patient": 3, "notification": 3, "search": 2}
+var poolSize = map[string]int{"booking": 4, "practitioner": 2, "patient": 2, "notification": 2, "search": 2}
 
 // System is Careslot running as separate processes; see the package doc.
 type System struct {
