@@ -51,7 +51,7 @@ func sign(t *testing.T, key *rsa.PrivateKey, kid string, claims jwt.MapClaims) s
 }
 
 // edgeSettings are the committed edge settings with change applied.
-func edgeSettings(t *testing.T, change func(*edge.Settings)) *edge.Settings {
+func edgeSettings(t testing.TB, change func(*edge.Settings)) *edge.Settings {
 	t.Helper()
 	s, err := edge.DefaultSettings()
 	if err != nil {

@@ -65,7 +65,7 @@ type upstream struct {
 	holdOpen    bool // subscriptions never complete
 }
 
-func newUpstream(t *testing.T) *upstream {
+func newUpstream(t testing.TB) *upstream {
 	u := &upstream{}
 	upgrader := websocket.Upgrader{Subprotocols: []string{"graphql-transport-ws"}}
 	u.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -101,7 +101,7 @@ func newUpstream(t *testing.T) *upstream {
 	return u
 }
 
-func (u *upstream) serveWS(t *testing.T, upgrader websocket.Upgrader, w http.ResponseWriter, r *http.Request) {
+func (u *upstream) serveWS(t testing.TB, upgrader websocket.Upgrader, w http.ResponseWriter, r *http.Request) {
 	u.mu.Lock()
 	u.wsProtocol = r.Header.Get("Sec-WebSocket-Protocol")
 	u.wsInitAuth = r.Header.Get("Authorization")
@@ -184,7 +184,7 @@ type jwks struct {
 	srv *httptest.Server
 }
 
-func newJWKS(t *testing.T) *jwks {
+func newJWKS(t testing.TB) *jwks {
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)
@@ -215,7 +215,7 @@ func (j *jwks) token(t *testing.T, key *rsa.PrivateKey) string {
 	return s
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -226,7 +226,7 @@ func freeAddr(t *testing.T) string {
 
 // composeConfig writes a one-subgraph repository layout, composes it and returns the path of
 // the execution configuration.
-func composeConfig(t *testing.T, routingURL string) string {
+func composeConfig(t testing.TB, routingURL string) string {
 	dir := t.TempDir()
 	must := func(err error) {
 		if err != nil {
@@ -250,12 +250,12 @@ type env struct {
 
 // start composes a configuration whose routing URL is a placeholder and points the subgraph at
 // the fake upstream through Options.SubgraphURLs; tweaks adjust the options.
-func start(t *testing.T, tweaks ...func(*router.Options)) *env {
+func start(t testing.TB, tweaks ...func(*router.Options)) *env {
 	t.Helper()
 	return startWith(t, newUpstream(t), newJWKS(t), tweaks...)
 }
 
-func startWith(t *testing.T, up *upstream, keys *jwks, tweaks ...func(*router.Options)) *env {
+func startWith(t testing.TB, up *upstream, keys *jwks, tweaks ...func(*router.Options)) *env {
 	t.Helper()
 	cfgPath := composeConfig(t, "http://127.0.0.1:1/graphql")
 	addr := freeAddr(t)
@@ -297,7 +297,7 @@ func startWith(t *testing.T, up *upstream, keys *jwks, tweaks ...func(*router.Op
 	return &env{url: "http://" + addr + "/graphql", up: up, jwks: keys}
 }
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))

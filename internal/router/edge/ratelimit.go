@@ -39,7 +39,7 @@ type limiter struct {
 }
 
 func newLimiter(rdb redis.UniversalClient, prefix string, log *slog.Logger) *limiter {
-	return &limiter{rl: redis_rate.NewLimiter(rdb), prefix: prefix, timeout: 250 * time.Millisecond, log: log}
+	return &limiter{rl: redis_rate.NewLimiter(rdb), prefix: prefix, timeout: 100 * time.Millisecond, log: log}
 }
 
 // take spends one request of budget b under key. It answers allowed when Redis cannot be
