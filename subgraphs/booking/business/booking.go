@@ -235,10 +235,27 @@ func (s *Service) Book(ctx context.Context, in BookInput) (store.Appointment, er
 	}
 	start := in.StartsAt.UTC()
 	hash := requestHash(opBook, in.PractitionerID, in.AppointmentTypeID, start.Format(time.RFC3339Nano), in.HoldID, in.RelativeID, note)
-	if in.HoldID == "" {
-		return s.bookFast(ctx, me, in, key, note, start, hash)
+	return onceMoreIfConnectionLost(s, func() (store.Appointment, error) {
+		if in.HoldID == "" {
+			return s.bookFast(ctx, me, in, key, note, start, hash)
+		}
+		return s.bookInTx(ctx, me, in, key, note, start, hash)
+	})
+}
+
+// onceMoreIfConnectionLost runs a keyed change (a booking, a move) again when
+// its database connection died under it — the server restarted, an operator
+// terminated the sessions — instead of failing the caller: the idempotency
+// key makes the second run answer what the first committed, if it did. The
+// pool's other connections likely died too: they are dropped first.
+func onceMoreIfConnectionLost[T any](s *Service, run func() (T, error)) (T, error) {
+	out, err := run()
+	if store.ConnectionLost(err) {
+		s.log.Warn("booking: database connection lost; reconnecting and trying once more", "err", err)
+		s.store.DropConnections()
+		out, err = run()
 	}
-	return s.bookInTx(ctx, me, in, key, note, start, hash)
+	return out, err
 }
 
 // bookInTx is Book in one transaction, the way of a booking that turns the
@@ -402,6 +419,11 @@ func (s *Service) Reschedule(ctx context.Context, in RescheduleInput) (Moved, er
 	}
 	start := in.StartsAt.UTC()
 	hash := requestHash(opReschedule, in.AppointmentID, start.Format(time.RFC3339Nano))
+	return onceMoreIfConnectionLost(s, func() (Moved, error) { return s.reschedule(ctx, me, in, key, start, hash) })
+}
+
+// reschedule is Reschedule once its input is checked.
+func (s *Service) reschedule(ctx context.Context, me string, in RescheduleInput, key string, start time.Time, hash []byte) (Moved, error) {
 	if a, ok, err := s.replay(ctx, me, key, opReschedule, hash); ok || err != nil {
 		return moved(a), err
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/careslot/careslot/internal/apperr"
 	"github.com/careslot/careslot/internal/eventdata"
@@ -679,4 +680,47 @@ func TestExportOccupied(t *testing.T) {
 	if len(got) != 2 || got[a.ID] != "CONFIRMED" || got[h.ID] != "HELD" {
 		t.Fatalf("exported %v", got)
 	}
+}
+
+// TestKeyedChangesSurviveTerminatedSessions: every session of the booking
+// database is terminated (as pg_terminate_backend by an operator, or a
+// server restart, does) just after the pool used them; the next booking and
+// the next move succeed on fresh connections, each exactly once.
+func TestKeyedChangesSurviveTerminatedSessions(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, business.Options{})
+	doc := e.addPractitioner()
+	pat := e.addPatient("Lou")
+	e.mustBook(pat, doc, typeA, tuesday(9, 0))
+	terminate := func() {
+		t.Helper()
+		conn, err := pgx.Connect(context.Background(), e.pool.Config().ConnString())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(context.Background())
+		var n int
+		if err := conn.QueryRow(context.Background(), `SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+			WHERE datname = current_database() AND pid <> pg_backend_pid()) t`).Scan(&n); err != nil || n == 0 {
+			t.Fatalf("terminated %d sessions: %v", n, err)
+		}
+	}
+	terminate()
+	in := business.BookInput{PractitionerID: doc, AppointmentTypeID: typeA, StartsAt: tuesday(9, 30), IdempotencyKey: "after-terminate"}
+	a, err := e.svc.Book(asPatient(pat), in)
+	if err != nil {
+		t.Fatalf("booking after the sessions were terminated: %v", err)
+	}
+	terminate()
+	m, err := e.svc.Reschedule(asPatient(pat), business.RescheduleInput{AppointmentID: a.ID, StartsAt: tuesday(10, 30), IdempotencyKey: "move-after-terminate"})
+	if err != nil || !m.Appointment.StartsAt.Equal(tuesday(10, 30)) {
+		t.Fatalf("move after the sessions were terminated: %+v, %v", m, err)
+	}
+	if n := e.count(`SELECT count(*) FROM appointments WHERE idempotency_key = 'after-terminate'`); n != 1 {
+		t.Fatalf("%d appointments for one key", n)
+	}
+	if n := e.events(eventdata.AppointmentRescheduled, a.ID); n != 1 {
+		t.Fatalf("%d AppointmentRescheduled events", n)
+	}
+	e.checkInvariants()
 }

@@ -8,6 +8,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"strings"
 	"time"
 
 	sq "github.com/Masterminds/squirrel"
@@ -42,6 +45,12 @@ type Store struct {
 
 // New wraps a pool.
 func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+
+// DropConnections closes the pool's idle connections, and the others as
+// they are released, so the next statements run on fresh ones: after one
+// connection was found dead (a server restart, terminated sessions), the
+// others most likely are too.
+func (s *Store) DropConnections() { s.pool.Reset() }
 
 // Pool is the underlying pool (for tests and tools).
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
@@ -112,6 +121,24 @@ func (s *Store) InTx(ctx context.Context, fn func(tx *Tx) error) error {
 func retryable(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && (pgErr.Code == "40P01" || pgErr.Code == "40001")
+}
+
+// ConnectionLost reports whether err says the database connection died
+// under the statement (the server restarted or an operator terminated the
+// session) rather than that the statement failed: the work can be run
+// again on another connection. Whether the first run committed is unknown.
+func ConnectionLost(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		// 08: connection exception; 57P01–57P03: terminated by an
+		// administrator, a crash or a server that cannot accept it now.
+		return strings.HasPrefix(pgErr.Code, "08") || pgErr.Code == "57P01" || pgErr.Code == "57P02" || pgErr.Code == "57P03"
+	}
+	var netErr net.Error
+	return pgconn.SafeToRetry(err) || errors.As(err, &netErr) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 // Emit writes an event to the outbox in this transaction.
