@@ -147,7 +147,7 @@ func (p *platform) run(ctx context.Context, g *errgroup.Group, s *runningService
 		case s.ready != nil:
 			return s.ready(ctx)
 		case s.pool != nil:
-			return s.pool.Ping(ctx)
+			return postgres.Ready(ctx, s.pool)
 		}
 		return nil
 	})

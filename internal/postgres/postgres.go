@@ -52,6 +52,19 @@ func Connect(ctx context.Context, dsn string) (*pgxpool.Pool, error) {
 	return pool, nil
 }
 
+// Ready reports whether pool can serve: it pings the database on an idle
+// connection, and counts a pool whose every connection is busy as ready —
+// the requests queued for a connection are being served, and a readiness
+// probe must not queue behind them (under load it would time out, take the
+// replica out of its balancer and push the load onto the others).
+func Ready(ctx context.Context, pool *pgxpool.Pool) error {
+	st := pool.Stat()
+	if st.IdleConns() == 0 && st.AcquiredConns() > 0 && st.AcquiredConns() >= st.MaxConns() {
+		return nil
+	}
+	return pool.Ping(ctx)
+}
+
 // EnsureDatabase creates the database named in dsn when it does not exist,
 // connecting to the server's "postgres" database to do so.
 func EnsureDatabase(ctx context.Context, dsn string) error {
