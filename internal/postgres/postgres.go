@@ -56,13 +56,21 @@ func Connect(ctx context.Context, dsn string) (*pgxpool.Pool, error) {
 // connection, and counts a pool whose every connection is busy as ready —
 // the requests queued for a connection are being served, and a readiness
 // probe must not queue behind them (under load it would time out, take the
-// replica out of its balancer and push the load onto the others).
+// replica out of its balancer and push the load onto the others). A failed
+// ping may only have met a connection the server dropped (a restart,
+// terminated sessions): the pool's connections are then replaced and the
+// database asked once more.
 func Ready(ctx context.Context, pool *pgxpool.Pool) error {
 	st := pool.Stat()
 	if st.IdleConns() == 0 && st.AcquiredConns() > 0 && st.AcquiredConns() >= st.MaxConns() {
 		return nil
 	}
-	return pool.Ping(ctx)
+	err := pool.Ping(ctx)
+	if err != nil && ctx.Err() == nil {
+		pool.Reset()
+		err = pool.Ping(ctx)
+	}
+	return err
 }
 
 // EnsureDatabase creates the database named in dsn when it does not exist,

@@ -42,6 +42,22 @@ func TestReadyDoesNotQueueBehindRequests(t *testing.T) {
 	}
 	b.Release()
 
+	// Every session ended by the server: the idle connections are dead, and
+	// readiness finds fresh ones rather than failing.
+	killer, err := postgres.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer killer.Close()
+	var n int
+	if err := killer.QueryRow(ctx, `SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+		WHERE datname = current_database() AND pid <> pg_backend_pid()) t`).Scan(&n); err != nil || n < 2 {
+		t.Fatalf("terminated %d sessions: %v", n, err)
+	}
+	if err := postgres.Ready(ctx, pool); err != nil {
+		t.Fatalf("after the sessions were terminated: %v", err)
+	}
+
 	cfg, err := pgxpool.ParseConfig("postgres://nobody@127.0.0.1:1/none?connect_timeout=1")
 	if err != nil {
 		t.Fatal(err)
