@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,8 +23,8 @@ import (
 // The services' SHUTDOWN_DRAIN must outlast the failures it takes.
 const (
 	ReadyPoll     = 100 * time.Millisecond
-	ReadyTimeout  = 500 * time.Millisecond
-	ReadyFailures = 2
+	ReadyTimeout  = time.Second
+	ReadyFailures = 3
 )
 
 // Proxy stands in for a Kubernetes Service in front of a Deployment's
@@ -49,6 +51,10 @@ type Proxy struct {
 
 func (p *Proxy) failed(format string, args ...any) {
 	p.Failed.Add(1)
+	p.note(format, args...)
+}
+
+func (p *Proxy) note(format string, args ...any) {
 	p.errMu.Lock()
 	defer p.errMu.Unlock()
 	if len(p.errors) < 20 {
@@ -164,14 +170,21 @@ func (p *Proxy) poll(ctx context.Context, b *backend) {
 	for {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+b.addr+"/readyz", nil)
 		res, err := c.Do(req)
+		why := ""
 		if err == nil {
+			body, _ := io.ReadAll(io.LimitReader(res.Body, 200))
 			_ = res.Body.Close()
+			why = fmt.Sprintf("HTTP %d %s", res.StatusCode, strings.TrimSpace(string(body)))
+		} else {
+			why = err.Error()
 		}
 		if err == nil && res.StatusCode == http.StatusOK {
 			failures = 0
 			b.ready.Store(true)
 		} else if failures++; failures >= ReadyFailures {
-			b.ready.Store(false)
+			if b.ready.Swap(false) && ctx.Err() == nil {
+				p.note("%s out of rotation: %s", b.addr, why)
+			}
 		}
 		select {
 		case <-ctx.Done():

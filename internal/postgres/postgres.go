@@ -53,7 +53,8 @@ func Connect(ctx context.Context, dsn string) (*pgxpool.Pool, error) {
 }
 
 // Ready reports whether pool can serve: it pings the database on an idle
-// connection, and counts a pool whose every connection is busy as ready —
+// connection, and counts a pool whose every connection is busy (or being
+// made) as ready —
 // the requests queued for a connection are being served, and a readiness
 // probe must not queue behind them (under load it would time out, take the
 // replica out of its balancer and push the load onto the others). A failed
@@ -61,8 +62,8 @@ func Connect(ctx context.Context, dsn string) (*pgxpool.Pool, error) {
 // terminated sessions): the pool's connections are then replaced and the
 // database asked once more.
 func Ready(ctx context.Context, pool *pgxpool.Pool) error {
-	st := pool.Stat()
-	if st.IdleConns() == 0 && st.AcquiredConns() > 0 && st.AcquiredConns() >= st.MaxConns() {
+	// Every connection taken or being made: a ping would wait in line.
+	if st := pool.Stat(); st.IdleConns() == 0 && st.TotalConns() >= st.MaxConns() {
 		return nil
 	}
 	err := pool.Ping(ctx)
