@@ -129,14 +129,13 @@ func (s *Service) bookFast(ctx context.Context, me string, in BookInput, key, no
 			return got.Appointment, err
 		}
 		if err != nil {
-			return store.Appointment{}, err
+			return store.Appointment{}, conflict(err)
 		}
 		if ok {
 			return a, nil
 		}
 		why, err := s.store.WhyNoRow(ctx, store.NoRowQuery{Subject: me, Key: key, Country: a.Country,
-			PractitionerID: a.PractitionerID, PersonID: a.PersonID, StartsAt: a.StartsAt, EndsAt: a.EndsAt,
-			BlockedFrom: a.BlockedFrom, BlockedUntil: a.BlockedUntil, Now: now})
+			PractitionerID: a.PractitionerID, BlockedFrom: a.BlockedFrom, BlockedUntil: a.BlockedUntil, Now: now})
 		if err != nil {
 			return store.Appointment{}, err
 		}
@@ -151,8 +150,6 @@ func (s *Service) bookFast(ctx context.Context, me string, in BookInput, key, no
 			if err := s.store.InTx(ctx, func(tx *store.Tx) error { return s.expireOverlapping(ctx, tx, p, start, now) }); err != nil {
 				return store.Appointment{}, err
 			}
-		case why.PersonBusy:
-			return store.Appointment{}, patientOverlap()
 		default:
 			return store.Appointment{}, slotTaken()
 		}

@@ -113,9 +113,11 @@ func collect(rows pgx.Rows, err error) ([]Appointment, error) {
 }
 
 // Insert adds a hold or an appointment unless it would overlap an occupying
-// row of the practitioner or a confirmed appointment of the person: then it
-// inserts nothing and returns ErrPractitionerOverlap or ErrPersonOverlap. It
-// never raises the exclusion violation (ON CONFLICT DO NOTHING, no target).
+// row of the practitioner (then it inserts nothing and returns
+// ErrPractitionerOverlap: ON CONFLICT DO NOTHING, no target, never raises
+// that violation) or a confirmed appointment of the person in any country
+// (ErrPersonOverlap: the person constraint raises, and the transaction is
+// aborted).
 func (t *Tx) Insert(ctx context.Context, a Appointment) (Appointment, error) {
 	out, err := scanAppointment(t.tx.QueryRow(ctx, returning(`INSERT INTO appointments
 		(country, id, practitioner_id, patient_id, relative_id, person_id, appointment_type_id, location_id,
@@ -125,31 +127,10 @@ func (t *Tx) Insert(ctx context.Context, a Appointment) (Appointment, error) {
 		ON CONFLICT DO NOTHING`),
 		a.Country, a.ID, a.PractitionerID, a.PatientID, a.RelativeID, a.PersonID, a.AppointmentTypeID, a.LocationID,
 		a.Status, a.StartsAt, a.EndsAt, a.BlockedFrom, a.BlockedUntil, a.HoldExpiresAt, a.IdempotencyKey, a.Note))
-	if !errors.Is(err, ErrNotFound) {
-		return out, err
+	if errors.Is(err, ErrNotFound) {
+		return Appointment{}, ErrPractitionerOverlap
 	}
-	// No row: a constraint said no. Tell which one (the conflicting row is
-	// committed by now: ON CONFLICT waited for its transaction).
-	if a.Status == StatusConfirmed {
-		busy, err := t.PersonBusy(ctx, a.Country, a.PersonID, a.StartsAt, a.EndsAt, a.ID)
-		if err != nil {
-			return Appointment{}, err
-		}
-		if busy {
-			return Appointment{}, ErrPersonOverlap
-		}
-	}
-	return Appointment{}, ErrPractitionerOverlap
-}
-
-// PersonBusy reports whether the person has a confirmed appointment (other
-// than excludeID) overlapping [from, to) in the country.
-func (t *Tx) PersonBusy(ctx context.Context, country, personID string, from, to time.Time, excludeID string) (bool, error) {
-	var busy bool
-	err := t.tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM appointments WHERE country = $1 AND person_id = $2
-		AND status = 'CONFIRMED' AND tstzrange(starts_at, ends_at) && tstzrange($3, $4) AND id <> $5)`,
-		country, personID, from, to, orZeroUUID(excludeID)).Scan(&busy)
-	return busy, err
+	return out, overlapError(err)
 }
 
 // ExpireHolds marks the practitioner's holds that are still HELD but expired

@@ -187,6 +187,8 @@ const bookOnceSQL = `WITH ins AS (
 // whether it did. false: a constraint refused the row (the conflicting row
 // is committed by now: the insert waited for its transaction) and nothing
 // was written. ErrKeyTaken: another request committed k first.
+// ErrPersonOverlap: the person has a confirmed appointment then, in any
+// country (the person constraint raised; nothing was written).
 func (s *Store) BookOnce(ctx context.Context, a Appointment, k NewKey, topic string, ev events.Envelope) (bool, error) {
 	if a.Status != StatusConfirmed || a.HoldExpiresAt != nil || a.Version != 1 {
 		return false, fmt.Errorf("store: BookOnce writes new confirmed appointments only")
@@ -220,7 +222,7 @@ func (s *Store) BookOnce(ctx context.Context, a Appointment, k NewKey, topic str
 		return false, ErrKeyTaken
 	}
 	if err != nil {
-		return false, err
+		return false, overlapError(err)
 	}
 	if n == 1 {
 		outbox.Committed(s.pool)
@@ -232,20 +234,17 @@ func (s *Store) BookOnce(ctx context.Context, a Appointment, k NewKey, topic str
 type NoRowQuery struct {
 	Subject, Key                   string
 	Country, PractitionerID        string
-	PersonID                       string
-	StartsAt, EndsAt               time.Time
 	BlockedFrom, BlockedUntil, Now time.Time
 }
 
 // NoRow says why BookOnce wrote nothing: the key was committed meanwhile
-// (HasKey), a hold that expired at Now but is still HELD overlaps the range
-// (ExpiredHold), or the person has an overlapping confirmed appointment
-// (PersonBusy); otherwise the practitioner is busy then.
+// (HasKey), or a hold that expired at Now but is still HELD overlaps the
+// range (ExpiredHold); otherwise the practitioner is busy then. (A busy
+// person is no "no row": the person constraint raised ErrPersonOverlap.)
 type NoRow struct {
 	Key         Key
 	HasKey      bool
 	ExpiredHold bool
-	PersonBusy  bool
 }
 
 // WhyNoRow reads, in one round trip, why BookOnce wrote nothing.
@@ -265,11 +264,6 @@ func (s *Store) WhyNoRow(ctx context.Context, q NoRowQuery) (NoRow, error) {
 		AND hold_expires_at <= $5 AND blocked && tstzrange($3, $4))`,
 		q.Country, q.PractitionerID, q.BlockedFrom, q.BlockedUntil, q.Now).QueryRow(func(row pgx.Row) error {
 		return row.Scan(&r.ExpiredHold)
-	})
-	b.Queue(`SELECT EXISTS (SELECT 1 FROM appointments WHERE country = $1 AND person_id = $2
-		AND status = 'CONFIRMED' AND tstzrange(starts_at, ends_at) && tstzrange($3, $4))`,
-		q.Country, q.PersonID, q.StartsAt, q.EndsAt).QueryRow(func(row pgx.Row) error {
-		return row.Scan(&r.PersonBusy)
 	})
 	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
 		return NoRow{}, err

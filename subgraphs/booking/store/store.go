@@ -55,15 +55,18 @@ func (s *Store) DropConnections() { s.pool.Reset() }
 // Pool is the underlying pool (for tests and tools).
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 
-// Constraint names, per partition: <partition>_<suffix>.
+// Constraint names: the practitioner's, per partition
+// (<partition>_no_overlap); the person's, one for every country
+// (person_appointments, kept by triggers on appointments: migration 2).
 const (
 	practitionerOverlapSuffix = "_no_overlap"
-	personOverlapSuffix       = "_no_person_overlap"
+	personOverlapConstraint   = "person_appointments_no_overlap"
 )
 
 // EnsurePartitions creates each country's partition of appointments with its
-// two exclusion constraints, so a country added to the catalogue gets them on
-// the next start.
+// practitioner exclusion constraint, so a country added to the catalogue gets
+// it on the next start. (The person constraint spans every partition: the
+// partition inherits the parent's triggers that keep it.)
 func (s *Store) EnsurePartitions(ctx context.Context, codes []string) error {
 	return postgres.EnsureCountryPartitions(ctx, s.pool, PartitionedTables, codes, addConstraints)
 }
@@ -77,9 +80,6 @@ func addConstraints(ctx context.Context, tx pgx.Tx, table, partition string) err
 		fmt.Sprintf(`ALTER TABLE %s ADD CONSTRAINT %s EXCLUDE USING gist
 			(practitioner_id WITH =, blocked WITH &&) WHERE (status IN ('HELD', 'CONFIRMED'))`,
 			p, pgx.Identifier{partition + practitionerOverlapSuffix}.Sanitize()),
-		fmt.Sprintf(`ALTER TABLE %s ADD CONSTRAINT %s EXCLUDE USING gist
-			(person_id WITH =, tstzrange(starts_at, ends_at) WITH &&) WHERE (status = 'CONFIRMED')`,
-			p, pgx.Identifier{partition + personOverlapSuffix}.Sanitize()),
 	}
 	for _, q := range stmts {
 		if _, err := tx.Exec(ctx, q); err != nil {
@@ -154,15 +154,16 @@ type querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
-// overlapError maps an exclusion violation raised by an UPDATE (which, unlike
-// an INSERT, cannot say ON CONFLICT DO NOTHING) to the conflict it means.
+// overlapError maps an exclusion violation to the conflict it means: raised
+// by an UPDATE (which, unlike an INSERT, cannot say ON CONFLICT DO NOTHING),
+// or by the person constraint, which the triggers write to in the same
+// statement (ON CONFLICT applies to the appointments row only).
 func overlapError(err error) error {
 	var pgErr *pgconn.PgError
 	if !errors.As(err, &pgErr) || pgErr.Code != "23P01" {
 		return err
 	}
-	if len(pgErr.ConstraintName) >= len(personOverlapSuffix) &&
-		pgErr.ConstraintName[len(pgErr.ConstraintName)-len(personOverlapSuffix):] == personOverlapSuffix {
+	if pgErr.ConstraintName == personOverlapConstraint {
 		return ErrPersonOverlap
 	}
 	return ErrPractitionerOverlap
