@@ -20,6 +20,11 @@ const (
 	SlotUnavailable    Code = "SLOT_UNAVAILABLE"
 	CancellationClosed Code = "CANCELLATION_CLOSED"
 	RateLimited        Code = "RATE_LIMITED"
+	// Domain limits against slot hoarding and sign-up floods (per country,
+	// internal/countries): each its own code, so a client can say which.
+	HoldLimitReached         Code = "HOLD_LIMIT_REACHED"
+	BookingLimitReached      Code = "BOOKING_LIMIT_REACHED"
+	RegistrationLimitReached Code = "REGISTRATION_LIMIT_REACHED"
 	Internal           Code = "INTERNAL"
 )
 

@@ -40,10 +40,51 @@ type Country struct {
 	} `yaml:"regulatory"`
 	Features    []string    `yaml:"features"`
 	Specialties []Specialty `yaml:"specialties"`
+	// Limits against slot hoarding and sign-up floods (defaults when absent).
+	Limits Limits `yaml:"limits"`
 
 	location *time.Location
 	regNo    *regexp.Regexp
 	specs    map[string]Specialty
+}
+
+// Limits are a country's domain limits; each refusal has its own code.
+type Limits struct {
+	// LiveHoldsPerPatient caps the live holds of one patient account (a hold
+	// in this country counts every live hold of the account).
+	LiveHoldsPerPatient int `yaml:"liveHoldsPerPatient"`
+	// BookingsPerPatientPerPracticePerDay caps the appointments one account
+	// books (for itself or its relatives) with one practice on one local day
+	// of the country (the day the booking is made; a cancellation does not
+	// give one back).
+	BookingsPerPatientPerPracticePerDay int `yaml:"bookingsPerPatientPerPracticePerDay"`
+	// RegistrationsPerAddressPerHour caps the patient accounts registered
+	// from one client address (IPv6: one /64) in one clock hour.
+	RegistrationsPerAddressPerHour int `yaml:"registrationsPerAddressPerHour"`
+}
+
+// Default limits, for a country that does not set them.
+var DefaultLimits = Limits{LiveHoldsPerPatient: 2, BookingsPerPatientPerPracticePerDay: 4, RegistrationsPerAddressPerHour: 10}
+
+// withDefaults fills the unset limits from DefaultLimits.
+func (l Limits) withDefaults() (Limits, error) {
+	for _, f := range []struct {
+		v    *int
+		def  int
+		name string
+	}{
+		{&l.LiveHoldsPerPatient, DefaultLimits.LiveHoldsPerPatient, "liveHoldsPerPatient"},
+		{&l.BookingsPerPatientPerPracticePerDay, DefaultLimits.BookingsPerPatientPerPracticePerDay, "bookingsPerPatientPerPracticePerDay"},
+		{&l.RegistrationsPerAddressPerHour, DefaultLimits.RegistrationsPerAddressPerHour, "registrationsPerAddressPerHour"},
+	} {
+		switch {
+		case *f.v < 0:
+			return l, fmt.Errorf("limits.%s must be positive (or absent for the default %d)", f.name, f.def)
+		case *f.v == 0:
+			*f.v = f.def
+		}
+	}
+	return l, nil
 }
 
 // Location is the country's default zone.
@@ -136,6 +177,9 @@ func Parse(b []byte) (cat *Catalog, err error) {
 			if c.regNo, err = regexp.Compile(p); err != nil {
 				return nil, fmt.Errorf("countries: %s: registration pattern: %w", c.Code, err)
 			}
+		}
+		if c.Limits, err = c.Limits.withDefaults(); err != nil {
+			return nil, fmt.Errorf("countries: %s: %w", c.Code, err)
 		}
 		c.specs = map[string]Specialty{}
 		for _, s := range c.Specialties {

@@ -15,6 +15,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"time"
@@ -34,20 +35,16 @@ var Source = events.Source("booking")
 
 // Defaults of Options.
 const (
-	DefaultHoldTTL      = 5 * time.Minute
-	DefaultMaxLiveHolds = 2
-	MaxKeyLength        = 200
-	MaxNoteLength       = 1000
-	MaxReasonLength     = 500
+	DefaultHoldTTL  = 5 * time.Minute
+	MaxKeyLength    = 200
+	MaxNoteLength   = 1000
+	MaxReasonLength = 500
 )
 
 // Options tune the service.
 type Options struct {
 	// HoldTTL is how long a hold lives (DefaultHoldTTL when zero).
 	HoldTTL time.Duration
-	// MaxLiveHolds is how many live holds a patient may have; a new hold
-	// beyond it releases the oldest (DefaultMaxLiveHolds when zero).
-	MaxLiveHolds int
 	// Now is the clock (time.Now when nil).
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -59,23 +56,19 @@ type Service struct {
 	countries *countries.Catalog
 	now       func() time.Time
 	holdTTL   time.Duration
-	maxHolds  int
 	log       *slog.Logger
 	plans     *planCache // decoded schedule replicas
 }
 
 // New builds the service.
 func New(st *store.Store, cat *countries.Catalog, opts Options) *Service {
-	s := &Service{store: st, countries: cat, now: opts.Now, holdTTL: opts.HoldTTL, maxHolds: opts.MaxLiveHolds, log: opts.Logger,
+	s := &Service{store: st, countries: cat, now: opts.Now, holdTTL: opts.HoldTTL, log: opts.Logger,
 		plans: newPlanCache(DefaultPlanCacheSize)}
 	if s.now == nil {
 		s.now = time.Now
 	}
 	if s.holdTTL <= 0 {
 		s.holdTTL = DefaultHoldTTL
-	}
-	if s.maxHolds <= 0 {
-		s.maxHolds = DefaultMaxLiveHolds
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -94,9 +87,11 @@ type HoldInput struct {
 }
 
 // Hold holds a slot for the calling patient for HoldTTL: the slot is then
-// occupied (by the same constraint as a booking) until the hold expires or is
-// turned into a booking. Holding the very slot the patient already holds
-// returns that hold; a hold beyond MaxLiveHolds releases the oldest one.
+// occupied (by the same constraint as a booking) until the hold expires, is
+// released or is turned into a booking. Holding the very slot the patient
+// already holds returns that hold; a hold beyond the country's live holds per
+// patient is HOLD_LIMIT_REACHED (counted under a per-patient lock in the
+// transaction that inserts, so racing holds cannot pass it together).
 func (s *Service) Hold(ctx context.Context, in HoldInput) (store.Appointment, error) {
 	me, err := auth.PatientAccount(ctx)
 	if err != nil {
@@ -123,14 +118,9 @@ func (s *Service) Hold(ctx context.Context, in HoldInput) (store.Appointment, er
 				return nil
 			}
 		}
-		for ; len(live) >= s.maxHolds; live = live[1:] {
-			released, err := tx.ReleaseHold(ctx, live[0].Country, live[0].ID, me, now)
-			if err != nil {
-				return err
-			}
-			if err := s.emit(ctx, tx, eventdata.HoldReleased, released, nil); err != nil {
-				return err
-			}
+		if limit := s.limits(p.country).LiveHoldsPerPatient; len(live) >= limit {
+			return &apperr.Error{Code: apperr.HoldLimitReached, Message: fmt.Sprintf(
+				"you already hold %d slots, the most at once: book or release one (releaseHold), or let one expire", len(live))}
 		}
 		// Expire the due holds in the way, then read what is occupied (one
 		// round trip, in that order).
@@ -176,6 +166,60 @@ func (s *Service) Hold(ctx context.Context, in HoldInput) (store.Appointment, er
 		return store.Appointment{}, err
 	}
 	return out, nil
+}
+
+// ReleaseHold ends one of the calling patient's holds at once, freeing its
+// slot (HoldReleased). A hold that has already ended is returned as it is;
+// anyone else's, or an unknown id, is NOT_FOUND.
+func (s *Service) ReleaseHold(ctx context.Context, holdID string) (store.Appointment, error) {
+	me, err := auth.PatientAccount(ctx)
+	if err != nil {
+		return store.Appointment{}, err
+	}
+	if err := ids(field{"holdId", holdID}); err != nil {
+		return store.Appointment{}, err
+	}
+	var out store.Appointment
+	err = s.store.InTx(ctx, func(tx *store.Tx) error {
+		h, err := tx.Lock(ctx, holdID)
+		if errors.Is(err, store.ErrNotFound) || (err == nil && (h.PatientID != canonicalID(me) || h.HoldExpiresAt == nil)) {
+			return apperr.NotFoundf("hold %q not found", holdID)
+		}
+		if err != nil {
+			return err
+		}
+		now := s.now()
+		out = h
+		if h.Status != store.StatusHeld {
+			return nil
+		}
+		// A hold past its expiry that the sweeper has not reached yet ends now too.
+		if out, err = tx.EndHold(ctx, h.Country, h.ID, now); err != nil {
+			return err
+		}
+		return s.emit(ctx, tx, eventdata.HoldReleased, out, nil)
+	})
+	return out, err
+}
+
+// limits are the country's domain limits (the defaults for a country the
+// catalogue does not serve).
+func (s *Service) limits(country string) countries.Limits {
+	if c, ok := s.countries.Get(country); ok {
+		return c.Limits
+	}
+	return countries.DefaultLimits
+}
+
+// dayLimit is what a booking made at now counts against: the country's local
+// date then and its bookings per account, practice and day.
+func (s *Service) dayLimit(country string, now time.Time) store.DayLimit {
+	zone := time.UTC
+	if c, ok := s.countries.Get(country); ok && c.Location() != nil {
+		zone = c.Location()
+	}
+	y, m, d := now.In(zone).Date()
+	return store.DayLimit{Day: time.Date(y, m, d, 0, 0, 0, 0, time.UTC), Max: s.limits(country).BookingsPerPatientPerPracticePerDay}
 }
 
 // BookInput is a booking request.
@@ -311,6 +355,9 @@ func (s *Service) bookInTx(ctx context.Context, me string, in BookInput, key, no
 			IdempotencyKey: key, Note: note,
 		}
 		if out, err = tx.Insert(ctx, a); err != nil {
+			return conflict(err)
+		}
+		if err := tx.CountBooking(ctx, me, p.practitionerID, s.dayLimit(p.country, now)); err != nil {
 			return conflict(err)
 		}
 		if err := s.emit(ctx, tx, eventdata.AppointmentBooked, out, nil); err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/careslot/careslot/internal/apperr"
+	"github.com/careslot/careslot/internal/countries"
 	"github.com/careslot/careslot/internal/eventdata"
 	"github.com/careslot/careslot/internal/events"
 	"github.com/careslot/careslot/internal/slots"
@@ -346,20 +347,29 @@ func TestHolds(t *testing.T) {
 		StartsAt: tuesday(12, 0), IdempotencyKey: "k3", HoldID: h2})
 	wantCode(t, err, apperr.InvalidInput)
 
-	// At most two live holds: a third releases the oldest.
+	// At most two live holds (France): a third is refused until one ends.
 	h3, err := hold(bob, tuesday(12, 0))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := hold(bob, tuesday(13, 0)); err != nil {
-		t.Fatal(err)
-	}
+	_, err = hold(bob, tuesday(13, 0))
+	wantCode(t, err, apperr.HoldLimitReached)
 	if n := e.count(`SELECT count(*) FROM appointments WHERE patient_id = $1 AND status = 'HELD'`, bob); n != 2 {
 		t.Fatalf("bob has %d live holds", n)
 	}
-	if n := e.count(`SELECT count(*) FROM appointments WHERE id = $1 AND status = 'EXPIRED'`, h2); n != 1 {
-		t.Fatal("the oldest hold was not released")
+	// Releasing one (only one's own) frees its slot and a place.
+	_, err = e.svc.ReleaseHold(asPatient(alice), h2)
+	wantCode(t, err, apperr.NotFound)
+	if r, err := e.svc.ReleaseHold(asPatient(bob), h2); err != nil || r.Status != "EXPIRED" || e.events(eventdata.HoldReleased, h2) != 1 {
+		t.Fatalf("release: %+v, %v", r, err)
 	}
+	if r, err := e.svc.ReleaseHold(asPatient(bob), h2); err != nil || r.Status != "EXPIRED" || e.events(eventdata.HoldReleased, h2) != 1 {
+		t.Fatalf("release again: %+v, %v", r, err)
+	}
+	if _, err := hold(bob, tuesday(13, 0)); err != nil {
+		t.Fatal(err)
+	}
+	e.mustBook(alice, doc, typeA, tuesday(11, 0))
 
 	// An expired hold frees the slot: the booking transaction expires it.
 	e.clock.Advance(2 * time.Minute)
@@ -576,7 +586,11 @@ func TestMarkNoShow(t *testing.T) {
 
 func TestPatientAppointmentsPages(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, business.Options{})
+	// Five bookings with one practice on one day: past France's limit.
+	e := newEnvWith(t, business.Options{}, func(c *countries.Catalog) {
+		fr, _ := c.Get("fr")
+		fr.Limits.BookingsPerPatientPerPracticePerDay = 10
+	}, 0)
 	doc := e.addPractitioner()
 	pat := e.addPatient("Camille")
 	var want []string

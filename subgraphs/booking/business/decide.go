@@ -158,9 +158,13 @@ func patientOverlap() error {
 		Message: "you already have an appointment at that time"}
 }
 
-// conflict maps the store's overlap errors to SLOT_UNAVAILABLE.
+// conflict maps the store's overlap errors to SLOT_UNAVAILABLE, and a
+// booking past the day's limit to BOOKING_LIMIT_REACHED.
 func conflict(err error) error {
 	switch {
+	case errors.Is(err, store.ErrBookingLimit):
+		return apperr.E(apperr.BookingLimitReached,
+			"you have booked the most appointments with this practice for today; please call the practice")
 	case errors.Is(err, store.ErrPersonOverlap):
 		return patientOverlap()
 	case errors.Is(err, store.ErrPractitionerOverlap):

@@ -118,7 +118,7 @@ func (s *Service) bookFast(ctx context.Context, me string, in BookInput, key, no
 	k := store.NewKey{Subject: me, Key: key, Operation: opBook, RequestHash: hash, Response: resp}
 	expired := false
 	for {
-		ok, err := s.store.BookOnce(ctx, a, k, events.BookingEvents, ev)
+		ok, err := s.store.BookOnce(ctx, a, k, s.dayLimit(p.country, now), events.BookingEvents, ev)
 		if errors.Is(err, store.ErrKeyTaken) {
 			// Another request committed this key first (the insert waited
 			// for it): its answer, or INVALID_INPUT for another request.

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net/url"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -17,6 +19,7 @@ import (
 	"github.com/careslot/careslot/internal/countries"
 	"github.com/careslot/careslot/internal/eventdata"
 	"github.com/careslot/careslot/internal/events"
+	"github.com/careslot/careslot/internal/postgres"
 	"github.com/careslot/careslot/internal/testenv"
 	"github.com/careslot/careslot/subgraphs/booking/business"
 	"github.com/careslot/careslot/subgraphs/booking/store"
@@ -78,10 +81,33 @@ type env struct {
 	clock *clock
 }
 
-func newEnv(t testing.TB, opts business.Options) *env {
+func newEnv(t testing.TB, opts business.Options) *env { return newEnvWith(t, opts, nil, 0) }
+
+// newEnvWith is newEnv with the catalogue tuned by tune (when not nil) and,
+// when maxConns > 0, a pool of at most maxConns connections (the server's
+// connections are shared by every test on the machine: a test racing many
+// requests queues them on a small pool).
+func newEnvWith(t testing.TB, opts business.Options, tune func(*countries.Catalog), maxConns int) *env {
 	t.Helper()
-	pool, _ := testenv.NewDatabase(t, "booking")
+	pool, dsn := testenv.NewDatabase(t, "booking")
+	if maxConns > 0 {
+		u, err := url.Parse(dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := u.Query()
+		q.Set("pool_max_conns", strconv.Itoa(maxConns))
+		u.RawQuery = q.Encode()
+		pool.Close()
+		if pool, err = postgres.Connect(context.Background(), u.String()); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(pool.Close)
+	}
 	cat := countries.MustDefault()
+	if tune != nil {
+		tune(cat)
+	}
 	st := store.New(pool)
 	if err := st.EnsurePartitions(context.Background(), cat.Codes()); err != nil {
 		t.Fatal(err)

@@ -46,7 +46,7 @@ func (s *Service) ExpireDueHolds(ctx context.Context) (int, error) {
 }
 
 // RunSweeper expires due holds every interval (and prunes old idempotency
-// keys hourly) until ctx ends.
+// keys and booking counts hourly) until ctx ends.
 func (s *Service) RunSweeper(ctx context.Context, interval time.Duration) error {
 	if interval <= 0 {
 		interval = time.Second
@@ -61,8 +61,13 @@ func (s *Service) RunSweeper(ctx context.Context, interval time.Duration) error 
 			s.log.DebugContext(ctx, "holds expired", "count", n)
 		}
 		if now := s.now(); now.Sub(pruned) > time.Hour {
-			if _, err := s.store.PruneKeys(ctx, now.Add(-KeyRetention)); err != nil && ctx.Err() == nil {
-				s.log.WarnContext(ctx, "prune idempotency keys", "err", err)
+			_, err := s.store.PruneKeys(ctx, now.Add(-KeyRetention))
+			if err == nil {
+				// Two days back: every country's "today" is after that.
+				_, err = s.store.PruneBookingCounts(ctx, now.Add(-48*time.Hour))
+			}
+			if err != nil && ctx.Err() == nil {
+				s.log.WarnContext(ctx, "prune idempotency keys and booking counts", "err", err)
 			} else {
 				pruned = now
 			}

@@ -24,6 +24,15 @@ func (r *mutationResolver) HoldSlot(ctx context.Context, input model.HoldSlotInp
 	return &model.HoldSlotPayload{Hold: hold(h)}, nil
 }
 
+// ReleaseHold is the resolver for the releaseHold field.
+func (r *mutationResolver) ReleaseHold(ctx context.Context, holdID string) (*model.ReleaseHoldPayload, error) {
+	h, err := r.Service.ReleaseHold(ctx, holdID)
+	if err != nil {
+		return nil, err
+	}
+	return &model.ReleaseHoldPayload{Hold: hold(h)}, nil
+}
+
 // BookAppointment is the resolver for the bookAppointment field.
 func (r *mutationResolver) BookAppointment(ctx context.Context, input model.BookAppointmentInput) (*model.BookAppointmentPayload, error) {
 	a, err := r.Service.Book(ctx, business.BookInput{

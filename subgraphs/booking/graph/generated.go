@@ -123,6 +123,7 @@ type ComplexityRoot struct {
 		CancelAppointment     func(childComplexity int, input model.CancelAppointmentInput) int
 		HoldSlot              func(childComplexity int, input model.HoldSlotInput) int
 		MarkNoShow            func(childComplexity int, appointmentID string) int
+		ReleaseHold           func(childComplexity int, holdID string) int
 		RescheduleAppointment func(childComplexity int, input model.RescheduleAppointmentInput) int
 	}
 
@@ -153,6 +154,10 @@ type ComplexityRoot struct {
 		ID func(childComplexity int) int
 	}
 
+	ReleaseHoldPayload struct {
+		Hold func(childComplexity int) int
+	}
+
 	RescheduleAppointmentPayload struct {
 		Appointment func(childComplexity int) int
 		Previous    func(childComplexity int) int
@@ -178,6 +183,7 @@ type EntityResolver interface {
 }
 type MutationResolver interface {
 	HoldSlot(ctx context.Context, input model.HoldSlotInput) (*model.HoldSlotPayload, error)
+	ReleaseHold(ctx context.Context, holdID string) (*model.ReleaseHoldPayload, error)
 	BookAppointment(ctx context.Context, input model.BookAppointmentInput) (*model.BookAppointmentPayload, error)
 	RescheduleAppointment(ctx context.Context, input model.RescheduleAppointmentInput) (*model.RescheduleAppointmentPayload, error)
 	CancelAppointment(ctx context.Context, input model.CancelAppointmentInput) (*model.CancelAppointmentPayload, error)
@@ -502,6 +508,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.MarkNoShow(childComplexity, args["appointmentId"].(string)), true
+	case "Mutation.releaseHold":
+		if e.ComplexityRoot.Mutation.ReleaseHold == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_releaseHold_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ReleaseHold(childComplexity, args["holdId"].(string)), true
 	case "Mutation.rescheduleAppointment":
 		if e.ComplexityRoot.Mutation.RescheduleAppointment == nil {
 			break
@@ -611,6 +628,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Relative.ID(childComplexity), true
+
+	case "ReleaseHoldPayload.hold":
+		if e.ComplexityRoot.ReleaseHoldPayload.Hold == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReleaseHoldPayload.Hold(childComplexity), true
 
 	case "RescheduleAppointmentPayload.appointment":
 		if e.ComplexityRoot.RescheduleAppointmentPayload.Appointment == nil {
@@ -775,16 +799,21 @@ type Mutation {
   """
   Holds a slot for the calling patient for a few minutes while they fill in the
   booking form: nobody else can take it meanwhile, and it frees itself when it
-  expires. A patient has at most a couple of live holds; a new one releases the
-  oldest. Holding the same slot again returns the live hold.
+  expires. A patient has at most the country's live holds (2 by default):
+  another is HOLD_LIMIT_REACHED until one is booked, released or expired.
+  Holding the same slot again returns the live hold.
   """
   holdSlot(input: HoldSlotInput!): HoldSlotPayload!
+  "Ends one of the calling patient's holds at once and frees its slot (a hold that already ended is returned as it is)."
+  releaseHold(holdId: ID!): ReleaseHoldPayload!
   """
   Books a slot for the calling patient (or one of their relatives). A retry with
   the same idempotencyKey returns the first answer and books nothing twice.
   SLOT_UNAVAILABLE when the slot is taken (extensions.reason SLOT_TAKEN) or the
-  person already has an appointment then (PATIENT_OVERLAP); INVALID_INPUT with
-  extensions.reason when the start is not bookable (e.g. OUTSIDE_OPENING_HOURS).
+  person already has an appointment then, with any practice in any country
+  (PATIENT_OVERLAP); INVALID_INPUT with extensions.reason when the start is not
+  bookable (e.g. OUTSIDE_OPENING_HOURS); BOOKING_LIMIT_REACHED past the
+  country's bookings per account with one practice on one day.
   """
   bookAppointment(input: BookAppointmentInput!): BookAppointmentPayload!
   """
@@ -941,6 +970,11 @@ input HoldSlotInput {
 }
 
 type HoldSlotPayload {
+  hold: Hold!
+}
+
+type ReleaseHoldPayload {
+  "The hold, now ended."
   hold: Hold!
 }
 
@@ -1261,6 +1295,14 @@ func (ec *executionContext) childFields_Relative(ctx context.Context, field grap
 	return nil, fmt.Errorf("no field named %q was found under type Relative", field.Name)
 }
 
+func (ec *executionContext) childFields_ReleaseHoldPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "hold":
+		return ec.fieldContext_ReleaseHoldPayload_hold(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ReleaseHoldPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_RescheduleAppointmentPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "appointment":
@@ -1490,6 +1532,20 @@ func (ec *executionContext) field_Mutation_markNoShow_args(ctx context.Context, 
 		return nil, err
 	}
 	args["appointmentId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_releaseHold_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "holdId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["holdId"] = arg0
 	return args, nil
 }
 
@@ -2732,6 +2788,50 @@ func (ec *executionContext) fieldContext_Mutation_holdSlot(ctx context.Context, 
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_releaseHold(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_releaseHold(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ReleaseHold(ctx, fc.Args["holdId"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ReleaseHoldPayload) graphql.Marshaler {
+			return ec.marshalNReleaseHoldPayload2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐReleaseHoldPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_releaseHold(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReleaseHoldPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_releaseHold_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_bookAppointment(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -3351,6 +3451,38 @@ func (ec *executionContext) _Relative_id(ctx context.Context, field graphql.Coll
 }
 func (ec *executionContext) fieldContext_Relative_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Relative", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ReleaseHoldPayload_hold(ctx context.Context, field graphql.CollectedField, obj *model.ReleaseHoldPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReleaseHoldPayload_hold(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Hold, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Hold) graphql.Marshaler {
+			return ec.marshalNHold2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐHold(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReleaseHoldPayload_hold(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReleaseHoldPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Hold(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _RescheduleAppointmentPayload_appointment(ctx context.Context, field graphql.CollectedField, obj *model.RescheduleAppointmentPayload) (ret graphql.Marshaler) {
@@ -5572,6 +5704,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "releaseHold":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_releaseHold(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "bookAppointment":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_bookAppointment(ctx, field)
@@ -5824,6 +5963,39 @@ func (ec *executionContext) _Relative(ctx context.Context, sel ast.SelectionSet,
 			out.Values[i] = graphql.MarshalString("Relative")
 		case "id":
 			out.Values[i] = ec._Relative_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var releaseHoldPayloadImplementors = []string{"ReleaseHoldPayload"}
+
+func (ec *executionContext) _ReleaseHoldPayload(ctx context.Context, sel ast.SelectionSet, obj *model.ReleaseHoldPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, releaseHoldPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ReleaseHoldPayload")
+		case "hold":
+			out.Values[i] = ec._ReleaseHoldPayload_hold(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -6582,6 +6754,14 @@ func (ec *executionContext) marshalNPreviousAppointment2ᚖgithubᚗcomᚋcaresl
 		return graphql.Null
 	}
 	return ec._PreviousAppointment(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNReleaseHoldPayload2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐReleaseHoldPayload(ctx context.Context, sel ast.SelectionSet, v *model.ReleaseHoldPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ReleaseHoldPayload!")
+		return graphql.Null
+	}
+	return ec._ReleaseHoldPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNRescheduleAppointmentInput2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐRescheduleAppointmentInput(ctx context.Context, v any) (model.RescheduleAppointmentInput, error) {

@@ -162,6 +162,12 @@ func (t *Tx) ReleaseHold(ctx context.Context, country, id, patientID string, now
 		country, id, patientID, now))
 }
 
+// EndHold ends a hold that is still HELD (live, or due but not yet swept).
+func (t *Tx) EndHold(ctx context.Context, country, id string, now time.Time) (Appointment, error) {
+	return scanAppointment(t.tx.QueryRow(ctx, returning(`UPDATE appointments SET status = 'EXPIRED',
+		version = version + 1, updated_at = $3 WHERE country = $1 AND id = $2 AND status = 'HELD'`), country, id, now))
+}
+
 // LiveHolds returns the patient's live holds, oldest first, locked.
 func (t *Tx) LiveHolds(ctx context.Context, patientID string, now time.Time) ([]Appointment, error) {
 	return collect(t.tx.Query(ctx, `SELECT `+selectCols+` FROM appointments`+fromJoined+`

@@ -163,9 +163,11 @@ type NewKey struct {
 }
 
 // bookOnceSQL inserts a confirmed appointment unless a constraint says no
-// (ON CONFLICT DO NOTHING, no target: it never raises the exclusion
-// violation), and only if it did, its idempotency key with the answer and
-// its outbox event: one statement, so one implicit transaction.
+// (ON CONFLICT DO NOTHING, no target: it never raises the practitioner's
+// exclusion violation), and only if it did, its idempotency key with the
+// answer, its outbox event and the account's count of bookings with the
+// practice that day: one statement, so one implicit transaction. The
+// person constraint (trigger) and the count's CHECK raise, aborting it whole.
 const bookOnceSQL = `WITH ins AS (
 		INSERT INTO appointments (country, id, practitioner_id, patient_id, relative_id, person_id,
 			appointment_type_id, location_id, status, starts_at, ends_at, blocked, idempotency_key, note, created_at)
@@ -178,6 +180,10 @@ const bookOnceSQL = `WITH ins AS (
 		SELECT $16, $17, $18, $19, ins.id, $20 FROM ins
 	), o AS (
 		INSERT INTO outbox (id, topic, key, type, payload, traceparent) SELECT $21, $22, $23, $24, $25, $26 FROM ins
+	), c AS (
+		INSERT INTO booking_counts (patient_id, practitioner_id, day, booked, max_booked) SELECT $4, $3, $27, 1, $28 FROM ins
+		ON CONFLICT (patient_id, practitioner_id, day) DO UPDATE
+		SET booked = booking_counts.booked + 1, max_booked = EXCLUDED.max_booked
 	)
 	SELECT count(*) FROM ins`
 
@@ -189,7 +195,9 @@ const bookOnceSQL = `WITH ins AS (
 // was written. ErrKeyTaken: another request committed k first.
 // ErrPersonOverlap: the person has a confirmed appointment then, in any
 // country (the person constraint raised; nothing was written).
-func (s *Store) BookOnce(ctx context.Context, a Appointment, k NewKey, topic string, ev events.Envelope) (bool, error) {
+// ErrBookingLimit: the account has booked limit.Max appointments with the
+// practice on limit.Day already (nothing was written).
+func (s *Store) BookOnce(ctx context.Context, a Appointment, k NewKey, limit DayLimit, topic string, ev events.Envelope) (bool, error) {
 	if a.Status != StatusConfirmed || a.HoldExpiresAt != nil || a.Version != 1 {
 		return false, fmt.Errorf("store: BookOnce writes new confirmed appointments only")
 	}
@@ -207,7 +215,7 @@ func (s *Store) BookOnce(ctx context.Context, a Appointment, k NewKey, topic str
 			a.AppointmentTypeID, a.LocationID, a.StartsAt, a.EndsAt, a.BlockedFrom, a.BlockedUntil,
 			a.IdempotencyKey, a.Note, a.CreatedAt,
 			k.Subject, k.Key, k.Operation, k.RequestHash, k.Response,
-			ev.ID, topic, a.PractitionerID, ev.Type, payload, outbox.TraceParent(ctx)).Scan(&n)
+			ev.ID, topic, a.PractitionerID, ev.Type, payload, outbox.TraceParent(ctx), limit.Day, limit.Max).Scan(&n)
 		if !retryable(err) {
 			break
 		}
@@ -222,12 +230,49 @@ func (s *Store) BookOnce(ctx context.Context, a Appointment, k NewKey, topic str
 		return false, ErrKeyTaken
 	}
 	if err != nil {
-		return false, overlapError(err)
+		return false, limitError(overlapError(err))
 	}
 	if n == 1 {
 		outbox.Committed(s.pool)
 	}
 	return n == 1, nil
+}
+
+// DayLimit is the day a booking counts on (the local date of the country
+// when it is made) and the country's limit of bookings per account and
+// practice on one day.
+type DayLimit struct {
+	Day time.Time // a date: only year, month and day count
+	Max int
+}
+
+// ErrBookingLimit is a booking past the country's bookings per account,
+// practice and day.
+var ErrBookingLimit = errors.New("too many bookings with this practice today")
+
+const bookingCountSQL = `INSERT INTO booking_counts (patient_id, practitioner_id, day, booked, max_booked) VALUES ($1, $2, $3, 1, $4)
+	ON CONFLICT (patient_id, practitioner_id, day) DO UPDATE SET booked = booking_counts.booked + 1, max_booked = EXCLUDED.max_booked`
+
+// CountBooking counts a booking the transaction makes against the account's
+// bookings with the practice that day: ErrBookingLimit past the limit (the
+// transaction is then aborted).
+func (t *Tx) CountBooking(ctx context.Context, patientID, practitionerID string, limit DayLimit) error {
+	_, err := t.tx.Exec(ctx, bookingCountSQL, patientID, practitionerID, limit.Day, limit.Max)
+	return limitError(err)
+}
+
+// PruneBookingCounts deletes the counts of days before before.
+func (s *Store) PruneBookingCounts(ctx context.Context, before time.Time) (int64, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM booking_counts WHERE day < $1`, before)
+	return tag.RowsAffected(), err
+}
+
+func limitError(err error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23514" && pgErr.ConstraintName == "booking_counts_limit" {
+		return ErrBookingLimit
+	}
+	return err
 }
 
 // NoRowQuery asks why BookOnce wrote nothing.

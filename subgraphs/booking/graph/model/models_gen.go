@@ -110,6 +110,11 @@ type PreviousAppointment struct {
 type Query struct {
 }
 
+type ReleaseHoldPayload struct {
+	// The hold, now ended.
+	Hold *Hold `json:"hold"`
+}
+
 type RescheduleAppointmentInput struct {
 	AppointmentID string `json:"appointmentId"`
 	// The new start, for the same appointment type.
