@@ -147,8 +147,13 @@ func BookOp(c *gqlclient.Client, practices []Practice, tokens []string, days int
 			return "booked", nil
 		}
 		code := res.Errors[0].Code()
-		if code == "SLOT_UNAVAILABLE" {
+		switch code {
+		case "SLOT_UNAVAILABLE":
 			return "slot_unavailable", nil
+		case "BOOKING_LIMIT_REACHED":
+			// Few patients booking many starts at few practices meet the
+			// per-day limit: an answer the domain gives, not a failure.
+			return "booking_limit", nil
 		}
 		return "", fmt.Errorf("%s: %s", code, res.Errors[0].Message)
 	}
