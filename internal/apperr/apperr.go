@@ -25,7 +25,7 @@ const (
 	HoldLimitReached         Code = "HOLD_LIMIT_REACHED"
 	BookingLimitReached      Code = "BOOKING_LIMIT_REACHED"
 	RegistrationLimitReached Code = "REGISTRATION_LIMIT_REACHED"
-	Internal           Code = "INTERNAL"
+	Internal                 Code = "INTERNAL"
 )
 
 // Error is a domain error: a code, a human message, and optionally the input
