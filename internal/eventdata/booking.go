@@ -10,7 +10,15 @@ const (
 	AppointmentRescheduled = "careslot.booking.AppointmentRescheduled.v1"
 	AppointmentCancelled   = "careslot.booking.AppointmentCancelled.v1"
 	AppointmentNoShow      = "careslot.booking.AppointmentNoShow.v1"
+	// AppointmentAnonymised: the patient who booked it erased their account;
+	// the row is kept for the practice's records under new ids (data: the
+	// row after, with ErasedPersonID the person it no longer names).
+	AppointmentAnonymised = "careslot.booking.AppointmentAnonymised.v1"
 )
+
+// ReasonPatientErased is the cancellation reason of the future appointments
+// of a patient who erased their account.
+const ReasonPatientErased = "PATIENT_ERASED"
 
 // Appointment statuses. HELD and CONFIRMED occupy their blocked range.
 const (
@@ -42,6 +50,8 @@ type Appointment struct {
 	Previous           *Slot  `json:"previous,omitempty"`
 	CancelledBy        string `json:"cancelledBy,omitempty"` // PATIENT or PRACTITIONER
 	CancellationReason string `json:"cancellationReason,omitempty"`
+	// ErasedPersonID is, in AppointmentAnonymised, who attended before.
+	ErasedPersonID string `json:"erasedPersonId,omitempty"`
 }
 
 // Slot is a span an appointment occupied.

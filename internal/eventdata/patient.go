@@ -17,6 +17,9 @@ type Patient struct {
 	Country                 string                  `json:"country"`
 	NotificationPreferences NotificationPreferences `json:"notificationPreferences"`
 	Relatives               []Relative              `json:"relatives"`
+	// ErasedRelativeIDs, in an erasure only, are the relatives erased with the
+	// account (those no other guardian keeps).
+	ErasedRelativeIDs []string `json:"erasedRelativeIds,omitempty"`
 }
 
 // NotificationPreferences are the channels a patient is notified on.

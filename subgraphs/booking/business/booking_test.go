@@ -646,25 +646,35 @@ func TestReplicas(t *testing.T) {
 	e.applyPractitioner(practice(doc, 4))
 	e.mustBook(e.addPatient("C"), doc, typeA, tuesday(10, 0))
 
-	// Erasure anonymises for good.
+	// Erasure anonymises for good: an older (late) event brings nothing back.
 	pat := e.addPatient("Erin")
 	a, err := e.svc.Book(asPatient(pat), business.BookInput{PractitionerID: doc, AppointmentTypeID: typeA,
 		StartsAt: tuesday(11, 0), IdempotencyKey: "k", Note: "private"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ev, _ := events.New("/careslot/patient", business.PatientErased, pat, nil)
+	ev, _ := events.New("/careslot/patient", business.PatientErased, pat, eventdata.Patient{ID: pat, Version: 5})
 	if err := e.svc.ApplyPatientEvent(context.Background(), ev); err != nil {
 		t.Fatal(err)
 	}
 	late, _ := events.New("/careslot/patient", "careslot.patient.PatientUpdated.v1", pat,
-		eventdata.Patient{ID: pat, Version: 9, FirstName: "Erin", LastName: "Back"})
+		eventdata.Patient{ID: pat, Version: 4, FirstName: "Erin", LastName: "Back"})
 	if err := e.svc.ApplyPatientEvent(context.Background(), late); err != nil {
 		t.Fatal(err)
 	}
 	got, err := e.svc.Appointment(asPractitioner(doc), a.ID)
-	if err != nil || got.PatientName != "" || got.PatientPhone != "" || got.Note != "" || got.Status != "CONFIRMED" {
+	if err != nil || got.PatientName != "" || got.PatientPhone != "" || got.Note != "" || got.Status != "CANCELLED" ||
+		got.CancellationReason != eventdata.ReasonPatientErased || got.PatientID == pat {
 		t.Fatalf("after erasure: %+v, %v", got, err)
+	}
+	// A later registration of the same account (a higher version) is a new account.
+	again, _ := events.New("/careslot/patient", "careslot.patient.PatientRegistered.v1", pat,
+		eventdata.Patient{ID: pat, Version: 6, FirstName: "Erin", LastName: "Again"})
+	if err := e.svc.ApplyPatientEvent(context.Background(), again); err != nil {
+		t.Fatal(err)
+	}
+	if b := e.mustBook(pat, doc, typeA, tuesday(11, 0)); b.PatientName != "Erin Again" {
+		t.Fatalf("the account registered again: %+v", b)
 	}
 }
 

@@ -60,7 +60,7 @@ func (s *Service) ApplyPatientEvent(ctx context.Context, ev events.Envelope) err
 			s.log.ErrorContext(ctx, "skipping erasure without a patient id", "event_id", ev.ID)
 			return nil
 		}
-		return s.store.ErasePatient(ctx, id)
+		return s.ErasePatient(ctx, id, p.Version, p.ErasedRelativeIDs)
 	}
 	if !uid.Valid(p.ID) {
 		s.log.ErrorContext(ctx, "skipping patient event without a patient id", "event_id", ev.ID, "type", ev.Type)
@@ -73,4 +73,47 @@ func (s *Service) ApplyPatientEvent(ctx context.Context, ev events.Envelope) err
 	_, err := s.store.PutPatient(ctx, store.Patient{ID: p.ID, Version: p.Version, FirstName: p.FirstName,
 		LastName: p.LastName, Phone: p.Phone, Relatives: rel})
 	return err
+}
+
+// ErasePatient carries out a patient's erasure in one transaction, with its
+// events in the outbox: their live holds end (HoldReleased) and their future
+// appointments, their relatives' included, are cancelled with reason
+// PATIENT_ERASED (AppointmentCancelled), so availability frees the slots and
+// notification tells each practice; every row the account booked, past ones
+// included, stays for the practice's records anonymised
+// (AppointmentAnonymised). Replays find nothing left to change.
+func (s *Service) ErasePatient(ctx context.Context, id string, version int64, erasedRelatives []string) error {
+	id = canonicalID(id)
+	return s.store.InTx(ctx, func(tx *store.Tx) error {
+		e, err := tx.ErasePatient(ctx, id, version, erasedRelatives, eventdata.ReasonPatientErased, s.now())
+		if err != nil {
+			return err
+		}
+		for _, h := range e.Released {
+			if err := s.emit(ctx, tx, eventdata.HoldReleased, h, nil); err != nil {
+				return err
+			}
+		}
+		for _, a := range e.Cancelled {
+			if err := s.emit(ctx, tx, eventdata.AppointmentCancelled, a, nil); err != nil {
+				return err
+			}
+		}
+		for i, a := range e.Anonymised {
+			data := Payload(a)
+			data.ErasedPersonID = e.ErasedPersons[i]
+			ev, err := events.New(Source, eventdata.AppointmentAnonymised, a.ID, data)
+			if err != nil {
+				return err
+			}
+			if err := tx.Emit(ctx, events.BookingEvents, a.PractitionerID, ev); err != nil {
+				return err
+			}
+		}
+		if n := len(e.Cancelled) + len(e.Anonymised); n > 0 {
+			s.log.InfoContext(ctx, "patient erased", "cancelled", len(e.Cancelled), "anonymised", len(e.Anonymised),
+				"holds_released", len(e.Released))
+		}
+		return nil
+	})
 }

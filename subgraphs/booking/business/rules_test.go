@@ -1,6 +1,7 @@
 package business_test
 
 import (
+	"context"
 	"sync"
 	"testing"
 	"time"
@@ -8,7 +9,10 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/careslot/careslot/internal/apperr"
+	"github.com/careslot/careslot/internal/eventdata"
+	"github.com/careslot/careslot/internal/events"
 	"github.com/careslot/careslot/subgraphs/booking/business"
+	"github.com/careslot/careslot/subgraphs/booking/store"
 )
 
 // TestOnePersonAtATimeAcrossCountries: one patient fires 50 bookings for the
@@ -153,5 +157,95 @@ func TestBookingsPerDayLimitUnderRace(t *testing.T) {
 	wantCode(t, err, apperr.BookingLimitReached)
 	e.clock.Advance(24 * time.Hour)
 	e.mustBook(pat, doc, typeA, tuesday(9, 0).AddDate(0, 0, 2))
+	e.checkInvariants()
+}
+
+// TestErasureFreesSlotsAndKeepsOnlyRecords: a patient with a past
+// appointment, future ones for themselves and for two relatives (one erased
+// with the account, one another guardian keeps), a live hold, notes and
+// idempotency keys erases their account. Checked by SQL: the future
+// appointments are cancelled (PATIENT_ERASED, with their events), the hold
+// ended, every row the account booked kept under new ids without notes or
+// keys, nothing of the account's left in any table, the kept relative still
+// named; another patient books a freed slot at once. A replay changes nothing.
+func TestErasureFreesSlotsAndKeepsOnlyRecords(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, business.Options{})
+	doc := e.addPractitioner()
+	gone := eventdata.Relative{ID: uuid.NewString(), FirstName: "Léo", LastName: "Martin"}
+	kept := eventdata.Relative{ID: uuid.NewString(), FirstName: "Zoé", LastName: "Martin"}
+	pat := e.addPatient("Erin", gone, kept)
+	past := e.mustBook(pat, doc, typeA, time.Date(2030, 6, 3, 8, 0, 0, 0, paris))
+	book := func(start time.Time, relative, note string) store.Appointment {
+		a, err := e.svc.Book(asPatient(pat), business.BookInput{PractitionerID: doc, AppointmentTypeID: typeA,
+			StartsAt: start, IdempotencyKey: uuid.NewString(), RelativeID: relative, Note: note})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	e.clock.Advance(2 * time.Hour) // the 08:00 appointment is over
+	future := []store.Appointment{book(tuesday(10, 0), "", "private"), book(tuesday(14, 0).AddDate(0, 0, 1), gone.ID, ""),
+		book(tuesday(10, 0).AddDate(0, 0, 2), kept.ID, "")}
+	hold, err := e.svc.Hold(asPatient(pat), business.HoldInput{PractitionerID: doc, AppointmentTypeID: typeA, StartsAt: tuesday(15, 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	erase := func() {
+		ev, _ := events.New("/careslot/patient", business.PatientErased, pat,
+			eventdata.Patient{ID: pat, Version: 2, ErasedRelativeIDs: []string{gone.ID}})
+		if err := e.svc.ApplyPatientEvent(context.Background(), ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	erase()
+	ids := []string{past.ID, future[0].ID, future[1].ID, future[2].ID, hold.ID}
+	for _, c := range []struct {
+		q    string
+		args []any
+	}{
+		{`SELECT count(*) FROM appointments WHERE patient_id = $1 OR person_id = $1 OR relative_id = $1 OR person_id = $2 OR relative_id = $2`, []any{pat, gone.ID}},
+		{`SELECT count(*) FROM person_appointments WHERE person_id = $1 OR person_id = $2`, []any{pat, gone.ID}},
+		{`SELECT count(*) FROM idempotency_keys WHERE subject = $1`, []any{pat}},
+		{`SELECT count(*) FROM booking_counts WHERE patient_id = $1`, []any{pat}},
+		{`SELECT count(*) FROM patients WHERE id = $1 AND (first_name <> '' OR last_name <> '' OR phone IS NOT NULL OR relatives <> '[]' OR erased_at IS NULL)`, []any{pat}},
+		{`SELECT count(*) FROM appointments WHERE (note IS NOT NULL OR idempotency_key IS NOT NULL) AND id = ANY($1::uuid[])`, []any{ids}},
+	} {
+		if n := e.count(c.q, c.args...); n != 0 {
+			t.Fatalf("%d rows left: %s", n, c.q)
+		}
+	}
+	if n := e.count(`SELECT count(*) FROM appointments WHERE id = ANY($1::uuid[])`, ids); n != len(ids) {
+		t.Fatalf("%d of the account's %d rows kept for the practice's records", n, len(ids))
+	}
+	if n := e.count(`SELECT count(*) FROM appointments WHERE id = $1 AND status = 'CONFIRMED'`, past.ID); n != 1 {
+		t.Fatal("the past appointment is not kept as it was")
+	}
+	if n := e.count(`SELECT count(*) FROM appointments WHERE id = $1 AND relative_id = $2 AND person_id = $2`, future[2].ID, kept.ID); n != 1 {
+		t.Fatal("the relative another guardian keeps is no longer named on their appointment")
+	}
+	for _, a := range future {
+		if n := e.count(`SELECT count(*) FROM appointments WHERE id = $1 AND status = 'CANCELLED' AND cancellation_reason = 'PATIENT_ERASED'`, a.ID); n != 1 ||
+			e.events(eventdata.AppointmentCancelled, a.ID) != 1 {
+			t.Fatalf("future appointment %s not cancelled for the erasure", a.ID)
+		}
+	}
+	if e.events(eventdata.HoldReleased, hold.ID) != 1 || e.events(eventdata.AppointmentAnonymised, "") != len(ids) {
+		t.Fatal("want HoldReleased for the hold and one AppointmentAnonymised per row")
+	}
+	if e.count(`SELECT count(*) FROM outbox WHERE type = $1 AND convert_from(payload, 'UTF8')::jsonb->'data'->>'erasedPersonId' = $2`,
+		eventdata.AppointmentAnonymised, pat) != 3 {
+		t.Fatal("want the erased person named on the anonymised rows they attended (for the read models to forget them)")
+	}
+	// The slots are free for anyone.
+	e.mustBook(e.addPatient("Next"), doc, typeA, tuesday(10, 0))
+	e.mustBook(e.addPatient("Other"), doc, typeA, tuesday(15, 0))
+
+	before := e.count(`SELECT count(*) FROM outbox`)
+	erase()
+	if after := e.count(`SELECT count(*) FROM outbox`); after != before {
+		t.Fatalf("a replayed erasure emitted %d events", after-before)
+	}
 	e.checkInvariants()
 }

@@ -79,12 +79,15 @@ func returningAs(stmt, target string) string {
 	return `WITH a AS (` + stmt + ` RETURNING ` + target + `) SELECT ` + selectCols + ` FROM a LEFT JOIN patients p ON p.id = a.patient_id`
 }
 
-func scanAppointment(row pgx.Row) (Appointment, error) {
+func scanAppointment(row pgx.Row) (Appointment, error) { return scanAppointmentAnd(row) }
+
+// scanAppointmentAnd scans selectCols and then extra columns into extra.
+func scanAppointmentAnd(row pgx.Row, extra ...any) (Appointment, error) {
 	var a Appointment
-	err := row.Scan(&a.Country, &a.ID, &a.PractitionerID, &a.PatientID, &a.RelativeID, &a.PersonID,
+	err := row.Scan(append([]any{&a.Country, &a.ID, &a.PractitionerID, &a.PatientID, &a.RelativeID, &a.PersonID,
 		&a.AppointmentTypeID, &a.LocationID, &a.Status, &a.StartsAt, &a.EndsAt, &a.BlockedFrom, &a.BlockedUntil,
 		&a.HoldExpiresAt, &a.IdempotencyKey, &a.Note, &a.CancelledAt, &a.CancelledBy, &a.CancellationReason,
-		&a.Version, &a.CreatedAt, &a.PatientName, &a.PatientPhone)
+		&a.Version, &a.CreatedAt, &a.PatientName, &a.PatientPhone}, extra...)...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return a, ErrNotFound
 	}
@@ -237,13 +240,6 @@ func (t *Tx) Cancel(ctx context.Context, country, id, by, reason string, now tim
 func (t *Tx) MarkNoShow(ctx context.Context, country, id string, now time.Time) (Appointment, error) {
 	return scanAppointment(t.tx.QueryRow(ctx, returning(`UPDATE appointments SET status = 'NO_SHOW',
 		version = version + 1, updated_at = $3 WHERE country = $1 AND id = $2 AND status = 'CONFIRMED'`), country, id, now))
-}
-
-// AnonymiseNotes removes the free-text notes of a patient's appointments (erasure).
-func (t *Tx) AnonymiseNotes(ctx context.Context, patientID string) error {
-	_, err := t.tx.Exec(ctx, `UPDATE appointments SET note = NULL, updated_at = now()
-		WHERE patient_id = $1 AND note IS NOT NULL`, patientID)
-	return err
 }
 
 // ByIDs reads appointments and holds; missing ids are absent.

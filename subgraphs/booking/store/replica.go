@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -65,7 +66,9 @@ type Patient struct {
 }
 
 // PutPatient stores a patient snapshot unless the replica has the same or a
-// newer version or the patient was erased; it reports whether it did.
+// newer version (an erasure's tombstone has the erasure's: only a later
+// registration of the same account, at a higher version, revives it); it
+// reports whether it did.
 func (s *Store) PutPatient(ctx context.Context, p Patient) (bool, error) {
 	rel, err := json.Marshal(nonNil(p.Relatives))
 	if err != nil {
@@ -74,8 +77,9 @@ func (s *Store) PutPatient(ctx context.Context, p Patient) (bool, error) {
 	tag, err := s.pool.Exec(ctx, `INSERT INTO patients (id, version, first_name, last_name, phone, relatives)
 		VALUES ($1, $2, $3, $4, nullif($5, ''), $6)
 		ON CONFLICT (id) DO UPDATE SET version = EXCLUDED.version, first_name = EXCLUDED.first_name,
-			last_name = EXCLUDED.last_name, phone = EXCLUDED.phone, relatives = EXCLUDED.relatives, updated_at = now()
-		WHERE patients.version < EXCLUDED.version AND patients.erased_at IS NULL`,
+			last_name = EXCLUDED.last_name, phone = EXCLUDED.phone, relatives = EXCLUDED.relatives, erased_at = NULL,
+			updated_at = now()
+		WHERE patients.version < EXCLUDED.version`,
 		p.ID, p.Version, p.FirstName, p.LastName, p.Phone, rel)
 	if err != nil {
 		return false, err
@@ -83,19 +87,78 @@ func (s *Store) PutPatient(ctx context.Context, p Patient) (bool, error) {
 	return tag.RowsAffected() == 1, nil
 }
 
-// ErasePatient anonymises a patient for good: the replica keeps only the id
-// (so that bookings remain, as the law requires) and the notes of their
-// appointments are removed.
-func (s *Store) ErasePatient(ctx context.Context, id string) error {
-	return s.InTx(ctx, func(tx *Tx) error {
-		if _, err := tx.tx.Exec(ctx, `INSERT INTO patients (id, version, first_name, last_name, phone, relatives, erased_at)
-			VALUES ($1, 0, '', '', NULL, '[]', now())
-			ON CONFLICT (id) DO UPDATE SET first_name = '', last_name = '', phone = NULL, relatives = '[]',
-				erased_at = coalesce(patients.erased_at, now()), updated_at = now()`, id); err != nil {
-			return err
+// Erased is what erasing a patient changed: the holds ended, the future
+// appointments cancelled, and every row the account booked as it is now,
+// anonymised, with the person each no longer names ("" when it still does:
+// a relative another guardian keeps).
+type Erased struct {
+	Released, Cancelled []Appointment
+	Anonymised          []Appointment
+	ErasedPersons       []string
+}
+
+// ErasePatient erases a patient from the booking store, in tx (erasure
+// version version): live holds end; future confirmed appointments are
+// cancelled (by PATIENT, reason reason), freeing their slots; every row the
+// account booked is kept for the practice's records but anonymised: a new
+// random account id (and person, unless it is a relative another guardian
+// keeps: not in erasedRelatives), no note, no idempotency key. The account's
+// idempotency keys (answers with names) and day counts go, and the replica
+// keeps a tombstone at version, so that only a newer registration of the
+// same account revives it.
+func (t *Tx) ErasePatient(ctx context.Context, id string, version int64, erasedRelatives []string, reason string, now time.Time) (Erased, error) {
+	var out Erased
+	var err error
+	if _, err = t.tx.Exec(ctx, `INSERT INTO patients (id, version, first_name, last_name, phone, relatives, erased_at)
+		VALUES ($1, $2, '', '', NULL, '[]', $3)
+		ON CONFLICT (id) DO UPDATE SET version = greatest(patients.version, EXCLUDED.version), first_name = '', last_name = '',
+			phone = NULL, relatives = '[]', erased_at = coalesce(patients.erased_at, EXCLUDED.erased_at), updated_at = now()`,
+		id, version, now); err != nil {
+		return out, err
+	}
+	if out.Released, err = collect(t.tx.Query(ctx, returning(`UPDATE appointments SET status = 'EXPIRED',
+		version = version + 1, updated_at = $2 WHERE patient_id = $1 AND status = 'HELD'`), id, now)); err != nil {
+		return out, err
+	}
+	if out.Cancelled, err = collect(t.tx.Query(ctx, returning(`UPDATE appointments SET status = 'CANCELLED',
+		cancelled_at = $2, cancelled_by = 'PATIENT', cancellation_reason = $3, version = version + 1, updated_at = $2
+		WHERE patient_id = $1 AND status = 'CONFIRMED' AND starts_at > $2`), id, now, reason)); err != nil {
+		return out, err
+	}
+	rows, err := t.tx.Query(ctx, `WITH x AS (
+			SELECT country, id, person_id AS was, gen_random_uuid() AS anon,
+				relative_id IS NOT NULL AND NOT relative_id = ANY($2::uuid[]) AS keeps_relative
+			FROM appointments WHERE patient_id = $1 ORDER BY country, id FOR UPDATE
+		), a AS (
+			UPDATE appointments u SET patient_id = x.anon,
+				relative_id = CASE WHEN x.keeps_relative THEN u.relative_id END,
+				person_id = CASE WHEN x.keeps_relative THEN u.relative_id ELSE x.anon END,
+				note = NULL, idempotency_key = NULL, version = u.version + 1, updated_at = $3
+			FROM x WHERE u.country = x.country AND u.id = x.id
+			RETURNING u.*, CASE WHEN x.keeps_relative THEN '' ELSE x.was::text END AS erased_person
+		) SELECT `+selectCols+`, a.erased_person FROM a LEFT JOIN patients p ON p.id = a.patient_id`,
+		id, nonNil(erasedRelatives), now)
+	if err != nil {
+		return out, err
+	}
+	for rows.Next() {
+		var erasedPerson string
+		a, err := scanAppointmentAnd(rows, &erasedPerson)
+		if err != nil {
+			rows.Close()
+			return out, err
 		}
-		return tx.AnonymiseNotes(ctx, id)
-	})
+		out.Anonymised = append(out.Anonymised, a)
+		out.ErasedPersons = append(out.ErasedPersons, erasedPerson)
+	}
+	if err := rows.Err(); err != nil {
+		return out, err
+	}
+	if _, err := t.tx.Exec(ctx, `DELETE FROM idempotency_keys WHERE subject = $1`, id); err != nil {
+		return out, err
+	}
+	_, err = t.tx.Exec(ctx, `DELETE FROM booking_counts WHERE patient_id = $1`, id)
+	return out, err
 }
 
 // Patient reads a patient replica.

@@ -6,7 +6,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/careslot/careslot/internal/apperr"
+	"github.com/careslot/careslot/internal/auth"
 	"github.com/careslot/careslot/internal/eventdata"
 	"github.com/careslot/careslot/subgraphs/notification/business"
 	"github.com/careslot/careslot/subgraphs/notification/sender"
@@ -435,10 +438,11 @@ func TestErasureDeletesMessages(t *testing.T) {
 		t.Fatal("another patient's messages were erased")
 	}
 
-	// A replayed registration does not bring the data back; a replayed
-	// booking records nothing; the export is empty.
-	p.Version = 5
-	applyPatient(t, e, "careslot.patient.PatientUpdated.v1", p)
+	// A replayed registration (an older version than the erasure's) does not
+	// bring the data back; a replayed booking records nothing; the export is
+	// empty.
+	p.Version = 1
+	applyPatient(t, e, "careslot.patient.PatientRegistered.v1", p)
 	apply(t, e, bookingEvent(t, eventdata.AppointmentBooked, appointment(pr, p.ID, pr.paris, t0.Add(120*time.Hour))))
 	if n := count(t, e.pool, `SELECT count(*) FROM messages WHERE patient_id = $1`, p.ID); n != 0 {
 		t.Fatalf("%d messages recorded for an erased patient", n)
@@ -507,5 +511,60 @@ func TestExportAndListOnlyForSelf(t *testing.T) {
 	}
 	if _, err := e.svc.PatientNotifications(asPatient(p.ID), p.ID, nil, "junk"); apperr.CodeOf(err) != apperr.InvalidInput {
 		t.Fatalf("bad cursor: %v", err)
+	}
+}
+
+// TestPracticeToldOfPatientCancellations: a cancellation by the patient, and
+// the cancellations an erasure makes (reason PATIENT_ERASED), are recorded
+// once for the practice, which alone reads them; the erased patient is sent
+// nothing, and the copy of an appointment booking anonymised is dropped.
+func TestPracticeToldOfPatientCancellations(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	pr := newPractice(t, e)
+	p := patient(t, e, "fr-FR", false, nil)
+	byPatient := appointment(pr, p.ID, pr.paris, t0.Add(72*time.Hour))
+	erased := appointment(pr, p.ID, pr.paris, t0.Add(96*time.Hour))
+	byDoctor := appointment(pr, p.ID, pr.paris, t0.Add(120*time.Hour))
+	for _, a := range []eventdata.Appointment{byPatient, erased, byDoctor} {
+		apply(t, e, bookingEvent(t, eventdata.AppointmentBooked, a))
+	}
+	cancel := func(a eventdata.Appointment, by, reason string) {
+		a.Version, a.Status, a.CancelledBy, a.CancellationReason = 2, eventdata.StatusCancelled, by, reason
+		for range 2 { // replays change nothing
+			apply(t, e, bookingEvent(t, eventdata.AppointmentCancelled, a))
+		}
+	}
+	cancel(byPatient, "PATIENT", "a cold")
+	cancel(byDoctor, "PRACTITIONER", "closed")
+	applyPatient(t, e, business.PatientErased, eventdata.Patient{ID: p.ID, Version: 2})
+	cancel(erased, "PATIENT", eventdata.ReasonPatientErased)
+	anon := erased
+	anon.Version, anon.PatientID, anon.ErasedPersonID = 3, uuid.NewString(), p.ID
+	apply(t, e, bookingEvent(t, eventdata.AppointmentAnonymised, anon))
+
+	page, err := e.svc.PracticeNotifications(auth.WithPrincipal(context.Background(),
+		auth.Principal{Subject: pr.id, Role: auth.RolePractitioner}), pr.id, nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, m := range page.Messages {
+		got[m.AppointmentID] = m.Kind + " " + m.Reason
+	}
+	if len(got) != 2 || got[byPatient.ID] != "CANCELLED_BY_PATIENT a cold" || got[erased.ID] != "CANCELLED_BY_PATIENT "+eventdata.ReasonPatientErased {
+		t.Fatalf("practice messages %v", got)
+	}
+	for _, ctx := range []context.Context{asPatient(p.ID), auth.WithPrincipal(context.Background(),
+		auth.Principal{Subject: uuid.NewString(), Role: auth.RolePractitioner})} {
+		if _, err := e.svc.PracticeNotifications(ctx, pr.id, nil, ""); err == nil {
+			t.Fatal("someone else read the practice's notifications")
+		}
+	}
+	if n := count(t, e.pool, `SELECT count(*) FROM messages WHERE appointment_id = $1`, erased.ID); n != 0 {
+		t.Fatalf("%d messages about an erased patient's appointment", n)
+	}
+	if n := count(t, e.pool, `SELECT count(*) FROM appointments WHERE id = $1 OR patient_id = $2`, erased.ID, p.ID); n != 0 {
+		t.Fatalf("%d appointment copies of the erased patient", n)
 	}
 }

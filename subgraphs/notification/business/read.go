@@ -68,6 +68,57 @@ func (s *Service) PatientNotifications(ctx context.Context, patientID string, fi
 	return page, nil
 }
 
+// PracticePage is a page of a practice's messages with the cursor of each.
+type PracticePage struct {
+	Messages    []store.PracticeMessage
+	Cursors     []string
+	HasNextPage bool
+}
+
+// PracticeNotifications lists what the practice was told, latest first: for
+// the practitioner or a secretary acting for them (FORBIDDEN otherwise).
+func (s *Service) PracticeNotifications(ctx context.Context, practitionerID string, first *int, after string) (PracticePage, error) {
+	caller, err := auth.RequireRole(ctx)
+	if err != nil {
+		return PracticePage{}, err
+	}
+	if !auth.CanActForPractitioner(caller, practitionerID) {
+		return PracticePage{}, apperr.Forbiddenf("only the practice reads its notifications")
+	}
+	limit := DefaultPageSize
+	if first != nil {
+		if *first < 0 || *first > MaxPageSize {
+			return PracticePage{}, apperr.Invalid("first", "must be between 0 and %d", MaxPageSize)
+		}
+		limit = *first
+	}
+	var afterAt *time.Time
+	var afterID string
+	if after != "" {
+		at, id, err := pagination.Parse(after)
+		if err != nil {
+			return PracticePage{}, apperr.Invalid("after", "is not a cursor of this list")
+		}
+		afterAt, afterID = &at, id
+	}
+	if limit == 0 {
+		return PracticePage{}, nil
+	}
+	rows, err := s.store.PracticeMessages(ctx, practitionerID, afterAt, afterID, limit+1)
+	if err != nil {
+		return PracticePage{}, err
+	}
+	page := PracticePage{HasNextPage: len(rows) > limit}
+	if page.HasNextPage {
+		rows = rows[:limit]
+	}
+	page.Messages = rows
+	for _, m := range rows {
+		page.Cursors = append(page.Cursors, pagination.Cursor(m.CreatedAt, m.ID))
+	}
+	return page, nil
+}
+
 // ExportContact is the contact data the service holds about a patient.
 type ExportContact struct {
 	Email                   string           `json:"email,omitempty"`

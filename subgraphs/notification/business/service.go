@@ -101,6 +101,8 @@ func New(st *store.Store, cat *countries.Catalog, opts Options) *Service {
 func (s *Service) ApplyBookingEvent(ctx context.Context, ev events.Envelope) error {
 	switch ev.Type {
 	case eventdata.AppointmentBooked, eventdata.AppointmentRescheduled, eventdata.AppointmentCancelled:
+	case eventdata.AppointmentAnonymised:
+		return s.forgetAppointment(ctx, ev)
 	default:
 		return nil // holds and no-shows say nothing to the patient
 	}
@@ -119,10 +121,17 @@ func (s *Service) ApplyBookingEvent(ctx context.Context, ev events.Envelope) err
 		if first, err := tx.Claim(ctx, BookingGroup, ev.ID); err != nil || !first {
 			return err
 		}
-		applied, err := tx.PutAppointment(ctx, store.Appointment{ID: a.ID, Version: a.Version, PatientID: a.PatientID,
-			PractitionerID: a.PractitionerID, Country: a.Country, Status: a.Status, StartsAt: a.StartsAt, EndsAt: a.EndsAt})
-		if err != nil || !applied {
-			return err // a stale event (an older version) calls for nothing
+		if ev.Type == eventdata.AppointmentCancelled && a.CancelledBy == CancelledByPatient {
+			// The practice is told whoever the patient is now (erased included).
+			ok, err := tx.AddPracticeMessage(ctx, store.PracticeMessage{ID: uid.New(), PractitionerID: a.PractitionerID,
+				AppointmentID: a.ID, Kind: PracticeCancelledByPatient, Reason: a.CancellationReason, StartsAt: a.StartsAt, EndsAt: a.EndsAt})
+			if err != nil {
+				return err
+			}
+			if ok {
+				s.log.InfoContext(ctx, "practice told of a cancellation", "practitioner_id", a.PractitionerID, "appointment_id", a.ID,
+					"reason_code", practiceReasonCode(a.CancellationReason))
+			}
 		}
 		p, err := tx.Patient(ctx, a.PatientID)
 		switch {
@@ -133,7 +142,15 @@ func (s *Service) ApplyBookingEvent(ctx context.Context, ev events.Envelope) err
 		case err != nil:
 			return err
 		case p.Erased:
-			return nil
+			return nil // nothing of an erased patient is kept, nor sent to them
+		}
+		if a.CancellationReason == eventdata.ReasonPatientErased {
+			return nil // the erasure may reach booking before it reaches us: never write to them
+		}
+		applied, err := tx.PutAppointment(ctx, store.Appointment{ID: a.ID, Version: a.Version, PatientID: a.PatientID,
+			PractitionerID: a.PractitionerID, Country: a.Country, Status: a.Status, StartsAt: a.StartsAt, EndsAt: a.EndsAt})
+		if err != nil || !applied {
+			return err // a stale event (an older version) calls for nothing
 		}
 		channels := channelsOf(p)
 		add := func(kind, key string, due time.Time) error {
@@ -244,7 +261,7 @@ func (s *Service) ApplyPatientEvent(ctx context.Context, ev events.Envelope) err
 			s.log.ErrorContext(ctx, "skipping erasure without a patient id", "event_id", ev.ID)
 			return nil
 		}
-		return s.ErasePatient(ctx, id)
+		return s.ErasePatient(ctx, id, p.Version)
 	}
 	if !uid.Valid(p.ID) {
 		s.log.ErrorContext(ctx, "skipping patient event without a patient id", "event_id", ev.ID, "type", ev.Type)
@@ -264,9 +281,9 @@ func (s *Service) ApplyPatientEvent(ctx context.Context, ev events.Envelope) err
 
 // ErasePatient deletes a patient's messages, appointment copies and contact
 // data, keeping a tombstone so no replay brings them back.
-func (s *Service) ErasePatient(ctx context.Context, id string) error {
+func (s *Service) ErasePatient(ctx context.Context, id string, version int64) error {
 	return s.store.InTx(ctx, func(tx *store.Tx) error {
-		n, err := tx.ErasePatient(ctx, id)
+		n, err := tx.ErasePatient(ctx, id, version)
 		if err == nil {
 			s.log.InfoContext(ctx, "patient erased", "patient_id", id, "messages_deleted", n)
 		}
@@ -301,6 +318,36 @@ func (s *Service) ApplyPractitionerEvent(ctx context.Context, ev events.Envelope
 	}
 	_, err := s.store.PutPractitioner(ctx, rec)
 	return err
+}
+
+// Practice message kinds and the side that cancelled.
+const (
+	PracticeCancelledByPatient = "CANCELLED_BY_PATIENT"
+	CancelledByPatient         = "PATIENT"
+)
+
+// practiceReasonCode is what the log may say of a reason (free text is the patient's).
+func practiceReasonCode(reason string) string {
+	if reason == eventdata.ReasonPatientErased {
+		return reason
+	}
+	return "PATIENT_REASON"
+}
+
+// forgetAppointment drops the copy of an appointment booking anonymised
+// (its patient erased their account), in one transaction with the claim.
+func (s *Service) forgetAppointment(ctx context.Context, ev events.Envelope) error {
+	var a eventdata.Appointment
+	if err := ev.DataAs(&a); err != nil || !uid.Valid(a.ID) {
+		s.log.ErrorContext(ctx, "skipping malformed booking event", "event_id", ev.ID, "type", ev.Type, "err", err)
+		return nil
+	}
+	return s.store.InTx(ctx, func(tx *store.Tx) error {
+		if first, err := tx.Claim(ctx, BookingGroup, ev.ID); err != nil || !first {
+			return err
+		}
+		return tx.ForgetAppointment(ctx, a.ID)
+	})
 }
 
 // ---- helpers ----

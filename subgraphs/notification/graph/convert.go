@@ -27,6 +27,21 @@ func connection(p business.Page) *model.NotificationConnection {
 	return c
 }
 
+func practiceConnection(p business.PracticePage) *model.PracticeNotificationConnection {
+	c := &model.PracticeNotificationConnection{Edges: make([]model.PracticeNotificationEdge, len(p.Messages)),
+		PageInfo: &model.NotificationPageInfo{HasNextPage: p.HasNextPage}}
+	for i, m := range p.Messages {
+		c.Edges[i] = model.PracticeNotificationEdge{Cursor: p.Cursors[i], Node: &model.PracticeNotification{
+			ID: m.ID, Kind: model.PracticeNotificationKind(m.Kind), AppointmentID: m.AppointmentID,
+			StartsAt: m.StartsAt, EndsAt: m.EndsAt, Reason: optional(m.Reason), CreatedAt: m.CreatedAt}}
+	}
+	if n := len(p.Cursors); n > 0 {
+		end := p.Cursors[n-1]
+		c.PageInfo.EndCursor = &end
+	}
+	return c
+}
+
 func optional(s string) *string {
 	if s == "" {
 		return nil

@@ -21,6 +21,16 @@ func (r *entityResolver) FindManyPatientByIDs(ctx context.Context, reps []*model
 	return out, nil
 }
 
+// FindManyPractitionerByIDs is the resolver for the findManyPractitionerByIDs field.
+func (r *entityResolver) FindManyPractitionerByIDs(ctx context.Context, reps []*model.PractitionerByIDsInput) ([]*model.Practitioner, error) {
+	// Notification only adds Practitioner.practiceNotifications, which checks who asks.
+	out := make([]*model.Practitioner, len(reps))
+	for i, rep := range reps {
+		out[i] = &model.Practitioner{ID: rep.ID}
+	}
+	return out, nil
+}
+
 // Entity returns EntityResolver implementation.
 func (r *Resolver) Entity() EntityResolver { return &entityResolver{r} }
 

@@ -32,6 +32,7 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 type ResolverRoot interface {
 	Entity() EntityResolver
 	Patient() PatientResolver
+	Practitioner() PractitionerResolver
 }
 
 type DirectiveRoot struct {
@@ -39,7 +40,8 @@ type DirectiveRoot struct {
 
 type ComplexityRoot struct {
 	Entity struct {
-		FindManyPatientByIDs func(childComplexity int, reps []*model.PatientByIDsInput) int
+		FindManyPatientByIDs      func(childComplexity int, reps []*model.PatientByIDsInput) int
+		FindManyPractitionerByIDs func(childComplexity int, reps []*model.PractitionerByIDsInput) int
 	}
 
 	Notification struct {
@@ -75,6 +77,31 @@ type ComplexityRoot struct {
 		Notifications func(childComplexity int, first *int, after *string) int
 	}
 
+	PracticeNotification struct {
+		AppointmentID func(childComplexity int) int
+		CreatedAt     func(childComplexity int) int
+		EndsAt        func(childComplexity int) int
+		ID            func(childComplexity int) int
+		Kind          func(childComplexity int) int
+		Reason        func(childComplexity int) int
+		StartsAt      func(childComplexity int) int
+	}
+
+	PracticeNotificationConnection struct {
+		Edges    func(childComplexity int) int
+		PageInfo func(childComplexity int) int
+	}
+
+	PracticeNotificationEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	Practitioner struct {
+		ID                    func(childComplexity int) int
+		PracticeNotifications func(childComplexity int, first *int, after *string) int
+	}
+
 	Query struct {
 		__resolve__service func(childComplexity int) int
 		__resolve_entities func(childComplexity int, representations []map[string]any) int
@@ -91,9 +118,13 @@ type ComplexityRoot struct {
 
 type EntityResolver interface {
 	FindManyPatientByIDs(ctx context.Context, reps []*model.PatientByIDsInput) ([]*model.Patient, error)
+	FindManyPractitionerByIDs(ctx context.Context, reps []*model.PractitionerByIDsInput) ([]*model.Practitioner, error)
 }
 type PatientResolver interface {
 	Notifications(ctx context.Context, obj *model.Patient, first *int, after *string) (*model.NotificationConnection, error)
+}
+type PractitionerResolver interface {
+	PracticeNotifications(ctx context.Context, obj *model.Practitioner, first *int, after *string) (*model.PracticeNotificationConnection, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -125,6 +156,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Entity.FindManyPatientByIDs(childComplexity, args["reps"].([]*model.PatientByIDsInput)), true
+	case "Entity.findManyPractitionerByIDs":
+		if e.ComplexityRoot.Entity.FindManyPractitionerByIDs == nil {
+			break
+		}
+
+		args, err := ec.field_Entity_findManyPractitionerByIDs_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Entity.FindManyPractitionerByIDs(childComplexity, args["reps"].([]*model.PractitionerByIDsInput)), true
 
 	case "Notification.appointmentId":
 		if e.ComplexityRoot.Notification.AppointmentID == nil {
@@ -244,6 +286,93 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Patient.Notifications(childComplexity, args["first"].(*int), args["after"].(*string)), true
 
+	case "PracticeNotification.appointmentId":
+		if e.ComplexityRoot.PracticeNotification.AppointmentID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PracticeNotification.AppointmentID(childComplexity), true
+	case "PracticeNotification.createdAt":
+		if e.ComplexityRoot.PracticeNotification.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PracticeNotification.CreatedAt(childComplexity), true
+	case "PracticeNotification.endsAt":
+		if e.ComplexityRoot.PracticeNotification.EndsAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PracticeNotification.EndsAt(childComplexity), true
+	case "PracticeNotification.id":
+		if e.ComplexityRoot.PracticeNotification.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PracticeNotification.ID(childComplexity), true
+	case "PracticeNotification.kind":
+		if e.ComplexityRoot.PracticeNotification.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PracticeNotification.Kind(childComplexity), true
+	case "PracticeNotification.reason":
+		if e.ComplexityRoot.PracticeNotification.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PracticeNotification.Reason(childComplexity), true
+	case "PracticeNotification.startsAt":
+		if e.ComplexityRoot.PracticeNotification.StartsAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PracticeNotification.StartsAt(childComplexity), true
+
+	case "PracticeNotificationConnection.edges":
+		if e.ComplexityRoot.PracticeNotificationConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PracticeNotificationConnection.Edges(childComplexity), true
+	case "PracticeNotificationConnection.pageInfo":
+		if e.ComplexityRoot.PracticeNotificationConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PracticeNotificationConnection.PageInfo(childComplexity), true
+
+	case "PracticeNotificationEdge.cursor":
+		if e.ComplexityRoot.PracticeNotificationEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PracticeNotificationEdge.Cursor(childComplexity), true
+	case "PracticeNotificationEdge.node":
+		if e.ComplexityRoot.PracticeNotificationEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PracticeNotificationEdge.Node(childComplexity), true
+
+	case "Practitioner.id":
+		if e.ComplexityRoot.Practitioner.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Practitioner.ID(childComplexity), true
+	case "Practitioner.practiceNotifications":
+		if e.ComplexityRoot.Practitioner.PracticeNotifications == nil {
+			break
+		}
+
+		args, err := ec.field_Practitioner_practiceNotifications_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Practitioner.PracticeNotifications(childComplexity, args["first"].(*int), args["after"].(*string)), true
+
 	case "Query._service":
 		if e.ComplexityRoot.Query.__resolve__service == nil {
 			break
@@ -279,6 +408,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	inputUnmarshalers := func() *graphql.InputUnmarshalerIndex {
 		return graphql.NewInputUnmarshalerIndex(
 			graphql.NewInputUnmarshaler("PatientByIDsInput", ec.unmarshalInputPatientByIDsInput),
+			graphql.NewInputUnmarshaler("PractitionerByIDsInput", ec.unmarshalInputPractitionerByIDsInput),
 		)
 	}
 	first := true
@@ -343,6 +473,7 @@ var sources = []*ast.Source{
 	{Name: "../../../schema/notification.graphqls", Input: `# Notification subgraph: the messages Careslot sends a patient about their
 # appointments (confirmations, moves, cancellations by either side, reminders)
 # by email and SMS, in the patient's locale with times in the location's zone.
+# A practice is told when a patient cancels (Practitioner.practiceNotifications).
 # It consumes booking-events, patient-events and practitioner-events and adds
 # Patient.notifications.
 extend schema
@@ -422,6 +553,49 @@ enum NotificationStatus {
   "Not sent: the channel was turned off, or the appointment changed, before it was due."
   SKIPPED
 }
+
+"""
+A practice, owned by the practitioner subgraph; notification adds what the
+practice is told.
+"""
+type Practitioner @key(fields: "id") @entityResolver(multi: true) {
+  id: ID!
+  """
+  What the practice was told, latest first: a patient cancelled one of its
+  appointments, or erased their account (reason PATIENT_ERASED: their future
+  appointments were cancelled and the slots freed). For the practitioner or a
+  secretary acting for them (FORBIDDEN otherwise). first defaults to 20 (at
+  most 100); after is an endCursor.
+  """
+  practiceNotifications(first: Int, after: String): PracticeNotificationConnection!
+}
+
+type PracticeNotificationConnection {
+  edges: [PracticeNotificationEdge!]!
+  pageInfo: NotificationPageInfo!
+}
+
+type PracticeNotificationEdge {
+  cursor: String!
+  node: PracticeNotification!
+}
+
+"One thing a practice was told about one of its appointments (no patient data)."
+type PracticeNotification {
+  id: ID!
+  kind: PracticeNotificationKind!
+  appointmentId: ID!
+  startsAt: DateTime!
+  endsAt: DateTime!
+  "The patient's reason, or PATIENT_ERASED."
+  reason: String
+  createdAt: DateTime!
+}
+
+enum PracticeNotificationKind {
+  "The patient cancelled the appointment (or erased their account: reason PATIENT_ERASED)."
+  CANCELLED_BY_PATIENT
+}
 `, BuiltIn: false},
 	{Name: "../../../federation/directives.graphql", Input: `
 	directive @authenticated on FIELD_DEFINITION | OBJECT | INTERFACE | SCALAR | ENUM
@@ -477,15 +651,20 @@ enum NotificationStatus {
 `, BuiltIn: true},
 	{Name: "../../../federation/entity.graphql", Input: `
 # a union of all types that use the @key directive
-union _Entity = Patient
+union _Entity = Patient | Practitioner
 
 input PatientByIDsInput {
+	ID: ID!
+}
+
+input PractitionerByIDsInput {
 	ID: ID!
 }
 
 # fake type to build resolver interfaces for users to implement
 type Entity {
 	findManyPatientByIDs(reps: [PatientByIDsInput]!): [Patient]
+	findManyPractitionerByIDs(reps: [PractitionerByIDsInput]!): [Practitioner]
 }
 
 type _Service {
@@ -568,6 +747,56 @@ func (ec *executionContext) childFields_Patient(ctx context.Context, field graph
 		return ec.fieldContext_Patient_notifications(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Patient", field.Name)
+}
+
+func (ec *executionContext) childFields_PracticeNotification(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_PracticeNotification_id(ctx, field)
+	case "kind":
+		return ec.fieldContext_PracticeNotification_kind(ctx, field)
+	case "appointmentId":
+		return ec.fieldContext_PracticeNotification_appointmentId(ctx, field)
+	case "startsAt":
+		return ec.fieldContext_PracticeNotification_startsAt(ctx, field)
+	case "endsAt":
+		return ec.fieldContext_PracticeNotification_endsAt(ctx, field)
+	case "reason":
+		return ec.fieldContext_PracticeNotification_reason(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_PracticeNotification_createdAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PracticeNotification", field.Name)
+}
+
+func (ec *executionContext) childFields_PracticeNotificationConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_PracticeNotificationConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_PracticeNotificationConnection_pageInfo(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PracticeNotificationConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_PracticeNotificationEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_PracticeNotificationEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_PracticeNotificationEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PracticeNotificationEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_Practitioner(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Practitioner_id(ctx, field)
+	case "practiceNotifications":
+		return ec.fieldContext_Practitioner_practiceNotifications(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Practitioner", field.Name)
 }
 
 func (ec *executionContext) childFields__Service(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -708,7 +937,43 @@ func (ec *executionContext) field_Entity_findManyPatientByIDs_args(ctx context.C
 	return args, nil
 }
 
+func (ec *executionContext) field_Entity_findManyPractitionerByIDs_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "reps",
+		func(ctx context.Context, v any) ([]*model.PractitionerByIDsInput, error) {
+			return ec.unmarshalNPractitionerByIDsInput2ᚕᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋnotificationᚋgraphᚋmodelᚐPractitionerByIDsInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["reps"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Patient_notifications_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Practitioner_practiceNotifications_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
@@ -870,6 +1135,50 @@ func (ec *executionContext) fieldContext_Entity_findManyPatientByIDs(ctx context
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Entity_findManyPatientByIDs_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Entity_findManyPractitionerByIDs(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Entity_findManyPractitionerByIDs(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Entity().FindManyPractitionerByIDs(ctx, fc.Args["reps"].([]*model.PractitionerByIDsInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Practitioner) graphql.Marshaler {
+			return ec.marshalOPractitioner2ᚕᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋnotificationᚋgraphᚋmodelᚐPractitioner(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Entity_findManyPractitionerByIDs(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Entity",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Practitioner(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Entity_findManyPractitionerByIDs_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1332,6 +1641,353 @@ func (ec *executionContext) fieldContext_Patient_notifications(ctx context.Conte
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Patient_notifications_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PracticeNotification_id(ctx context.Context, field graphql.CollectedField, obj *model.PracticeNotification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PracticeNotification_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PracticeNotification_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PracticeNotification", field, false, false, "ID")
+}
+
+func (ec *executionContext) _PracticeNotification_kind(ctx context.Context, field graphql.CollectedField, obj *model.PracticeNotification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PracticeNotification_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.PracticeNotificationKind) graphql.Marshaler {
+			return ec.marshalNPracticeNotificationKind2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋnotificationᚋgraphᚋmodelᚐPracticeNotificationKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PracticeNotification_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PracticeNotification", field, false, false, "PracticeNotificationKind")
+}
+
+func (ec *executionContext) _PracticeNotification_appointmentId(ctx context.Context, field graphql.CollectedField, obj *model.PracticeNotification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PracticeNotification_appointmentId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AppointmentID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PracticeNotification_appointmentId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PracticeNotification", field, false, false, "ID")
+}
+
+func (ec *executionContext) _PracticeNotification_startsAt(ctx context.Context, field graphql.CollectedField, obj *model.PracticeNotification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PracticeNotification_startsAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StartsAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PracticeNotification_startsAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PracticeNotification", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _PracticeNotification_endsAt(ctx context.Context, field graphql.CollectedField, obj *model.PracticeNotification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PracticeNotification_endsAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EndsAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PracticeNotification_endsAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PracticeNotification", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _PracticeNotification_reason(ctx context.Context, field graphql.CollectedField, obj *model.PracticeNotification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PracticeNotification_reason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PracticeNotification_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PracticeNotification", field, false, false, "String")
+}
+
+func (ec *executionContext) _PracticeNotification_createdAt(ctx context.Context, field graphql.CollectedField, obj *model.PracticeNotification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PracticeNotification_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PracticeNotification_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PracticeNotification", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _PracticeNotificationConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.PracticeNotificationConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PracticeNotificationConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.PracticeNotificationEdge) graphql.Marshaler {
+			return ec.marshalNPracticeNotificationEdge2ᚕgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋnotificationᚋgraphᚋmodelᚐPracticeNotificationEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PracticeNotificationConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PracticeNotificationConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PracticeNotificationEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PracticeNotificationConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.PracticeNotificationConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PracticeNotificationConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.NotificationPageInfo) graphql.Marshaler {
+			return ec.marshalNNotificationPageInfo2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋnotificationᚋgraphᚋmodelᚐNotificationPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PracticeNotificationConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PracticeNotificationConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_NotificationPageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PracticeNotificationEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.PracticeNotificationEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PracticeNotificationEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PracticeNotificationEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PracticeNotificationEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _PracticeNotificationEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.PracticeNotificationEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PracticeNotificationEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PracticeNotification) graphql.Marshaler {
+			return ec.marshalNPracticeNotification2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋnotificationᚋgraphᚋmodelᚐPracticeNotification(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PracticeNotificationEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PracticeNotificationEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PracticeNotification(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Practitioner_id(ctx context.Context, field graphql.CollectedField, obj *model.Practitioner) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Practitioner_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Practitioner_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Practitioner", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Practitioner_practiceNotifications(ctx context.Context, field graphql.CollectedField, obj *model.Practitioner) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Practitioner_practiceNotifications(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Practitioner().PracticeNotifications(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PracticeNotificationConnection) graphql.Marshaler {
+			return ec.marshalNPracticeNotificationConnection2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋnotificationᚋgraphᚋmodelᚐPracticeNotificationConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Practitioner_practiceNotifications(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Practitioner",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PracticeNotificationConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Practitioner_practiceNotifications_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -2628,6 +3284,48 @@ func UnmarshalPatientByIDsInput(ctx context.Context, raw any) (model.PatientByID
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputPractitionerByIDsInput(ctx context.Context, obj any) (model.PractitionerByIDsInput, error) {
+	var it model.PractitionerByIDsInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"ID"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "ID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ID"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalPractitionerByIDsInput unmarshals raw into the PractitionerByIDsInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalPractitionerByIDsInput(ctx context.Context, raw any) (model.PractitionerByIDsInput, error) {
+	var out model.PractitionerByIDsInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "PractitionerByIDsInput", raw, &out)
+	return out, err
+}
+
 // endregion **************************** input.gotpl *****************************
 
 // region    ************************** interface.gotpl ***************************
@@ -2636,6 +3334,13 @@ func (ec *executionContext) __Entity(ctx context.Context, sel ast.SelectionSet, 
 	switch obj := (obj).(type) {
 	case nil:
 		return graphql.Null
+	case model.Practitioner:
+		return ec._Practitioner(ctx, sel, &obj)
+	case *model.Practitioner:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Practitioner(ctx, sel, obj)
 	case model.Patient:
 		return ec._Patient(ctx, sel, &obj)
 	case *model.Patient:
@@ -2680,6 +3385,12 @@ func (ec *executionContext) _Entity(ctx context.Context, sel ast.SelectionSet) g
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Entity_findManyPatientByIDs(ctx, field)
+				})
+		case "findManyPractitionerByIDs":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Entity_findManyPractitionerByIDs(ctx, field)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -2911,6 +3622,184 @@ func (ec *executionContext) _Patient(ctx context.Context, sel ast.SelectionSet, 
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Patient_notifications(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var practiceNotificationImplementors = []string{"PracticeNotification"}
+
+func (ec *executionContext) _PracticeNotification(ctx context.Context, sel ast.SelectionSet, obj *model.PracticeNotification) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, practiceNotificationImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PracticeNotification")
+		case "id":
+			out.Values[i] = ec._PracticeNotification_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "kind":
+			out.Values[i] = ec._PracticeNotification_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "appointmentId":
+			out.Values[i] = ec._PracticeNotification_appointmentId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "startsAt":
+			out.Values[i] = ec._PracticeNotification_startsAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "endsAt":
+			out.Values[i] = ec._PracticeNotification_endsAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "reason":
+			out.Values[i] = ec._PracticeNotification_reason(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "createdAt":
+			out.Values[i] = ec._PracticeNotification_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var practiceNotificationConnectionImplementors = []string{"PracticeNotificationConnection"}
+
+func (ec *executionContext) _PracticeNotificationConnection(ctx context.Context, sel ast.SelectionSet, obj *model.PracticeNotificationConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, practiceNotificationConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PracticeNotificationConnection")
+		case "edges":
+			out.Values[i] = ec._PracticeNotificationConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._PracticeNotificationConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var practiceNotificationEdgeImplementors = []string{"PracticeNotificationEdge"}
+
+func (ec *executionContext) _PracticeNotificationEdge(ctx context.Context, sel ast.SelectionSet, obj *model.PracticeNotificationEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, practiceNotificationEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PracticeNotificationEdge")
+		case "cursor":
+			out.Values[i] = ec._PracticeNotificationEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._PracticeNotificationEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var practitionerImplementors = []string{"Practitioner", "_Entity"}
+
+func (ec *executionContext) _Practitioner(ctx context.Context, sel ast.SelectionSet, obj *model.Practitioner) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, practitionerImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Practitioner")
+		case "id":
+			out.Values[i] = ec._Practitioner_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "practiceNotifications":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Practitioner_practiceNotifications(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -3544,6 +4433,66 @@ func (ec *executionContext) unmarshalNPatientByIDsInput2ᚕᚖgithubᚗcomᚋcar
 	return res, nil
 }
 
+func (ec *executionContext) marshalNPracticeNotification2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋnotificationᚋgraphᚋmodelᚐPracticeNotification(ctx context.Context, sel ast.SelectionSet, v *model.PracticeNotification) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PracticeNotification!")
+		return graphql.Null
+	}
+	return ec._PracticeNotification(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNPracticeNotificationConnection2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋnotificationᚋgraphᚋmodelᚐPracticeNotificationConnection(ctx context.Context, sel ast.SelectionSet, v *model.PracticeNotificationConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PracticeNotificationConnection!")
+		return graphql.Null
+	}
+	return ec._PracticeNotificationConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNPracticeNotificationEdge2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋnotificationᚋgraphᚋmodelᚐPracticeNotificationEdge(ctx context.Context, sel ast.SelectionSet, v model.PracticeNotificationEdge) graphql.Marshaler {
+	return ec._PracticeNotificationEdge(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNPracticeNotificationEdge2ᚕgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋnotificationᚋgraphᚋmodelᚐPracticeNotificationEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.PracticeNotificationEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPracticeNotificationEdge2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋnotificationᚋgraphᚋmodelᚐPracticeNotificationEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNPracticeNotificationKind2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋnotificationᚋgraphᚋmodelᚐPracticeNotificationKind(ctx context.Context, v any) (model.PracticeNotificationKind, error) {
+	var res model.PracticeNotificationKind
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNPracticeNotificationKind2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋnotificationᚋgraphᚋmodelᚐPracticeNotificationKind(ctx context.Context, sel ast.SelectionSet, v model.PracticeNotificationKind) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNPractitionerByIDsInput2ᚕᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋnotificationᚋgraphᚋmodelᚐPractitionerByIDsInput(ctx context.Context, v any) ([]*model.PractitionerByIDsInput, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*model.PractitionerByIDsInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalOPractitionerByIDsInput2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋnotificationᚋgraphᚋmodelᚐPractitionerByIDsInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {
 	res, err := graphql.UnmarshalString(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -3996,6 +4945,34 @@ func (ec *executionContext) unmarshalOPatientByIDsInput2ᚖgithubᚗcomᚋcaresl
 		return nil, nil
 	}
 	res, err := ec.unmarshalInputPatientByIDsInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOPractitioner2ᚕᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋnotificationᚋgraphᚋmodelᚐPractitioner(ctx context.Context, sel ast.SelectionSet, v []*model.Practitioner) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalOPractitioner2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋnotificationᚋgraphᚋmodelᚐPractitioner(ctx, sel, v[i])
+	})
+
+	return ret
+}
+
+func (ec *executionContext) marshalOPractitioner2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋnotificationᚋgraphᚋmodelᚐPractitioner(ctx context.Context, sel ast.SelectionSet, v *model.Practitioner) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Practitioner(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOPractitionerByIDsInput2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋnotificationᚋgraphᚋmodelᚐPractitionerByIDsInput(ctx context.Context, v any) (*model.PractitionerByIDsInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputPractitionerByIDsInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 

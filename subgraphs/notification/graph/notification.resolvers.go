@@ -20,7 +20,22 @@ func (r *patientResolver) Notifications(ctx context.Context, obj *model.Patient,
 	return connection(page), nil
 }
 
+// PracticeNotifications is the resolver for the practiceNotifications field.
+func (r *practitionerResolver) PracticeNotifications(ctx context.Context, obj *model.Practitioner, first *int, after *string) (*model.PracticeNotificationConnection, error) {
+	page, err := r.Service.PracticeNotifications(ctx, obj.ID, first, deref(after))
+	if err != nil {
+		return nil, err
+	}
+	return practiceConnection(page), nil
+}
+
 // Patient returns PatientResolver implementation.
 func (r *Resolver) Patient() PatientResolver { return &patientResolver{r} }
 
-type patientResolver struct{ *Resolver }
+// Practitioner returns PractitionerResolver implementation.
+func (r *Resolver) Practitioner() PractitionerResolver { return &practitionerResolver{r} }
+
+type (
+	patientResolver      struct{ *Resolver }
+	practitionerResolver struct{ *Resolver }
+)

@@ -83,8 +83,8 @@ func (t *Tx) PutPatient(ctx context.Context, p Patient) (bool, error) {
 		ON CONFLICT (id) DO UPDATE SET version = EXCLUDED.version, email = EXCLUDED.email, phone = EXCLUDED.phone,
 			first_name = EXCLUDED.first_name, last_name = EXCLUDED.last_name, locale = EXCLUDED.locale,
 			country = EXCLUDED.country, notify_email = EXCLUDED.notify_email, notify_sms = EXCLUDED.notify_sms,
-			relatives = EXCLUDED.relatives, updated_at = now()
-		WHERE patients.version < EXCLUDED.version AND patients.erased_at IS NULL`,
+			relatives = EXCLUDED.relatives, updated_at = now(), erased_at = NULL
+		WHERE patients.version < EXCLUDED.version`,
 		p.ID, p.Version, p.Email, p.Phone, p.FirstName, p.LastName, p.Locale, p.Country, p.NotifyEmail, p.NotifySMS, rel)
 	if err != nil {
 		return false, err
@@ -96,7 +96,7 @@ func (t *Tx) PutPatient(ctx context.Context, p Patient) (bool, error) {
 // appointment copies and contact data — and leaves a tombstone (the id and
 // when) so that no replayed event brings the data back. It returns how many
 // messages it deleted.
-func (t *Tx) ErasePatient(ctx context.Context, id string) (int64, error) {
+func (t *Tx) ErasePatient(ctx context.Context, id string, version int64) (int64, error) {
 	tag, err := t.tx.Exec(ctx, `DELETE FROM messages WHERE patient_id = $1`, id)
 	if err != nil {
 		return 0, err
@@ -104,11 +104,60 @@ func (t *Tx) ErasePatient(ctx context.Context, id string) (int64, error) {
 	if _, err := t.tx.Exec(ctx, `DELETE FROM appointments WHERE patient_id = $1`, id); err != nil {
 		return 0, err
 	}
-	_, err = t.tx.Exec(ctx, `INSERT INTO patients (id, version, erased_at) VALUES ($1, 0, now())
-		ON CONFLICT (id) DO UPDATE SET email = NULL, phone = NULL, first_name = NULL, last_name = NULL, locale = NULL,
+	_, err = t.tx.Exec(ctx, `INSERT INTO patients (id, version, erased_at) VALUES ($1, $2, now())
+		ON CONFLICT (id) DO UPDATE SET version = greatest(patients.version, EXCLUDED.version), email = NULL, phone = NULL,
+			first_name = NULL, last_name = NULL, locale = NULL,
 			country = NULL, notify_email = false, notify_sms = false, relatives = '[]',
-			erased_at = coalesce(patients.erased_at, now()), updated_at = now()`, id)
+			erased_at = coalesce(patients.erased_at, now()), updated_at = now()`, id, version)
 	return tag.RowsAffected(), err
+}
+
+// ForgetAppointment deletes the copy of an appointment (its patient erased
+// their account: booking keeps it anonymised, and it is no longer theirs).
+func (t *Tx) ForgetAppointment(ctx context.Context, id string) error {
+	_, err := t.tx.Exec(ctx, `DELETE FROM appointments WHERE id = $1`, id)
+	return err
+}
+
+// PracticeMessage is what a practice is told about one of its appointments.
+type PracticeMessage struct {
+	ID, PractitionerID, AppointmentID, Kind, Reason string
+	StartsAt, EndsAt, CreatedAt                     time.Time
+}
+
+// AddPracticeMessage records a practice message unless the appointment has
+// one of that kind already; it reports whether it did.
+func (t *Tx) AddPracticeMessage(ctx context.Context, m PracticeMessage) (bool, error) {
+	tag, err := t.tx.Exec(ctx, `INSERT INTO practice_messages (id, practitioner_id, appointment_id, kind, reason, starts_at, ends_at)
+		VALUES ($1, $2, $3, $4, nullif($5, ''), $6, $7) ON CONFLICT DO NOTHING`,
+		m.ID, m.PractitionerID, m.AppointmentID, m.Kind, m.Reason, m.StartsAt, m.EndsAt)
+	if err != nil {
+		return false, err
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// PracticeMessages reads a page of a practice's messages, latest first,
+// after (createdAt, id) when afterAt is not nil.
+func (s *Store) PracticeMessages(ctx context.Context, practitionerID string, afterAt *time.Time, afterID string, limit int) ([]PracticeMessage, error) {
+	b := psql.Select("id::text, practitioner_id::text, appointment_id::text, kind, coalesce(reason, ''), starts_at, ends_at, created_at").
+		From("practice_messages").Where(sq.Eq{"practitioner_id": practitionerID})
+	if afterAt != nil {
+		b = b.Where("(created_at, id) < (?, ?::uuid)", *afterAt, afterID)
+	}
+	sql, args, err := b.OrderBy("created_at DESC", "id DESC").Limit(uint64(limit)).ToSql()
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.pool.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (PracticeMessage, error) {
+		var m PracticeMessage
+		err := r.Scan(&m.ID, &m.PractitionerID, &m.AppointmentID, &m.Kind, &m.Reason, &m.StartsAt, &m.EndsAt, &m.CreatedAt)
+		return m, err
+	})
 }
 
 const patientCols = `id::text, version, coalesce(email, ''), coalesce(phone, ''), coalesce(first_name, ''),

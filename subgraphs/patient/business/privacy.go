@@ -156,11 +156,12 @@ func (s *Service) DeleteAccount(ctx context.Context) error {
 		return err
 	}
 	return s.store.InTx(ctx, func(tx *store.Tx) error {
-		v, err := tx.ErasePatient(ctx, id)
+		v, erasedRelatives, err := tx.ErasePatient(ctx, id)
 		if err != nil {
 			return notFound(err)
 		}
-		ev, err := events.New(Source, EventErased, id, eventdata.Patient{ID: id, Version: v + 1, Relatives: []eventdata.Relative{}})
+		ev, err := events.New(Source, EventErased, id, eventdata.Patient{ID: id, Version: v + 1, Relatives: []eventdata.Relative{},
+			ErasedRelativeIDs: erasedRelatives})
 		if err != nil {
 			return err
 		}

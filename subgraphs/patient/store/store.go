@@ -242,25 +242,32 @@ func nullIfEmpty(s string) any {
 
 // ErasePatient deletes an account for good, with the relatives no other
 // guardian keeps (a relative shared with another guardian stays theirs), and
-// frees its email. It returns the version the account had; ErrNotFound when
+// frees its email. It returns the version the account had and the relatives
+// erased with it; ErrNotFound when
 // there is no such account.
-func (t *Tx) ErasePatient(ctx context.Context, id string) (int64, error) {
+func (t *Tx) ErasePatient(ctx context.Context, id string) (int64, []string, error) {
 	var v int64
 	err := t.tx.QueryRow(ctx, `SELECT version FROM patients WHERE id = $1 FOR UPDATE`, id).Scan(&v)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, ErrNotFound
+		return 0, nil, ErrNotFound
 	}
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
-	if _, err := t.tx.Exec(ctx, `DELETE FROM relatives r
+	rows, err := t.tx.Query(ctx, `DELETE FROM relatives r
 		WHERE r.id IN (SELECT relative_id FROM relative_guardians WHERE patient_id = $1)
-		AND NOT EXISTS (SELECT 1 FROM relative_guardians g WHERE g.relative_id = r.id AND g.patient_id <> $1)`, id); err != nil {
-		return 0, err
+		AND NOT EXISTS (SELECT 1 FROM relative_guardians g WHERE g.relative_id = r.id AND g.patient_id <> $1)
+		RETURNING r.id::text`, id)
+	if err != nil {
+		return 0, nil, err
+	}
+	erased, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return 0, nil, err
 	}
 	// The guardian links go with the account (ON DELETE CASCADE).
 	if _, err := t.tx.Exec(ctx, `DELETE FROM patients WHERE id = $1`, id); err != nil {
-		return 0, err
+		return 0, nil, err
 	}
-	return v, nil
+	return v, erased, nil
 }

@@ -50,6 +50,32 @@ type PatientByIDsInput struct {
 	ID string `json:"ID"`
 }
 
+// One thing a practice was told about one of its appointments (no patient data).
+type PracticeNotification struct {
+	ID            string                   `json:"id"`
+	Kind          PracticeNotificationKind `json:"kind"`
+	AppointmentID string                   `json:"appointmentId"`
+	StartsAt      time.Time                `json:"startsAt"`
+	EndsAt        time.Time                `json:"endsAt"`
+	// The patient's reason, or PATIENT_ERASED.
+	Reason    *string   `json:"reason,omitempty"`
+	CreatedAt time.Time `json:"createdAt"`
+}
+
+type PracticeNotificationConnection struct {
+	Edges    []PracticeNotificationEdge `json:"edges"`
+	PageInfo *NotificationPageInfo      `json:"pageInfo"`
+}
+
+type PracticeNotificationEdge struct {
+	Cursor string                `json:"cursor"`
+	Node   *PracticeNotification `json:"node"`
+}
+
+type PractitionerByIDsInput struct {
+	ID string `json:"ID"`
+}
+
 type Query struct {
 }
 
@@ -228,6 +254,60 @@ func (e *NotificationStatus) UnmarshalJSON(b []byte) error {
 }
 
 func (e NotificationStatus) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type PracticeNotificationKind string
+
+const (
+	// The patient cancelled the appointment (or erased their account: reason PATIENT_ERASED).
+	PracticeNotificationKindCancelledByPatient PracticeNotificationKind = "CANCELLED_BY_PATIENT"
+)
+
+var AllPracticeNotificationKind = []PracticeNotificationKind{
+	PracticeNotificationKindCancelledByPatient,
+}
+
+func (e PracticeNotificationKind) IsValid() bool {
+	switch e {
+	case PracticeNotificationKindCancelledByPatient:
+		return true
+	}
+	return false
+}
+
+func (e PracticeNotificationKind) String() string {
+	return string(e)
+}
+
+func (e *PracticeNotificationKind) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = PracticeNotificationKind(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid PracticeNotificationKind", str)
+	}
+	return nil
+}
+
+func (e PracticeNotificationKind) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *PracticeNotificationKind) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e PracticeNotificationKind) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil
