@@ -148,7 +148,9 @@ func (st *Storm) book(token, key string, vars map[string]any) {
 			st.mu.Unlock()
 			st.booked.Add(1)
 			return
-		case res.Errors[0].Code() == "SLOT_UNAVAILABLE":
+		case res.Errors[0].Code() == "SLOT_UNAVAILABLE", res.Errors[0].Code() == "BOOKING_LIMIT_REACHED":
+			// A domain answer (the slot is taken, or this patient booked the
+			// practice's most for the day): final, not a failure to retry.
 			st.unavailable.Add(1)
 			return
 		default:
