@@ -275,7 +275,7 @@ func (s *System) checkAvailability(ctx context.Context, r *Result) {
 func (s *System) compareAvailability(ctx context.Context, rdb redis.UniversalClient) ([]string, int, error) {
 	rebuilt := fmt.Sprintf("sys%srb%d:", s.Suffix, time.Now().UnixNano()%1e6)
 	defer func() { _ = deletePrefix(context.WithoutCancel(ctx), rdb, rebuilt) }()
-	cmd := s.Command(ctx, "rebuild", "availability")
+	cmd := s.Command(ctx, "availability", "rebuild", "availability")
 	cmd.Env = append(cmd.Env, "REDIS_PREFIX="+rebuilt)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return nil, 0, fmt.Errorf("careslot rebuild availability: %v\n%s", err, out)
@@ -370,7 +370,7 @@ func deletePrefix(ctx context.Context, rdb redis.UniversalClient, prefix string)
 func (s *System) checkSearch(ctx context.Context, r *Result) {
 	fresh := &Replica{Service: "search", Name: fmt.Sprintf("search-check-%d", time.Now().UnixNano()%1e6), Addr: freeAddr(), MetricsAddr: freeAddr()}
 	var err error
-	fresh.Proc, err = s.spawn(fresh.Name, []string{"SEARCH_ADDR=" + fresh.Addr, "SEARCH_METRICS_ADDR=" + fresh.MetricsAddr}, "serve", "search")
+	fresh.Proc, err = s.spawn(fresh.Name, append(s.dbEnv("search"), "SEARCH_ADDR="+fresh.Addr, "SEARCH_METRICS_ADDR="+fresh.MetricsAddr), "serve", "search")
 	if err != nil {
 		r.problem("%v", err)
 		return

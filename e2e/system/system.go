@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +19,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/careslot/careslot/internal/auth"
 	"github.com/careslot/careslot/internal/config"
@@ -48,7 +51,11 @@ type System struct {
 	Brokers     []string
 	TopicPrefix string
 	broker      *testenv.Proc
-	DSN         map[string]string // service → its database
+	DSN         map[string]string // service → its database, as the superuser (migrations, checks)
+	// Roles is whether each service connects as its own role, with rights on
+	// its own database only (roleDSN).
+	Roles   bool
+	roleDSN map[string]string
 
 	Key  *auth.DevKey
 	jwks *httptest.Server
@@ -151,10 +158,27 @@ func Start(t testing.TB) *System {
 	}
 	s.StartBroker(t)
 
-	// Schemas first, as a migration Job before a rollout.
-	if out, err := s.Command(ctx, "migrate").CombinedOutput(); err != nil {
+	// Schemas first, as a migration Job before a rollout; with a role per
+	// service when migrate can make them.
+	usage, _ := exec.Command(s.Bin, "migrate", "-h").CombinedOutput()
+	s.Roles = strings.Contains(string(usage), "-roles")
+	args := []string{"migrate"}
+	if s.Roles {
+		args = append(args, "--roles")
+		s.roleDSN = map[string]string{}
+		for _, svc := range stores {
+			u, err := url.Parse(s.DSN[svc])
+			if err != nil {
+				t.Fatal(err)
+			}
+			u.User = url.UserPassword(s.roleName(svc), s.Suffix)
+			s.roleDSN[svc] = u.String()
+		}
+	}
+	if out, err := s.Command(ctx, "admin", args...).CombinedOutput(); err != nil {
 		t.Fatalf("careslot migrate: %v\n%s", err, out)
 	}
+	t.Logf("services connect to PostgreSQL as their own roles: %v", s.Roles)
 	for _, svc := range config.Services {
 		p, err := NewProxy(svc)
 		if err != nil {
@@ -220,10 +244,13 @@ func Figure(t testing.TB, format string, args ...any) {
 	t.Logf("FIGURE "+format, args...)
 }
 
-// Env is the environment every process of the system shares.
+// stores are the services with a PostgreSQL database.
+var stores = []string{"practitioner", "patient", "booking", "notification"}
+
+// Env is the environment every process of the system shares: no database
+// credentials (see dbEnv).
 func (s *System) Env() []string {
 	env := []string{
-		"DATABASE_URL=" + testenv.ServerURL(),
 		"REDIS_CLUSTER_ADDRS=" + strings.Join(s.Redis.Addrs(), ","),
 		"REDIS_PREFIX=" + s.RedisPrefix,
 		"KAFKA_BROKERS=" + strings.Join(s.Brokers, ","),
@@ -236,20 +263,63 @@ func (s *System) Env() []string {
 		"LOG_LEVEL=info",
 	}
 	for _, svc := range config.Services {
-		up := strings.ToUpper(svc)
-		env = append(env, "DATABASE_URL_"+up+"="+s.DSN[svc])
 		if p := s.Proxies[svc]; p != nil {
-			env = append(env, up+"_INTERNAL_URL=http://"+p.Addr())
+			env = append(env, strings.ToUpper(svc)+"_INTERNAL_URL=http://"+p.Addr())
 		}
 	}
 	return env
 }
 
-// Command is a careslot subcommand run with the system's environment.
-func (s *System) Command(ctx context.Context, args ...string) *exec.Cmd {
+// dbEnv is the database access a process of svc gets. With the services'
+// own roles (once `migrate --roles` exists) that is its own database as its
+// own role, and nothing for a service without one; before, every database
+// as the server's superuser.
+func (s *System) dbEnv(svc string) []string {
+	if !s.Roles {
+		env := []string{"DATABASE_URL=" + testenv.ServerURL()}
+		for _, x := range config.Services {
+			env = append(env, "DATABASE_URL_"+strings.ToUpper(x)+"="+s.DSN[x])
+		}
+		return env
+	}
+	// Any other database the process might derive from DATABASE_URL is out of reach.
+	env := []string{"DATABASE_URL=postgres://nobody@127.0.0.1:1/none?sslmode=disable"}
+	for _, x := range config.Services {
+		env = append(env, "DATABASE_URL_"+strings.ToUpper(x)+"=")
+	}
+	if dsn, ok := s.roleDSN[svc]; ok {
+		env = append(env, "DATABASE_URL_"+strings.ToUpper(svc)+"="+dsn)
+	}
+	return env
+}
+
+// adminEnv is what `migrate` gets: every database as the superuser, and
+// the services' roles to make.
+func (s *System) adminEnv() []string {
+	env := []string{"DATABASE_URL=" + testenv.ServerURL()}
+	for _, x := range config.Services {
+		env = append(env, "DATABASE_URL_"+strings.ToUpper(x)+"="+s.DSN[x])
+	}
+	for _, x := range stores {
+		if s.Roles {
+			env = append(env, "DATABASE_ROLE_"+strings.ToUpper(x)+"="+s.roleName(x), "DATABASE_PASSWORD_"+strings.ToUpper(x)+"="+s.Suffix)
+		}
+	}
+	return env
+}
+
+func (s *System) roleName(svc string) string { return "sys" + s.Suffix + "_" + svc }
+
+// Command is a careslot subcommand run with the system's environment and
+// the database access of service as (see dbEnv; "admin": adminEnv).
+func (s *System) Command(ctx context.Context, as string, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, s.Bin, args...)
 	cmd.Dir = s.Root
-	cmd.Env = append(os.Environ(), s.Env()...)
+	db := s.dbEnv(as)
+	if as == "admin" {
+		db = s.adminEnv()
+	}
+	cmd.Env = append(append(os.Environ(), s.Env()...), db...)
 	return cmd
 }
 
@@ -276,7 +346,7 @@ func (s *System) spawn(name string, env []string, args ...string) (*testenv.Proc
 func (s *System) StartBroker(t testing.TB) {
 	t.Helper()
 	var err error
-	s.broker, err = s.spawn("broker", nil, "broker", "--nodes", "3", "--addr", strings.Join(s.Brokers, ","),
+	s.broker, err = s.spawn("broker", s.dbEnv("broker"), "broker", "--nodes", "3", "--addr", strings.Join(s.Brokers, ","),
 		"--data", filepath.Join(s.Dir, "kafka"))
 	if err != nil {
 		t.Fatal(err)
@@ -324,7 +394,8 @@ func (s *System) startReplica(svc string) (*Replica, error) {
 	up := strings.ToUpper(svc)
 	r := &Replica{Service: svc, Name: name, Addr: freeAddr(), MetricsAddr: freeAddr()}
 	var err error
-	if r.Proc, err = s.spawn(name, []string{up + "_ADDR=" + r.Addr, up + "_METRICS_ADDR=" + r.MetricsAddr}, "serve", svc); err != nil {
+	env := append(s.dbEnv(svc), up+"_ADDR="+r.Addr, up+"_METRICS_ADDR="+r.MetricsAddr)
+	if r.Proc, err = s.spawn(name, env, "serve", svc); err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
@@ -389,7 +460,7 @@ func (s *System) Terminate(r *Replica) error {
 
 func (s *System) startRouter(t testing.TB) {
 	s.RouterAddr = freeAddr()
-	env := []string{"ROUTER_ADDR=" + s.RouterAddr,
+	env := append(s.dbEnv("router"), "ROUTER_ADDR="+s.RouterAddr,
 		// Every client of the test is behind one address: the edge's budgets
 		// run (in the Redis Cluster), far above what the storms spend.
 		"ROUTER_RATE_LIMIT_ANONYMOUS_RATE=1000000", "ROUTER_RATE_LIMIT_ANONYMOUS_BURST=1000000",
@@ -397,7 +468,7 @@ func (s *System) startRouter(t testing.TB) {
 		"ROUTER_RATE_LIMIT_MUTATIONS_RATE=1000000", "ROUTER_RATE_LIMIT_MUTATIONS_BURST=1000000",
 		"ROUTER_RATE_LIMIT_REFUSALS_RATE=1000000", "ROUTER_RATE_LIMIT_REFUSALS_BURST=1000000",
 		"ROUTER_WS_MAX_CONNECTIONS_PER_IP=0", "ROUTER_WS_MAX_CONNECTIONS_PER_SUBJECT=0",
-	}
+	)
 	for _, svc := range config.Services {
 		env = append(env, strings.ToUpper(svc)+"_ADDR="+s.Proxies[svc].Addr())
 	}
@@ -516,6 +587,16 @@ func (s *System) stop() {
 	for _, dsn := range s.DSN {
 		if err := postgres.DropDatabase(ctx, dsn); err != nil {
 			s.t.Logf("drop %s: %v", dsn, err)
+		}
+	}
+	if s.Roles {
+		if conn, err := pgx.Connect(ctx, testenv.ServerURL()); err == nil {
+			for _, svc := range stores {
+				if _, err := conn.Exec(ctx, "DROP ROLE IF EXISTS "+pgx.Identifier{s.roleName(svc)}.Sanitize()); err != nil {
+					s.t.Logf("drop role %s: %v", s.roleName(svc), err)
+				}
+			}
+			_ = conn.Close(ctx)
 		}
 	}
 }

@@ -178,7 +178,7 @@ func clientOperations(t *testing.T, s *System) {
 func bookingsPerSecond(t *testing.T, s *System) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := s.Command(ctx, "loadgen", "book", "--router", "http://"+s.RouterAddr+"/graphql", "--clients", "64",
+	cmd := s.Command(ctx, "loadgen", "loadgen", "book", "--router", "http://"+s.RouterAddr+"/graphql", "--clients", "64",
 		"--duration", "10s", "--practitioners", "20", "--patients", "300", "--check-db", plain(s.DSN["booking"]))
 	out, err := cmd.CombinedOutput()
 	if err != nil {
