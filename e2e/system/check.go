@@ -161,11 +161,7 @@ func (s *System) lagging(ctx context.Context, adm *kadm.Client) string {
 }
 
 func (s *System) conn(ctx context.Context, svc string) (*pgx.Conn, error) {
-	dsn := s.DSN[svc]
-	if i := strings.Index(dsn, "pool_max_conns"); i > 0 {
-		dsn = strings.TrimRight(dsn[:i], "?&")
-	}
-	return pgx.Connect(ctx, dsn)
+	return pgx.Connect(ctx, plainDSN(s.DSN[svc]))
 }
 
 func (s *System) count(ctx context.Context, svc, q string, args ...any) (int, error) {

@@ -293,12 +293,13 @@ func (s *System) dbEnv(svc string) []string {
 	return env
 }
 
-// adminEnv is what `migrate` gets: every database as the superuser, and
-// the services' roles to make.
+// adminEnv is what `migrate` gets: every database as the superuser (no
+// pool settings: it opens single connections too), and the services' roles
+// to make.
 func (s *System) adminEnv() []string {
 	env := []string{"DATABASE_URL=" + testenv.ServerURL()}
 	for _, x := range config.Services {
-		env = append(env, "DATABASE_URL_"+strings.ToUpper(x)+"="+s.DSN[x])
+		env = append(env, "DATABASE_URL_"+strings.ToUpper(x)+"="+plainDSN(s.DSN[x]))
 	}
 	for _, x := range stores {
 		if s.Roles {
@@ -599,4 +600,12 @@ func (s *System) stop() {
 			_ = conn.Close(ctx)
 		}
 	}
+}
+
+// plainDSN is a database URL without the pool settings.
+func plainDSN(dsn string) string {
+	if i := strings.Index(dsn, "pool_max_conns"); i > 0 {
+		return strings.TrimRight(dsn[:i], "?&")
+	}
+	return dsn
 }

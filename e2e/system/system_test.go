@@ -179,7 +179,7 @@ func bookingsPerSecond(t *testing.T, s *System) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := s.Command(ctx, "loadgen", "loadgen", "book", "--router", "http://"+s.RouterAddr+"/graphql", "--clients", "64",
-		"--duration", "10s", "--practitioners", "20", "--patients", "300", "--check-db", plain(s.DSN["booking"]))
+		"--duration", "10s", "--practitioners", "20", "--patients", "300", "--check-db", plainDSN(s.DSN["booking"]))
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("loadgen: %v\n%s", err, out)
@@ -193,14 +193,6 @@ func bookingsPerSecond(t *testing.T, s *System) {
 	if doubles[1] != "0" {
 		t.Errorf("%s double bookings", doubles[1])
 	}
-}
-
-// plain is a database URL without the pool settings.
-func plain(dsn string) string {
-	if i := strings.Index(dsn, "pool_max_conns"); i > 0 {
-		return strings.TrimRight(dsn[:i], "?&")
-	}
-	return dsn
 }
 
 // fault is one failure injected under a storm.
@@ -442,7 +434,7 @@ func terminateBookingConnections(t *testing.T, s *System, st *Storm, _ []*Watche
 }
 
 func plainPath(dsn string) string {
-	dsn = plain(dsn)
+	dsn = plainDSN(dsn)
 	if i := strings.IndexByte(dsn, '?'); i > 0 {
 		dsn = dsn[:i]
 	}
