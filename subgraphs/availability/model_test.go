@@ -152,8 +152,15 @@ func appointment(p eventdata.Practitioner, id, typeID string, startAt time.Time,
 }
 
 // expected lists what slots.Open says over days built from the schedule
-// directly (BuildDay of the same snapshot and occupied ranges).
+// directly (BuildDay of the same snapshot and occupied ranges), for a new
+// patient: what list() (no person: an anonymous caller) must give.
 func expected(t testing.TB, svc *business.Service, p eventdata.Practitioner, busy []eventdata.Appointment, typeID, from, to string, now time.Time) []slots.Slot {
+	t.Helper()
+	return expectedAs(t, svc, p, busy, typeID, from, to, now, true)
+}
+
+// expectedAs is expected for a new patient or a returning one.
+func expectedAs(t testing.TB, svc *business.Service, p eventdata.Practitioner, busy []eventdata.Appointment, typeID, from, to string, now time.Time, newPatient bool) []slots.Slot {
 	t.Helper()
 	ag := svc.AgendaOf(p)
 	sched := slots.Schedule{Rules: ag.Rules, Absences: ag.Absences}
@@ -173,7 +180,7 @@ func expected(t testing.TB, svc *business.Service, p eventdata.Practitioner, bus
 		days = append(days, day)
 	}
 	ty, _ := ag.Type(typeID)
-	out := slots.Open(days, ag.Rules, ty, slots.Request{Now: now, Online: true}, days[1].Start, days[len(days)-1].Start)
+	out := slots.Open(days, ag.Rules, ty, slots.Request{Now: now, Online: true, NewPatient: newPatient}, days[1].Start, days[len(days)-1].Start)
 	if out == nil {
 		out = []slots.Slot{}
 	}
@@ -588,7 +595,8 @@ func TestRebuildReproducesTheIncrementalModel(t *testing.T) {
 	}
 	diff(t, before, dump(t, e.rdb, e.prefix, nil))
 
-	// Into an empty Redis prefix: equal but for the tombstones (kept, not rebuilt).
+	// Into an empty Redis prefix: equal but for the tombstones and the seen
+	// model (kept, not rebuilt).
 	fresh := newEnvOn(t, e.rdb, e.prefix+"fresh:", nil, "")
 	for _, a := range live {
 		occ = append(occ, a)
@@ -596,7 +604,10 @@ func TestRebuildReproducesTheIncrementalModel(t *testing.T) {
 	if err := fresh.sg.Rebuild(ctx, exportP, exportA); err != nil {
 		t.Fatal(err)
 	}
-	noGone := func(k string) bool { return strings.Contains(k, ":gone:") || strings.HasPrefix(k, "~fresh:") }
+	// The seen model (who is a returning patient) is kept across a rebuild, not rebuilt.
+	noGone := func(k string) bool {
+		return strings.Contains(k, ":gone:") || strings.Contains(k, "seen:{") || strings.HasPrefix(k, "~fresh:")
+	}
 	diff(t, dump(t, e.rdb, e.prefix, noGone), dump(t, e.rdb, e.prefix+"fresh:", noGone))
 }
 

@@ -112,6 +112,11 @@ func (s *Service) ApplyAppointment(ctx context.Context, a eventdata.Appointment)
 	if a.ID == "" || a.PractitionerID == "" || a.Country == "" {
 		return Result{}, fmt.Errorf("availability: appointment without id, practitioner or country")
 	}
+	// Who is a returning patient first: the change published below makes
+	// live watchers list again, and they must see it.
+	if err := s.learnSeen(ctx, a); err != nil {
+		return Result{}, err
+	}
 	now := s.now()
 	var out outcome
 	var ag *Agenda
@@ -200,6 +205,26 @@ func (s *Service) ApplyAppointment(ctx context.Context, a eventdata.Appointment)
 		return Result{}, err
 	}
 	return out.res, s.after(ctx, a.Country, a.PractitionerID, &out)
+}
+
+// learnSeen keeps the seen model (store.Seen) from a booking event: the
+// appointment of its person (the relative, or the account) at its version;
+// an anonymised one leaves its former person's hash. Holds say nothing.
+func (s *Service) learnSeen(ctx context.Context, a eventdata.Appointment) error {
+	if a.ErasedPersonID != "" {
+		return s.st.ForgetSeen(ctx, a.PractitionerID, a.ErasedPersonID, a.ID)
+	}
+	if a.Status == eventdata.StatusHeld || a.Status == eventdata.StatusExpired || a.HoldExpiresAt != nil {
+		return nil
+	}
+	person := a.PatientID
+	if a.RelativeID != "" {
+		person = a.RelativeID
+	}
+	if person == "" {
+		return nil
+	}
+	return s.st.PutSeen(ctx, a.PractitionerID, person, a.ID, a.Version, a.Status, a.StartsAt)
 }
 
 // Refresh is the daily (and next-slot-expiry) maintenance of a

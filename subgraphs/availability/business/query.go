@@ -5,16 +5,31 @@ import (
 	"time"
 
 	"github.com/careslot/careslot/internal/apperr"
+	"github.com/careslot/careslot/internal/auth"
 	"github.com/careslot/careslot/internal/slots"
 	"github.com/careslot/careslot/subgraphs/availability/store"
 )
 
 // SlotsQuery asks for the open slots of one practitioner's appointment type
-// between two local dates (YYYY-MM-DD, inclusive, in the practitioner's zone).
+// between two local dates (YYYY-MM-DD, inclusive, in the practitioner's zone),
+// as Person may book them (see Caller).
 type SlotsQuery struct {
 	PractitionerID string
 	TypeID         string
 	From, To       string
+	// Person is the calling patient's account; "" for anyone else
+	// (anonymous callers, practices, admins), who see what a new patient may
+	// book.
+	Person string
+}
+
+// Caller is the SlotsQuery.Person of a request: the calling patient's
+// account, or "".
+func Caller(ctx context.Context) string {
+	if acc, err := auth.PatientAccount(ctx); err == nil {
+		return acc
+	}
+	return ""
 }
 
 // ValidateRange checks a listing's dates: well formed, to not before from,
@@ -41,7 +56,10 @@ func ValidateRange(from, to string) error {
 // practitioner's snapshot and the day bitmaps of the range (a day without a
 // bitmap — beyond the window, or in the past — is built with slots.BuildDay
 // from the snapshot and the occupied ranges read in the same trip), then
-// slots.Open for a returning patient booking online at now. A practitioner
+// slots.Open for the caller booking online at now: a type closed to new
+// patients lists only the starts after the caller's first appointment with
+// the practitioner (booking's rule; none for a new patient or an anonymous
+// caller), read from the seen model in one more round trip. A practitioner
 // the read model does not know has no slots; a type that is not the
 // practitioner's is INVALID_INPUT (field appointmentTypeId).
 func (s *Service) ListSlots(ctx context.Context, qs []SlotsQuery) ([][]slots.Slot, []error) {
@@ -64,6 +82,10 @@ func (s *Service) ListSlots(ctx context.Context, qs []SlotsQuery) ([][]slots.Slo
 		return out, errs
 	}
 	data, err := s.st.ReadSlots(ctx, reads)
+	var since []*time.Time
+	if err == nil {
+		since, err = s.returningSince(ctx, qs, idx)
+	}
 	if err != nil {
 		for _, i := range idx {
 			errs[i] = err
@@ -72,12 +94,34 @@ func (s *Service) ListSlots(ctx context.Context, qs []SlotsQuery) ([][]slots.Slo
 	}
 	now := s.now()
 	for j, i := range idx {
-		out[i], errs[i] = s.list(qs[i], reads[j].Dates, data[j], now)
+		out[i], errs[i] = s.list(qs[i], reads[j].Dates, data[j], since[j], now)
 	}
 	return out, errs
 }
 
-func (s *Service) list(q SlotsQuery, dates []string, d store.SlotsData, now time.Time) ([]slots.Slot, error) {
+// returningSince is, for each query of idx, since when its person is a
+// returning patient of the practitioner (nil: new, or no person).
+func (s *Service) returningSince(ctx context.Context, qs []SlotsQuery, idx []int) ([]*time.Time, error) {
+	out := make([]*time.Time, len(idx))
+	var seen []store.SeenQuery
+	var at []int
+	for j, i := range idx {
+		if qs[i].Person != "" {
+			seen = append(seen, store.SeenQuery{PractitionerID: qs[i].PractitionerID, Person: qs[i].Person})
+			at = append(at, j)
+		}
+	}
+	got, err := s.st.ReturningSince(ctx, seen)
+	if err != nil {
+		return nil, err
+	}
+	for k, j := range at {
+		out[j] = got[k]
+	}
+	return out, nil
+}
+
+func (s *Service) list(q SlotsQuery, dates []string, d store.SlotsData, returningSince *time.Time, now time.Time) ([]slots.Slot, error) {
 	if !d.Known || d.Sched == nil {
 		return []slots.Slot{}, nil
 	}
@@ -108,7 +152,18 @@ func (s *Service) list(q SlotsQuery, dates []string, d store.SlotsData, now time
 		days = append(days, day)
 	}
 	from, to := days[1].Start, days[len(days)-1].Start
-	open := slots.Open(days, ag.Rules, t, slots.Request{Now: now, Online: true}, from, to)
+	req := slots.Request{Now: now, Online: true, NewPatient: true}
+	if returningSince != nil && !t.NewPatientsAllowed {
+		// Returning for the starts after the first appointment only.
+		req.NewPatient = false
+		if after := returningSince.Add(time.Nanosecond); after.After(from) {
+			from = after
+		}
+	}
+	var open []slots.Slot
+	if from.Before(to) {
+		open = slots.Open(days, ag.Rules, t, req, from, to)
+	}
 	if open == nil {
 		open = []slots.Slot{}
 	}

@@ -204,15 +204,17 @@ func sameBits(a, b []byte) bool {
 	return true
 }
 
-// nextSlot finds the soonest open start of any online-bookable type for a
-// returning patient, from now, over the days that day returns (stored or
+// nextSlot finds the soonest open start of any online-bookable type open to
+// new patients (one anyone may book), from now, over the days that day returns (stored or
 // built); it also says until when that answer holds (the start minus the
 // type's minimum notice), zero when there is none.
 func nextSlot(ag *Agenda, now time.Time, day func(date string) (slots.Day, error)) (*time.Time, time.Time, error) {
 	limit := 0
 	var types []slots.Type
 	for _, t := range ag.Types {
-		if t.OnlineBookable && t.Duration > 0 && t.HorizonDays > 0 {
+		// Only types anyone may book: the next slot is public (search
+		// filters and sorts by it) and must be one a new patient can book.
+		if t.OnlineBookable && t.NewPatientsAllowed && t.Duration > 0 && t.HorizonDays > 0 {
 			types = append(types, t)
 			limit = max(limit, t.HorizonDays+1)
 		}
@@ -221,7 +223,7 @@ func nextSlot(ag *Agenda, now time.Time, day func(date string) (slots.Day, error
 		return nil, time.Time{}, nil
 	}
 	limit = min(limit, maxSearchDays)
-	req := slots.Request{Now: now, Online: true}
+	req := slots.Request{Now: now, Online: true, NewPatient: true}
 	today := dateOf(now, ag.Zone)
 	const chunk = 7
 	days := map[string]slots.Day{}

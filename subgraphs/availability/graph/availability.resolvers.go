@@ -16,7 +16,8 @@ import (
 
 // AvailableSlots is the resolver for the availableSlots field.
 func (r *practitionerResolver) AvailableSlots(ctx context.Context, obj *model.Practitioner, appointmentTypeID string, from gqlscalar.Date, to gqlscalar.Date) ([]model.Slot, error) {
-	q := business.SlotsQuery{PractitionerID: obj.ID, TypeID: appointmentTypeID, From: from.String(), To: to.String()}
+	q := business.SlotsQuery{PractitionerID: obj.ID, TypeID: appointmentTypeID, From: from.String(), To: to.String(),
+		Person: business.Caller(ctx)}
 	if err := business.ValidateRange(q.From, q.To); err != nil {
 		return nil, err
 	}
@@ -38,7 +39,8 @@ func (r *practitionerResolver) NextAvailableSlot(ctx context.Context, obj *model
 
 // SlotsChanged is the resolver for the slotsChanged field.
 func (r *subscriptionResolver) SlotsChanged(ctx context.Context, practitionerID string, appointmentTypeID string, from gqlscalar.Date, to gqlscalar.Date) (<-chan *model.SlotsUpdate, error) {
-	w, err := r.Service.WatchSlots(ctx, business.SlotsQuery{PractitionerID: practitionerID, TypeID: appointmentTypeID, From: from.String(), To: to.String()})
+	w, err := r.Service.WatchSlots(ctx, business.SlotsQuery{PractitionerID: practitionerID, TypeID: appointmentTypeID,
+		From: from.String(), To: to.String(), Person: business.Caller(ctx)})
 	if err != nil {
 		return nil, err
 	}

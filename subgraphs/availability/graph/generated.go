@@ -332,14 +332,15 @@ type Practitioner @key(fields: "id") @entityResolver(multi: true) {
   id: ID!
   """
   The open start times of an appointment type between two local dates (in the
-  practitioner's zone, both inclusive, at most 62 days), as a returning patient
-  booking online sees them: a type closed to new patients is listed, and
-  booking it as a new patient is refused with NEW_PATIENTS_NOT_ALLOWED.
+  practitioner's zone, both inclusive, at most 62 days) that the caller may
+  book online: a type closed to new patients lists nothing to an anonymous
+  caller or a new patient, and to a patient only the starts after their first
+  appointment with the practitioner (the rule booking applies).
   INVALID_INPUT when to is before from, the range is longer than 62 days, or
   the type is not one of the practitioner's.
   """
   availableSlots(appointmentTypeId: ID!, from: Date!, to: Date!): [Slot!]!
-  "The soonest open start of any online-bookable type, for a returning patient; null when none."
+  "The soonest open start of any online-bookable type open to new patients (one anyone may book); null when none."
   nextAvailableSlot: DateTime
 }
 
@@ -359,7 +360,7 @@ type Location @key(fields: "id", resolvable: false) {
 type Subscription {
   """
   The open slots of an appointment type between two local dates (as
-  availableSlots lists them, with the same arguments and errors): first the
+  availableSlots lists them to the caller, with the same arguments and errors): first the
   current list, then the whole list again each time it changes. A client that
   resubscribes or reconnects starts from the current list, so a missed
   message costs nothing.
