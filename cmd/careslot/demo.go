@@ -18,6 +18,10 @@ import (
 type demoData struct {
 	PractitionerID string `json:"practitionerId"`
 	PatientID      string `json:"patientId,omitempty"`
+	// The development identities the demo accounts are bound to (tokens are
+	// minted for these subjects; the ids are their account ids).
+	PractitionerSubject string `json:"practitionerSubject"`
+	PatientSubject      string `json:"patientSubject,omitempty"`
 }
 
 func demoPath(cfg config.Config) string { return filepath.Join(cfg.DataDir, "demo.json") }
@@ -27,7 +31,7 @@ func demoPath(cfg config.Config) string { return filepath.Join(cfg.DataDir, "dem
 func ensureDemo(ctx context.Context, cfg config.Config, key *auth.DevKey, routerURL string) (*demoData, error) {
 	c := gqlclient.New(routerURL)
 	var d demoData
-	if b, err := os.ReadFile(demoPath(cfg)); err == nil && json.Unmarshal(b, &d) == nil && d.PractitionerID != "" {
+	if b, err := os.ReadFile(demoPath(cfg)); err == nil && json.Unmarshal(b, &d) == nil && d.PractitionerID != "" && d.PractitionerSubject != "" {
 		var out struct {
 			Practitioner *struct{ ID string } `json:"practitioner"`
 		}
@@ -40,7 +44,8 @@ func ensureDemo(ctx context.Context, cfg config.Config, key *auth.DevKey, router
 		}
 	}
 	if d.PractitionerID == "" {
-		id, err := createDemoPractice(ctx, c, cfg, key)
+		d.PractitionerSubject = fmt.Sprintf("demo-practitioner-%d", time.Now().Unix())
+		id, err := createDemoPractice(ctx, c, cfg, key, d.PractitionerSubject)
 		if err != nil {
 			return nil, err
 		}
@@ -50,7 +55,12 @@ func ensureDemo(ctx context.Context, cfg config.Config, key *auth.DevKey, router
 		var out struct {
 			RegisterPatient struct{ Patient struct{ ID string } } `json:"registerPatient"`
 		}
-		err := c.Run(ctx, "", `mutation($input: RegisterPatientInput!) { registerPatient(input: $input) { patient { id } } }`,
+		d.PatientSubject = fmt.Sprintf("demo-patient-%d", time.Now().Unix())
+		tok, err := key.Mint(auth.TokenClaims{Subject: d.PatientSubject, Role: auth.RolePatient, Issuer: cfg.OIDCIssuer, Audience: cfg.OIDCAudience}, time.Hour)
+		if err != nil {
+			return nil, err
+		}
+		err = c.Run(ctx, tok, `mutation($input: RegisterPatientInput!) { registerPatient(input: $input) { patient { id } } }`,
 			map[string]any{"input": map[string]any{
 				"firstName": "Camille", "lastName": "Martin", "email": fmt.Sprintf("camille.martin+%d@example.org", time.Now().Unix()),
 				"phone": "+33612345678", "birthDate": "1988-04-12", "locale": "fr-FR", "country": "fr",
@@ -64,11 +74,15 @@ func ensureDemo(ctx context.Context, cfg config.Config, key *auth.DevKey, router
 	return &d, os.WriteFile(demoPath(cfg), b, 0o644)
 }
 
-func createDemoPractice(ctx context.Context, c *gqlclient.Client, cfg config.Config, key *auth.DevKey) (string, error) {
+func createDemoPractice(ctx context.Context, c *gqlclient.Client, cfg config.Config, key *auth.DevKey, subject string) (string, error) {
 	var reg struct {
 		RegisterPractitioner struct{ Practitioner struct{ ID string } } `json:"registerPractitioner"`
 	}
-	err := c.Run(ctx, "", `mutation($input: RegisterPractitionerInput!) { registerPractitioner(input: $input) { practitioner { id } } }`,
+	tok, err := key.Mint(auth.TokenClaims{Subject: subject, Role: auth.RolePractitioner, Issuer: cfg.OIDCIssuer, Audience: cfg.OIDCAudience}, time.Hour)
+	if err != nil {
+		return "", err
+	}
+	err = c.Run(ctx, tok, `mutation($input: RegisterPractitionerInput!) { registerPractitioner(input: $input) { practitioner { id } } }`,
 		map[string]any{"input": map[string]any{
 			"firstName": "Claire", "lastName": "Dubois", "country": "fr", "specialties": []string{"general-practice"},
 			"languages": []string{"fr", "en"}, "registrationNumber": "10101010101", "bio": "Médecin généraliste à Paris 11e.",
@@ -79,10 +93,6 @@ func createDemoPractice(ctx context.Context, c *gqlclient.Client, cfg config.Con
 	id := reg.RegisterPractitioner.Practitioner.ID
 	if id == "" {
 		return "", errors.New("register demo practitioner: no id")
-	}
-	tok, err := key.Mint(auth.TokenClaims{Subject: id, Role: auth.RolePractitioner, Issuer: cfg.OIDCIssuer, Audience: cfg.OIDCAudience}, time.Hour)
-	if err != nil {
-		return "", err
 	}
 	if err := c.Run(ctx, tok, `mutation($input: AddLocationInput!) { addLocation(input: $input) { location { id } } }`,
 		map[string]any{"input": map[string]any{
@@ -117,9 +127,9 @@ func printWelcome(cfg config.Config, key *auth.DevKey, routerURL string, d *demo
 	}
 	fmt.Printf("\nCareslot is running.\n\n  GraphQL (HTTP and WebSocket): %s\n  Playground:                   http://%s/\n\n", routerURL, cfg.RouterAddr)
 	if d != nil {
-		fmt.Printf("Demo practitioner %s — practitioner token:\n  %s\n\n", d.PractitionerID, mint(d.PractitionerID, auth.RolePractitioner))
+		fmt.Printf("Demo practitioner %s — practitioner token:\n  %s\n\n", d.PractitionerID, mint(d.PractitionerSubject, auth.RolePractitioner))
 		if d.PatientID != "" {
-			fmt.Printf("Demo patient %s — patient token:\n  %s\n\n", d.PatientID, mint(d.PatientID, auth.RolePatient))
+			fmt.Printf("Demo patient %s — patient token:\n  %s\n\n", d.PatientID, mint(d.PatientSubject, auth.RolePatient))
 		}
 	}
 	fmt.Printf("Admin token:\n  %s\n\n", mint("admin", auth.RoleAdmin))

@@ -66,7 +66,9 @@ func TestErasureFreesSlotsThroughTheRouter(t *testing.T) {
 		var out struct {
 			Practitioner struct {
 				PracticeNotifications struct {
-					Edges []struct{ Node struct{ Kind, AppointmentID, Reason string } }
+					Edges []struct {
+						Node struct{ Kind, AppointmentID, Reason string }
+					}
 				}
 			}
 		}

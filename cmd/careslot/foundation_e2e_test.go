@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/careslot/careslot/internal/uid"
 	"slices"
 	"testing"
 	"time"
@@ -25,7 +26,9 @@ func registerPractice(t testing.TB, s *stack, first, last string) (id, locationI
 			Practitioner struct{ ID, DisplayName string }
 		}
 	}
-	s.run(t, "", s.op(t, "RegisterPractitioner"), map[string]any{"input": map[string]any{
+	// A new identity of the provider registers its practice: the practice is its account.
+	token = s.token(t, auth.RolePractitioner, "pr-"+uid.New())
+	s.run(t, token, s.op(t, "RegisterPractitioner"), map[string]any{"input": map[string]any{
 		"firstName": first, "lastName": last, "country": "fr", "specialties": []string{"general-practice", "pediatrics"},
 		"languages": []string{"fr", "en"}, "registrationNumber": "10101010101", "bio": "Cabinet de quartier",
 	}}, &reg)
@@ -33,7 +36,6 @@ func registerPractice(t testing.TB, s *stack, first, last string) (id, locationI
 	if want := "Dr " + first + " " + last; reg.RegisterPractitioner.Practitioner.DisplayName != want {
 		t.Fatalf("displayName %q, want %q", reg.RegisterPractitioner.Practitioner.DisplayName, want)
 	}
-	token = s.token(t, auth.RolePractitioner, id)
 	var loc struct {
 		AddLocation struct {
 			Location struct{ ID, Name, TimeZone string }
@@ -67,12 +69,18 @@ func registerPatient(t testing.TB, s *stack, first string) (string, string) {
 			Patient struct{ ID, FirstName string }
 		}
 	}
-	s.run(t, "", s.op(t, "RegisterPatient"), map[string]any{"input": map[string]any{
+	// A new identity of the provider registers: the account is bound to it.
+	sub := "pa-" + uid.New()
+	token := s.token(t, auth.RolePatient, sub)
+	s.run(t, token, s.op(t, "RegisterPatient"), map[string]any{"input": map[string]any{
 		"firstName": first, "lastName": "Martin", "email": fmt.Sprintf("%s.%d@example.org", first, time.Now().UnixNano()),
 		"phone": "+33612345678", "birthDate": "1988-04-12", "country": "fr",
 	}}, &reg)
 	id := reg.RegisterPatient.Patient.ID
-	return id, s.token(t, auth.RolePatient, id)
+	if id != auth.AccountID(s.cfg.OIDCIssuer, sub) {
+		t.Fatalf("the account %s is not the identity's", id)
+	}
+	return id, token
 }
 
 // TestFoundationThroughTheRouter: a practitioner and a patient register and

@@ -18,7 +18,6 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
-	"github.com/careslot/careslot/internal/auth"
 	"github.com/careslot/careslot/internal/httpserver"
 )
 
@@ -44,8 +43,7 @@ func TestDashboardAndAlertMetricsAreExported(t *testing.T) {
 		t.Fatal(err)
 	}
 	nextSlotsMsg(t, sub, 10*time.Second)
-	patientID, _ := registerPatient(t, s, "Metrics")
-	tok := s.token(t, auth.RolePatient, patientID)
+	_, tok := registerPatient(t, s, "Metrics")
 	at := tomorrowAt(10, 0)
 	bookThrough(t, s, tok, prID, typeID, at, "metrics-1")
 	if codes := s.errorCodes(t, tok, s.op(t, "BookAppointment"), bookVars(prID, typeID, at, "metrics-2")); len(codes) == 0 {

@@ -116,6 +116,8 @@ func newStackWith(t testing.TB, tweak func(*config.Config)) (*stack, func(), err
 		"ROUTER_RATE_LIMIT_MUTATIONS_RATE": "1000000", "ROUTER_RATE_LIMIT_MUTATIONS_BURST": "1000000",
 		"ROUTER_RATE_LIMIT_REFUSALS_RATE": "1000000", "ROUTER_RATE_LIMIT_REFUSALS_BURST": "1000000",
 		"ROUTER_WS_MAX_CONNECTIONS_PER_IP": "0", "ROUTER_WS_MAX_CONNECTIONS_PER_SUBJECT": "0",
+		// Every test patient registers from this one address.
+		"COUNTRY_LIMITS": "registrationsPerAddressPerHour=1000000",
 	} {
 		if err := os.Setenv(k, v); err != nil {
 			return nil, nil, err

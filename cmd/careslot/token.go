@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -22,8 +23,8 @@ func devKeyPath(cfg config.Config) string { return filepath.Join(cfg.DataDir, "d
 func cmdToken(_ context.Context, args []string) error {
 	fs := flag.NewFlagSet("token", flag.ExitOnError)
 	role := fs.String("role", "patient", "patient, practitioner, secretary or admin")
-	sub := fs.String("sub", "", "subject: the patient or practitioner id (for a secretary or admin, their own id)")
-	practitioners := fs.String("practitioners", "", "secretary only: comma-separated practitioner ids they act for")
+	sub := fs.String("sub", "", "subject: the identity at the development provider (its account id is printed on stderr)")
+	practitioners := fs.String("practitioners", "", "secretary or practitioner: comma-separated practitioner ids (practices) they act for")
 	ttl := fs.Duration("ttl", 12*time.Hour, "validity")
 	_ = fs.Parse(args)
 	if *sub == "" {
@@ -43,6 +44,8 @@ func cmdToken(_ context.Context, args []string) error {
 		return err
 	}
 	fmt.Println(tok)
+	// The account this identity registers (or has): what its tokens reach.
+	fmt.Fprintf(os.Stderr, "account %s\n", auth.AccountID(cfg.OIDCIssuer, *sub))
 	return nil
 }
 

@@ -9,7 +9,6 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/trace/noop"
 
-	"github.com/careslot/careslot/internal/auth"
 	"github.com/careslot/careslot/internal/config"
 	"github.com/careslot/careslot/internal/events"
 	"github.com/careslot/careslot/internal/telemetry/otlptest"
@@ -34,8 +33,8 @@ func TestOneBookingIsOneTraceAcrossKafka(t *testing.T) {
 	defer otel.SetTracerProvider(noop.NewTracerProvider())
 
 	prID, typeID, _, _ := livePractice(t, s, "Traced")
-	patientID, _ := registerPatient(t, s, "Traced")
-	apptID := bookThrough(t, s, s.token(t, auth.RolePatient, patientID), prID, typeID, tomorrowAt(11, 0), "traced-1")
+	_, patientTok := registerPatient(t, s, "Traced")
+	apptID := bookThrough(t, s, patientTok, prID, typeID, tomorrowAt(11, 0), "traced-1")
 
 	bookingTopic := s.cfg.KafkaTopicPrefix + events.BookingEvents
 	eventually(t, "the booking's trace", func() string {

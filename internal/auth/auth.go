@@ -31,11 +31,18 @@ func (r Role) Valid() bool {
 	return false
 }
 
-// Principal is an authenticated caller.
+// Principal is an authenticated caller: the OIDC identity (Issuer, Subject)
+// and the Careslot account bound to it (Account = AccountID(Issuer,
+// Subject): a patient's or a practitioner's id). Verifiers make it with
+// NewPrincipal.
 type Principal struct {
+	Issuer  string
 	Subject string
+	Account string
 	Role    Role
-	// Practitioners lists, for a secretary, the practitioner ids they act for.
+	// Practitioners lists, for a secretary or a practitioner, the practices
+	// (practitioner ids) they are members of and act for, from the
+	// memberships claim.
 	Practitioners []string
 }
 
@@ -77,7 +84,8 @@ func RequireAdmin(ctx context.Context) (Principal, error) {
 
 // ActingPractitioner resolves which practitioner the caller acts for.
 // requested is the practitionerId argument, possibly empty:
-//   - practitioner: their own subject; any other id is FORBIDDEN;
+//   - practitioner: their own account, or a practice they are a member of;
+//     when empty, their own account; any other id is FORBIDDEN;
 //   - secretary: a requested id they are named for; when empty, their only
 //     practitioner, or INVALID_INPUT if they act for several (or none);
 //   - admin: any requested id (INVALID_INPUT when empty: there is no default);
@@ -89,10 +97,13 @@ func ActingPractitioner(ctx context.Context, requested string) (string, error) {
 	}
 	switch p.Role {
 	case RolePractitioner:
-		if requested == "" || requested == p.Subject {
-			return p.Subject, nil
+		if requested == "" || requested == p.Account {
+			return p.Account, nil
 		}
-		return "", apperr.Forbiddenf("a practitioner may only act for themselves")
+		if slices.Contains(p.Practitioners, requested) {
+			return requested, nil
+		}
+		return "", apperr.Forbiddenf("a practitioner may only act for themselves and their practices")
 	case RoleSecretary:
 		if requested == "" {
 			if len(p.Practitioners) == 1 {
@@ -121,7 +132,7 @@ func CanActForPractitioner(p Principal, practitionerID string) bool {
 	}
 	switch p.Role {
 	case RolePractitioner:
-		return p.Subject == practitionerID
+		return p.Account == practitionerID || slices.Contains(p.Practitioners, practitionerID)
 	case RoleSecretary:
 		return slices.Contains(p.Practitioners, practitionerID)
 	case RoleAdmin:
@@ -130,16 +141,16 @@ func CanActForPractitioner(p Principal, practitionerID string) bool {
 	return false
 }
 
-// PatientAccount returns the calling patient's account id: UNAUTHENTICATED
-// when anonymous, FORBIDDEN for another role or a subject that is not an
-// account id.
+// PatientAccount returns the calling patient's account id, the one bound to
+// their identity (AccountID of the token's issuer and subject):
+// UNAUTHENTICATED when anonymous, FORBIDDEN for another role.
 func PatientAccount(ctx context.Context) (string, error) {
 	p, err := RequirePatient(ctx)
 	if err != nil {
 		return "", err
 	}
-	if !uid.Valid(p.Subject) {
-		return "", apperr.Forbiddenf("the token's subject is not a patient account")
+	if !uid.Valid(p.Account) {
+		return "", apperr.Forbiddenf("the caller has no account")
 	}
-	return p.Subject, nil
+	return p.Account, nil
 }

@@ -246,7 +246,7 @@ func TestFromConnectionInit(t *testing.T) {
 	}
 
 	// No token: the principal from the upgrade request (if any) is kept.
-	base := WithPrincipal(t.Context(), Principal{Subject: "pat-2", Role: RolePatient})
+	base := WithPrincipal(t.Context(), Principal{Subject: "pat-2", Account: "pat-2", Role: RolePatient})
 	ctx, err := FromConnectionInit(base, v, map[string]any{})
 	if p, _ := FromContext(ctx); err != nil || p.Subject != "pat-2" {
 		t.Fatalf("empty payload: %+v, %v", p, err)
@@ -261,8 +261,8 @@ func TestFromConnectionInit(t *testing.T) {
 func TestRequireRole(t *testing.T) {
 	t.Parallel()
 	anon := context.Background()
-	patient := WithPrincipal(anon, Principal{Subject: "pat-1", Role: RolePatient})
-	admin := WithPrincipal(anon, Principal{Subject: "adm-1", Role: RoleAdmin})
+	patient := WithPrincipal(anon, Principal{Subject: "pat-1", Account: "pat-1", Role: RolePatient})
+	admin := WithPrincipal(anon, Principal{Subject: "adm-1", Account: "adm-1", Role: RoleAdmin})
 
 	_, err := RequirePatient(anon)
 	wantCode(t, err, apperr.Unauthenticated)
@@ -287,11 +287,11 @@ func TestRequireRole(t *testing.T) {
 func TestActingPractitioner(t *testing.T) {
 	t.Parallel()
 	as := func(p Principal) context.Context { return WithPrincipal(context.Background(), p) }
-	practitioner := as(Principal{Subject: "pr-1", Role: RolePractitioner})
-	secretary1 := as(Principal{Subject: "sec-1", Role: RoleSecretary, Practitioners: []string{"pr-1"}})
-	secretary2 := as(Principal{Subject: "sec-2", Role: RoleSecretary, Practitioners: []string{"pr-1", "pr-2"}})
-	admin := as(Principal{Subject: "adm-1", Role: RoleAdmin})
-	patient := as(Principal{Subject: "pat-1", Role: RolePatient})
+	practitioner := as(Principal{Subject: "pr-1", Account: "pr-1", Role: RolePractitioner})
+	secretary1 := as(Principal{Subject: "sec-1", Account: "sec-1", Role: RoleSecretary, Practitioners: []string{"pr-1"}})
+	secretary2 := as(Principal{Subject: "sec-2", Account: "sec-2", Role: RoleSecretary, Practitioners: []string{"pr-1", "pr-2"}})
+	admin := as(Principal{Subject: "adm-1", Account: "adm-1", Role: RoleAdmin})
+	patient := as(Principal{Subject: "pat-1", Account: "pat-1", Role: RolePatient})
 
 	cases := []struct {
 		name      string
@@ -333,13 +333,13 @@ func TestActingPractitioner(t *testing.T) {
 		id   string
 		want bool
 	}{
-		{Principal{Subject: "pr-1", Role: RolePractitioner}, "pr-1", true},
-		{Principal{Subject: "pr-1", Role: RolePractitioner}, "pr-2", false},
-		{Principal{Subject: "sec-1", Role: RoleSecretary, Practitioners: []string{"pr-1"}}, "pr-1", true},
-		{Principal{Subject: "sec-1", Role: RoleSecretary, Practitioners: []string{"pr-1"}}, "pr-2", false},
-		{Principal{Subject: "adm-1", Role: RoleAdmin}, "pr-2", true},
-		{Principal{Subject: "pat-1", Role: RolePatient}, "pr-1", false},
-		{Principal{Subject: "adm-1", Role: RoleAdmin}, "", false},
+		{Principal{Subject: "pr-1", Account: "pr-1", Role: RolePractitioner}, "pr-1", true},
+		{Principal{Subject: "pr-1", Account: "pr-1", Role: RolePractitioner}, "pr-2", false},
+		{Principal{Subject: "sec-1", Account: "sec-1", Role: RoleSecretary, Practitioners: []string{"pr-1"}}, "pr-1", true},
+		{Principal{Subject: "sec-1", Account: "sec-1", Role: RoleSecretary, Practitioners: []string{"pr-1"}}, "pr-2", false},
+		{Principal{Subject: "adm-1", Account: "adm-1", Role: RoleAdmin}, "pr-2", true},
+		{Principal{Subject: "pat-1", Account: "pat-1", Role: RolePatient}, "pr-1", false},
+		{Principal{Subject: "adm-1", Account: "adm-1", Role: RoleAdmin}, "", false},
 	} {
 		if got := CanActForPractitioner(c.p, c.id); got != c.want {
 			t.Errorf("CanActForPractitioner(%+v, %q) = %v", c.p, c.id, got)

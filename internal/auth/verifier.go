@@ -21,8 +21,8 @@ type Verifier interface {
 	Verify(ctx context.Context, rawToken string) (Principal, error)
 }
 
-// Token claims: the registered ones plus the Careslot role and, for a
-// secretary, the practitioners they act for.
+// The development tokens' claims (DevKey.Mint): the registered ones plus the
+// Careslot role and the practices a secretary or practitioner acts for.
 type tokenClaims struct {
 	jwt.RegisteredClaims
 	Role          string   `json:"role"`
@@ -42,6 +42,9 @@ type JWKSVerifier struct {
 	mu         sync.Mutex
 	lastTry    time.Time
 	retryEvery time.Duration
+
+	// claims says where roles and memberships are (ClaimsFromEnv at first).
+	claims Claims
 
 	// verified remembers recently verified tokens for at most a minute (and
 	// never past their expiry): a client sends the same token with every
@@ -80,6 +83,10 @@ func NewJWKSVerifier(ctx context.Context, jwksURL, issuer, audience string) (*JW
 			jwt.WithLeeway(30*time.Second), // clock skew between issuer and us
 		),
 		retryEvery: time.Second,
+	}
+	var err error
+	if v.claims, err = ClaimsFromEnv(); err != nil {
+		return nil, err
 	}
 	_, _ = v.keyfunc() // warm up; a failure is logged and retried on use
 	return v, nil
@@ -132,17 +139,17 @@ func (v *JWKSVerifier) Verify(ctx context.Context, rawToken string) (Principal, 
 	if err != nil {
 		return Principal{}, apperr.E(apperr.Unauthenticated, "signing keys unavailable")
 	}
-	var c tokenClaims
-	if _, err := v.parser.ParseWithClaims(rawToken, &c, kf.KeyfuncCtx(ctx)); err != nil {
+	c := jwt.MapClaims{}
+	if _, err := v.parser.ParseWithClaims(rawToken, c, kf.KeyfuncCtx(ctx)); err != nil {
 		return Principal{}, apperr.E(apperr.Unauthenticated, "%s", tokenErrorMessage(err))
 	}
-	p, err := principalFromClaims(c)
+	p, err := v.claims.principal(c)
 	if err != nil {
 		return Principal{}, err
 	}
 	until := now.Add(verifiedCacheTTL)
-	if c.ExpiresAt != nil && c.ExpiresAt.Before(until) {
-		until = c.ExpiresAt.Time
+	if exp, err := c.GetExpirationTime(); err == nil && exp != nil && exp.Before(until) {
+		until = exp.Time
 	}
 	v.cacheMu.Lock()
 	if v.verified == nil || len(v.verified) >= verifiedCacheSize {
@@ -153,20 +160,8 @@ func (v *JWKSVerifier) Verify(ctx context.Context, rawToken string) (Principal, 
 	return p, nil
 }
 
-func principalFromClaims(c tokenClaims) (Principal, error) {
-	if c.Subject == "" {
-		return Principal{}, apperr.E(apperr.Unauthenticated, "token has no subject")
-	}
-	role := Role(c.Role)
-	if !role.Valid() {
-		return Principal{}, apperr.E(apperr.Unauthenticated, "token has unknown role %q", c.Role)
-	}
-	p := Principal{Subject: c.Subject, Role: role}
-	if role == RoleSecretary {
-		p.Practitioners = c.Practitioners
-	}
-	return p, nil
-}
+// SetClaims says where this verifier reads roles and memberships.
+func (v *JWKSVerifier) SetClaims(c Claims) { v.claims = c }
 
 // tokenErrorMessage gives a client a useful reason without echoing the token.
 func tokenErrorMessage(err error) string {

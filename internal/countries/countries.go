@@ -9,6 +9,8 @@ import (
 	"os"
 	"regexp"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 	_ "time/tzdata" // zones must not depend on the host's zoneinfo
 
@@ -122,7 +124,8 @@ type Catalog struct {
 	codes  []string
 }
 
-// Load reads the catalogue from path, or the embedded default when path is empty.
+// Load reads the catalogue from path, or the embedded default when path is
+// empty, with the limits of COUNTRY_LIMITS (if set) over every country's.
 func Load(path string) (*Catalog, error) {
 	b := embedded
 	if path != "" {
@@ -131,7 +134,43 @@ func Load(path string) (*Catalog, error) {
 			return nil, err
 		}
 	}
-	return Parse(b)
+	cat, err := Parse(b)
+	if err != nil {
+		return nil, err
+	}
+	if v := os.Getenv("COUNTRY_LIMITS"); v != "" {
+		if err := cat.OverrideLimits(v); err != nil {
+			return nil, err
+		}
+	}
+	return cat, nil
+}
+
+// OverrideLimits sets limits of every country from "name=value,..." (the
+// yaml names, e.g. "registrationsPerAddressPerHour=100000"): an operator's
+// override for one environment (a load test whose clients share one
+// address, a closed beta behind one NAT), as COUNTRY_LIMITS.
+func (c *Catalog) OverrideLimits(spec string) error {
+	for _, kv := range strings.Split(spec, ",") {
+		name, value, ok := strings.Cut(strings.TrimSpace(kv), "=")
+		n, err := strconv.Atoi(value)
+		if !ok || err != nil || n <= 0 {
+			return fmt.Errorf("countries: COUNTRY_LIMITS: %q is not name=positive number", kv)
+		}
+		for _, x := range c.byCode {
+			switch name {
+			case "liveHoldsPerPatient":
+				x.Limits.LiveHoldsPerPatient = n
+			case "bookingsPerPatientPerPracticePerDay":
+				x.Limits.BookingsPerPatientPerPracticePerDay = n
+			case "registrationsPerAddressPerHour":
+				x.Limits.RegistrationsPerAddressPerHour = n
+			default:
+				return fmt.Errorf("countries: COUNTRY_LIMITS: no limit %q", name)
+			}
+		}
+	}
+	return nil
 }
 
 // MustDefault returns the embedded catalogue; it is validated by tests.

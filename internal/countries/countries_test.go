@@ -23,3 +23,21 @@ func TestLimits(t *testing.T) {
 		t.Fatal("a negative limit is accepted")
 	}
 }
+
+func TestOverrideLimits(t *testing.T) {
+	cat := MustDefault()
+	if err := cat.OverrideLimits("registrationsPerAddressPerHour=500, liveHoldsPerPatient=3"); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cat.All() {
+		if c.Limits.RegistrationsPerAddressPerHour != 500 || c.Limits.LiveHoldsPerPatient != 3 ||
+			c.Limits.BookingsPerPatientPerPracticePerDay != DefaultLimits.BookingsPerPatientPerPracticePerDay {
+			t.Fatalf("%s: %+v", c.Code, c.Limits)
+		}
+	}
+	for _, bad := range []string{"nope=1", "liveHoldsPerPatient=0", "liveHoldsPerPatient"} {
+		if err := cat.OverrideLimits(bad); err == nil {
+			t.Fatalf("%q accepted", bad)
+		}
+	}
+}

@@ -85,7 +85,11 @@ func New(es graphql.ExecutableSchema, opts Options) http.Handler {
 	if opts.Verifier != nil {
 		h = auth.Middleware(opts.Verifier)(h)
 	}
-	return h
+	// The client's address, for the domain limits counted per address.
+	next := h
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r.WithContext(auth.WithClientAddr(r)))
+	})
 }
 
 // Present maps an error to the GraphQL error a client sees: a domain error

@@ -73,7 +73,9 @@ func SetupPractices(ctx context.Context, c *gqlclient.Client, mint Minter, run s
 	return out, nil
 }
 
-// SetupPatients registers n patients through the router and returns their tokens.
+// SetupPatients registers n patients through the router, each a new
+// identity (a token minted for a new subject, which registration binds the
+// account to), and returns their tokens.
 func SetupPatients(ctx context.Context, c *gqlclient.Client, mint Minter, run string, n int) ([]string, error) {
 	tokens := make([]string, n)
 	var next atomic.Int64
@@ -82,14 +84,18 @@ func SetupPatients(ctx context.Context, c *gqlclient.Client, mint Minter, run st
 		var reg struct {
 			RegisterPatient struct{ Patient struct{ ID string } }
 		}
-		err := c.Run(ctx, "", `mutation($input: RegisterPatientInput!) { registerPatient(input: $input) { patient { id } } }`,
+		tok, err := mint("patient", fmt.Sprintf("load-%s-%d", run, i))
+		if err != nil {
+			return "", err
+		}
+		err = c.Run(ctx, tok, `mutation($input: RegisterPatientInput!) { registerPatient(input: $input) { patient { id } } }`,
 			map[string]any{"input": map[string]any{"firstName": "Load", "lastName": "Patient", "email": fmt.Sprintf("load-%s-%d@example.org", run, i),
 				"birthDate": "1980-01-01", "country": "fr"}}, &reg)
 		if err != nil {
 			return "", err
 		}
-		tokens[i], err = mint("patient", reg.RegisterPatient.Patient.ID)
-		return "registered", err
+		tokens[i] = tok
+		return "registered", nil
 	})
 	if r.Outcomes["error"] > 0 {
 		return nil, fmt.Errorf("register patients: %s", r)

@@ -598,7 +598,8 @@ func TestSettings(t *testing.T) {
 		"code, field, reason allowed": slices.Equal(cfg.SubgraphErrorPropagation.AllowedExtensionFields, []string{"code", "field", "reason"}),
 		"anonymous allowed":           !cfg.Authorization.RequireAuthentication,
 		"one JWKS":                    len(cfg.Authentication.JWT.JWKS) == 1,
-		"Authorization propagated":    cfg.Headers.All != nil && len(cfg.Headers.All.Request) == 1 && cfg.Headers.All.Request[0].Named == "Authorization",
+		"Authorization, X-Real-IP propagated": cfg.Headers.All != nil && len(cfg.Headers.All.Request) == 2 &&
+			cfg.Headers.All.Request[0].Named == "Authorization" && cfg.Headers.All.Request[1].Named == "X-Real-IP",
 		"body limit 1MB":              cfg.TrafficShaping.Router.MaxRequestBodyBytes.Uint64() == 1_000_000,
 		"websocket on":                cfg.WebSocket.Enabled,
 		"grace period from yaml":      cfg.GracePeriod == 10*time.Second,

@@ -105,10 +105,11 @@ func slotAt(hh, mm int) time.Time {
 }
 
 type fixture struct {
-	srv          *httptest.Server
-	sg           *booking.Subgraph
-	practitioner string
-	typeID       string
+	srv *httptest.Server
+	sg  *booking.Subgraph
+	// practitioner is the practice's id: the account of the test identity prSub.
+	practitioner, prSub string
+	typeID              string
 }
 
 func newFixture(t *testing.T) fixture {
@@ -119,7 +120,8 @@ func newFixture(t *testing.T) fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := fixture{sg: sg, practitioner: uuid.NewString(), typeID: uuid.NewString()}
+	f := fixture{sg: sg, prSub: "doc-" + uuid.NewString(), typeID: uuid.NewString()}
+	f.practitioner = authtest.Account(f.prSub)
 	if err := sg.Service.ApplyPractitionerEvent(context.Background(), envelope(t, "/careslot/practitioner",
 		"careslot.practitioner.PractitionerRegistered.v1", f.practitioner, practice(f.practitioner, f.typeID, 1))); err != nil {
 		t.Fatal(err)
@@ -129,15 +131,18 @@ func newFixture(t *testing.T) fixture {
 	return f
 }
 
+// patient feeds a patient into the replica and returns the test identity
+// whose account it is (its id: authtest.Account of it).
 func (f fixture) patient(t *testing.T, first string) string {
 	t.Helper()
-	id := uuid.NewString()
+	sub := "pat-" + uuid.NewString()
+	id := authtest.Account(sub)
 	if err := f.sg.Service.ApplyPatientEvent(context.Background(), envelope(t, "/careslot/patient",
 		"careslot.patient.PatientRegistered.v1", id, eventdata.Patient{ID: id, Version: 1, FirstName: first, LastName: "Martin",
 			Phone: "+33612345678"})); err != nil {
 		t.Fatal(err)
 	}
-	return id
+	return sub
 }
 
 // The contract's operations, as the router sends them to this subgraph
@@ -262,7 +267,7 @@ func TestBookingThroughGraphQL(t *testing.T) {
 	if r.codes() != "FORBIDDEN" {
 		t.Fatalf("someone else's agenda: %+v", r.Errors)
 	}
-	r = do(t, f.srv, "practitioner:"+f.practitioner, markNoShowOp, map[string]any{"appointmentId": a.ID})
+	r = do(t, f.srv, "practitioner:"+f.prSub, markNoShowOp, map[string]any{"appointmentId": a.ID})
 	if r.codes() != "INVALID_INPUT" {
 		t.Fatalf("no-show before the start: %+v", r.Errors)
 	}
@@ -291,7 +296,7 @@ func TestMyAppointments(t *testing.T) {
 		_ = json.Unmarshal(r.Data, &out)
 		want = append(want, out.BookAppointment.Appointment.ID)
 	}
-	reps := []any{map[string]any{"__typename": "Patient", "id": alice}}
+	reps := []any{map[string]any{"__typename": "Patient", "id": authtest.Account(alice)}}
 	var got []string
 	var after any
 	for page := 0; ; page++ {
@@ -385,7 +390,8 @@ func TestReplicaConsumers(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	doc, typ, pat := uuid.NewString(), uuid.NewString(), uuid.NewString()
+	docSub, typ, patSub := "doc-"+uuid.NewString(), uuid.NewString(), "pat-"+uuid.NewString()
+	doc, pat := authtest.Account(docSub), authtest.Account(patSub)
 	produce := func(topic, key string, ev events.Envelope) {
 		b, _ := ev.Encode()
 		if err := cl.ProduceSync(ctx, &kgo.Record{Topic: kafka.Topic(prefix, topic), Key: []byte(key), Value: b}).FirstErr(); err != nil {
@@ -402,7 +408,7 @@ func TestReplicaConsumers(t *testing.T) {
 	f := fixture{srv: srv, sg: sg, practitioner: doc, typeID: typ}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		r := do(t, srv, "patient:"+pat, bookOp, bookVars(f, slotAt(10, 0), "kafka"))
+		r := do(t, srv, "patient:"+patSub, bookOp, bookVars(f, slotAt(10, 0), "kafka"))
 		if len(r.Errors) == 0 {
 			break
 		}
@@ -413,7 +419,7 @@ func TestReplicaConsumers(t *testing.T) {
 	}
 	day := slotAt(0, 0).Format(time.DateOnly)
 	for {
-		r := do(t, srv, "practitioner:"+doc, myAgendaOp, map[string]any{
+		r := do(t, srv, "practitioner:"+docSub, myAgendaOp, map[string]any{
 			"representations": []any{map[string]any{"__typename": "Practitioner", "id": doc}}, "from": day, "to": day})
 		if strings.Contains(string(r.Data), `"patientName":"Kafka Reader"`) {
 			break

@@ -34,11 +34,11 @@ func (s *Subgraph) ExportHandler() http.Handler {
 		out := struct {
 			PatientID    string              `json:"patientId"`
 			Appointments []store.Appointment `json:"appointments"`
-		}{PatientID: p.Subject, Appointments: []store.Appointment{}}
+		}{PatientID: p.Account, Appointments: []store.Appointment{}}
 		first := business.MaxPageSize
 		in := business.PageInput{First: &first}
 		for {
-			page, err := s.Service.PatientAppointments(ctx, p.Subject, in)
+			page, err := s.Service.PatientAppointments(ctx, p.Account, in)
 			if err != nil {
 				if apperr.CodeOf(err) == apperr.Internal {
 					s.deps.Logger.ErrorContext(ctx, "export failed", "err", err)

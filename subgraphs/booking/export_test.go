@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/careslot/careslot/internal/auth/authtest"
 	"github.com/careslot/careslot/subgraphs/booking"
 )
 
@@ -44,18 +45,18 @@ func TestExportHandler(t *testing.T) {
 	}
 	code, body := get("patient:" + alice)
 	list, _ := body["appointments"].([]any)
-	if code != http.StatusOK || body["patientId"] != alice || len(list) != 3 {
+	if code != http.StatusOK || body["patientId"] != authtest.Account(alice) || len(list) != 3 {
 		t.Fatalf("export = %d %v", code, body)
 	}
 	for _, a := range list {
-		if a.(map[string]any)["patientId"] != alice {
+		if a.(map[string]any)["patientId"] != authtest.Account(alice) {
 			t.Fatalf("someone else's appointment: %v", a)
 		}
 	}
 	if code, _ := get(""); code != http.StatusUnauthorized {
 		t.Fatalf("anonymous: %d", code)
 	}
-	if code, _ := get("practitioner:" + f.practitioner); code != http.StatusForbidden {
+	if code, _ := get("practitioner:" + f.prSub); code != http.StatusForbidden {
 		t.Fatalf("practitioner: %d", code)
 	}
 	if code, body := get("patient:" + uuid.NewString()); code != http.StatusOK || len(body["appointments"].([]any)) != 0 {

@@ -138,7 +138,8 @@ func TestGraphQLNotifications(t *testing.T) {
 	if err := sg.Service.ApplyPractitionerEvent(ctx, pe); err != nil {
 		t.Fatal(err)
 	}
-	anna := uuid.NewString()
+	annaSub := "anna-" + uuid.NewString()
+	anna := authtest.Account(annaSub)
 	if err := sg.Service.ApplyPatientEvent(ctx, patientEvent(t, anna)); err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +154,7 @@ func TestGraphQLNotifications(t *testing.T) {
 	defer srv.Close()
 
 	reps := []any{map[string]any{"__typename": "Patient", "id": anna}}
-	r := do(t, srv.URL, "patient:"+anna, myNotificationsOp, map[string]any{"reps": reps, "first": 10})
+	r := do(t, srv.URL, "patient:"+annaSub, myNotificationsOp, map[string]any{"reps": reps, "first": 10})
 	if len(r.Errors) > 0 {
 		t.Fatalf("errors: %+v", r.Errors)
 	}
@@ -194,12 +195,12 @@ func TestGraphQLNotifications(t *testing.T) {
 	}
 
 	// Pages.
-	r = do(t, srv.URL, "patient:"+anna, myNotificationsOp, map[string]any{"reps": reps, "first": 4})
+	r = do(t, srv.URL, "patient:"+annaSub, myNotificationsOp, map[string]any{"reps": reps, "first": 4})
 	_ = json.Unmarshal(r.Data["_entities"], &ents)
 	if len(ents[0].Notifications.Edges) != 4 || !ents[0].Notifications.PageInfo.HasNextPage {
 		t.Fatalf("page 1 = %+v", ents[0].Notifications)
 	}
-	r = do(t, srv.URL, "patient:"+anna, myNotificationsOp, map[string]any{"reps": reps, "first": 4, "after": *ents[0].Notifications.PageInfo.EndCursor})
+	r = do(t, srv.URL, "patient:"+annaSub, myNotificationsOp, map[string]any{"reps": reps, "first": 4, "after": *ents[0].Notifications.PageInfo.EndCursor})
 	_ = json.Unmarshal(r.Data["_entities"], &ents)
 	if len(ents[0].Notifications.Edges) != 2 || ents[0].Notifications.PageInfo.HasNextPage {
 		t.Fatalf("page 2 = %+v", ents[0].Notifications)
@@ -233,7 +234,7 @@ func TestGraphQLNotifications(t *testing.T) {
 		_ = json.NewDecoder(res.Body).Decode(&body)
 		return res.StatusCode, body
 	}
-	code, body := get("patient:" + anna)
+	code, body := get("patient:" + annaSub)
 	msgs, _ := body["messages"].([]any)
 	contact, _ := body["contact"].(map[string]any)
 	if code != http.StatusOK || body["patientId"] != anna || len(msgs) != 6 || contact["email"] != "anna@example.de" {
@@ -309,7 +310,8 @@ func TestWorkersConsumeAndSend(t *testing.T) {
 		}
 	}
 	f, pe := practiceEvent(t)
-	anna := uuid.NewString()
+	annaSub := "anna-" + uuid.NewString()
+	anna := authtest.Account(annaSub)
 	booked := bookedEvent(t, f, anna, time.Now().Add(72*time.Hour))
 	waitFor := func(what, q string, want int) {
 		t.Helper()

@@ -8,8 +8,10 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/careslot/careslot/internal/auth/authtest"
 	"github.com/careslot/careslot/internal/countries"
@@ -106,17 +108,21 @@ func registerVars(email string) map[string]any {
 	}}
 }
 
-func registerPatient(t *testing.T, srv *httptest.Server, email string) string {
+// registerPatient registers a new identity's account and returns its id
+// and the identity's token.
+func registerPatient(t *testing.T, srv *httptest.Server, email string) (string, string) {
 	t.Helper()
-	r := do(t, srv, "", registerOp, registerVars(email))
+	sub := "sub-" + strconv.FormatInt(time.Now().UnixNano(), 36) + "-" + email
+	token := "patient:" + sub
+	r := do(t, srv, token, registerOp, registerVars(email))
 	wantCodes(t, "register", r)
 	var p struct {
 		Patient struct{ ID string } `json:"patient"`
 	}
-	if err := json.Unmarshal(r.Data["registerPatient"], &p); err != nil || p.Patient.ID == "" {
+	if err := json.Unmarshal(r.Data["registerPatient"], &p); err != nil || p.Patient.ID != authtest.Account(sub) {
 		t.Fatalf("register: %s, %v", r.Data["registerPatient"], err)
 	}
-	return p.Patient.ID
+	return p.Patient.ID, token
 }
 
 func TestGraphQL(t *testing.T) {
@@ -125,21 +131,24 @@ func TestGraphQL(t *testing.T) {
 
 	// Bad input is INVALID_INPUT naming the field.
 	vars := registerVars("not-an-email")
-	r := do(t, srv, "", registerOp, vars)
+	wantCodes(t, "anonymous registration", do(t, srv, "", registerOp, registerVars("anon@example.fr")), "UNAUTHENTICATED")
+	r := do(t, srv, "patient:bad-email", registerOp, vars)
 	wantCodes(t, "bad email", r, "INVALID_INPUT")
 	if r.Errors[0].Extensions["field"] != "email" {
 		t.Errorf("field = %v, want email", r.Errors[0].Extensions["field"])
 	}
 
-	alice := registerPatient(t, srv, "alice@example.fr")
-	bob := registerPatient(t, srv, "bob@example.fr")
-	wantCodes(t, "duplicate email", do(t, srv, "", registerOp, registerVars("ALICE@example.fr")), "INVALID_INPUT")
+	alice, aliceToken := registerPatient(t, srv, "alice@example.fr")
+	bob, bobToken := registerPatient(t, srv, "bob@example.fr")
+	wantCodes(t, "duplicate email", do(t, srv, "patient:someone-else", registerOp, registerVars("ALICE@example.fr")), "INVALID_INPUT")
+	wantCodes(t, "an identity registering twice", do(t, srv, aliceToken, registerOp, registerVars("alice2@example.fr")), "CONFLICT")
+	// A token whose subject is alice's account id is another identity: it reaches nothing of hers.
+	wantCodes(t, "subject = someone's id", do(t, srv, "patient:"+alice, myAccountOp, nil), "NOT_FOUND")
 
 	// me: anonymous, another role, the patient.
 	wantCodes(t, "anonymous me", do(t, srv, "", myAccountOp, nil), "UNAUTHENTICATED")
 	wantCodes(t, "practitioner me", do(t, srv, "practitioner:"+alice, myAccountOp, nil), "FORBIDDEN")
 
-	aliceToken := "patient:" + alice
 	r = do(t, srv, aliceToken, `mutation($input: AddRelativeInput!) { addRelative(input: $input) { relative { id firstName lastName birthDate } } }`,
 		map[string]any{"input": map[string]any{"firstName": "Léa", "lastName": "Martin", "birthDate": "2018-06-01"}})
 	wantCodes(t, "add relative", r)
@@ -190,7 +199,7 @@ func TestGraphQL(t *testing.T) {
 	}
 	wantCodes(t, "alice's entities", r, "FORBIDDEN")
 
-	r = do(t, srv, "patient:"+bob, entities, reps)
+	r = do(t, srv, bobToken, entities, reps)
 	if err := json.Unmarshal(r.Data["_entities"], &list); err != nil {
 		t.Fatal(err)
 	}

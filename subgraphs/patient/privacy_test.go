@@ -3,6 +3,7 @@ package patient_test
 import (
 	"context"
 	"encoding/json"
+	"github.com/careslot/careslot/internal/auth/authtest"
 	"io"
 	"log/slog"
 	"net/http"
@@ -44,7 +45,7 @@ func (f *fakeSource) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, `{"error":"unauthenticated"}`, http.StatusUnauthorized)
 	default:
 		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]any{"patientId": subject, "items": []string{"x"}})
+		_ = json.NewEncoder(w).Encode(map[string]any{"patientId": authtest.Account(subject), "items": []string{"x"}})
 	}
 }
 
@@ -70,8 +71,7 @@ func TestGraphQLExportMyData(t *testing.T) {
 	defer nsrv.Close()
 	srv := newPrivacyServer(t, map[string]string{"booking": bsrv.URL, "notification": nsrv.URL + "/"})
 
-	alice := registerPatient(t, srv, "alice@example.fr")
-	token := "patient:" + alice
+	alice, token := registerPatient(t, srv, "alice@example.fr")
 	r := do(t, srv, token, `mutation($input: AddRelativeInput!) { addRelative(input: $input) { relative { id } } }`,
 		map[string]any{"input": map[string]any{"firstName": "Léa", "lastName": "Martin", "birthDate": "2018-06-01"}})
 	wantCodes(t, "add relative", r)
@@ -130,8 +130,8 @@ func TestGraphQLExportMyData(t *testing.T) {
 	downURL := down.URL
 	down.Close()
 	srv2 := newPrivacyServer(t, map[string]string{"booking": downURL})
-	bob := registerPatient(t, srv2, "bob@example.fr")
-	r = do(t, srv2, "patient:"+bob, exportOp, nil)
+	_, bobToken := registerPatient(t, srv2, "bob@example.fr")
+	r = do(t, srv2, bobToken, exportOp, nil)
 	wantCodes(t, "export with a source down", r, "INTERNAL")
 	if !strings.Contains(r.Errors[0].Message, "booking did not answer") || strings.Contains(r.Errors[0].Message, "127.0.0.1") {
 		t.Fatalf("error = %+v", r.Errors[0])
@@ -141,9 +141,8 @@ func TestGraphQLExportMyData(t *testing.T) {
 func TestGraphQLDeleteMyAccount(t *testing.T) {
 	t.Parallel()
 	srv := newPrivacyServer(t, nil)
-	alice := registerPatient(t, srv, "alice@example.fr")
-	bob := registerPatient(t, srv, "bob@example.fr")
-	token := "patient:" + alice
+	alice, token := registerPatient(t, srv, "alice@example.fr")
+	_, bobToken := registerPatient(t, srv, "bob@example.fr")
 
 	wantCodes(t, "anonymous delete", do(t, srv, "", deleteOp, nil), "UNAUTHENTICATED")
 	wantCodes(t, "practitioner delete", do(t, srv, "practitioner:"+alice, deleteOp, nil), "FORBIDDEN")
@@ -157,8 +156,11 @@ func TestGraphQLDeleteMyAccount(t *testing.T) {
 	wantCodes(t, "me after delete", do(t, srv, token, myAccountOp, nil), "NOT_FOUND")
 	wantCodes(t, "delete again", do(t, srv, token, deleteOp, nil), "NOT_FOUND")
 	// Bob is untouched; alice's email is free again.
-	wantCodes(t, "bob's me", do(t, srv, "patient:"+bob, myAccountOp, nil))
-	if again := registerPatient(t, srv, "alice@example.fr"); again == alice {
-		t.Fatal("the erased id came back")
+	wantCodes(t, "bob's me", do(t, srv, bobToken, myAccountOp, nil))
+	if again, _ := registerPatient(t, srv, "alice@example.fr"); again == alice {
+		t.Fatal("another identity got the erased id")
 	}
+	// The same identity may register again: the same account id, a new account.
+	wantCodes(t, "the erased identity registers again", do(t, srv, token, registerOp, registerVars("alice.back@example.fr")))
+	wantCodes(t, "me again", do(t, srv, token, myAccountOp, nil))
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/google/uuid"
 	"io"
 	"log/slog"
 	"net/http"
@@ -151,14 +152,20 @@ type absence struct {
 
 func setUp(t *testing.T, srv *httptest.Server) (id, token, loc, typ string) {
 	t.Helper()
-	r := do(t, srv, "", registerOp, map[string]any{"input": map[string]any{
+	sub := "claire-" + uuid.NewString()
+	token = "practitioner:" + sub
+	vars := map[string]any{"input": map[string]any{
 		"firstName": "Claire", "lastName": "Dubois", "country": "fr", "specialties": []string{"general-practice"},
-	}})
+	}}
+	wantCodes(t, "anonymous register", do(t, srv, "", registerOp, vars), "UNAUTHENTICATED")
+	r := do(t, srv, token, registerOp, vars)
 	wantCodes(t, "register", r)
 	var reg struct{ Practitioner struct{ ID string } }
 	decode(t, r, "registerPractitioner", &reg)
-	id = reg.Practitioner.ID
-	token = "practitioner:" + id
+	if id = reg.Practitioner.ID; id != authtest.Account(sub) {
+		t.Fatalf("the practice %s is not the identity's account", id)
+	}
+	wantCodes(t, "register twice", do(t, srv, token, registerOp, vars), "CONFLICT")
 
 	r = do(t, srv, token, addLocationOp, map[string]any{"input": map[string]any{
 		"name": "Cabinet", "address": map[string]any{"line1": "1 rue X", "postalCode": "75011", "city": "Paris", "country": "fr"},

@@ -312,7 +312,7 @@ func (g *guardedConn) connect(payload json.RawMessage) bool {
 			g.refuse(closeUnauthenticated, CodeUnauthenticated+": "+msg)
 			return false
 		}
-		key, limit = "sub:"+p.Subject, g.l.s.MaxConnectionsPerSubject
+		key, limit = "sub:"+p.Account, g.l.s.MaxConnectionsPerSubject
 	}
 	if limit <= 0 || g.l.slots == nil {
 		return true

@@ -619,7 +619,7 @@ func side(caller auth.Principal, a store.Appointment) (string, bool) {
 		return "", false
 	}
 	switch {
-	case caller.Role == auth.RolePatient && caller.Subject == a.PatientID:
+	case caller.Role == auth.RolePatient && caller.Account == a.PatientID:
 		return cancelledByPatient, true
 	case caller.Role != auth.RolePatient && auth.CanActForPractitioner(caller, a.PractitionerID):
 		return cancelledByPractitioner, true

@@ -195,11 +195,11 @@ func (e *env) addPatient(first string, relatives ...eventdata.Relative) string {
 }
 
 func asPatient(id string) context.Context {
-	return auth.WithPrincipal(context.Background(), auth.Principal{Subject: id, Role: auth.RolePatient})
+	return auth.WithPrincipal(context.Background(), auth.Principal{Subject: id, Account: id, Role: auth.RolePatient})
 }
 
 func asPractitioner(id string) context.Context {
-	return auth.WithPrincipal(context.Background(), auth.Principal{Subject: id, Role: auth.RolePractitioner})
+	return auth.WithPrincipal(context.Background(), auth.Principal{Subject: id, Account: id, Role: auth.RolePractitioner})
 }
 
 func asSecretary(practitioners ...string) context.Context {

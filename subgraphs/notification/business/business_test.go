@@ -544,7 +544,7 @@ func TestPracticeToldOfPatientCancellations(t *testing.T) {
 	apply(t, e, bookingEvent(t, eventdata.AppointmentAnonymised, anon))
 
 	page, err := e.svc.PracticeNotifications(auth.WithPrincipal(context.Background(),
-		auth.Principal{Subject: pr.id, Role: auth.RolePractitioner}), pr.id, nil, "")
+		auth.Principal{Subject: pr.id, Account: pr.id, Role: auth.RolePractitioner}), pr.id, nil, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -184,5 +184,5 @@ func count(t *testing.T, pool *pgxpool.Pool, q string, args ...any) int {
 }
 
 func asPatient(id string) context.Context {
-	return auth.WithPrincipal(context.Background(), auth.Principal{Subject: id, Role: auth.RolePatient})
+	return auth.WithPrincipal(context.Background(), auth.Principal{Subject: id, Account: id, Role: auth.RolePatient})
 }

@@ -54,15 +54,19 @@ type RegisterInput struct {
 	Country             string
 }
 
-// Register creates a patient account. It is public: anyone may sign up, and the
-// new account's id becomes the subject of that patient's tokens. An email
-// already in use (in any letter case) is INVALID_INPUT on "email".
+// Register creates the account of the calling identity (a patient token of
+// the identity provider): its id is the identity's account id
+// (auth.AccountID of the token's issuer and subject), so every service finds
+// it from the token alone. An identity that has an account is CONFLICT
+// (reason ALREADY_REGISTERED); an email already in use (in any letter case)
+// is INVALID_INPUT on "email"; past the country's registrations per client
+// address and hour, REGISTRATION_LIMIT_REACHED.
 func (s *Service) Register(ctx context.Context, in RegisterInput) (store.Patient, error) {
 	country, err := s.country(in.Country)
 	if err != nil {
 		return store.Patient{}, err
 	}
-	p := store.Patient{ID: uid.New(), Country: country.Code, NotifyEmail: true}
+	p := store.Patient{Country: country.Code, NotifyEmail: true}
 	if p.FirstName, err = name("firstName", in.FirstName); err != nil {
 		return store.Patient{}, err
 	}
@@ -86,12 +90,28 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (store.Patient
 	}
 	// SMS reminders are on by default for whoever gives a mobile number.
 	p.NotifySMS = p.Phone != ""
+	// Input first (bad input is INVALID_INPUT whoever sends it), then who.
+	caller, err := auth.RequirePatient(ctx)
+	if err != nil {
+		return store.Patient{}, err
+	}
+	p.ID, p.Issuer, p.Subject = caller.Account, caller.Issuer, caller.Subject
 
 	var agg store.Aggregate
+	hour := s.now().UTC().Truncate(time.Hour)
 	err = s.store.InTx(ctx, func(tx *store.Tx) error {
 		if err := tx.InsertPatient(ctx, p); err != nil {
-			if errors.Is(err, store.ErrEmailTaken) {
+			switch {
+			case errors.Is(err, store.ErrEmailTaken):
 				return apperr.Invalid("email", "is already registered")
+			case errors.Is(err, store.ErrAccountExists):
+				return &apperr.Error{Code: apperr.Conflict, Reason: "ALREADY_REGISTERED", Message: "you have an account already"}
+			}
+			return err
+		}
+		if err := tx.CountRegistration(ctx, auth.ClientAddrKey(ctx), hour, country.Limits.RegistrationsPerAddressPerHour); err != nil {
+			if errors.Is(err, store.ErrRegistrationLimit) {
+				return apperr.E(apperr.RegistrationLimitReached, "too many accounts were registered from your network this hour; please try again later")
 			}
 			return err
 		}
@@ -386,10 +406,10 @@ func self(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if !uid.Valid(p.Subject) {
+	if !uid.Valid(p.Account) {
 		return "", apperr.NotFoundf("patient account not found")
 	}
-	return p.Subject, nil
+	return p.Account, nil
 }
 
 func notFound(err error) error {

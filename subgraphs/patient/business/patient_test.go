@@ -2,7 +2,11 @@ package business_test
 
 import (
 	"context"
+	"fmt"
+	"github.com/google/uuid"
+	"net/netip"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -26,7 +30,14 @@ func newService(t *testing.T) (*business.Service, *pgxpool.Pool) {
 }
 
 func asPatient(id string) context.Context {
-	return auth.WithPrincipal(context.Background(), auth.Principal{Subject: id, Role: auth.RolePatient})
+	return auth.WithPrincipal(context.Background(), auth.Principal{Subject: id, Account: id, Role: auth.RolePatient})
+}
+
+// newIdentity is a request of a new identity (a patient token of the
+// provider, no account yet) from a client address.
+func newIdentity() context.Context {
+	return auth.ContextWithClientAddr(auth.WithPrincipal(context.Background(),
+		auth.NewPrincipal("https://id.example", uuid.NewString(), auth.RolePatient, nil)), netip.MustParseAddr("192.0.2.1"))
 }
 
 func validInput() business.RegisterInput {
@@ -113,7 +124,7 @@ func register(t *testing.T, svc *business.Service, mutate func(*business.Registe
 	if mutate != nil {
 		mutate(&in)
 	}
-	p, err := svc.Register(context.Background(), in)
+	p, err := svc.Register(newIdentity(), in)
 	if err != nil {
 		t.Fatalf("register: %v", err)
 	}
@@ -125,8 +136,9 @@ func TestRegister(t *testing.T) {
 	svc, pool := newService(t)
 	p := register(t, svc, nil)
 
-	if !uid.Valid(p.ID) || p.ID[14] != '7' {
-		t.Errorf("id %q is not a UUIDv7", p.ID)
+	// The account is bound to the identity that registered it.
+	if !uid.Valid(p.ID) || p.Issuer != "https://id.example" || p.Subject == "" || p.ID != auth.AccountID(p.Issuer, p.Subject) {
+		t.Errorf("id %q is not the account of the identity (%q, %q)", p.ID, p.Issuer, p.Subject)
 	}
 	if p.Email != "camille.martin@example.fr" {
 		t.Errorf("email = %q, want lower case", p.Email)
@@ -203,7 +215,7 @@ func TestRegisterValidation(t *testing.T) {
 	for _, c := range cases {
 		in := validInput()
 		c.mutate(&in)
-		_, err := svc.Register(context.Background(), in)
+		_, err := svc.Register(newIdentity(), in)
 		if e, ok := apperr.As(err); !ok || e.Code != apperr.InvalidInput || e.Field != c.field {
 			t.Errorf("%s: error = %v, want INVALID_INPUT on %q", c.name, err, c.field)
 		}
@@ -226,7 +238,7 @@ func TestRegisterDuplicateEmail(t *testing.T) {
 	register(t, svc, func(in *business.RegisterInput) { in.Email = "Alice@Example.com" })
 	in := validInput()
 	in.Email = " alice@EXAMPLE.com "
-	_, err := svc.Register(context.Background(), in)
+	_, err := svc.Register(newIdentity(), in)
 	wantCode(t, err, apperr.InvalidInput, "email")
 	if n := count(t, pool, `SELECT count(*) FROM patients`); n != 1 {
 		t.Errorf("patients = %d, want 1", n)
@@ -244,7 +256,7 @@ func TestMeAuthorisation(t *testing.T) {
 	_, err := svc.Me(context.Background())
 	wantCode(t, err, apperr.Unauthenticated, "")
 	for _, role := range []auth.Role{auth.RolePractitioner, auth.RoleSecretary, auth.RoleAdmin} {
-		ctx := auth.WithPrincipal(context.Background(), auth.Principal{Subject: p.ID, Role: role})
+		ctx := auth.WithPrincipal(context.Background(), auth.Principal{Subject: p.ID, Account: p.ID, Role: role})
 		_, err := svc.Me(ctx)
 		wantCode(t, err, apperr.Forbidden, "")
 	}
@@ -267,7 +279,7 @@ func TestEntityReferencesOnlyForSelf(t *testing.T) {
 
 	_, _, err := svc.PatientsByIDs(context.Background(), []string{alice.ID})
 	wantCode(t, err, apperr.Unauthenticated, "")
-	practitioner := auth.WithPrincipal(context.Background(), auth.Principal{Subject: alice.ID, Role: auth.RolePractitioner})
+	practitioner := auth.WithPrincipal(context.Background(), auth.Principal{Subject: alice.ID, Account: alice.ID, Role: auth.RolePractitioner})
 	_, _, err = svc.PatientsByIDs(practitioner, []string{alice.ID})
 	wantCode(t, err, apperr.Forbidden, "")
 
@@ -317,7 +329,7 @@ func TestUpdateProfile(t *testing.T) {
 
 	_, err := svc.UpdateProfile(context.Background(), business.ProfileUpdate{Locale: str("en-GB")})
 	wantCode(t, err, apperr.Unauthenticated, "")
-	admin := auth.WithPrincipal(context.Background(), auth.Principal{Subject: p.ID, Role: auth.RoleAdmin})
+	admin := auth.WithPrincipal(context.Background(), auth.Principal{Subject: p.ID, Account: p.ID, Role: auth.RoleAdmin})
 	_, err = svc.UpdateProfile(admin, business.ProfileUpdate{Locale: str("en-GB")})
 	wantCode(t, err, apperr.Forbidden, "")
 
@@ -373,7 +385,7 @@ func TestAddRelative(t *testing.T) {
 
 	_, err := svc.AddRelative(context.Background(), in)
 	wantCode(t, err, apperr.Unauthenticated, "")
-	pract := auth.WithPrincipal(context.Background(), auth.Principal{Subject: p.ID, Role: auth.RolePractitioner})
+	pract := auth.WithPrincipal(context.Background(), auth.Principal{Subject: p.ID, Account: p.ID, Role: auth.RolePractitioner})
 	_, err = svc.AddRelative(pract, in)
 	wantCode(t, err, apperr.Forbidden, "")
 	for field, bad := range map[string]business.RelativeInput{
@@ -467,5 +479,53 @@ func TestNotificationPreferences(t *testing.T) {
 	want := []string{business.EventRegistered, business.EventPreferencesChanged, business.EventUpdated, business.EventPreferencesChanged}
 	if strings.Join(types, ",") != strings.Join(want, ",") {
 		t.Fatalf("events = %v, want %v", types, want)
+	}
+}
+
+// TestRegistrationsPerAddressUnderRace: 50 identities register at once from
+// one client address; exactly France's limit (10 an hour) get an account,
+// the others REGISTRATION_LIMIT_REACHED with nothing written; another
+// address (an IPv6 /64 counts as one) is not held back.
+func TestRegistrationsPerAddressUnderRace(t *testing.T) {
+	t.Parallel()
+	svc, pool := newService(t)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	got := map[apperr.Code]int{}
+	for i := range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			in := validInput()
+			in.Email = fmt.Sprintf("p%d@example.fr", i)
+			_, err := svc.Register(newIdentity(), in)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				got[apperr.CodeOf(err)]++
+			} else {
+				got[""]++
+			}
+		}()
+	}
+	wg.Wait()
+	if got[""] != 10 || got[apperr.RegistrationLimitReached] != 40 {
+		t.Fatalf("outcomes %v", got)
+	}
+	var n int
+	if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM patients`).Scan(&n); err != nil || n != 10 {
+		t.Fatalf("%d accounts (%v)", n, err)
+	}
+	for i, addr := range []string{"2001:db8::1", "2001:db8::2"} {
+		in := validInput()
+		in.Email = fmt.Sprintf("v6-%d@example.fr", i)
+		ctx := auth.ContextWithClientAddr(auth.WithPrincipal(context.Background(),
+			auth.NewPrincipal("https://id.example", uuid.NewString(), auth.RolePatient, nil)), netip.MustParseAddr(addr))
+		if _, err := svc.Register(ctx, in); err != nil {
+			t.Fatalf("another address: %v", err)
+		}
+	}
+	if err := pool.QueryRow(context.Background(), `SELECT registered FROM registration_counts WHERE address = '2001:db8::/64'`).Scan(&n); err != nil || n != 2 {
+		t.Fatalf("the /64 counted %d (%v)", n, err)
 	}
 }

@@ -59,14 +59,17 @@ type exportedAccount struct {
 }
 
 type exportedPatient struct {
-	ID        string    `json:"id"`
-	Email     string    `json:"email"`
-	FirstName string    `json:"firstName"`
-	LastName  string    `json:"lastName"`
-	Phone     string    `json:"phone,omitempty"`
-	BirthDate string    `json:"birthDate"`
-	Locale    string    `json:"locale"`
-	Country   string    `json:"country"`
+	ID        string `json:"id"`
+	Email     string `json:"email"`
+	FirstName string `json:"firstName"`
+	LastName  string `json:"lastName"`
+	Phone     string `json:"phone,omitempty"`
+	BirthDate string `json:"birthDate"`
+	Locale    string `json:"locale"`
+	Country   string `json:"country"`
+	// The OIDC identity the account is bound to.
+	Issuer    string    `json:"issuer"`
+	Subject   string    `json:"subject"`
 	Version   int64     `json:"version"`
 	CreatedAt time.Time `json:"createdAt"`
 	UpdatedAt time.Time `json:"updatedAt"`
@@ -96,7 +99,7 @@ func (s *Service) Export(ctx context.Context) (json.RawMessage, error) {
 	p := agg.Patient
 	own := exportedAccount{
 		Account: exportedPatient{ID: p.ID, Email: p.Email, FirstName: p.FirstName, LastName: p.LastName, Phone: p.Phone,
-			BirthDate: p.BirthDate.Format(time.DateOnly), Locale: p.Locale, Country: p.Country, Version: p.Version,
+			BirthDate: p.BirthDate.Format(time.DateOnly), Locale: p.Locale, Country: p.Country, Issuer: p.Issuer, Subject: p.Subject, Version: p.Version,
 			CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt},
 		NotificationPreferences: map[string]bool{"email": p.NotifyEmail, "sms": p.NotifySMS},
 		Relatives:               make([]exportedRelative, 0, len(agg.Relatives)),

@@ -37,7 +37,7 @@ func TestDeleteAccount(t *testing.T) {
 	}
 
 	wantCode(t, svc.DeleteAccount(context.Background()), apperr.Unauthenticated, "")
-	admin := auth.WithPrincipal(context.Background(), auth.Principal{Subject: alice.ID, Role: auth.RoleAdmin})
+	admin := auth.WithPrincipal(context.Background(), auth.Principal{Subject: alice.ID, Account: alice.ID, Role: auth.RoleAdmin})
 	wantCode(t, svc.DeleteAccount(admin), apperr.Forbidden, "")
 
 	outboxBefore := count(t, pool, `SELECT count(*) FROM outbox`)

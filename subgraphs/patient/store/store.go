@@ -9,6 +9,7 @@ import (
 
 	sq "github.com/Masterminds/squirrel"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/careslot/careslot/internal/events"
@@ -39,6 +40,8 @@ type Patient struct {
 	Version     int64
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
+	// Issuer and Subject are the OIDC identity the account is bound to.
+	Issuer, Subject string
 }
 
 // Relative is a relative as seen through one of its guardians.
@@ -80,26 +83,57 @@ type querier interface {
 }
 
 const patientCols = `id, email, first_name, last_name, coalesce(phone, ''), birth_date, locale, country,
-	notify_email, notify_sms, version, created_at, updated_at`
+	notify_email, notify_sms, version, created_at, updated_at, coalesce(issuer, ''), coalesce(subject, '')`
 
 func scanPatient(row pgx.Row) (Patient, error) {
 	var p Patient
 	err := row.Scan(&p.ID, &p.Email, &p.FirstName, &p.LastName, &p.Phone, &p.BirthDate, &p.Locale, &p.Country,
-		&p.NotifyEmail, &p.NotifySMS, &p.Version, &p.CreatedAt, &p.UpdatedAt)
+		&p.NotifyEmail, &p.NotifySMS, &p.Version, &p.CreatedAt, &p.UpdatedAt, &p.Issuer, &p.Subject)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return p, ErrNotFound
 	}
 	return p, err
 }
 
-// InsertPatient creates an account; ErrEmailTaken when the email is in use.
+// InsertPatient creates an account bound to its identity (p.Issuer,
+// p.Subject; p.ID is their account id), at the version after the one an
+// erased account of the same id had (1 otherwise): ErrEmailTaken when the
+// email is in use, ErrAccountExists when the identity has an account.
 func (t *Tx) InsertPatient(ctx context.Context, p Patient) error {
-	_, err := t.tx.Exec(ctx, `INSERT INTO patients
-		(id, email, first_name, last_name, phone, birth_date, locale, country, notify_email, notify_sms, version)
-		VALUES ($1, $2, $3, $4, nullif($5, ''), $6, $7, $8, $9, $10, 1)`,
-		p.ID, p.Email, p.FirstName, p.LastName, p.Phone, p.BirthDate, p.Locale, p.Country, p.NotifyEmail, p.NotifySMS)
-	if postgres.IsUniqueViolation(err, "patients_email_key") {
+	_, err := t.tx.Exec(ctx, `WITH gone AS (DELETE FROM erased_accounts WHERE id = $1 RETURNING version)
+		INSERT INTO patients
+		(id, email, first_name, last_name, phone, birth_date, locale, country, notify_email, notify_sms, issuer, subject, version)
+		VALUES ($1, $2, $3, $4, nullif($5, ''), $6, $7, $8, $9, $10, $11, $12, coalesce((SELECT version FROM gone), 0) + 1)`,
+		p.ID, p.Email, p.FirstName, p.LastName, p.Phone, p.BirthDate, p.Locale, p.Country, p.NotifyEmail, p.NotifySMS,
+		p.Issuer, p.Subject)
+	switch {
+	case postgres.IsUniqueViolation(err, "patients_email_key"):
 		return ErrEmailTaken
+	case postgres.IsUniqueViolation(err, "patients_pkey"), postgres.IsUniqueViolation(err, "patients_identity"):
+		return ErrAccountExists
+	}
+	return err
+}
+
+// ErrAccountExists: the identity registering has an account already.
+var ErrAccountExists = errors.New("this identity has an account")
+
+// ErrRegistrationLimit: the client address registered the most accounts for the hour.
+var ErrRegistrationLimit = errors.New("too many registrations from this address")
+
+// CountRegistration counts a registration from address in the hour starting
+// at hour against max (ErrRegistrationLimit past it: the transaction is then
+// aborted), and drops the counts of earlier hours.
+func (t *Tx) CountRegistration(ctx context.Context, address string, hour time.Time, max int) error {
+	if _, err := t.tx.Exec(ctx, `DELETE FROM registration_counts WHERE hour < $1`, hour); err != nil {
+		return err
+	}
+	_, err := t.tx.Exec(ctx, `INSERT INTO registration_counts (address, hour, registered, max_registered) VALUES ($1, $2, 1, $3)
+		ON CONFLICT (address, hour) DO UPDATE SET registered = registration_counts.registered + 1, max_registered = EXCLUDED.max_registered`,
+		address, hour, max)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23514" && pgErr.ConstraintName == "registration_counts_limit" {
+		return ErrRegistrationLimit
 	}
 	return err
 }
@@ -267,6 +301,10 @@ func (t *Tx) ErasePatient(ctx context.Context, id string) (int64, []string, erro
 	}
 	// The guardian links go with the account (ON DELETE CASCADE).
 	if _, err := t.tx.Exec(ctx, `DELETE FROM patients WHERE id = $1`, id); err != nil {
+		return 0, nil, err
+	}
+	if _, err := t.tx.Exec(ctx, `INSERT INTO erased_accounts (id, version) VALUES ($1, $2)
+		ON CONFLICT (id) DO UPDATE SET version = greatest(erased_accounts.version, EXCLUDED.version), erased_at = now()`, id, v+1); err != nil {
 		return 0, nil, err
 	}
 	return v, erased, nil

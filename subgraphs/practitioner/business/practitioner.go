@@ -57,15 +57,22 @@ type RegisterInput struct {
 	Bio                 string
 }
 
-// Register creates a practitioner account. It is public: the new account's id
-// becomes the subject of the practitioner's tokens.
+// Register creates the practice of the calling identity (a practitioner
+// token of the identity provider): its id is the identity's account id
+// (auth.AccountID of the token's issuer and subject), so the practitioner's
+// tokens find it. An identity that has a practice is CONFLICT (reason
+// ALREADY_REGISTERED).
 func (s *Service) Register(ctx context.Context, in RegisterInput) (store.Practitioner, error) {
+	caller, err := auth.RequireRole(ctx, auth.RolePractitioner)
+	if err != nil {
+		return store.Practitioner{}, err
+	}
 	country, err := s.country(in.Country)
 	if err != nil {
 		return store.Practitioner{}, err
 	}
 	p := store.Practitioner{
-		ID:                 uid.New(),
+		ID:                 caller.Account,
 		Country:            country.Code,
 		AcceptsNewPatients: true,
 	}
@@ -89,6 +96,9 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (store.Practit
 	}
 	err = s.store.InTx(ctx, func(tx *store.Tx) error {
 		if err := tx.InsertPractitioner(ctx, p); err != nil {
+			if errors.Is(err, store.ErrExists) {
+				return &apperr.Error{Code: apperr.Conflict, Reason: "ALREADY_REGISTERED", Message: "your practice is registered already"}
+			}
 			return err
 		}
 		return s.emit(ctx, tx, p.ID, EventRegistered)

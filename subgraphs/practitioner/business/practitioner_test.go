@@ -2,6 +2,7 @@ package business_test
 
 import (
 	"context"
+	"github.com/google/uuid"
 	"testing"
 
 	"github.com/careslot/careslot/internal/apperr"
@@ -27,7 +28,7 @@ func newService(t *testing.T) (*business.Service, *pgxpool.Pool) {
 
 func register(t *testing.T, svc *business.Service) string {
 	t.Helper()
-	p, err := svc.Register(context.Background(), business.RegisterInput{
+	p, err := svc.Register(as(uuid.NewString(), auth.RolePractitioner), business.RegisterInput{
 		FirstName: "Claire", LastName: "Dubois", Country: "fr", Specialties: []string{"general-practice"},
 		Languages: []string{"fr", "EN"}, RegistrationNumber: "10101010101",
 	})
@@ -38,7 +39,7 @@ func register(t *testing.T, svc *business.Service) string {
 }
 
 func as(id string, role auth.Role, practitioners ...string) context.Context {
-	return auth.WithPrincipal(context.Background(), auth.Principal{Subject: id, Role: role, Practitioners: practitioners})
+	return auth.WithPrincipal(context.Background(), auth.Principal{Subject: id, Account: id, Role: role, Practitioners: practitioners})
 }
 
 func count(t *testing.T, pool *pgxpool.Pool, sql string, args ...any) int {
@@ -84,7 +85,7 @@ func TestRegisterValidatesAndEmits(t *testing.T) {
 		{FirstName: "A", LastName: "X", Country: "fr", Specialties: []string{"dentistry"}, RegistrationNumber: "12"},
 	}
 	for i, in := range bad {
-		_, err := svc.Register(context.Background(), in)
+		_, err := svc.Register(as(uuid.NewString(), auth.RolePractitioner), in)
 		if apperr.CodeOf(err) != apperr.InvalidInput {
 			t.Errorf("case %d: want INVALID_INPUT, got %v", i, err)
 		}

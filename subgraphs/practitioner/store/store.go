@@ -127,8 +127,14 @@ func (t *Tx) InsertPractitioner(ctx context.Context, p Practitioner) error {
 		(id, country, external_id, first_name, last_name, bio, languages, specialties, registration_number, accepts_new_patients, version)
 		VALUES ($1, $2, nullif($3, ''), $4, $5, nullif($6, ''), $7, $8, nullif($9, ''), $10, 1)`,
 		p.ID, p.Country, p.ExternalID, p.FirstName, p.LastName, p.Bio, p.Languages, p.Specialties, p.RegistrationNumber, p.AcceptsNewPatients)
+	if postgres.IsUniqueViolation(err, "") {
+		return ErrExists
+	}
 	return err
 }
+
+// ErrExists: a practitioner with that id (or external id) exists already.
+var ErrExists = errors.New("practitioner exists")
 
 // LockPractitioner reads a practitioner for update, serialising writers of one practice.
 func (t *Tx) LockPractitioner(ctx context.Context, id string) (Practitioner, error) {
