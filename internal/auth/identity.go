@@ -12,7 +12,7 @@ import (
 	"github.com/careslot/careslot/internal/apperr"
 )
 
-// accountNamespace is the name-based UUID namespace of account ids (ADR 16).
+// accountNamespace is the name-based UUID namespace of account ids (ADR 17).
 var accountNamespace = uuid.MustParse("6f1b6a4e-2c55-4b8e-9a43-2f0d7c1e5b90")
 
 // AccountID is the Careslot account of the OIDC identity (issuer, subject):
