@@ -96,9 +96,6 @@ func newStackWith(t testing.TB, tweak func(*config.Config)) (*stack, func(), err
 	cfg.KafkaTopicPrefix = "e2e" + suffix + "."
 	cfg.RedisURL = testenv.RedisURL()
 	cfg.RedisPrefix = "e2e" + suffix + ":"
-	if tweak != nil {
-		tweak(&cfg)
-	}
 
 	key, err := auth.LoadOrCreateDevKey(filepath.Join(t.TempDir(), "key.pem"))
 	if err != nil {
@@ -106,6 +103,9 @@ func newStackWith(t testing.TB, tweak func(*config.Config)) (*stack, func(), err
 	}
 	jwks := httptest.NewServer(key.JWKSHandler())
 	cfg.JWKSURL = jwks.URL + auth.JWKSPath
+	if tweak != nil {
+		tweak(&cfg) // may name another identity provider
+	}
 
 	// The end-to-end tests are many clients behind one address: the edge's budgets run, far
 	// above what they spend (their refusals are tested in internal/router), and connections are
