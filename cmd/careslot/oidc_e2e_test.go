@@ -141,7 +141,9 @@ func TestRealProviderThroughTheRouter(t *testing.T) {
 	if id != auth.AccountID(issuer, firstSub) {
 		t.Fatalf("account %s is not AccountID(%s, %s)", id, issuer, firstSub)
 	}
-	var me struct{ Me struct{ ID, FirstName string } }
+	var me struct {
+		Me struct{ ID, FirstName string }
+	}
 	s.run(t, firstTok, s.op(t, "MyAccount"), nil, &me)
 	if me.Me.ID != id {
 		t.Fatalf("me = %+v", me.Me)
