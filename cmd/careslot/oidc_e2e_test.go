@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -14,8 +15,12 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/zitadel/oidc/v3/pkg/op"
 
 	"github.com/zitadel/oidc/v3/example/server/exampleop"
 	"github.com/zitadel/oidc/v3/example/server/storage"
@@ -44,9 +49,10 @@ func TestRealProviderThroughTheRouter(t *testing.T) {
 	}
 	issuer := "http://" + ln.Addr().String()
 	const clientID, redirect = "careslot-web", "http://localhost/auth/callback"
-	store := storage.NewStorageWithClients(storage.NewUserStore(issuer), map[string]*storage.Client{
+	store := &rotatingStorage{Storage: storage.NewStorageWithClients(storage.NewUserStore(issuer), map[string]*storage.Client{
 		clientID: storage.NativeClient(clientID, redirect),
-	})
+	})}
+	store.rotate(t, true) // key 1
 	prev := slog.Default()
 	provider := httptest.NewUnstartedServer(exampleop.SetupServer(issuer, store, slog.New(slog.NewTextHandler(io.Discard, nil)), false))
 	slog.SetDefault(prev)
@@ -157,6 +163,31 @@ func TestRealProviderThroughTheRouter(t *testing.T) {
 	if codes := s.errorCodes(t, secondTok, s.op(t, "MyAccount"), nil); !slices.Contains(codes, "NOT_FOUND") {
 		t.Fatalf("the second user's me: %v", codes)
 	}
+	// Key rotation: the provider publishes a second key and signs with it.
+	// The first user's token (old key) stays valid until it expires; a token
+	// of the new key, unknown to the system until now, is accepted once the
+	// keys are fetched again (unknown kid); a key nobody publishes is refused.
+	store.rotate(t, true) // key 2, key 1 still published
+	rotatedTok, rotatedSub := login("test-user2")
+	if rotatedSub != secondSub || kidOf(t, rotatedTok) == kidOf(t, secondTok) {
+		t.Fatal("the provider did not sign with its new key")
+	}
+	s.run(t, firstTok, s.op(t, "MyAccount"), nil, &me)
+	if me.Me.ID != id {
+		t.Fatalf("the old key's token after the rotation: %+v", me.Me)
+	}
+	eventually(t, "a token of the new key accepted", func() string {
+		if codes := s.errorCodes(t, rotatedTok, s.op(t, "MyAccount"), nil); !slices.Contains(codes, "NOT_FOUND") {
+			return fmt.Sprintf("%v", codes)
+		}
+		return ""
+	})
+	store.rotate(t, false) // key 3, signing but not published
+	unpublishedTok, _ := login("test-user2")
+	if codes := s.errorCodes(t, unpublishedTok, s.op(t, "MyAccount"), nil); !slices.Contains(codes, "UNAUTHENTICATED") {
+		t.Fatalf("a token of an unpublished key: %v", codes)
+	}
+
 	// A token of another issuer (the development key), even with the
 	// account id as its subject, is refused.
 	devTok := s.token(t, auth.RolePatient, id)
@@ -178,3 +209,75 @@ func getJSON(t testing.TB, u string, out any) {
 }
 
 func base64URLDecode(s string) ([]byte, error) { return base64.RawURLEncoding.DecodeString(s) }
+
+// rotatingStorage is the example storage with key rotation: it signs with
+// its newest key and publishes the keys it was told to.
+type rotatingStorage struct {
+	*storage.Storage
+	mu        sync.Mutex
+	signing   *rotKey
+	published []*rotKey
+}
+
+type rotKey struct {
+	id  string
+	key *rsa.PrivateKey
+}
+
+func (k *rotKey) SignatureAlgorithm() jose.SignatureAlgorithm { return jose.RS256 }
+func (k *rotKey) Key() any                                    { return k.key }
+func (k *rotKey) ID() string                                  { return k.id }
+
+type rotPublic struct{ k *rotKey }
+
+func (p rotPublic) ID() string                         { return p.k.id }
+func (p rotPublic) Algorithm() jose.SignatureAlgorithm { return jose.RS256 }
+func (p rotPublic) Use() string                        { return "sig" }
+func (p rotPublic) Key() any                           { return &p.k.key.PublicKey }
+
+// rotate makes a new signing key, published (beside the earlier ones) or not.
+func (s *rotatingStorage) rotate(t testing.TB, publish bool) {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.signing = &rotKey{id: rand.Text()[:12], key: key}
+	if publish {
+		s.published = append(s.published, s.signing)
+	}
+}
+
+func (s *rotatingStorage) SigningKey(context.Context) (op.SigningKey, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.signing, nil
+}
+
+func (s *rotatingStorage) SignatureAlgorithms(context.Context) ([]jose.SignatureAlgorithm, error) {
+	return []jose.SignatureAlgorithm{jose.RS256}, nil
+}
+
+func (s *rotatingStorage) KeySet(context.Context) ([]op.Key, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]op.Key, len(s.published))
+	for i, k := range s.published {
+		out[i] = rotPublic{k}
+	}
+	return out, nil
+}
+
+// kidOf is the key id in a JWT's header.
+func kidOf(t testing.TB, tok string) string {
+	t.Helper()
+	b, err := base64URLDecode(strings.Split(tok, ".")[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h struct{ Kid string }
+	_ = json.Unmarshal(b, &h)
+	return h.Kid
+}
