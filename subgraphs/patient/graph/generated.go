@@ -520,12 +520,18 @@ scalar Date
 scalar JSON
 
 type Query {
-  "The calling patient's own account (patient token; the token subject is the patient id)."
+  "The calling patient's own account: the one bound to the token's identity (issuer and subject)."
   me: Patient!
 }
 
 type Mutation {
-  "Creates a patient account. Public: the new account's id becomes the subject of the patient's tokens."
+  """
+  Creates the account of the calling identity (a patient token of the identity
+  provider): the account is bound to the token's issuer and subject, and its id
+  derives from them. CONFLICT (reason ALREADY_REGISTERED) when the identity has
+  an account; REGISTRATION_LIMIT_REACHED past the country's registrations per
+  client address and hour.
+  """
   registerPatient(input: RegisterPatientInput!): RegisterPatientPayload!
   "Changes the given fields of the calling patient's profile; absent fields stay as they are."
   updateMyProfile(input: UpdateMyProfileInput!): UpdateMyProfilePayload!
@@ -546,7 +552,9 @@ type Mutation {
   details, preferences, the relatives no other guardian keeps) and frees the
   email. Every other service deletes or anonymises what it holds (bookings
   keep only their existence, as the law requires). The token's subject no
-  longer resolves afterwards (me: NOT_FOUND).
+  longer resolves afterwards (me: NOT_FOUND). Future appointments (the patient's
+  and their relatives') are cancelled with reason PATIENT_ERASED, freeing their
+  slots, and each practice is told.
   """
   deleteMyAccount: DeleteMyAccountPayload!
 }

@@ -1021,7 +1021,7 @@ type Query {
 }
 
 type Mutation {
-  "Creates a practitioner account. Public: a new practitioner signs up, then signs in."
+  "Creates the practice of the calling identity (a practitioner token of the identity provider): its id derives from the token's issuer and subject. CONFLICT (reason ALREADY_REGISTERED) when it has one."
   registerPractitioner(input: RegisterPractitionerInput!): RegisterPractitionerPayload!
   updatePracticeProfile(input: UpdatePracticeProfileInput!): UpdatePracticeProfilePayload!
   addLocation(input: AddLocationInput!): AddLocationPayload!
