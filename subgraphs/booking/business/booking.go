@@ -7,6 +7,10 @@
 // bookable, and the insert (ON CONFLICT DO NOTHING against the exclusion
 // constraints) settles every race. A conflict is SLOT_UNAVAILABLE, never an
 // internal error.
+//
+// The schedule replica may lag the practice's owner: a hold, booking or move
+// it refuses for a reason of the practice's is decided again with the
+// owner's snapshot when that is newer (readthrough.go).
 package business
 
 import (
