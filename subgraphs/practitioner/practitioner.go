@@ -38,6 +38,9 @@ type Subgraph struct {
 
 // New builds the subgraph and makes sure every served country has its partitions.
 func New(ctx context.Context, deps Deps) (*Subgraph, error) {
+	if deps.Logger == nil {
+		deps.Logger = slog.Default()
+	}
 	st := store.New(deps.Pool)
 	if err := st.EnsurePartitions(ctx, deps.Countries.Codes()); err != nil {
 		return nil, err
