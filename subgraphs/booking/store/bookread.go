@@ -168,14 +168,14 @@ func (s *Store) ScheduleIfNewer(ctx context.Context, practitionerID string, know
 	return sc, err
 }
 
-// NoRowQuery asks why BookOnce wrote nothing.
+// NoRowQuery asks why Book wrote nothing.
 type NoRowQuery struct {
 	Subject, Key                   string
 	Country, PractitionerID        string
 	BlockedFrom, BlockedUntil, Now time.Time
 }
 
-// NoRow says why BookOnce wrote nothing: the key was committed meanwhile
+// NoRow says why Book wrote nothing: the key was committed meanwhile
 // (HasKey), or a hold that expired at Now but is still HELD overlaps the
 // range (ExpiredHold); otherwise the practitioner is busy then. (A busy
 // person is no "no row": the person constraint raised ErrPersonOverlap.)
@@ -185,7 +185,7 @@ type NoRow struct {
 	ExpiredHold bool
 }
 
-// WhyNoRow reads, in one round trip, why BookOnce wrote nothing.
+// WhyNoRow reads, in one round trip, why Book wrote nothing.
 func (s *Store) WhyNoRow(ctx context.Context, q NoRowQuery) (NoRow, error) {
 	var r NoRow
 	b := &pgx.Batch{}
