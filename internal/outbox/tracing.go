@@ -16,7 +16,7 @@ const TraceParentHeader = "traceparent"
 var traceContext = propagation.TraceContext{}
 
 // TraceParent is the W3C traceparent of ctx's span, or "" when ctx is not traced: what a writer
-// stores with its event (stores writing outbox rows by hand pass it too).
+// stores with its event (NewRow puts it in the row).
 func TraceParent(ctx context.Context) string {
 	if !trace.SpanContextFromContext(ctx).IsValid() {
 		return ""

@@ -384,6 +384,48 @@ func TestHolds(t *testing.T) {
 	e.checkInvariants()
 }
 
+// A booking that replaces a hold is one change: refused, it leaves the hold
+// as it was (no HoldReleased, no key); accepted, it ends the hold and books
+// in one transaction, and answers what a read gives back.
+func TestBookingWithAHoldIsAllOrNothing(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, business.Options{HoldTTL: time.Minute})
+	doc1, doc2 := e.addPractitioner(), e.addPractitioner()
+	alice := e.addPatient("Alice")
+	elsewhere := e.mustBook(alice, doc2, typeA, tuesday(10, 0))
+	h, err := e.svc.Hold(asPatient(alice), business.HoldInput{PractitionerID: doc1, AppointmentTypeID: typeA, StartsAt: tuesday(10, 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := business.BookInput{PractitionerID: doc1, AppointmentTypeID: typeA, StartsAt: tuesday(10, 0), IdempotencyKey: "k", HoldID: h.ID}
+	_, err = e.svc.Book(asPatient(alice), in)
+	wantReason(t, err, apperr.SlotUnavailable, business.ReasonPatientOverlap)
+	if n := e.count(`SELECT count(*) FROM appointments WHERE id = $1 AND status = 'HELD' AND version = 1`, h.ID); n != 1 ||
+		e.events(eventdata.HoldReleased, h.ID) != 0 || e.count(`SELECT count(*) FROM idempotency_keys`) != 1 {
+		t.Fatal("a refused booking changed the hold it named or kept its key")
+	}
+
+	if _, err := e.svc.Cancel(asPatient(alice), business.CancelInput{AppointmentID: elsewhere.ID, Reason: "clash"}); err != nil {
+		t.Fatal(err)
+	}
+	a, err := e.svc.Book(asPatient(alice), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	read, err := e.svc.Appointment(asPatient(alice), a.ID)
+	if err != nil || read != a {
+		t.Fatalf("booked %+v, read back %+v (%v)", a, read, err)
+	}
+	if e.events(eventdata.HoldReleased, h.ID) != 1 || e.events(eventdata.AppointmentBooked, a.ID) != 1 ||
+		e.count(`SELECT count(*) FROM appointments WHERE id = $1 AND status = 'EXPIRED' AND version = 2`, h.ID) != 1 {
+		t.Fatal("want the hold ended (HoldReleased) and the appointment booked (AppointmentBooked)")
+	}
+	if again, err := e.svc.Book(asPatient(alice), in); err != nil || again.ID != a.ID {
+		t.Fatalf("replay: %+v, %v", again, err)
+	}
+	e.checkInvariants()
+}
+
 func TestIdempotency(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, business.Options{})

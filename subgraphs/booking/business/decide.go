@@ -1,90 +1,28 @@
 package business
 
 import (
-	"context"
-	"errors"
+	"encoding/json"
 	"time"
 
 	"github.com/careslot/careslot/internal/apperr"
+	"github.com/careslot/careslot/internal/eventdata"
+	"github.com/careslot/careslot/internal/events"
 	"github.com/careslot/careslot/internal/slots"
+	"github.com/careslot/careslot/internal/uid"
 	"github.com/careslot/careslot/subgraphs/booking/store"
 )
 
-// plan is what deciding a start for one practitioner and type needs, built
-// from the practitioner's schedule replica.
-type plan struct {
-	practitionerID string
-	// version is that of the practice snapshot the plan was built from.
-	version  int64
-	country  string
-	typ      slots.Type
-	rules    []slots.Rule
-	absences []slots.Interval
-	// zone is the agenda's zone: the first location's (the country's when
-	// the practitioner has no location yet).
-	zone *time.Location
-	// fallbackLocation is the location recorded when no rule names one.
-	fallbackLocation string
-}
-
-// loadPlan reads the practitioner's schedule replica and the appointment
-// type: NOT_FOUND when the practitioner is unknown here or the type is not
-// one of theirs. The snapshot is decoded once per version (the plan cache):
-// the read only carries it when the cached version is not the replica's.
-func (s *Service) loadPlan(ctx context.Context, practitionerID, typeID string) (*plan, error) {
-	id := canonicalID(practitionerID)
-	cached := s.plans.get(id)
-	sc, err := s.store.ScheduleIfNewer(ctx, practitionerID, knownVersion(cached))
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, byReplica(apperr.NotFoundf("practitioner %q not found", practitionerID), id, 0)
-	}
-	if err != nil {
-		return nil, err
-	}
-	pr, err := s.practiceOf(id, sc, cached)
-	if err != nil {
-		return nil, err
-	}
-	return planOf(pr, id, practitionerID, typeID)
-}
-
-// planOf is the practice's plan for typeID, or the NOT_FOUND a client sees
-// (marked as the replica's: a newer snapshot may know the type).
-func planOf(pr *practice, id, practitionerID, typeID string) (*plan, error) {
-	if pr.country == "" {
-		return nil, byReplica(apperr.NotFoundf("practitioner %q not found", practitionerID), id, pr.version)
-	}
-	p, ok := pr.plan(id, typeID)
-	if !ok {
-		return nil, byReplica(apperr.NotFoundf("appointment type %q not found", typeID), id, pr.version)
-	}
-	return p, nil
-}
+// The decisions, pure (no I/O): decideStart decides whether a start is
+// bookable — the one decision function of internal/slots, the one
+// availability lists with — for a hold, a booking and a move alike;
+// decideBooking is the whole decision of a booking. What they are given was
+// read before; what they decide is then written, and the constraints settle
+// any race in between.
 
 // decision is the outcome of deciding a start.
 type decision struct {
 	blocked    slots.Interval // what the booking occupies
 	locationID string         // where, per the rule that accepted it
-}
-
-// decide asks the one decision function (internal/slots) whether start is
-// bookable now, against the practitioner's confirmed appointments and live
-// holds as this transaction sees them (excludeID, the appointment being
-// moved, does not count). A refusal is an *apperr.Error: SLOT_UNAVAILABLE
-// for a taken slot, INVALID_INPUT with the reason for anything else. The
-// insert that follows is what finally decides a race: the constraint.
-func (s *Service) decide(ctx context.Context, tx *store.Tx, p *plan, start time.Time, now time.Time, newPatient bool, excludeID string) (decision, error) {
-	dates, from, to, err := blockedWindow(p, start)
-	if err != nil {
-		return decision{}, err
-	}
-	var ranges [][2]time.Time
-	if len(dates) > 0 {
-		if ranges, err = tx.Blocked(ctx, p.country, p.practitionerID, from, to, now, excludeID); err != nil {
-			return decision{}, err
-		}
-	}
-	return decideWith(p, start, now, newPatient, dates, ranges)
 }
 
 // blockedWindow is what a decision on start needs to know of the occupied
@@ -108,9 +46,15 @@ func blockedWindow(p *plan, start time.Time) (dates []string, from, to time.Time
 	return dates, first.Start, last.End(), nil
 }
 
-// decideWith decides start given the ranges occupied over the days of
-// blockedWindow (the decision itself: internal/slots).
-func decideWith(p *plan, start time.Time, now time.Time, newPatient bool, dates []string, ranges [][2]time.Time) (decision, error) {
+// blockedRange is what a booking of p's type at start occupies.
+func blockedRange(p *plan, start time.Time) slots.Interval { return slots.BlockedRange(start, p.typ) }
+
+// decideStart decides whether start is bookable at now given the ranges
+// occupied over the days of blockedWindow. A refusal is an *apperr.Error
+// (refusals.go): SLOT_UNAVAILABLE for a taken slot, INVALID_INPUT with the
+// reason for anything else, marked as the replica's when the practice's
+// snapshot decided it (readthrough.go).
+func decideStart(p *plan, start time.Time, now time.Time, newPatient bool, dates []string, ranges [][2]time.Time) (decision, error) {
 	br := slots.BlockedRange(start, p.typ)
 	sched := slots.Schedule{Rules: p.rules, Absences: p.absences}
 	for _, r := range ranges {
@@ -139,71 +83,78 @@ func decideWith(p *plan, start time.Time, now time.Time, newPatient bool, dates 
 	return d, nil
 }
 
-// refusal maps a decision's reason to the error a client sees.
-func refusal(r slots.Reason) error {
-	switch r {
-	case "":
-		return nil
-	case slots.ReasonTaken:
-		return slotTaken()
+// decideBooking is the decision of a booking: given the request, the plan
+// of the practice snapshot and what ReadForBooking found at now, it refuses
+// (the relative is not the caller's, the hold not theirs or on another
+// slot, the start not bookable: decideStart) or says what to write — the
+// appointment as PostgreSQL will return it, so that its event and the
+// answer its key remembers say the same, counted against limit, and the end
+// of the hold it replaces.
+func decideBooking(req bookRequest, p *plan, r store.BookRead, now time.Time, limit store.DayLimit) (store.Booking, error) {
+	person, relative := canonicalID(req.me), ""
+	if req.in.RelativeID != "" {
+		if !r.IsRelative {
+			return store.Booking{}, apperr.Invalid("relativeId", "is not one of your relatives")
+		}
+		relative = canonicalID(req.in.RelativeID)
+		person = relative
 	}
-	return &apperr.Error{Code: apperr.InvalidInput, Field: "startsAt", Reason: string(r), Message: reasonText(r)}
-}
-
-func slotTaken() error {
-	return &apperr.Error{Code: apperr.SlotUnavailable, Reason: string(slots.ReasonTaken),
-		Message: "this slot is no longer available"}
-}
-
-// ReasonPatientOverlap is the reason of SLOT_UNAVAILABLE when the person
-// attending already has a confirmed appointment at that time.
-const ReasonPatientOverlap = "PATIENT_OVERLAP"
-
-func patientOverlap() error {
-	return &apperr.Error{Code: apperr.SlotUnavailable, Reason: ReasonPatientOverlap,
-		Message: "you already have an appointment at that time"}
-}
-
-// conflict maps the store's overlap errors to SLOT_UNAVAILABLE, and a
-// booking past the day's limit to BOOKING_LIMIT_REACHED.
-func conflict(err error) error {
-	switch {
-	case errors.Is(err, store.ErrBookingLimit):
-		return apperr.E(apperr.BookingLimitReached,
-			"you have booked the most appointments with this practice for today; please call the practice")
-	case errors.Is(err, store.ErrPersonOverlap):
-		return patientOverlap()
-	case errors.Is(err, store.ErrPractitionerOverlap):
-		return slotTaken()
+	var replaced *store.HoldEnd
+	if req.in.HoldID != "" {
+		var err error
+		if replaced, err = replacedHold(req, p, r, now); err != nil {
+			return store.Booking{}, err
+		}
 	}
-	return err
-}
-
-func reasonText(r slots.Reason) string {
-	switch r {
-	case slots.ReasonOutsideOpeningHours:
-		return "the practitioner does not receive at that time"
-	case slots.ReasonTypeNotAllowed:
-		return "this appointment type cannot be booked at that time"
-	case slots.ReasonWrongStep:
-		return "appointments do not start at that time"
-	case slots.ReasonInAbsence:
-		return "the practitioner is absent at that time"
-	case slots.ReasonTooSoon:
-		return "too close to the start: this appointment type needs more notice"
-	case slots.ReasonBeyondHorizon:
-		return "too far ahead: this appointment type cannot be booked that early"
-	case slots.ReasonNotOnline:
-		return "this appointment type cannot be booked online"
-	case slots.ReasonNewPatient:
-		return "this appointment type is not open to new patients"
-	case slots.ReasonInPast:
-		return "that time has passed"
-	case slots.ReasonNotOnTick:
-		return "a start must be on a 5-minute mark"
+	dates, _, _, err := blockedWindow(p, req.start)
+	if err != nil {
+		return store.Booking{}, err
 	}
-	return "that start cannot be booked (" + string(r) + ")"
+	d, err := decideStart(p, req.start, now, !r.Seen, dates, r.Blocked)
+	if err != nil {
+		return store.Booking{}, err
+	}
+	a := store.Appointment{
+		Country: p.country, ID: uid.New(), PractitionerID: p.practitionerID, PatientID: canonicalID(req.me), RelativeID: relative,
+		PersonID: person, AppointmentTypeID: canonicalID(p.typ.ID), LocationID: canonicalID(d.locationID),
+		Status: store.StatusConfirmed, StartsAt: req.start, EndsAt: req.start.Add(p.typ.Duration),
+		BlockedFrom: d.blocked.Start.UTC(), BlockedUntil: d.blocked.End.UTC(), IdempotencyKey: req.key, Note: req.note,
+		Version: 1, CreatedAt: time.Now().UTC().Truncate(time.Microsecond),
+		PatientName: r.PatientName, PatientPhone: r.PatientPhone,
+	}
+	resp, err := json.Marshal(answer{Appointment: a})
+	if err != nil {
+		return store.Booking{}, err
+	}
+	ev, err := newEvent(eventdata.AppointmentBooked, a, nil)
+	if err != nil {
+		return store.Booking{}, err
+	}
+	return store.Booking{Appointment: a, Limit: limit, Topic: events.BookingEvents, Event: ev, Replaces: replaced,
+		Key: store.NewKey{Subject: req.me, Key: req.key, Operation: opBook, RequestHash: req.hash, Response: resp}}, nil
 }
 
-// blockedRange is what a booking of p's type at start occupies.
-func blockedRange(p *plan, start time.Time) slots.Interval { return slots.BlockedRange(start, p.typ) }
+// replacedHold checks the hold a booking names against its row as read: the
+// caller's (NOT_FOUND otherwise), on this very slot (INVALID_INPUT
+// otherwise). A live hold is ended with the booking (HoldReleased, saying
+// what the ended row will); one that has ended or expired meanwhile is no
+// error: the booking then competes for the slot like any (nil).
+func replacedHold(req bookRequest, p *plan, r store.BookRead, now time.Time) (*store.HoldEnd, error) {
+	h := r.Hold
+	if !r.HasHold || h.PatientID != canonicalID(req.me) || h.HoldExpiresAt == nil {
+		return nil, apperr.NotFoundf("hold %q not found", req.in.HoldID)
+	}
+	if h.PractitionerID != p.practitionerID || h.AppointmentTypeID != p.typ.ID || !h.StartsAt.Equal(req.start) {
+		return nil, apperr.Invalid("holdId", "is a hold on another slot")
+	}
+	if h.Status != store.StatusHeld || !h.HoldExpiresAt.After(now) {
+		return nil, nil
+	}
+	ended := h
+	ended.Status, ended.Version = store.StatusExpired, h.Version+1
+	ev, err := newEvent(eventdata.HoldReleased, ended, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &store.HoldEnd{Hold: h, Now: now, Event: ev}, nil
+}

@@ -156,32 +156,10 @@ func (t *Tx) ExpireDueHolds(ctx context.Context, now time.Time, limit int) ([]Ap
 		WHERE u.country = x.country AND u.id = x.id AND u.status = 'HELD'`, "u.*"), now, limit))
 }
 
-// ReleaseHold ends a live hold of the patient (turned into a booking, or
-// displaced by a newer hold): ErrNotFound when there is no such live hold.
-func (t *Tx) ReleaseHold(ctx context.Context, country, id, patientID string, now time.Time) (Appointment, error) {
-	return scanAppointment(t.tx.QueryRow(ctx, returning(`UPDATE appointments SET status = 'EXPIRED',
-		version = version + 1, updated_at = $4
-		WHERE country = $1 AND id = $2 AND patient_id = $3 AND status = 'HELD' AND hold_expires_at > $4`),
-		country, id, patientID, now))
-}
-
 // EndHold ends a hold that is still HELD (live, or due but not yet swept).
 func (t *Tx) EndHold(ctx context.Context, country, id string, now time.Time) (Appointment, error) {
 	return scanAppointment(t.tx.QueryRow(ctx, returning(`UPDATE appointments SET status = 'EXPIRED',
 		version = version + 1, updated_at = $3 WHERE country = $1 AND id = $2 AND status = 'HELD'`), country, id, now))
-}
-
-// LiveHolds returns the patient's live holds, oldest first, locked.
-func (t *Tx) LiveHolds(ctx context.Context, patientID string, now time.Time) ([]Appointment, error) {
-	return collect(t.tx.Query(ctx, `SELECT `+selectCols+` FROM appointments`+fromJoined+`
-		WHERE a.patient_id = $1 AND a.status = 'HELD' AND a.hold_expires_at > $2
-		ORDER BY a.created_at, a.id FOR UPDATE OF a`, patientID, now))
-}
-
-// LockPatient serialises one patient's hold placements for the transaction.
-func (t *Tx) LockPatient(ctx context.Context, patientID string) error {
-	_, err := t.tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('booking-holds:' || $1, 0))`, patientID)
-	return err
 }
 
 // Blocked returns the ranges occupied at now in [from, to) by the
@@ -338,11 +316,6 @@ type Key struct {
 // LookupKey reads a committed idempotency key.
 func (s *Store) LookupKey(ctx context.Context, subject, key string) (Key, error) {
 	return lookupKey(ctx, s.pool, subject, key)
-}
-
-// LookupKey reads an idempotency key inside the transaction.
-func (t *Tx) LookupKey(ctx context.Context, subject, key string) (Key, error) {
-	return lookupKey(ctx, t.tx, subject, key)
 }
 
 func lookupKey(ctx context.Context, q querier, subject, key string) (Key, error) {

@@ -161,25 +161,6 @@ func (t *Tx) ErasePatient(ctx context.Context, id string, version int64, erasedR
 	return out, err
 }
 
-// Patient reads a patient replica.
-func (s *Store) Patient(ctx context.Context, id string) (Patient, error) {
-	p := Patient{ID: id}
-	var rel []byte
-	var phone *string
-	err := s.pool.QueryRow(ctx, `SELECT version, first_name, last_name, phone, relatives, erased_at IS NOT NULL
-		FROM patients WHERE id = $1`, id).Scan(&p.Version, &p.FirstName, &p.LastName, &phone, &rel, &p.Erased)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return p, ErrNotFound
-	}
-	if err != nil {
-		return p, err
-	}
-	if phone != nil {
-		p.Phone = *phone
-	}
-	return p, json.Unmarshal(rel, &p.Relatives)
-}
-
 func nonNil[T any](s []T) []T {
 	if s == nil {
 		return []T{}

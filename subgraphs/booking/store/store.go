@@ -11,7 +11,6 @@ import (
 	"io"
 	"net"
 	"strings"
-	"time"
 
 	sq "github.com/Masterminds/squirrel"
 	"github.com/jackc/pgx/v5"
@@ -94,33 +93,15 @@ type Tx struct {
 	tx pgx.Tx
 }
 
-// maxAttempts bounds the retries of a transaction PostgreSQL aborted to break
-// a deadlock (possible, rarely, when two bookings expire each other's
-// neighbouring holds) or a serialisation failure.
-const maxAttempts = 4
-
-// InTx runs fn in one transaction, committed when fn returns nil. A
-// transaction aborted by a deadlock or serialisation failure is run again
-// from the start, so fn must only touch the database through tx.
+// InTx runs fn in one transaction, committed when fn returns nil (then the
+// relay is woken: outbox.InTx). A transaction aborted by a deadlock
+// (possible, rarely, when two bookings expire each other's neighbouring
+// holds) or a serialisation failure is run again from the start
+// (postgres.RetryAborted), so fn must only touch the database through tx.
 func (s *Store) InTx(ctx context.Context, fn func(tx *Tx) error) error {
-	var err error
-	for attempt := range maxAttempts {
-		err = outbox.InTx(ctx, s.pool, func(tx pgx.Tx) error { return fn(&Tx{tx: tx}) })
-		if !retryable(err) {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(time.Duration(attempt+1) * 5 * time.Millisecond):
-		}
-	}
-	return err
-}
-
-func retryable(err error) bool {
-	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && (pgErr.Code == "40P01" || pgErr.Code == "40001")
+	return postgres.RetryAborted(ctx, func() error {
+		return outbox.InTx(ctx, s.pool, func(tx pgx.Tx) error { return fn(&Tx{tx: tx}) })
+	})
 }
 
 // ConnectionLost reports whether err says the database connection died
@@ -145,9 +126,6 @@ func ConnectionLost(err error) bool {
 func (t *Tx) Emit(ctx context.Context, topic, key string, ev events.Envelope) error {
 	return outbox.Add(ctx, t.tx, topic, key, ev)
 }
-
-// Raw is the underlying transaction (for outbox claims).
-func (t *Tx) Raw() pgx.Tx { return t.tx }
 
 type querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)

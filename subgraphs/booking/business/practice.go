@@ -2,17 +2,76 @@ package business
 
 import (
 	"container/list"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/careslot/careslot/internal/apperr"
 	"github.com/careslot/careslot/internal/eventdata"
 	"github.com/careslot/careslot/internal/slots"
 	"github.com/careslot/careslot/subgraphs/booking/store"
 )
+
+// The practice snapshot a decision is made against: the practitioner's
+// schedule replica (fed by practitioner-events, read through from the owner
+// when it lags: readthrough.go), decoded once per version and kept in a
+// bounded cache, and the plan of one appointment type drawn from it.
+
+// plan is what deciding a start for one practitioner and type needs, built
+// from the practitioner's schedule replica.
+type plan struct {
+	practitionerID string
+	// version is that of the practice snapshot the plan was built from.
+	version  int64
+	country  string
+	typ      slots.Type
+	rules    []slots.Rule
+	absences []slots.Interval
+	// zone is the agenda's zone: the first location's (the country's when
+	// the practitioner has no location yet).
+	zone *time.Location
+	// fallbackLocation is the location recorded when no rule names one.
+	fallbackLocation string
+}
+
+// loadPlan reads the practitioner's schedule replica and the appointment
+// type: NOT_FOUND when the practitioner is unknown here or the type is not
+// one of theirs. The snapshot is decoded once per version (the plan cache):
+// the read only carries it when the cached version is not the replica's.
+func (s *Service) loadPlan(ctx context.Context, practitionerID, typeID string) (*plan, error) {
+	id := canonicalID(practitionerID)
+	cached := s.plans.get(id)
+	sc, err := s.store.ScheduleIfNewer(ctx, practitionerID, knownVersion(cached))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, byReplica(apperr.NotFoundf("practitioner %q not found", practitionerID), id, 0)
+	}
+	if err != nil {
+		return nil, err
+	}
+	pr, err := s.practiceOf(id, sc, cached)
+	if err != nil {
+		return nil, err
+	}
+	return planOf(pr, id, practitionerID, typeID)
+}
+
+// planOf is the practice's plan for typeID, or the NOT_FOUND a client sees
+// (marked as the replica's: a newer snapshot may know the type).
+func planOf(pr *practice, id, practitionerID, typeID string) (*plan, error) {
+	if pr.country == "" {
+		return nil, byReplica(apperr.NotFoundf("practitioner %q not found", practitionerID), id, pr.version)
+	}
+	p, ok := pr.plan(id, typeID)
+	if !ok {
+		return nil, byReplica(apperr.NotFoundf("appointment type %q not found", typeID), id, pr.version)
+	}
+	return p, nil
+}
 
 // practice is a practitioner's schedule replica decoded for decisions, once
 // per (practitioner, version): plans share it and never change it.
