@@ -65,18 +65,25 @@ func embedded(set string) ([]migration, error) {
 	return out, nil
 }
 
-// recordRequirements writes what a build must know of set, as applied.
-func recordRequirements(ctx context.Context, db *sql.DB, set string) error {
-	ms, err := embedded(set)
-	if err != nil {
-		return err
-	}
+// minKnownVersion is the newest migration of ms (in version order) that is
+// not expand-only: the oldest version a build must know to serve the schema.
+func minKnownVersion(ms []migration) int64 {
 	var need int64
 	for _, m := range ms {
 		if !m.expandOnly {
 			need = m.version
 		}
 	}
+	return need
+}
+
+// recordRequirements writes what a build must know of set, as applied.
+func recordRequirements(ctx context.Context, db *sql.DB, set string) error {
+	ms, err := embedded(set)
+	if err != nil {
+		return err
+	}
+	need := minKnownVersion(ms)
 	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS `+requirementsTable+` (
 		migration_set text PRIMARY KEY, min_known_version bigint NOT NULL)`); err != nil {
 		return err
