@@ -4,12 +4,14 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net/http"
 	"os"
 	"time"
 
 	"github.com/careslot/careslot/internal/config"
 	"github.com/careslot/careslot/internal/countries"
 	"github.com/careslot/careslot/internal/export"
+	"github.com/careslot/careslot/internal/httpserver"
 	"github.com/careslot/careslot/internal/telemetry"
 )
 
@@ -22,19 +24,23 @@ func init() {
 // only the read model's own store: never another service's.
 func cmdRebuild(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("rebuild", flag.ExitOnError)
+	serve := fs.String("serve", "", "search with the embedded index: serve the rebuilt index's /graphql and /readyz at this address until "+
+		"interrupted, to compare it with the live search processes")
 	_ = fs.Parse(args)
 	if fs.NArg() != 1 {
-		return fmt.Errorf("usage: careslot rebuild <availability|search>")
+		return fmt.Errorf("usage: careslot rebuild [-serve addr] <availability|search>")
 	}
 	start := time.Now()
-	if err := rebuild(ctx, config.FromEnv(), fs.Arg(0)); err != nil {
+	if err := rebuild(ctx, config.FromEnv(), fs.Arg(0), *serve); err != nil {
 		return err
 	}
 	fmt.Printf("rebuilt %s in %s\n", fs.Arg(0), time.Since(start).Round(time.Millisecond))
 	return nil
 }
 
-func rebuild(ctx context.Context, cfg config.Config, model string) error {
+// rebuild rebuilds a read model; with serveAddr, an embedded search index
+// is then served there until ctx ends.
+func rebuild(ctx context.Context, cfg config.Config, model, serveAddr string) error {
 	cfg.KafkaBrokers = nil // a rebuild consumes nothing and publishes nothing
 	cat, err := countries.Load(cfg.CountriesFile)
 	if err != nil {
@@ -60,14 +66,22 @@ func rebuild(ctx context.Context, cfg config.Config, model string) error {
 		if err := sg.Rebuild(ctx, practices.stream, nextSlots.stream); err != nil {
 			return err
 		}
-		if sg.Embedded() {
-			// The embedded index lives in each search process's memory, which
-			// loads it from these same exports at every start: this one was
-			// built to be thrown away.
-			fmt.Printf("built an embedded index from the exports (%d practices, %d next slots); each search process builds its own at start: restart them to rebuild theirs (OPENSEARCH_URL unset)\n",
-				practices.n, nextSlots.n)
+		if !sg.Embedded() {
+			return nil
 		}
-		return nil
+		// The embedded index lives in each search process's memory, which
+		// loads it from these same exports at every start: this one only
+		// shows what they load, and answers searches if asked to.
+		fmt.Printf("built an embedded index from the exports (%d practices, %d next slots); each search process builds its own at start: restart them to rebuild theirs (OPENSEARCH_URL unset)\n",
+			practices.n, nextSlots.n)
+		if serveAddr == "" {
+			return nil
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/graphql", sg.Handler())
+		httpserver.Health(mux, nil)
+		fmt.Printf("serving the rebuilt index at http://%s/graphql until interrupted\n", serveAddr)
+		return httpserver.Serve(ctx, serveAddr, mux, p.logger)
 	default:
 		return fmt.Errorf("unknown read model %q (availability, search)", model)
 	}
