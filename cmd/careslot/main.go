@@ -4,7 +4,7 @@
 //	careslot dev                      everything in one process, with demo data
 //	careslot serve <service>          one subgraph (practitioner, patient, …)
 //	careslot router                   the federation router
-//	careslot migrate [service…]       create databases and apply migrations
+//	careslot migrate [-roles] [service…]  the only DDL: databases, migrations, partitions, roles
 //	careslot token --role R --sub ID  print a development token
 //	careslot broker                   a standalone embedded Kafka broker
 package main
