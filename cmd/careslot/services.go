@@ -31,7 +31,8 @@ var builders = map[string]func(ctx context.Context, p *platform) (*runningServic
 			return nil, err
 		}
 		return &runningService{name: practitioner.Name, handler: sg.Handler(), pool: pool,
-			routes: map[string]http.Handler{practitioner.PracticesExportPath: sg.PracticesExportHandler()}}, nil
+			routes: map[string]http.Handler{practitioner.PracticeRoute: sg.PracticeHandler(),
+				practitioner.PracticesExportPath: sg.PracticesExportHandler()}}, nil
 	},
 	patient.Name: func(ctx context.Context, p *platform) (*runningService, error) {
 		pool, err := p.openStore(ctx, patient.Name)
@@ -60,7 +61,8 @@ var builders = map[string]func(ctx context.Context, p *platform) (*runningServic
 			return nil, err
 		}
 		sg, err := booking.New(ctx, booking.Deps{Pool: pool, Countries: p.countries, Verifier: p.verifier, Logger: p.logger,
-			KafkaBrokers: p.cfg.KafkaBrokers, TopicPrefix: p.cfg.KafkaTopicPrefix, Redis: rdb, KeyPrefix: p.cfg.RedisPrefix})
+			KafkaBrokers: p.cfg.KafkaBrokers, TopicPrefix: p.cfg.KafkaTopicPrefix, Redis: rdb, KeyPrefix: p.cfg.RedisPrefix,
+			PractitionerURL: p.cfg.InternalURLs[practitioner.Name]})
 		if err != nil {
 			return nil, err
 		}

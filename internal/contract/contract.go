@@ -25,12 +25,24 @@ type Operation struct {
 	Query string // the operation's text, with the fragments it uses
 }
 
-// Dir finds the contract directory: CARESLOT_CONTRACT_DIR, else shared/contract
-// beside the repository. It returns "" when there is none.
+// Dir finds the contract directory: CARESLOT_CONTRACT_DIR, else the
+// repository's contract/ (the clients' contract as shipped, in client/, and
+// the project's own operations beside it). It returns "" when there is none.
 func Dir(repoRoot string) string {
 	if d := os.Getenv("CARESLOT_CONTRACT_DIR"); d != "" {
 		return d
 	}
+	d := filepath.Join(repoRoot, "contract")
+	if st, err := os.Stat(d); err == nil && st.IsDir() {
+		return d
+	}
+	return ""
+}
+
+// SharedDir is the clients' contract as the product team keeps it, beside
+// the repository (shared/contract), or "" when this checkout has none; the
+// copy in contract/client must equal it.
+func SharedDir(repoRoot string) string {
 	d := filepath.Join(repoRoot, "..", "shared", "contract")
 	if st, err := os.Stat(d); err == nil && st.IsDir() {
 		return d
@@ -38,9 +50,15 @@ func Dir(repoRoot string) string {
 	return ""
 }
 
-// Load reads every *.graphql file of dir.
+// Load reads every *.graphql file of dir and of its subdirectories.
 func Load(dir string) (map[string]Operation, error) {
-	files, err := filepath.Glob(filepath.Join(dir, "*.graphql"))
+	var files []string
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(path, ".graphql") {
+			files = append(files, path)
+		}
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}

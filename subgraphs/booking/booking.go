@@ -52,6 +52,14 @@ type Deps struct {
 	// without it agendaChanged answers an error.
 	Redis     redis.UniversalClient
 	KeyPrefix string
+	// PractitionerURL is the practitioner service's internal listener (e.g.
+	// "http://127.0.0.1:4001"): a hold, booking or move the schedule replica
+	// refuses is checked against the practice there, in case the replica
+	// lags (ADR 8). Empty: the replica's answer stands.
+	PractitionerURL string
+	// HTTPClient calls it (default: http.DefaultClient; each read is bounded
+	// by business.DefaultOwnerTimeout).
+	HTTPClient *http.Client
 }
 
 // Subgraph is a ready booking service.
@@ -92,7 +100,15 @@ func New(_ context.Context, deps Deps) (*Subgraph, error) {
 		deps.Logger = slog.Default()
 	}
 	st := store.New(deps.Pool)
-	svc := business.New(st, deps.Countries, business.Options{HoldTTL: deps.HoldTTL, Logger: deps.Logger})
+	opts := business.Options{HoldTTL: deps.HoldTTL, Logger: deps.Logger}
+	if deps.PractitionerURL != "" {
+		client := deps.HTTPClient
+		if client == nil {
+			client = http.DefaultClient
+		}
+		opts.Owner = practiceOwner{baseURL: deps.PractitionerURL, client: client}
+	}
+	svc := business.New(st, deps.Countries, opts)
 	sg := &Subgraph{Service: svc, resolver: &graph.Resolver{Service: svc}, deps: deps}
 	if deps.Redis != nil {
 		// One Redis pub/sub connection serves every agenda subscriber of this instance.

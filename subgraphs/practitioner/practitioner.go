@@ -54,6 +54,9 @@ const PracticesExportPath = "/internal/export/practices"
 
 // New builds the subgraph on a migrated database (see EnsurePartitions).
 func New(_ context.Context, deps Deps) (*Subgraph, error) {
+	if deps.Logger == nil {
+		deps.Logger = slog.Default()
+	}
 	st := store.New(deps.Pool)
 	svc := business.New(st, deps.Countries)
 	return &Subgraph{Service: svc, resolver: &graph.Resolver{Service: svc}, deps: deps}, nil

@@ -7,6 +7,10 @@
 // bookable, and the insert (ON CONFLICT DO NOTHING against the exclusion
 // constraints) settles every race. A conflict is SLOT_UNAVAILABLE, never an
 // internal error.
+//
+// The schedule replica may lag the practice's owner: a hold, booking or move
+// it refuses for a reason of the practice's is decided again with the
+// owner's snapshot when that is newer (readthrough.go).
 package business
 
 import (
@@ -20,6 +24,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"golang.org/x/sync/singleflight"
 
 	"github.com/careslot/careslot/internal/apperr"
 	"github.com/careslot/careslot/internal/auth"
@@ -48,6 +54,11 @@ type Options struct {
 	// Now is the clock (time.Now when nil).
 	Now    func() time.Time
 	Logger *slog.Logger
+	// Owner reads a practice from the practitioner service when the
+	// schedule replica refused a request (nil: the replica's answer stands).
+	Owner PracticeOwner
+	// OwnerTimeout bounds such a read (DefaultOwnerTimeout when zero).
+	OwnerTimeout time.Duration
 }
 
 // Service is the booking business layer.
@@ -58,12 +69,20 @@ type Service struct {
 	holdTTL   time.Duration
 	log       *slog.Logger
 	plans     *planCache // decoded schedule replicas
+	// owner, ownerTimeout and ownerReads serve the replica read-through
+	// (readthrough.go).
+	owner        PracticeOwner
+	ownerTimeout time.Duration
+	ownerReads   singleflight.Group
 }
 
 // New builds the service.
 func New(st *store.Store, cat *countries.Catalog, opts Options) *Service {
 	s := &Service{store: st, countries: cat, now: opts.Now, holdTTL: opts.HoldTTL, log: opts.Logger,
-		plans: newPlanCache(DefaultPlanCacheSize)}
+		plans: newPlanCache(DefaultPlanCacheSize), owner: opts.Owner, ownerTimeout: opts.OwnerTimeout}
+	if s.ownerTimeout <= 0 {
+		s.ownerTimeout = DefaultOwnerTimeout
+	}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -100,6 +119,11 @@ func (s *Service) Hold(ctx context.Context, in HoldInput) (store.Appointment, er
 	if err := ids(field{"practitionerId", in.PractitionerID}, field{"appointmentTypeId", in.AppointmentTypeID}); err != nil {
 		return store.Appointment{}, err
 	}
+	return withFreshPractice(ctx, s, func() (store.Appointment, error) { return s.hold(ctx, me, in) })
+}
+
+// hold is Hold once its input is checked.
+func (s *Service) hold(ctx context.Context, me string, in HoldInput) (store.Appointment, error) {
 	p, err := s.loadPlan(ctx, in.PractitionerID, in.AppointmentTypeID)
 	if err != nil {
 		return store.Appointment{}, err
@@ -280,10 +304,12 @@ func (s *Service) Book(ctx context.Context, in BookInput) (store.Appointment, er
 	start := in.StartsAt.UTC()
 	hash := requestHash(opBook, in.PractitionerID, in.AppointmentTypeID, start.Format(time.RFC3339Nano), in.HoldID, in.RelativeID, note)
 	return onceMoreIfConnectionLost(s, func() (store.Appointment, error) {
-		if in.HoldID == "" {
-			return s.bookFast(ctx, me, in, key, note, start, hash)
-		}
-		return s.bookInTx(ctx, me, in, key, note, start, hash)
+		return withFreshPractice(ctx, s, func() (store.Appointment, error) {
+			if in.HoldID == "" {
+				return s.bookFast(ctx, me, in, key, note, start, hash)
+			}
+			return s.bookInTx(ctx, me, in, key, note, start, hash)
+		})
 	})
 }
 
@@ -466,7 +492,9 @@ func (s *Service) Reschedule(ctx context.Context, in RescheduleInput) (Moved, er
 	}
 	start := in.StartsAt.UTC()
 	hash := requestHash(opReschedule, in.AppointmentID, start.Format(time.RFC3339Nano))
-	return onceMoreIfConnectionLost(s, func() (Moved, error) { return s.reschedule(ctx, me, in, key, start, hash) })
+	return onceMoreIfConnectionLost(s, func() (Moved, error) {
+		return withFreshPractice(ctx, s, func() (Moved, error) { return s.reschedule(ctx, me, in, key, start, hash) })
+	})
 }
 
 // reschedule is Reschedule once its input is checked.

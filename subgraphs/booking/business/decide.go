@@ -14,10 +14,12 @@ import (
 // from the practitioner's schedule replica.
 type plan struct {
 	practitionerID string
-	country        string
-	typ            slots.Type
-	rules          []slots.Rule
-	absences       []slots.Interval
+	// version is that of the practice snapshot the plan was built from.
+	version  int64
+	country  string
+	typ      slots.Type
+	rules    []slots.Rule
+	absences []slots.Interval
 	// zone is the agenda's zone: the first location's (the country's when
 	// the practitioner has no location yet).
 	zone *time.Location
@@ -34,7 +36,7 @@ func (s *Service) loadPlan(ctx context.Context, practitionerID, typeID string) (
 	cached := s.plans.get(id)
 	sc, err := s.store.ScheduleIfNewer(ctx, practitionerID, knownVersion(cached))
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, apperr.NotFoundf("practitioner %q not found", practitionerID)
+		return nil, byReplica(apperr.NotFoundf("practitioner %q not found", practitionerID), id, 0)
 	}
 	if err != nil {
 		return nil, err
@@ -46,14 +48,15 @@ func (s *Service) loadPlan(ctx context.Context, practitionerID, typeID string) (
 	return planOf(pr, id, practitionerID, typeID)
 }
 
-// planOf is the practice's plan for typeID, or the NOT_FOUND a client sees.
+// planOf is the practice's plan for typeID, or the NOT_FOUND a client sees
+// (marked as the replica's: a newer snapshot may know the type).
 func planOf(pr *practice, id, practitionerID, typeID string) (*plan, error) {
 	if pr.country == "" {
-		return nil, apperr.NotFoundf("practitioner %q not found", practitionerID)
+		return nil, byReplica(apperr.NotFoundf("practitioner %q not found", practitionerID), id, pr.version)
 	}
 	p, ok := pr.plan(id, typeID)
 	if !ok {
-		return nil, apperr.NotFoundf("appointment type %q not found", typeID)
+		return nil, byReplica(apperr.NotFoundf("appointment type %q not found", typeID), id, pr.version)
 	}
 	return p, nil
 }
@@ -122,8 +125,11 @@ func decideWith(p *plan, start time.Time, now time.Time, newPatient bool, dates 
 		days = append(days, d)
 	}
 	req := slots.Request{Now: now, NewPatient: newPatient, Online: true}
-	if err := refusal(slots.CheckWithSchedule(sched, days, p.rules, p.typ, start, req)); err != nil {
-		return decision{}, err
+	if r := slots.CheckWithSchedule(sched, days, p.rules, p.typ, start, req); r != "" {
+		if snapshotDecides(r) {
+			return decision{}, byReplica(refusal(r), p.practitionerID, p.version)
+		}
+		return decision{}, refusal(r)
 	}
 	d := decision{blocked: br, locationID: p.fallbackLocation}
 	// The slot as availability lists it tells the location it is at.

@@ -72,7 +72,7 @@ func (s *Service) bookFast(ctx context.Context, me string, in BookInput, key, no
 			return a.Appointment, err
 		}
 		if !r.ScheduleFound {
-			return store.Appointment{}, apperr.NotFoundf("practitioner %q not found", in.PractitionerID)
+			return store.Appointment{}, byReplica(apperr.NotFoundf("practitioner %q not found", in.PractitionerID), pid, 0)
 		}
 		if r.Schedule.Snapshot == nil && pr != nil && pr.version == r.Schedule.Version {
 			if planErr != nil {

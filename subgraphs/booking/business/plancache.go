@@ -58,7 +58,7 @@ func (pr *practice) plan(practitionerID, typeID string) (*plan, bool) {
 	if !ok {
 		return nil, false
 	}
-	return &plan{practitionerID: practitionerID, country: pr.country, typ: t, rules: pr.rules, absences: pr.absences,
+	return &plan{practitionerID: practitionerID, version: pr.version, country: pr.country, typ: t, rules: pr.rules, absences: pr.absences,
 		zone: pr.zone, fallbackLocation: pr.fallbackLocation}, true
 }
 

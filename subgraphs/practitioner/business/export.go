@@ -2,9 +2,13 @@ package business
 
 import (
 	"context"
+	"errors"
 
+	"github.com/careslot/careslot/internal/apperr"
 	"github.com/careslot/careslot/internal/eventdata"
 	"github.com/careslot/careslot/internal/export"
+	"github.com/careslot/careslot/internal/uid"
+	"github.com/careslot/careslot/subgraphs/practitioner/store"
 )
 
 // DefaultExportBatch is the page size of ExportSnapshots when batch ≤ 0.
@@ -54,4 +58,22 @@ func (s *Service) exportFrom(ctx context.Context, country, id string, batch int,
 			return nil
 		}
 	}
+}
+
+// Snapshot is one practice's current snapshot, the data its events carry
+// (with its version), for a service whose replica of it may lag (booking
+// reads it when its replica refused a request). NOT_FOUND when there is no
+// such practice.
+func (s *Service) Snapshot(ctx context.Context, id string) (eventdata.Practitioner, error) {
+	if !uid.Valid(id) {
+		return eventdata.Practitioner{}, apperr.NotFoundf("practitioner %q not found", id)
+	}
+	agg, err := s.store.Aggregate(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return eventdata.Practitioner{}, apperr.NotFoundf("practitioner %q not found", id)
+	}
+	if err != nil {
+		return eventdata.Practitioner{}, err
+	}
+	return SnapshotOf(agg), nil
 }

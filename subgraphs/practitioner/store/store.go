@@ -259,9 +259,17 @@ func aggregate(ctx context.Context, q querier, id string) (Aggregate, error) {
 	return Aggregate{Practitioner: p, Locations: locs, AppointmentTypes: types, OpeningHours: hours, Absences: absences}, nil
 }
 
-// Aggregate reads a whole practice.
+// Aggregate reads a whole practice from one consistent snapshot of the
+// database (its parts are of the version it reads); ErrNotFound when there is
+// no such practice.
 func (s *Store) Aggregate(ctx context.Context, id string) (Aggregate, error) {
-	return aggregate(ctx, s.pool, id)
+	var out Aggregate
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		var err error
+		out, err = aggregate(ctx, tx, id)
+		return err
+	})
+	return out, err
 }
 
 // PractitionersByIDs reads practitioners; missing ids are absent from the result.
