@@ -13,6 +13,7 @@ import (
 
 	"github.com/careslot/careslot/internal/auth"
 	"github.com/careslot/careslot/internal/config"
+	"github.com/careslot/careslot/internal/countries"
 	"github.com/careslot/careslot/internal/kafka"
 	"github.com/careslot/careslot/internal/postgres"
 	"github.com/careslot/careslot/internal/router"
@@ -44,6 +45,15 @@ func cmdDev(ctx context.Context, args []string) error {
 		}
 		defer b.Close()
 		cfg.KafkaBrokers = b.Addrs()
+	}
+	// The all-in-one developer command migrates first, as a migration Job
+	// would before a rollout; serving only checks the schema.
+	cat, err := countries.Load(cfg.CountriesFile)
+	if err != nil {
+		return err
+	}
+	if err := migrateStores(ctx, cfg, cat, telemetry.NewLogger(os.Stderr)); err != nil {
+		return err
 	}
 	key, err := auth.LoadOrCreateDevKey(devKeyPath(cfg))
 	if err != nil {

@@ -1,12 +1,12 @@
 // Command careslot runs Careslot: every subgraph, the federation router, and
 // the operational tasks. It only wires packages together.
 //
-//	careslot dev                      everything in one process, with demo data
-//	careslot serve <service>          one subgraph (practitioner, patient, …)
-//	careslot router                   the federation router
-//	careslot migrate [service…]       create databases and apply migrations
-//	careslot token --role R --sub ID  print a development token
-//	careslot broker                   a standalone embedded Kafka broker
+//	careslot dev                          everything in one process, with demo data
+//	careslot serve <service>              one subgraph (practitioner, patient, …)
+//	careslot router                       the federation router
+//	careslot migrate [-roles] [service…]  the only DDL: databases, migrations, partitions, roles
+//	careslot token --role R --sub ID      print a development token
+//	careslot broker                       a standalone embedded Kafka broker
 package main
 
 import (

@@ -99,17 +99,19 @@ func (p *platform) close() {
 	}
 }
 
-// openStore creates the service's database if needed, migrates it and opens a pool.
+// openStore opens a pool on the service's database once its schema is the
+// one this build was made for (migrations and the catalogue's country
+// partitions); it changes nothing: `careslot migrate` does.
 func (p *platform) openStore(ctx context.Context, service string) (*pgxpool.Pool, error) {
-	dsn := p.cfg.DatabaseURLs[service]
-	if err := postgres.EnsureDatabase(ctx, dsn); err != nil {
+	pool, err := postgres.Connect(ctx, p.cfg.DatabaseURLs[service])
+	if err != nil {
 		return nil, fmt.Errorf("%s database: %w", service, err)
 	}
-	pool, err := postgres.Connect(ctx, dsn)
-	if err != nil {
-		return nil, err
+	err = postgres.CheckSchema(ctx, pool, service)
+	if part, ok := partitioned[service]; ok && err == nil {
+		err = postgres.CheckCountryPartitions(ctx, pool, service, part.tables, p.countries.Codes())
 	}
-	if err := postgres.Migrate(ctx, pool, service, p.logger); err != nil {
+	if err != nil {
 		pool.Close()
 		return nil, err
 	}

@@ -4,39 +4,43 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net/http"
 	"os"
 	"time"
 
 	"github.com/careslot/careslot/internal/config"
 	"github.com/careslot/careslot/internal/countries"
-	"github.com/careslot/careslot/internal/eventdata"
+	"github.com/careslot/careslot/internal/export"
+	"github.com/careslot/careslot/internal/httpserver"
 	"github.com/careslot/careslot/internal/telemetry"
-	"github.com/careslot/careslot/subgraphs/booking"
-	"github.com/careslot/careslot/subgraphs/practitioner"
 )
 
 func init() {
-	register("rebuild", "rebuild a read model exactly from the authoritative stores: careslot rebuild availability|search", cmdRebuild)
+	register("rebuild", "rebuild a read model exactly from the owners' exports: careslot rebuild availability|search", cmdRebuild)
 }
 
-// cmdRebuild pipes the owners' exports (practitioner snapshots, live
-// bookings) into a read model's rebuild. Each service reads only its own
-// store; this command only connects them.
+// cmdRebuild pipes the owners' exports, read over HTTP from the running
+// services (<SERVICE>_INTERNAL_URL), into a read model's rebuild. It opens
+// only the read model's own store: never another service's.
 func cmdRebuild(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("rebuild", flag.ExitOnError)
+	serve := fs.String("serve", "", "search with the embedded index: serve the rebuilt index's /graphql and /readyz at this address until "+
+		"interrupted, to compare it with the live search processes")
 	_ = fs.Parse(args)
 	if fs.NArg() != 1 {
-		return fmt.Errorf("usage: careslot rebuild <availability|search>")
+		return fmt.Errorf("usage: careslot rebuild [-serve addr] <availability|search>")
 	}
 	start := time.Now()
-	if err := rebuild(ctx, config.FromEnv(), fs.Arg(0)); err != nil {
+	if err := rebuild(ctx, config.FromEnv(), fs.Arg(0), *serve); err != nil {
 		return err
 	}
 	fmt.Printf("rebuilt %s in %s\n", fs.Arg(0), time.Since(start).Round(time.Millisecond))
 	return nil
 }
 
-func rebuild(ctx context.Context, cfg config.Config, model string) error {
+// rebuild rebuilds a read model; with serveAddr, an embedded search index
+// is then served there until ctx ends.
+func rebuild(ctx context.Context, cfg config.Config, model, serveAddr string) error {
 	cfg.KafkaBrokers = nil // a rebuild consumes nothing and publishes nothing
 	cat, err := countries.Load(cfg.CountriesFile)
 	if err != nil {
@@ -44,78 +48,56 @@ func rebuild(ctx context.Context, cfg config.Config, model string) error {
 	}
 	p := &platform{cfg: cfg, logger: telemetry.NewLogger(os.Stderr), countries: cat}
 	defer p.close()
+	c := &export.Client{Logger: p.logger}
 	switch model {
 	case "availability":
-		snapshots, err := practitionerSnapshots(ctx, p)
-		if err != nil {
-			return err
-		}
-		occupied, err := occupiedRanges(ctx, p)
-		if err != nil {
-			return err
-		}
 		sg, err := newAvailability(ctx, p)
 		if err != nil {
 			return err
 		}
 		defer sg.Close()
-		if err := sg.Rebuild(ctx, snapshots, occupied); err != nil {
-			return err
-		}
+		return sg.Rebuild(ctx, practicesExport(ctx, p, c), occupiedExport(ctx, p, c))
 	case "search":
-		if cfg.OpenSearchURL == "" {
-			// The embedded index lives in each search process's memory and is
-			// loaded from these same exports every time the process starts.
-			fmt.Println("the embedded search index is rebuilt from the stores at every start of the search service; restart it (OPENSEARCH_URL unset)")
-			return nil
-		}
-		snapshots, err := practitionerSnapshots(ctx, p)
-		if err != nil {
-			return err
-		}
-		next, err := availabilityNextSlots(ctx, p)
-		if err != nil {
-			return err
-		}
 		sg, err := newSearch(ctx, p)
 		if err != nil {
 			return err
 		}
-		if err := sg.Rebuild(ctx, snapshots, next); err != nil {
+		practices, nextSlots := counted(practicesExport(ctx, p, c)), counted(nextSlotsExport(ctx, p, c))
+		if err := sg.Rebuild(ctx, practices.stream, nextSlots.stream); err != nil {
 			return err
 		}
+		if !sg.Embedded() {
+			return nil
+		}
+		// The embedded index lives in each search process's memory, which
+		// loads it from these same exports at every start: this one only
+		// shows what they load, and answers searches if asked to.
+		fmt.Printf("built an embedded index from the exports (%d practices, %d next slots); each search process builds its own at start: restart them to rebuild theirs (OPENSEARCH_URL unset)\n",
+			practices.n, nextSlots.n)
+		if serveAddr == "" {
+			return nil
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/graphql", sg.Handler())
+		httpserver.Health(mux, nil)
+		fmt.Printf("serving the rebuilt index at http://%s/graphql until interrupted\n", serveAddr)
+		return httpserver.Serve(ctx, serveAddr, mux, p.logger)
 	default:
 		return fmt.Errorf("unknown read model %q (availability, search)", model)
 	}
-	return nil
 }
 
-// practitionerSnapshots streams every practice, as the practitioner service exports it.
-func practitionerSnapshots(ctx context.Context, p *platform) (func(fn func([]eventdata.Practitioner) error) error, error) {
-	pool, err := p.openStore(ctx, practitioner.Name)
-	if err != nil {
-		return nil, err
-	}
-	sg, err := practitioner.New(ctx, practitioner.Deps{Pool: pool, Countries: p.countries, Logger: p.logger})
-	if err != nil {
-		return nil, err
-	}
-	return func(fn func([]eventdata.Practitioner) error) error {
-		return sg.Service.ExportSnapshots(ctx, 1000, fn)
-	}, nil
+// counting counts what a stream gives.
+type counting[T any] struct {
+	src func(fn func([]T) error) error
+	n   int
 }
 
-// occupiedRanges streams the live holds and confirmed appointments, as booking exports them.
-func occupiedRanges(ctx context.Context, p *platform) (func(fn func([]eventdata.Appointment) error) error, error) {
-	pool, err := p.openStore(ctx, booking.Name)
-	if err != nil {
-		return nil, err
-	}
-	sg, err := booking.New(ctx, booking.Deps{Pool: pool, Countries: p.countries, Logger: p.logger})
-	if err != nil {
-		return nil, err
-	}
-	return func(fn func([]eventdata.Appointment) error) error {
-		return sg.Service.ExportOccupied(ctx, fn)
-	}, nil
+func counted[T any](src func(fn func([]T) error) error) *counting[T] { return &counting[T]{src: src} }
+
+func (c *counting[T]) stream(fn func([]T) error) error {
+	return c.src(func(page []T) error {
+		c.n += len(page)
+		return fn(page)
+	})
 }

@@ -43,6 +43,11 @@ func cmdSeed(ctx context.Context, args []string) error {
 	}
 	p := &platform{cfg: cfg, logger: telemetry.NewLogger(os.Stderr), countries: cat}
 	defer p.close()
+	// Seeding is a developer's and the benchmark's tool: it migrates the
+	// practitioner database first, like `careslot migrate practitioner`.
+	if err := migrateStore(ctx, cfg, cat, practitioner.Name, p.logger); err != nil {
+		return err
+	}
 	pool, err := p.openStore(ctx, practitioner.Name)
 	if err != nil {
 		return err

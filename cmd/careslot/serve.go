@@ -6,24 +6,20 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
 	"github.com/careslot/careslot/internal/config"
-	"github.com/careslot/careslot/internal/countries"
 	"github.com/careslot/careslot/internal/postgres"
 	"github.com/careslot/careslot/internal/router"
 	"github.com/careslot/careslot/internal/router/edge"
 	"github.com/careslot/careslot/internal/telemetry"
-	"github.com/careslot/careslot/migrations"
 )
 
 func init() {
 	register("serve", "run one subgraph: careslot serve <service>", cmdServe)
 	register("router", "run the federation router", cmdRouter)
-	register("migrate", "create the databases, apply migrations, create country partitions: careslot migrate [service…]", cmdMigrate)
 }
 
 func cmdServe(ctx context.Context, args []string) error {
@@ -129,35 +125,4 @@ func routerOptions(p *platform, execConfig string, dev bool) (router.Options, er
 		Redis:               rdb,
 		RedisPrefix:         p.cfg.RedisPrefix,
 	}, nil
-}
-
-func cmdMigrate(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("migrate", flag.ExitOnError)
-	_ = fs.Parse(args)
-	cfg := config.FromEnv()
-	services := fs.Args()
-	if len(services) == 0 {
-		services = config.Services
-	}
-	cat, err := countries.Load(cfg.CountriesFile)
-	if err != nil {
-		return err
-	}
-	p := &platform{cfg: cfg, logger: telemetry.NewLogger(os.Stderr), countries: cat}
-	defer p.close()
-	for _, s := range services {
-		if !slices.Contains(config.Services, s) {
-			return fmt.Errorf("unknown service %q", s)
-		}
-		if migrations.For(s) == nil {
-			continue // a store outside PostgreSQL (availability, search)
-		}
-		// Building the service applies its migrations and creates its country
-		// partitions; nothing is started.
-		if _, err := buildService(ctx, p, s); err != nil {
-			return err
-		}
-		fmt.Printf("%s: migrated\n", s)
-	}
-	return nil
 }

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync/atomic"
 
 	"github.com/careslot/careslot/internal/eventdata"
+	"github.com/careslot/careslot/internal/export"
 	"github.com/careslot/careslot/subgraphs/availability"
 	"github.com/careslot/careslot/subgraphs/booking"
 	"github.com/careslot/careslot/subgraphs/notification"
@@ -29,7 +31,8 @@ var builders = map[string]func(ctx context.Context, p *platform) (*runningServic
 			return nil, err
 		}
 		return &runningService{name: practitioner.Name, handler: sg.Handler(), pool: pool,
-			routes: map[string]http.Handler{practitioner.PracticeRoute: sg.PracticeHandler()}}, nil
+			routes: map[string]http.Handler{practitioner.PracticeRoute: sg.PracticeHandler(),
+				practitioner.PracticesExportPath: sg.PracticesExportHandler()}}, nil
 	},
 	patient.Name: func(ctx context.Context, p *platform) (*runningService, error) {
 		pool, err := p.openStore(ctx, patient.Name)
@@ -65,7 +68,7 @@ var builders = map[string]func(ctx context.Context, p *platform) (*runningServic
 		}
 		p.closers = append(p.closers, sg.Close)
 		return &runningService{name: booking.Name, handler: sg.Handler(), pool: pool, workers: sg.Workers(),
-			routes: map[string]http.Handler{booking.ExportPath: sg.ExportHandler()}}, nil
+			routes: map[string]http.Handler{booking.ExportPath: sg.ExportHandler(), booking.OccupiedExportPath: sg.OccupiedExportHandler()}}, nil
 	},
 	notification.Name: func(ctx context.Context, p *platform) (*runningService, error) {
 		pool, err := p.openStore(ctx, notification.Name)
@@ -95,7 +98,8 @@ var builders = map[string]func(ctx context.Context, p *platform) (*runningServic
 		p.closers = append(p.closers, sg.Close)
 		rdb, _ := p.redis()
 		return &runningService{name: availability.Name, handler: sg.Handler(), workers: sg.Workers(),
-			ready: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }}, nil
+			routes: map[string]http.Handler{availability.NextSlotsExportPath: sg.NextSlotsExportHandler()},
+			ready:  func(ctx context.Context) error { return rdb.Ping(ctx).Err() }}, nil
 	},
 	search.Name: func(ctx context.Context, p *platform) (*runningService, error) {
 		sg, err := newSearch(ctx, p)
@@ -103,19 +107,13 @@ var builders = map[string]func(ctx context.Context, p *platform) (*runningServic
 			return nil, err
 		}
 		// The embedded index lives in memory: warm it from the owners' exports
-		// (practices, next slots) while the consumers catch up on events; the
-		// service is ready once both are done.
+		// over HTTP (practices, next slots) while the consumers catch up on
+		// events; the service is ready once both are done. The owners may be
+		// starting too: the reads are asked again until they answer.
 		var loaded atomic.Bool
 		warm := func(ctx context.Context) error {
-			snapshots, err := practitionerSnapshots(ctx, p)
-			if err != nil {
-				return err
-			}
-			next, err := availabilityNextSlots(ctx, p)
-			if err != nil {
-				return err
-			}
-			if err := sg.Load(ctx, snapshots, next); err != nil {
+			c := &export.Client{Patience: -1, Logger: p.logger.With("service", search.Name)}
+			if err := sg.Load(ctx, practicesExport(ctx, p, c), nextSlotsExport(ctx, p, c)); err != nil {
 				return err
 			}
 			loaded.Store(true)
@@ -146,16 +144,24 @@ func newSearch(ctx context.Context, p *platform) (*search.Subgraph, error) {
 		Logger: p.logger, KafkaBrokers: p.cfg.KafkaBrokers, TopicPrefix: p.cfg.KafkaTopicPrefix, OpenSearchURL: p.cfg.OpenSearchURL})
 }
 
-// availabilityNextSlots streams the next available slots the availability read model holds.
-func availabilityNextSlots(ctx context.Context, p *platform) (func(fn func([]eventdata.Availability) error) error, error) {
-	sg, err := newAvailability(ctx, p)
-	if err != nil {
-		return nil, err
-	}
-	return func(fn func([]eventdata.Availability) error) error {
-		defer sg.Close()
-		return sg.Service.ExportNextSlots(ctx, fn)
-	}, nil
+// practicesExport streams every practice's snapshot from practitioner's
+// export, occupiedExport the occupied ranges from booking's, nextSlotsExport
+// the next available slots from availability's: over HTTP, at
+// <SERVICE>_INTERNAL_URL, never from their stores.
+func practicesExport(ctx context.Context, p *platform, c *export.Client) func(fn func([]eventdata.Practitioner) error) error {
+	return export.Source[eventdata.Practitioner](ctx, c, internalURL(p, practitioner.Name, practitioner.PracticesExportPath))
+}
+
+func occupiedExport(ctx context.Context, p *platform, c *export.Client) func(fn func([]eventdata.Appointment) error) error {
+	return export.Source[eventdata.Appointment](ctx, c, internalURL(p, booking.Name, booking.OccupiedExportPath))
+}
+
+func nextSlotsExport(ctx context.Context, p *platform, c *export.Client) func(fn func([]eventdata.Availability) error) error {
+	return export.Source[eventdata.Availability](ctx, c, internalURL(p, availability.Name, availability.NextSlotsExportPath))
+}
+
+func internalURL(p *platform, service, path string) string {
+	return strings.TrimSuffix(p.cfg.InternalURLs[service], "/") + path
 }
 
 func newAvailability(ctx context.Context, p *platform) (*availability.Subgraph, error) {

@@ -180,7 +180,7 @@ func TestSlotsSearchAndRebuildThroughTheRouter(t *testing.T) {
 	if codes := s.errorCodes(t, tokens[0], s.op(t, "BookAppointment"), bookVars(prID, typeID, bookedStart, "again-after-flush")); len(codes) == 0 || codes[0] != "SLOT_UNAVAILABLE" {
 		t.Fatalf("booking a taken slot with Redis flushed: %v", codes)
 	}
-	if err := rebuild(ctx, s.cfg, "availability"); err != nil {
+	if err := rebuild(ctx, s.cfg, "availability", ""); err != nil {
 		t.Fatal(err)
 	}
 	after := listSlots(t, s, prID, typeID, day)

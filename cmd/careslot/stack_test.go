@@ -14,6 +14,7 @@ import (
 	"github.com/careslot/careslot/internal/auth"
 	"github.com/careslot/careslot/internal/config"
 	"github.com/careslot/careslot/internal/contract"
+	"github.com/careslot/careslot/internal/countries"
 	"github.com/careslot/careslot/internal/gqlclient"
 	"github.com/careslot/careslot/internal/kafka/kafkatest"
 	"github.com/careslot/careslot/internal/postgres"
@@ -125,6 +126,15 @@ func newStackWith(t testing.TB, tweak func(*config.Config)) (*stack, func(), err
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
+	// Schemas first, as `careslot migrate` does before a rollout: serving only checks them.
+	cat, err := countries.Load(cfg.CountriesFile)
+	if err == nil {
+		err = migrateStores(ctx, cfg, cat, nil)
+	}
+	if err != nil {
+		cancel()
+		return nil, func() { dropDatabases(dsns) }, err
+	}
 	ready := make(chan struct{})
 	done := make(chan error, 1)
 	go func() {
@@ -137,11 +147,7 @@ func newStackWith(t testing.TB, tweak func(*config.Config)) (*stack, func(), err
 		case <-time.After(30 * time.Second):
 		}
 		jwks.Close()
-		dctx, dcancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer dcancel()
-		for _, dsn := range dsns {
-			_ = postgres.DropDatabase(dctx, dsn)
-		}
+		dropDatabases(dsns)
 	}
 	select {
 	case <-ready:
@@ -157,6 +163,14 @@ func newStackWith(t testing.TB, tweak func(*config.Config)) (*stack, func(), err
 		}
 	}
 	return s, stop, nil
+}
+
+func dropDatabases(dsns []string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, dsn := range dsns {
+		_ = postgres.DropDatabase(ctx, dsn)
+	}
 }
 
 // token mints a token the running system accepts.

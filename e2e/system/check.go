@@ -43,8 +43,8 @@ func (r *Result) problem(format string, args ...any) {
 //   - every booking the API accepted is in the store, once per idempotency key;
 //   - availability's Redis model equals `careslot rebuild availability` into
 //     a separate prefix, key for key;
-//   - what the search replicas answer equals what a search process freshly
-//     warmed from the exports answers (the embedded index's rebuild);
+//   - what the search replicas answer equals what `careslot rebuild search`
+//     answers (the embedded index rebuilt from the owners' exports, served);
 //   - every accepted booking has exactly one confirmation per channel;
 //   - every live subscriber holds the current list of slots.
 func (s *System) Invariants(ctx context.Context, storm *Storm, watchers []*Watcher) Result {
@@ -358,28 +358,19 @@ func deletePrefix(ctx context.Context, rdb redis.UniversalClient, prefix string)
 	})
 }
 
-// checkSearch starts a search process of its own (it warms its index from
-// the exports, which is how the embedded index is rebuilt) and compares what
-// it answers with what every running search replica answers, asked
-// directly. Each asks with its own radius (a hair apart), so no answer comes
-// from the shared result cache.
+// checkSearch runs `careslot rebuild search -serve`: the embedded index
+// rebuilt from the owners' exports over HTTP (practices, next slots), with
+// no consumer, served for the check; and compares what it answers with what
+// every running search replica answers, asked directly. Each asks with its
+// own radius (a hair apart), so no answer comes from the shared result
+// cache. A difference is looked at again with a new rebuild: the replicas
+// may still be applying the last events, and a next slot moves with the
+// clock, which a rebuild without a consumer does not follow.
 func (s *System) checkSearch(ctx context.Context, r *Result) {
-	fresh := &Replica{Service: "search", Name: fmt.Sprintf("search-check-%d", time.Now().UnixNano()%1e6), Addr: freeAddr(), MetricsAddr: freeAddr()}
-	var err error
-	fresh.Proc, err = s.spawn(fresh.Name, append(s.dbEnv("search"), "SEARCH_ADDR="+fresh.Addr, "SEARCH_METRICS_ADDR="+fresh.MetricsAddr), "serve", "search")
-	if err != nil {
-		r.problem("%v", err)
-		return
-	}
-	defer func() { _ = fresh.Proc.Stop(10 * time.Second) }()
-	if err := waitHTTP(ctx, "http://"+fresh.Addr+"/readyz", 60*time.Second); err != nil {
-		r.problem("fresh search process not ready: %v\n%s", err, s.LogTail(fresh.Name, 10))
-		return
-	}
 	for attempt := 1; ; attempt++ {
-		want, err := searchAll(ctx, "http://"+fresh.Addr+"/graphql", 0)
+		want, err := s.rebuiltSearch(ctx)
 		if err != nil {
-			r.problem("fresh search: %v", err)
+			r.problem("%v", err)
 			return
 		}
 		var diffs []string
@@ -399,12 +390,30 @@ func (s *System) checkSearch(ctx context.Context, r *Result) {
 			}
 			return
 		}
-		if attempt == 5 {
+		if attempt == 4 {
 			r.problem("%s", strings.Join(diffs, "\n"))
 			return
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
+}
+
+// rebuiltSearch is what `careslot rebuild search` answers, asked once.
+func (s *System) rebuiltSearch(ctx context.Context) (map[string]string, error) {
+	name, addr := fmt.Sprintf("search-rebuild-%d", time.Now().UnixNano()%1e6), freeAddr()
+	proc, err := s.spawn(name, s.dbEnv("search"), "rebuild", "-serve", addr, "search")
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = proc.Stop(10 * time.Second) }()
+	if err := waitHTTP(ctx, "http://"+addr+"/readyz", 60*time.Second); err != nil {
+		return nil, fmt.Errorf("careslot rebuild search not serving: %v\n%s", err, s.LogTail(name, 10))
+	}
+	want, err := searchAll(ctx, "http://"+addr+"/graphql", 0)
+	if err != nil {
+		return nil, fmt.Errorf("rebuilt search: %w", err)
+	}
+	return want, nil
 }
 
 // searchAll pages through every practice near the storms' (location id →

@@ -4,7 +4,9 @@
 //
 //   - a Kafka broker of three nodes (`careslot broker --nodes 3`);
 //   - a Redis Cluster of three masters and three replicas (testenv);
-//   - PostgreSQL with one database per service;
+//   - PostgreSQL with one database and role per service (`careslot migrate
+//     -roles` first): each service connects as its own role, to its own
+//     database only; search and availability get no database at all;
 //   - every service as `careslot serve <service>` in its own process, two
 //     replicas each of booking, availability and search;
 //   - per service, a readiness-aware round-robin proxy (Proxy) standing in

@@ -52,9 +52,8 @@ type System struct {
 	TopicPrefix string
 	broker      *testenv.Proc
 	DSN         map[string]string // service → its database, as the superuser (migrations, checks)
-	// Roles is whether each service connects as its own role, with rights on
-	// its own database only (roleDSN).
-	Roles   bool
+	// roleDSN is how each PostgreSQL service connects: as its own role, with
+	// rights on its own database only (`careslot migrate -roles`).
 	roleDSN map[string]string
 
 	Key  *auth.DevKey
@@ -158,27 +157,20 @@ func Start(t testing.TB) *System {
 	}
 	s.StartBroker(t)
 
-	// Schemas first, as a migration Job before a rollout; with a role per
-	// service when migrate can make them.
-	usage, _ := exec.Command(s.Bin, "migrate", "-h").CombinedOutput()
-	s.Roles = strings.Contains(string(usage), "-roles")
-	args := []string{"migrate"}
-	if s.Roles {
-		args = append(args, "--roles")
-		s.roleDSN = map[string]string{}
-		for _, svc := range stores {
-			u, err := url.Parse(s.DSN[svc])
-			if err != nil {
-				t.Fatal(err)
-			}
-			u.User = url.UserPassword(s.roleName(svc), s.Suffix)
-			s.roleDSN[svc] = u.String()
+	// Schemas first, as a migration Job before a rollout, with a role per
+	// service: serve only checks the schema, as its own role.
+	s.roleDSN = map[string]string{}
+	for _, svc := range stores {
+		u, err := url.Parse(s.DSN[svc])
+		if err != nil {
+			t.Fatal(err)
 		}
+		u.User = url.UserPassword(s.roleName(svc), s.Suffix)
+		s.roleDSN[svc] = u.String()
 	}
-	if out, err := s.Command(ctx, "admin", args...).CombinedOutput(); err != nil {
-		t.Fatalf("careslot migrate: %v\n%s", err, out)
+	if out, err := s.Command(ctx, "admin", "migrate", "-roles").CombinedOutput(); err != nil {
+		t.Fatalf("careslot migrate -roles: %v\n%s", err, out)
 	}
-	t.Logf("services connect to PostgreSQL as their own roles: %v", s.Roles)
 	for _, svc := range config.Services {
 		p, err := NewProxy(svc)
 		if err != nil {
@@ -270,18 +262,10 @@ func (s *System) Env() []string {
 	return env
 }
 
-// dbEnv is the database access a process of svc gets. With the services'
-// own roles (once `migrate --roles` exists) that is its own database as its
-// own role, and nothing for a service without one; before, every database
-// as the server's superuser.
+// dbEnv is the database access a process of svc gets: its own database as
+// its own role, and nothing for a service without one (search and
+// availability warm and rebuild from the owners' HTTP exports).
 func (s *System) dbEnv(svc string) []string {
-	if !s.Roles {
-		env := []string{"DATABASE_URL=" + testenv.ServerURL()}
-		for _, x := range config.Services {
-			env = append(env, "DATABASE_URL_"+strings.ToUpper(x)+"="+s.DSN[x])
-		}
-		return env
-	}
 	// Any other database the process might derive from DATABASE_URL is out of reach.
 	env := []string{"DATABASE_URL=postgres://nobody@127.0.0.1:1/none?sslmode=disable"}
 	for _, x := range config.Services {
@@ -302,9 +286,7 @@ func (s *System) adminEnv() []string {
 		env = append(env, "DATABASE_URL_"+strings.ToUpper(x)+"="+plainDSN(s.DSN[x]))
 	}
 	for _, x := range stores {
-		if s.Roles {
-			env = append(env, "DATABASE_ROLE_"+strings.ToUpper(x)+"="+s.roleName(x), "DATABASE_PASSWORD_"+strings.ToUpper(x)+"="+s.Suffix)
-		}
+		env = append(env, "DATABASE_ROLE_"+strings.ToUpper(x)+"="+s.roleName(x), "DATABASE_PASSWORD_"+strings.ToUpper(x)+"="+s.Suffix)
 	}
 	return env
 }
@@ -593,7 +575,7 @@ func (s *System) stop() {
 			s.t.Logf("drop %s: %v", dsn, err)
 		}
 	}
-	if s.Roles {
+	if s.roleDSN != nil {
 		if conn, err := pgx.Connect(ctx, testenv.ServerURL()); err == nil {
 			for _, svc := range stores {
 				if _, err := conn.Exec(ctx, "DROP ROLE IF EXISTS "+pgx.Identifier{s.roleName(svc)}.Sanitize()); err != nil {

@@ -138,7 +138,9 @@ func DropDatabase(ctx context.Context, dsn string) error {
 }
 
 // Migrate applies the platform migrations and then the service's own, each
-// set with its own goose version table.
+// set with its own goose version table, and records what a build must know
+// to serve the result (see CheckSchema). Only `careslot migrate` (and tests
+// making their databases) calls it: serve never changes a schema.
 func Migrate(ctx context.Context, pool *pgxpool.Pool, service string, logger *slog.Logger) error {
 	db := stdlib.OpenDBFromPool(pool)
 	defer db.Close()
@@ -148,6 +150,9 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, service string, logger *sl
 			continue
 		}
 		if err := migrateDir(ctx, db, dir, fsys, logger); err != nil {
+			return fmt.Errorf("migrate %s: %w", dir, err)
+		}
+		if err := recordRequirements(ctx, db, dir); err != nil {
 			return fmt.Errorf("migrate %s: %w", dir, err)
 		}
 	}

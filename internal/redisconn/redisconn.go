@@ -10,8 +10,14 @@
 package redisconn
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
+	"hash/fnv"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -59,45 +65,81 @@ func ForEachMaster(ctx context.Context, rdb redis.UniversalClient, fn func(ctx c
 // called concurrently. Keys written or deleted during the scan may or may
 // not be seen, as with SCAN itself.
 func Scan(ctx context.Context, rdb redis.UniversalClient, pattern string, count int64, fn func(keys []string) error) error {
-	scan := func(ctx context.Context, c *redis.Client) error {
-		var cursor uint64
+	return ScanPages(ctx, rdb, pattern, count, "", func(keys []string, _ string) error { return fn(keys) })
+}
+
+// ErrBadCursor is ScanPages' answer to a cursor it did not make.
+var ErrBadCursor = errors.New("redisconn: malformed scan cursor")
+
+// ScanPages is Scan resumable: it starts after cursor ("" from the start)
+// and gives fn, with every page of keys, the cursor that continues right
+// after it. The cursor names the master (by its place among the masters
+// sorted by address) and its SCAN cursor, with a fingerprint of the masters:
+// when they changed since (a failover), the scan starts over, so keys may
+// come twice but are never skipped.
+func ScanPages(ctx context.Context, rdb redis.UniversalClient, pattern string, count int64, after string, fn func(keys []string, cursor string) error) error {
+	masters, err := mastersByAddr(ctx, rdb)
+	if err != nil {
+		return err
+	}
+	h := fnv.New32a()
+	for _, m := range masters {
+		_, _ = h.Write([]byte(m.Options().Addr + ","))
+	}
+	fingerprint := strconv.FormatUint(uint64(h.Sum32()), 36)
+	from, cursor := 0, uint64(0)
+	if after != "" {
+		parts := strings.Split(after, ".")
+		if len(parts) != 3 {
+			return fmt.Errorf("%w %q", ErrBadCursor, after)
+		}
+		i, err1 := strconv.Atoi(parts[1])
+		c, err2 := strconv.ParseUint(parts[2], 10, 64)
+		if err1 != nil || err2 != nil || i < 0 {
+			return fmt.Errorf("%w %q", ErrBadCursor, after)
+		}
+		if parts[0] == fingerprint && i <= len(masters) {
+			from, cursor = i, c
+		}
+	}
+	for i := from; i < len(masters); i++ {
 		for {
-			keys, next, err := c.Scan(ctx, cursor, pattern, count).Result()
+			keys, next, err := masters[i].Scan(ctx, cursor, pattern, count).Result()
 			if err != nil {
 				return err
 			}
+			// Where the next page starts: this master's next SCAN
+			// cursor, or the next master's start.
+			resume := fmt.Sprintf("%s.%d.%d", fingerprint, i, next)
+			if next == 0 {
+				resume = fmt.Sprintf("%s.%d.0", fingerprint, i+1)
+			}
 			if len(keys) > 0 {
-				if err := fn(keys); err != nil {
+				if err := fn(keys, resume); err != nil {
 					return err
 				}
 			}
 			if cursor = next; cursor == 0 {
-				return nil
+				break
 			}
 		}
 	}
-	cc, ok := rdb.(*redis.ClusterClient)
-	if !ok {
-		return ForEachMaster(ctx, rdb, scan)
-	}
-	// ForEachMaster runs concurrently; collect the masters and go one by one.
+	return nil
+}
+
+// mastersByAddr lists the masters (the one server of a standalone client)
+// in address order.
+func mastersByAddr(ctx context.Context, rdb redis.UniversalClient) ([]*redis.Client, error) {
 	var (
 		mu      sync.Mutex
 		masters []*redis.Client
 	)
-	err := cc.ForEachMaster(ctx, func(_ context.Context, c *redis.Client) error {
+	err := ForEachMaster(ctx, rdb, func(_ context.Context, c *redis.Client) error {
 		mu.Lock()
 		defer mu.Unlock()
 		masters = append(masters, c)
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	for _, m := range masters {
-		if err := scan(ctx, m); err != nil {
-			return err
-		}
-	}
-	return nil
+	slices.SortFunc(masters, func(a, b *redis.Client) int { return cmp.Compare(a.Options().Addr, b.Options().Addr) })
+	return masters, err
 }

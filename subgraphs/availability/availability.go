@@ -20,6 +20,7 @@ import (
 	"github.com/careslot/careslot/internal/countries"
 	"github.com/careslot/careslot/internal/eventdata"
 	"github.com/careslot/careslot/internal/events"
+	"github.com/careslot/careslot/internal/export"
 	"github.com/careslot/careslot/internal/gqlserver"
 	"github.com/careslot/careslot/internal/kafka"
 	"github.com/careslot/careslot/internal/livehub"
@@ -128,6 +129,16 @@ func (s *Subgraph) Handler() http.Handler {
 // LiveStats are the counters of the live listings' hub: subscribers and
 // Redis channels subscribed.
 func (s *Subgraph) LiveStats() livehub.Stats { return s.hub.Stats() }
+
+// NextSlotsExportPath is where the service exports every practitioner's next
+// available slot (internal listener, export.Handler): what search warms its
+// index from.
+const NextSlotsExportPath = "/internal/export/next-slots"
+
+// NextSlotsExportHandler serves NextSlotsExportPath, paged and resumable.
+func (s *Subgraph) NextSlotsExportHandler() http.Handler {
+	return export.Handler(s.Service.ExportNextSlots, s.log)
+}
 
 // Rebuild recomputes the read model from the authoritative exports (see
 // business.Service.Rebuild); `careslot rebuild availability` feeds it.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http/httptest"
 	"slices"
 	"sort"
 	"strings"
@@ -14,8 +15,10 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/careslot/careslot/internal/apperr"
 	"github.com/careslot/careslot/internal/countries"
 	"github.com/careslot/careslot/internal/eventdata"
+	"github.com/careslot/careslot/internal/export"
 	"github.com/careslot/careslot/internal/kafka/kafkatest"
 	"github.com/careslot/careslot/internal/redisconn"
 	"github.com/careslot/careslot/internal/slots"
@@ -611,9 +614,10 @@ func TestRebuildReproducesTheIncrementalModel(t *testing.T) {
 	diff(t, dump(t, e.rdb, e.prefix, noGone), dump(t, e.rdb, e.prefix+"fresh:", noGone))
 }
 
-// TestExportNextSlotsSeesEveryPractitioner: the export search warms from
-// streams every practitioner's stored next slot, whichever node of a Redis
-// Cluster holds it.
+// TestExportNextSlotsSeesEveryPractitioner: the export search warms from,
+// read over HTTP as search reads it, streams every practitioner's stored
+// next slot, whichever node of a Redis Cluster holds it; resumed after any
+// page's cursor, it gives exactly the pages that followed.
 func TestExportNextSlotsSeesEveryPractitioner(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, nil, "")
@@ -637,8 +641,10 @@ func TestExportNextSlotsSeesEveryPractitioner(t *testing.T) {
 		}
 		want[p.ID] = at
 	}
+	srv := httptest.NewServer(export.Handler(e.svc.ExportNextSlots, nil))
+	defer srv.Close()
 	got := map[string]time.Time{}
-	err := e.svc.ExportNextSlots(ctx, func(batch []eventdata.Availability) error {
+	err := export.Stream(ctx, nil, srv.URL, func(batch []eventdata.Availability) error {
 		for _, a := range batch {
 			if _, dup := got[a.PractitionerID]; dup {
 				t.Errorf("%s exported twice", a.PractitionerID)
@@ -661,5 +667,43 @@ func TestExportNextSlotsSeesEveryPractitioner(t *testing.T) {
 		if !got[id].Equal(at) {
 			t.Errorf("%s: exported %v, stored %v", id, got[id], at)
 		}
+	}
+
+	// Resumed after each page (one per master on a cluster).
+	type page struct {
+		ids    []string
+		cursor string
+	}
+	pages := func(after string) []page {
+		var out []page
+		if err := e.svc.ExportNextSlots(ctx, after, func(batch []eventdata.Availability, cursor string) error {
+			p := page{cursor: cursor}
+			for _, a := range batch {
+				p.ids = append(p.ids, a.PractitionerID)
+			}
+			out = append(out, p)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	all := pages("")
+	for i, p := range all {
+		var rest, resumed []string
+		for _, q := range all[i+1:] {
+			rest = append(rest, q.ids...)
+		}
+		for _, q := range pages(p.cursor) {
+			resumed = append(resumed, q.ids...)
+		}
+		slices.Sort(rest)
+		slices.Sort(resumed)
+		if !slices.Equal(rest, resumed) {
+			t.Errorf("resumed after page %d of %d: %d ids, want the %d that followed", i+1, len(all), len(resumed), len(rest))
+		}
+	}
+	if err := e.svc.ExportNextSlots(ctx, "not-a-cursor", func([]eventdata.Availability, string) error { return nil }); apperr.CodeOf(err) != apperr.InvalidInput {
+		t.Errorf("a malformed cursor: %v, want INVALID_INPUT", err)
 	}
 }

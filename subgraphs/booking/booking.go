@@ -19,6 +19,7 @@ import (
 	"github.com/careslot/careslot/internal/auth"
 	"github.com/careslot/careslot/internal/countries"
 	"github.com/careslot/careslot/internal/events"
+	"github.com/careslot/careslot/internal/export"
 	"github.com/careslot/careslot/internal/gqlserver"
 	"github.com/careslot/careslot/internal/kafka"
 	"github.com/careslot/careslot/internal/livehub"
@@ -70,9 +71,28 @@ type Subgraph struct {
 	hub      *livehub.Hub
 }
 
-// New builds the subgraph and makes sure every served country has its
-// partition of appointments with the exclusion constraints.
-func New(ctx context.Context, deps Deps) (*Subgraph, error) {
+// PartitionedTables are the tables split by country: `careslot migrate`
+// creates each served country's partition of them, `serve` checks they exist.
+var PartitionedTables = store.PartitionedTables
+
+// EnsurePartitions creates each country's partition of appointments with its
+// exclusion constraint (`careslot migrate`: only the migration runs DDL).
+func EnsurePartitions(ctx context.Context, pool *pgxpool.Pool, codes []string) error {
+	return store.New(pool).EnsurePartitions(ctx, codes)
+}
+
+// OccupiedExportPath is where the service exports the occupied ranges, live
+// holds and confirmed appointments (internal listener, export.Handler):
+// what `careslot rebuild availability` rebuilds the read model from.
+const OccupiedExportPath = "/internal/export/occupied"
+
+// OccupiedExportHandler serves OccupiedExportPath, paged and resumable.
+func (s *Subgraph) OccupiedExportHandler() http.Handler {
+	return export.Handler(s.Service.ExportOccupiedAfter, s.deps.Logger)
+}
+
+// New builds the subgraph on a migrated database (see EnsurePartitions).
+func New(_ context.Context, deps Deps) (*Subgraph, error) {
 	if deps.Pool == nil || deps.Countries == nil {
 		return nil, errors.New("booking: a pool and the country catalogue are required")
 	}
@@ -80,9 +100,6 @@ func New(ctx context.Context, deps Deps) (*Subgraph, error) {
 		deps.Logger = slog.Default()
 	}
 	st := store.New(deps.Pool)
-	if err := st.EnsurePartitions(ctx, deps.Countries.Codes()); err != nil {
-		return nil, err
-	}
 	opts := business.Options{HoldTTL: deps.HoldTTL, Logger: deps.Logger}
 	if deps.PractitionerURL != "" {
 		client := deps.HTTPClient

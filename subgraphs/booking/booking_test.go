@@ -115,6 +115,9 @@ type fixture struct {
 func newFixture(t *testing.T) fixture {
 	t.Helper()
 	pool, _ := testenv.NewDatabase(t, "booking")
+	if err := booking.EnsurePartitions(context.Background(), pool, countries.MustDefault().Codes()); err != nil {
+		t.Fatal(err)
+	}
 	sg, err := booking.New(context.Background(), booking.Deps{Pool: pool, Countries: countries.MustDefault(),
 		Verifier: fakeVerifier{}, Logger: quiet()})
 	if err != nil {
@@ -362,6 +365,9 @@ func TestReplicaConsumers(t *testing.T) {
 		t.Fatal(err)
 	}
 	pool, _ := testenv.NewDatabase(t, "booking")
+	if err := booking.EnsurePartitions(ctx, pool, countries.MustDefault().Codes()); err != nil {
+		t.Fatal(err)
+	}
 	sg, err := booking.New(ctx, booking.Deps{Pool: pool, Countries: countries.MustDefault(), Verifier: fakeVerifier{},
 		Logger: quiet(), KafkaBrokers: brokers, TopicPrefix: prefix, HoldTTL: time.Minute})
 	if err != nil {

@@ -3,9 +3,8 @@ package booking
 import (
 	"net/http"
 
-	"github.com/careslot/careslot/internal/apperr"
 	"github.com/careslot/careslot/internal/auth"
-	"github.com/careslot/careslot/internal/httpserver"
+	"github.com/careslot/careslot/internal/export"
 	"github.com/careslot/careslot/subgraphs/booking/business"
 	"github.com/careslot/careslot/subgraphs/booking/store"
 )
@@ -18,18 +17,11 @@ const ExportPath = "/internal/export"
 // patient service forwards the caller's), as one JSON document
 // {"patientId": ..., "appointments": [...]}.
 func (s *Subgraph) ExportHandler() http.Handler {
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet {
-			w.Header().Set("Allow", http.MethodGet)
-			w.Header().Set("Allow", http.MethodGet)
-			httpserver.WriteError(w, apperr.E(apperr.InvalidInput, "use GET"))
-			return
-		}
+	return auth.Middleware(s.deps.Verifier)(export.Document(func(r *http.Request) (any, error) {
 		ctx := r.Context()
 		p, err := auth.RequirePatient(ctx)
 		if err != nil {
-			httpserver.WriteError(w, err)
-			return
+			return nil, err
 		}
 		out := struct {
 			PatientID    string              `json:"patientId"`
@@ -40,19 +32,13 @@ func (s *Subgraph) ExportHandler() http.Handler {
 		for {
 			page, err := s.Service.PatientAppointments(ctx, p.Account, in)
 			if err != nil {
-				if apperr.CodeOf(err) == apperr.Internal {
-					s.deps.Logger.ErrorContext(ctx, "export failed", "err", err)
-				}
-				httpserver.WriteError(w, err)
-				return
+				return nil, err
 			}
 			out.Appointments = append(out.Appointments, page.Appointments...)
 			if !page.HasNextPage || len(page.Cursors) == 0 {
-				break
+				return out, nil
 			}
 			in.After = page.Cursors[len(page.Cursors)-1]
 		}
-		httpserver.WriteJSON(w, out)
-	})
-	return auth.Middleware(s.deps.Verifier)(h)
+	}, s.deps.Logger))
 }

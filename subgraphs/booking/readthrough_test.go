@@ -83,6 +83,9 @@ type readThroughFixture struct {
 func newReadThroughFixture(t *testing.T) readThroughFixture {
 	t.Helper()
 	pool, _ := testenv.NewDatabase(t, "booking")
+	if err := booking.EnsurePartitions(context.Background(), pool, countries.MustDefault().Codes()); err != nil {
+		t.Fatal(err)
+	}
 	o := newOwner(t)
 	sg, err := booking.New(context.Background(), booking.Deps{Pool: pool, Countries: countries.MustDefault(),
 		Verifier: fakeVerifier{}, Logger: quiet(), PractitionerURL: o.srv.URL})

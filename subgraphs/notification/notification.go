@@ -16,12 +16,11 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/careslot/careslot/internal/apperr"
 	"github.com/careslot/careslot/internal/auth"
 	"github.com/careslot/careslot/internal/countries"
 	"github.com/careslot/careslot/internal/events"
+	"github.com/careslot/careslot/internal/export"
 	"github.com/careslot/careslot/internal/gqlserver"
-	"github.com/careslot/careslot/internal/httpserver"
 	"github.com/careslot/careslot/internal/kafka"
 	"github.com/careslot/careslot/subgraphs/notification/business"
 	"github.com/careslot/careslot/subgraphs/notification/graph"
@@ -96,22 +95,9 @@ func (s *Subgraph) Handler() http.Handler {
 // about the patient whose bearer token comes with the request (the patient
 // service forwards the caller's), as one JSON document.
 func (s *Subgraph) ExportHandler() http.Handler {
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet {
-			w.Header().Set("Allow", http.MethodGet)
-			w.Header().Set("Allow", http.MethodGet)
-			httpserver.WriteError(w, apperr.E(apperr.InvalidInput, "use GET"))
-			return
-		}
-		out, err := s.Service.ExportMine(r.Context())
-		if err != nil {
-			s.deps.Logger.ErrorContext(r.Context(), "export failed", "err", err)
-			httpserver.WriteError(w, err)
-			return
-		}
-		httpserver.WriteJSON(w, out)
-	})
-	return auth.Middleware(s.deps.Verifier)(h)
+	return auth.Middleware(s.deps.Verifier)(export.Document(func(r *http.Request) (any, error) {
+		return s.Service.ExportMine(r.Context())
+	}, s.deps.Logger))
 }
 
 // Workers are the subgraph's background loops, each running until its

@@ -23,6 +23,9 @@ import (
 func TestPracticeSnapshotEndpoint(t *testing.T) {
 	t.Parallel()
 	pool, _ := testenv.NewDatabase(t, "practitioner")
+	if err := practitioner.EnsurePartitions(context.Background(), pool, countries.MustDefault().Codes()); err != nil {
+		t.Fatal(err)
+	}
 	sg, err := practitioner.New(context.Background(), practitioner.Deps{Pool: pool, Countries: countries.MustDefault(),
 		Verifier: fakeVerifier{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/careslot/careslot/internal/auth"
 	"github.com/careslot/careslot/internal/countries"
+	"github.com/careslot/careslot/internal/export"
 	"github.com/careslot/careslot/internal/gqlserver"
 	"github.com/careslot/careslot/subgraphs/practitioner/business"
 	"github.com/careslot/careslot/subgraphs/practitioner/graph"
@@ -36,17 +37,35 @@ type Subgraph struct {
 	deps     Deps
 }
 
-// New builds the subgraph and makes sure every served country has its partitions.
-func New(ctx context.Context, deps Deps) (*Subgraph, error) {
+// PartitionedTables are the tables split by country: `careslot migrate`
+// creates each served country's partition of them, `serve` checks they exist.
+var PartitionedTables = store.PartitionedTables
+
+// EnsurePartitions creates each country's partitions (`careslot migrate`:
+// only the migration runs DDL).
+func EnsurePartitions(ctx context.Context, pool *pgxpool.Pool, codes []string) error {
+	return store.New(pool).EnsurePartitions(ctx, codes)
+}
+
+// PracticesExportPath is where the service exports every practice's
+// snapshot (internal listener, export.Handler): what search warms its index
+// from and `careslot rebuild` rebuilds the read models from.
+const PracticesExportPath = "/internal/export/practices"
+
+// New builds the subgraph on a migrated database (see EnsurePartitions).
+func New(_ context.Context, deps Deps) (*Subgraph, error) {
 	if deps.Logger == nil {
 		deps.Logger = slog.Default()
 	}
 	st := store.New(deps.Pool)
-	if err := st.EnsurePartitions(ctx, deps.Countries.Codes()); err != nil {
-		return nil, err
-	}
 	svc := business.New(st, deps.Countries)
 	return &Subgraph{Service: svc, resolver: &graph.Resolver{Service: svc}, deps: deps}, nil
+}
+
+// PracticesExportHandler serves PracticesExportPath: every practice's
+// snapshot, as its events carry it, paged and resumable.
+func (s *Subgraph) PracticesExportHandler() http.Handler {
+	return export.Handler(s.Service.ExportPractices, s.deps.Logger)
 }
 
 // NewSchema returns the executable schema.

@@ -45,6 +45,9 @@ func (r response) codes() []string {
 func newServer(t *testing.T) *httptest.Server {
 	t.Helper()
 	pool, _ := testenv.NewDatabase(t, "practitioner")
+	if err := practitioner.EnsurePartitions(context.Background(), pool, countries.MustDefault().Codes()); err != nil {
+		t.Fatal(err)
+	}
 	sg, err := practitioner.New(context.Background(), practitioner.Deps{
 		Pool: pool, Countries: countries.MustDefault(), Verifier: fakeVerifier{},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),

@@ -19,9 +19,12 @@ type NextSlot struct {
 // ScanNextSlots streams every stored next slot in batches (SCAN over every
 // master, then one pipelined GET per page), for consumers that warm a read
 // model of their own.
-func (s *Store) ScanNextSlots(ctx context.Context, batch int64, fn func([]NextSlot) error) error {
+//
+// It starts after cursor ("" from the start; see redisconn.ScanPages) and
+// gives fn, with each batch, the cursor that continues after it.
+func (s *Store) ScanNextSlots(ctx context.Context, batch int64, after string, fn func(batch []NextSlot, cursor string) error) error {
 	pattern := s.Keys.Prefix + "*:next:{*}"
-	return redisconn.Scan(ctx, s.rdb, pattern, batch, func(keys []string) error {
+	return redisconn.ScanPages(ctx, s.rdb, pattern, batch, after, func(keys []string, cursor string) error {
 		cmds := make([]*redis.StringCmd, len(keys))
 		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for i, k := range keys {
@@ -47,7 +50,7 @@ func (s *Store) ScanNextSlots(ctx context.Context, batch int64, fn func([]NextSl
 		if len(out) == 0 {
 			return nil
 		}
-		return fn(out)
+		return fn(out, cursor)
 	})
 }
 

@@ -2,6 +2,7 @@ package business_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,6 +16,7 @@ import (
 	"github.com/careslot/careslot/internal/countries"
 	"github.com/careslot/careslot/internal/eventdata"
 	"github.com/careslot/careslot/internal/events"
+	"github.com/careslot/careslot/internal/export"
 	"github.com/careslot/careslot/internal/slots"
 	"github.com/careslot/careslot/subgraphs/booking/business"
 )
@@ -745,6 +747,32 @@ func TestExportOccupied(t *testing.T) {
 	}
 	if len(got) != 2 || got[a.ID] != "CONFIRMED" || got[h.ID] != "HELD" {
 		t.Fatalf("exported %v", got)
+	}
+	// Resumed after a row's cursor, the export gives the rows after it.
+	var first, rest []string
+	var cursor string
+	if err := e.svc.ExportOccupiedAfter(context.Background(), "", func(rows []eventdata.Appointment, c string) error {
+		for _, r := range rows {
+			first = append(first, r.ID)
+		}
+		cursor = c
+		return nil
+	}); err != nil || len(first) != 2 {
+		t.Fatalf("export: %v %v", err, first)
+	}
+	one := export.KeyCursor("fr", first[0])
+	if err := e.svc.ExportOccupiedAfter(context.Background(), one, func(rows []eventdata.Appointment, _ string) error {
+		for _, r := range rows {
+			rest = append(rest, r.ID)
+		}
+		return nil
+	}); err != nil || len(rest) != 1 || rest[0] != first[1] {
+		t.Fatalf("after %s: %v %v", first[0], err, rest)
+	}
+	if err := e.svc.ExportOccupiedAfter(context.Background(), cursor, func(rows []eventdata.Appointment, _ string) error {
+		return fmt.Errorf("after the last page: %d rows", len(rows))
+	}); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/careslot/careslot/internal/eventdata"
+	"github.com/careslot/careslot/internal/export"
 	"github.com/careslot/careslot/subgraphs/booking/store"
 )
 
@@ -85,11 +86,23 @@ func (s *Service) RunSweeper(ctx context.Context, interval time.Duration) error 
 // future, in the booking event contract: what `careslot rebuild
 // availability` rebuilds the read model from.
 func (s *Service) ExportOccupied(ctx context.Context, fn func([]eventdata.Appointment) error) error {
-	return s.store.EachOccupied(ctx, s.now(), 1000, func(rows []store.Appointment) error {
+	return s.ExportOccupiedAfter(ctx, "", func(page []eventdata.Appointment, _ string) error { return fn(page) })
+}
+
+// ExportOccupiedAfter is ExportOccupied resumable after a cursor (an
+// export.Pages): pages follow the (country, id) key, each with the cursor
+// that continues after it.
+func (s *Service) ExportOccupiedAfter(ctx context.Context, after string, page func([]eventdata.Appointment, string) error) error {
+	country, id, err := export.ParseKeyCursor(after)
+	if err != nil {
+		return err
+	}
+	return s.store.EachOccupied(ctx, s.now(), country, id, 1000, func(rows []store.Appointment) error {
 		out := make([]eventdata.Appointment, len(rows))
 		for i, a := range rows {
 			out[i] = Payload(a)
 		}
-		return fn(out)
+		last := rows[len(rows)-1]
+		return page(out, export.KeyCursor(last.Country, last.ID))
 	})
 }

@@ -281,8 +281,7 @@ func (s *Store) PatientAppointments(ctx context.Context, q PageQuery) ([]Appoint
 
 // EachOccupied streams, in batches, every row occupying its range at now
 // (confirmed, or a hold live at now) whose blocked range ends after now.
-func (s *Store) EachOccupied(ctx context.Context, now time.Time, batch int, fn func([]Appointment) error) error {
-	var afterCountry, afterID string
+func (s *Store) EachOccupied(ctx context.Context, now time.Time, afterCountry, afterID string, batch int, fn func([]Appointment) error) error {
 	for {
 		rows, err := collect(s.pool.Query(ctx, `SELECT `+selectCols+` FROM appointments`+fromJoined+`
 			WHERE (a.status = 'CONFIRMED' OR (a.status = 'HELD' AND a.hold_expires_at > $1))

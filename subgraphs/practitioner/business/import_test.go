@@ -12,6 +12,7 @@ import (
 	"github.com/careslot/careslot/internal/auth"
 	"github.com/careslot/careslot/internal/countries"
 	"github.com/careslot/careslot/internal/eventdata"
+	"github.com/careslot/careslot/internal/export"
 	"github.com/careslot/careslot/internal/testenv"
 	"github.com/careslot/careslot/subgraphs/practitioner/business"
 	"github.com/careslot/careslot/subgraphs/practitioner/store"
@@ -335,6 +336,35 @@ func TestExportSnapshots(t *testing.T) {
 	stop := fmt.Errorf("stop")
 	if err := svc.ExportSnapshots(context.Background(), 2, func([]eventdata.Practitioner) error { return stop }); err != stop {
 		t.Fatalf("export did not stop: %v", err)
+	}
+	// Resumed after any snapshot's cursor (across countries too), the
+	// export over HTTP gives exactly the snapshots after it.
+	ids := func(ps []eventdata.Practitioner) []string {
+		out := []string{}
+		for _, p := range ps {
+			out = append(out, p.ID)
+		}
+		return out
+	}
+	for _, i := range []int{-1, 0, 1, 2, 5, 6} {
+		var rest []eventdata.Practitioner
+		after := ""
+		if i >= 0 {
+			after = export.KeyCursor(got[i].Country, got[i].ID)
+		}
+		err := svc.ExportPractices(context.Background(), after, func(page []eventdata.Practitioner, cursor string) error {
+			if last := page[len(page)-1]; cursor != export.KeyCursor(last.Country, last.ID) {
+				t.Errorf("page cursor %q", cursor)
+			}
+			rest = append(rest, page...)
+			return nil
+		})
+		if err != nil || !slices.Equal(ids(rest), ids(got[i+1:])) {
+			t.Errorf("after snapshot %d: %v %v, want %v", i, err, ids(rest), ids(got[i+1:]))
+		}
+	}
+	if err := svc.ExportPractices(context.Background(), "fr/nope", func([]eventdata.Practitioner, string) error { return nil }); apperr.CodeOf(err) != apperr.InvalidInput {
+		t.Errorf("a malformed cursor: %v", err)
 	}
 }
 
