@@ -159,3 +159,9 @@ func escapeText(s string) string {
 		return r
 	}, s)
 }
+
+// AppointmentUID is the UID of an appointment's event, the same in every
+// object Careslot writes (attachments, feeds), so a calendar that has the
+// event from one updates it from another. The domain part stays "careslot":
+// calendars already hold events by these UIDs.
+func AppointmentUID(appointmentID string) string { return appointmentID + "@careslot" }
