@@ -90,7 +90,9 @@ func TestCalendarFeedHTTP(t *testing.T) {
 	var ids []string
 	for i, hour := range []int{9, 10} {
 		r := do(t, f.srv, "patient:"+camille, bookOp, bookVars(f, slotAt(hour, 0), "feed"+string(rune('a'+i))))
-		var out struct{ BookAppointment struct{ Appointment struct{ ID string } } }
+		var out struct {
+			BookAppointment struct{ Appointment struct{ ID string } }
+		}
 		if len(r.Errors) > 0 || json.Unmarshal(r.Data, &out) != nil {
 			t.Fatalf("book: %+v", r.Errors)
 		}
