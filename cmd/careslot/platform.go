@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"strings"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/extra/redisotel/v9"
@@ -24,6 +25,7 @@ import (
 	"github.com/careslot/careslot/internal/postgres"
 	"github.com/careslot/careslot/internal/redisconn"
 	"github.com/careslot/careslot/internal/telemetry"
+	"github.com/careslot/careslot/subgraphs/booking"
 )
 
 // platform is what every service shares in one process.
@@ -160,6 +162,8 @@ func (p *platform) run(ctx context.Context, g *errgroup.Group, s *runningService
 		// A server span per request, continuing the router's trace (W3C traceparent).
 		h = otelhttp.NewHandler(mux, s.name, otelhttp.WithSpanNameFormatter(func(service string, r *http.Request) string {
 			return service + " " + r.Method + " " + r.URL.Path
+		}), otelhttp.WithFilter(func(r *http.Request) bool {
+			return !strings.HasPrefix(r.URL.Path, booking.CalendarRoute) // a feed's path is its secret: kept out of traces
 		}))
 	}
 	g.Go(func() error { return httpserver.Serve(serveCtx, addr, h, logger) })

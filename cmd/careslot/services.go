@@ -68,7 +68,8 @@ var builders = map[string]func(ctx context.Context, p *platform) (*runningServic
 		}
 		p.closers = append(p.closers, sg.Close)
 		return &runningService{name: booking.Name, handler: sg.Handler(), pool: pool, workers: sg.Workers(),
-			routes: map[string]http.Handler{booking.ExportPath: sg.ExportHandler(), booking.OccupiedExportPath: sg.OccupiedExportHandler()}}, nil
+			routes: map[string]http.Handler{booking.ExportPath: sg.ExportHandler(), booking.OccupiedExportPath: sg.OccupiedExportHandler(),
+				booking.CalendarRoute: sg.CalendarHandler()}}, nil
 	},
 	notification.Name: func(ctx context.Context, p *platform) (*runningService, error) {
 		pool, err := p.openStore(ctx, notification.Name)

@@ -1,7 +1,9 @@
 // Package router runs Careslot's edge: the Cosmo router, embedded as a library. It serves the
 // federated graph at /graphql over HTTP and WebSocket (graphql-transport-ws), validates bearer
 // JWTs against a JWKS, propagates the Authorization header to every subgraph and passes subgraph
-// errors (with extensions.code) through to clients. Its static settings are router-config/router.yaml
+// errors (with extensions.code) through to clients. Beside /graphql it passes a few plain HTTP paths
+// through to the subgraph that serves them (DefaultRoutes: booking's calendar feeds), so clients
+// use one origin. Its static settings are router-config/router.yaml
 // (embedded); the composed execution configuration is router-config/config.json.
 package router
 
@@ -81,6 +83,9 @@ type Options struct {
 	// JWTIssuer, with JWKSURL and JWTAudience, lets the edge verify the tokens WebSocket clients
 	// send in connection_init; without it WebSocket callers are counted per client address.
 	JWTIssuer string
+	// Routes are plain HTTP paths passed through to a subgraph's own listener: path prefix →
+	// subgraph name. nil means DefaultRoutes; an empty map, none.
+	Routes map[string]string
 }
 
 const (
@@ -137,6 +142,10 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 	defer edgeControls.Close()
+	passThrough, err := routes(opts, edgeControls, logger)
+	if err != nil {
+		return err
+	}
 
 	r, err := core.DefaultRouterFactory(routerCtx, &core.RouterResources{
 		Config: cfg,
@@ -169,7 +178,7 @@ func Run(ctx context.Context, opts Options) error {
 		return errors.Join(fmt.Errorf("router: start: %w", err), shutdown())
 	}
 	hs := srv.HttpServer()
-	hs.Handler = edgeControls.Handler(hs.Handler)
+	hs.Handler = withRoutes(edgeControls.Handler(hs.Handler), passThrough)
 	go func() {
 		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			logger.Error("router: serve", "error", err)

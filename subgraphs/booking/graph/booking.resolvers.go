@@ -75,6 +75,24 @@ func (r *mutationResolver) MarkNoShow(ctx context.Context, appointmentID string)
 	return &model.MarkNoShowPayload{Appointment: appointment(a)}, nil
 }
 
+// CreateCalendarFeed is the resolver for the createCalendarFeed field.
+func (r *mutationResolver) CreateCalendarFeed(ctx context.Context, practitionerID string) (*model.CreateCalendarFeedPayload, error) {
+	f, err := r.Service.CreateCalendarFeed(ctx, practitionerID)
+	if err != nil {
+		return nil, err
+	}
+	return &model.CreateCalendarFeedPayload{Path: f.Path, Feed: &model.CalendarFeed{CreatedAt: f.CreatedAt}}, nil
+}
+
+// RevokeCalendarFeed is the resolver for the revokeCalendarFeed field.
+func (r *mutationResolver) RevokeCalendarFeed(ctx context.Context, practitionerID string) (*model.RevokeCalendarFeedPayload, error) {
+	revoked, err := r.Service.RevokeCalendarFeed(ctx, practitionerID)
+	if err != nil {
+		return nil, err
+	}
+	return &model.RevokeCalendarFeedPayload{Revoked: revoked}, nil
+}
+
 // Appointments is the resolver for the appointments field.
 func (r *patientResolver) Appointments(ctx context.Context, obj *model.Patient, upcoming *bool, first *int, after *string) (*model.AppointmentConnection, error) {
 	page, err := r.Service.PatientAppointments(ctx, obj.ID, business.PageInput{Upcoming: upcoming, First: first, After: deref(after)})
@@ -95,6 +113,15 @@ func (r *practitionerResolver) Agenda(ctx context.Context, obj *model.Practition
 		out[i] = *appointment(a)
 	}
 	return out, nil
+}
+
+// CalendarFeed is the resolver for the calendarFeed field.
+func (r *practitionerResolver) CalendarFeed(ctx context.Context, obj *model.Practitioner) (*model.CalendarFeed, error) {
+	f, err := r.Service.CalendarFeedOf(ctx, obj.ID)
+	if err != nil || f == nil {
+		return nil, err
+	}
+	return &model.CalendarFeed{CreatedAt: f.CreatedAt}, nil
 }
 
 // Appointment is the resolver for the appointment field.

@@ -89,8 +89,17 @@ type ComplexityRoot struct {
 		Appointment func(childComplexity int) int
 	}
 
+	CalendarFeed struct {
+		CreatedAt func(childComplexity int) int
+	}
+
 	CancelAppointmentPayload struct {
 		Appointment func(childComplexity int) int
+	}
+
+	CreateCalendarFeedPayload struct {
+		Feed func(childComplexity int) int
+		Path func(childComplexity int) int
 	}
 
 	Entity struct {
@@ -121,10 +130,12 @@ type ComplexityRoot struct {
 	Mutation struct {
 		BookAppointment       func(childComplexity int, input model.BookAppointmentInput) int
 		CancelAppointment     func(childComplexity int, input model.CancelAppointmentInput) int
+		CreateCalendarFeed    func(childComplexity int, practitionerID string) int
 		HoldSlot              func(childComplexity int, input model.HoldSlotInput) int
 		MarkNoShow            func(childComplexity int, appointmentID string) int
 		ReleaseHold           func(childComplexity int, holdID string) int
 		RescheduleAppointment func(childComplexity int, input model.RescheduleAppointmentInput) int
+		RevokeCalendarFeed    func(childComplexity int, practitionerID string) int
 	}
 
 	Patient struct {
@@ -133,8 +144,9 @@ type ComplexityRoot struct {
 	}
 
 	Practitioner struct {
-		Agenda func(childComplexity int, from gqlscalar.Date, to gqlscalar.Date) int
-		ID     func(childComplexity int) int
+		Agenda       func(childComplexity int, from gqlscalar.Date, to gqlscalar.Date) int
+		CalendarFeed func(childComplexity int) int
+		ID           func(childComplexity int) int
 	}
 
 	PreviousAppointment struct {
@@ -163,6 +175,10 @@ type ComplexityRoot struct {
 		Previous    func(childComplexity int) int
 	}
 
+	RevokeCalendarFeedPayload struct {
+		Revoked func(childComplexity int) int
+	}
+
 	Subscription struct {
 		AgendaChanged func(childComplexity int, practitionerID string) int
 	}
@@ -188,12 +204,15 @@ type MutationResolver interface {
 	RescheduleAppointment(ctx context.Context, input model.RescheduleAppointmentInput) (*model.RescheduleAppointmentPayload, error)
 	CancelAppointment(ctx context.Context, input model.CancelAppointmentInput) (*model.CancelAppointmentPayload, error)
 	MarkNoShow(ctx context.Context, appointmentID string) (*model.MarkNoShowPayload, error)
+	CreateCalendarFeed(ctx context.Context, practitionerID string) (*model.CreateCalendarFeedPayload, error)
+	RevokeCalendarFeed(ctx context.Context, practitionerID string) (*model.RevokeCalendarFeedPayload, error)
 }
 type PatientResolver interface {
 	Appointments(ctx context.Context, obj *model.Patient, upcoming *bool, first *int, after *string) (*model.AppointmentConnection, error)
 }
 type PractitionerResolver interface {
 	Agenda(ctx context.Context, obj *model.Practitioner, from gqlscalar.Date, to gqlscalar.Date) ([]model.Appointment, error)
+	CalendarFeed(ctx context.Context, obj *model.Practitioner) (*model.CalendarFeed, error)
 }
 type QueryResolver interface {
 	Appointment(ctx context.Context, id string) (*model.Appointment, error)
@@ -377,12 +396,32 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.BookAppointmentPayload.Appointment(childComplexity), true
 
+	case "CalendarFeed.createdAt":
+		if e.ComplexityRoot.CalendarFeed.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CalendarFeed.CreatedAt(childComplexity), true
+
 	case "CancelAppointmentPayload.appointment":
 		if e.ComplexityRoot.CancelAppointmentPayload.Appointment == nil {
 			break
 		}
 
 		return e.ComplexityRoot.CancelAppointmentPayload.Appointment(childComplexity), true
+
+	case "CreateCalendarFeedPayload.feed":
+		if e.ComplexityRoot.CreateCalendarFeedPayload.Feed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreateCalendarFeedPayload.Feed(childComplexity), true
+	case "CreateCalendarFeedPayload.path":
+		if e.ComplexityRoot.CreateCalendarFeedPayload.Path == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreateCalendarFeedPayload.Path(childComplexity), true
 
 	case "Entity.findManyAppointmentByIDs":
 		if e.ComplexityRoot.Entity.FindManyAppointmentByIDs == nil {
@@ -486,6 +525,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CancelAppointment(childComplexity, args["input"].(model.CancelAppointmentInput)), true
+	case "Mutation.createCalendarFeed":
+		if e.ComplexityRoot.Mutation.CreateCalendarFeed == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createCalendarFeed_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateCalendarFeed(childComplexity, args["practitionerId"].(string)), true
 	case "Mutation.holdSlot":
 		if e.ComplexityRoot.Mutation.HoldSlot == nil {
 			break
@@ -530,6 +580,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RescheduleAppointment(childComplexity, args["input"].(model.RescheduleAppointmentInput)), true
+	case "Mutation.revokeCalendarFeed":
+		if e.ComplexityRoot.Mutation.RevokeCalendarFeed == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_revokeCalendarFeed_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RevokeCalendarFeed(childComplexity, args["practitionerId"].(string)), true
 
 	case "Patient.appointments":
 		if e.ComplexityRoot.Patient.Appointments == nil {
@@ -560,6 +621,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Practitioner.Agenda(childComplexity, args["from"].(gqlscalar.Date), args["to"].(gqlscalar.Date)), true
+	case "Practitioner.calendarFeed":
+		if e.ComplexityRoot.Practitioner.CalendarFeed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Practitioner.CalendarFeed(childComplexity), true
 	case "Practitioner.id":
 		if e.ComplexityRoot.Practitioner.ID == nil {
 			break
@@ -648,6 +715,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RescheduleAppointmentPayload.Previous(childComplexity), true
+
+	case "RevokeCalendarFeedPayload.revoked":
+		if e.ComplexityRoot.RevokeCalendarFeedPayload.Revoked == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RevokeCalendarFeedPayload.Revoked(childComplexity), true
 
 	case "Subscription.agendaChanged":
 		if e.ComplexityRoot.Subscription.AgendaChanged == nil {
@@ -1023,6 +1097,47 @@ type CancelAppointmentPayload {
 type MarkNoShowPayload {
   appointment: Appointment!
 }
+
+# --- Calendar feed (ADR 21): a private, revocable iCalendar address per practitioner.
+
+extend type Mutation {
+  """
+  Gives the practitioner a private calendar feed address for their calendar
+  application (iCalendar, updated as bookings change) and returns it: this
+  once only, since Careslot keeps only a hash of it. Creating another replaces
+  the old address, which stops working. For the practitioner or a secretary
+  acting for them (FORBIDDEN otherwise).
+  """
+  createCalendarFeed(practitionerId: ID!): CreateCalendarFeedPayload!
+  "Ends the practitioner's calendar feed: its address answers 404 from now on. For the practitioner or a secretary acting for them."
+  revokeCalendarFeed(practitionerId: ID!): RevokeCalendarFeedPayload!
+}
+
+extend type Practitioner {
+  "The practitioner's calendar feed, if they have one (never its address). For the practitioner or a secretary acting for them."
+  calendarFeed: CalendarFeed
+}
+
+"A practitioner's calendar feed."
+type CalendarFeed {
+  createdAt: DateTime!
+}
+
+type CreateCalendarFeedPayload {
+  """
+  The feed's private address, relative to the origin this graph is served
+  from: /calendar/<token>.ics (GET, text/calendar). Whoever holds it reads the
+  practitioner's appointments from 30 days back, with patients' names: treat
+  it as a password.
+  """
+  path: String!
+  feed: CalendarFeed!
+}
+
+type RevokeCalendarFeedPayload {
+  "Whether there was a feed to end."
+  revoked: Boolean!
+}
 `, BuiltIn: false},
 	{Name: "../../../federation/directives.graphql", Input: `
 	directive @authenticated on FIELD_DEFINITION | OBJECT | INTERFACE | SCALAR | ENUM
@@ -1207,12 +1322,30 @@ func (ec *executionContext) childFields_BookAppointmentPayload(ctx context.Conte
 	return nil, fmt.Errorf("no field named %q was found under type BookAppointmentPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_CalendarFeed(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "createdAt":
+		return ec.fieldContext_CalendarFeed_createdAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CalendarFeed", field.Name)
+}
+
 func (ec *executionContext) childFields_CancelAppointmentPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "appointment":
 		return ec.fieldContext_CancelAppointmentPayload_appointment(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CancelAppointmentPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_CreateCalendarFeedPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "path":
+		return ec.fieldContext_CreateCalendarFeedPayload_path(ctx, field)
+	case "feed":
+		return ec.fieldContext_CreateCalendarFeedPayload_feed(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CreateCalendarFeedPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_Hold(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -1269,6 +1402,8 @@ func (ec *executionContext) childFields_Practitioner(ctx context.Context, field 
 		return ec.fieldContext_Practitioner_id(ctx, field)
 	case "agenda":
 		return ec.fieldContext_Practitioner_agenda(ctx, field)
+	case "calendarFeed":
+		return ec.fieldContext_Practitioner_calendarFeed(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Practitioner", field.Name)
 }
@@ -1311,6 +1446,14 @@ func (ec *executionContext) childFields_RescheduleAppointmentPayload(ctx context
 		return ec.fieldContext_RescheduleAppointmentPayload_previous(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RescheduleAppointmentPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_RevokeCalendarFeedPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "revoked":
+		return ec.fieldContext_RevokeCalendarFeedPayload_revoked(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RevokeCalendarFeedPayload", field.Name)
 }
 
 func (ec *executionContext) childFields__Service(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -1507,6 +1650,20 @@ func (ec *executionContext) field_Mutation_cancelAppointment_args(ctx context.Co
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_createCalendarFeed_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "practitionerId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["practitionerId"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_holdSlot_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -1560,6 +1717,20 @@ func (ec *executionContext) field_Mutation_rescheduleAppointment_args(ctx contex
 		return nil, err
 	}
 	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_revokeCalendarFeed_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "practitionerId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["practitionerId"] = arg0
 	return args, nil
 }
 
@@ -2401,6 +2572,29 @@ func (ec *executionContext) fieldContext_BookAppointmentPayload_appointment(_ co
 	return fc, nil
 }
 
+func (ec *executionContext) _CalendarFeed_createdAt(ctx context.Context, field graphql.CollectedField, obj *model.CalendarFeed) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CalendarFeed_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CalendarFeed_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CalendarFeed", field, false, false, "DateTime")
+}
+
 func (ec *executionContext) _CancelAppointmentPayload_appointment(ctx context.Context, field graphql.CollectedField, obj *model.CancelAppointmentPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -2428,6 +2622,61 @@ func (ec *executionContext) fieldContext_CancelAppointmentPayload_appointment(_ 
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Appointment(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CreateCalendarFeedPayload_path(ctx context.Context, field graphql.CollectedField, obj *model.CreateCalendarFeedPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreateCalendarFeedPayload_path(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Path, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CreateCalendarFeedPayload_path(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CreateCalendarFeedPayload", field, false, false, "String")
+}
+
+func (ec *executionContext) _CreateCalendarFeedPayload_feed(ctx context.Context, field graphql.CollectedField, obj *model.CreateCalendarFeedPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreateCalendarFeedPayload_feed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Feed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CalendarFeed) graphql.Marshaler {
+			return ec.marshalNCalendarFeed2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐCalendarFeed(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CreateCalendarFeedPayload_feed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CreateCalendarFeedPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CalendarFeed(ctx, field)
 		},
 	}
 	return fc, nil
@@ -3008,6 +3257,94 @@ func (ec *executionContext) fieldContext_Mutation_markNoShow(ctx context.Context
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_createCalendarFeed(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createCalendarFeed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateCalendarFeed(ctx, fc.Args["practitionerId"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CreateCalendarFeedPayload) graphql.Marshaler {
+			return ec.marshalNCreateCalendarFeedPayload2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐCreateCalendarFeedPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createCalendarFeed(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CreateCalendarFeedPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createCalendarFeed_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_revokeCalendarFeed(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_revokeCalendarFeed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RevokeCalendarFeed(ctx, fc.Args["practitionerId"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RevokeCalendarFeedPayload) graphql.Marshaler {
+			return ec.marshalNRevokeCalendarFeedPayload2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐRevokeCalendarFeedPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_revokeCalendarFeed(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RevokeCalendarFeedPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_revokeCalendarFeed_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Patient_id(ctx context.Context, field graphql.CollectedField, obj *model.Patient) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -3138,6 +3475,38 @@ func (ec *executionContext) fieldContext_Practitioner_agenda(ctx context.Context
 	if fc.Args, err = ec.field_Practitioner_agenda_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Practitioner_calendarFeed(ctx context.Context, field graphql.CollectedField, obj *model.Practitioner) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Practitioner_calendarFeed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Practitioner().CalendarFeed(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CalendarFeed) graphql.Marshaler {
+			return ec.marshalOCalendarFeed2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐCalendarFeed(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Practitioner_calendarFeed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Practitioner",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CalendarFeed(ctx, field)
+		},
 	}
 	return fc, nil
 }
@@ -3547,6 +3916,29 @@ func (ec *executionContext) fieldContext_RescheduleAppointmentPayload_previous(_
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _RevokeCalendarFeedPayload_revoked(ctx context.Context, field graphql.CollectedField, obj *model.RevokeCalendarFeedPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RevokeCalendarFeedPayload_revoked(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Revoked, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RevokeCalendarFeedPayload_revoked(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RevokeCalendarFeedPayload", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _Subscription_agendaChanged(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
@@ -5444,6 +5836,39 @@ func (ec *executionContext) _BookAppointmentPayload(ctx context.Context, sel ast
 	return out
 }
 
+var calendarFeedImplementors = []string{"CalendarFeed"}
+
+func (ec *executionContext) _CalendarFeed(ctx context.Context, sel ast.SelectionSet, obj *model.CalendarFeed) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, calendarFeedImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CalendarFeed")
+		case "createdAt":
+			out.Values[i] = ec._CalendarFeed_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var cancelAppointmentPayloadImplementors = []string{"CancelAppointmentPayload"}
 
 func (ec *executionContext) _CancelAppointmentPayload(ctx context.Context, sel ast.SelectionSet, obj *model.CancelAppointmentPayload) graphql.Marshaler {
@@ -5457,6 +5882,44 @@ func (ec *executionContext) _CancelAppointmentPayload(ctx context.Context, sel a
 			out.Values[i] = graphql.MarshalString("CancelAppointmentPayload")
 		case "appointment":
 			out.Values[i] = ec._CancelAppointmentPayload_appointment(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var createCalendarFeedPayloadImplementors = []string{"CreateCalendarFeedPayload"}
+
+func (ec *executionContext) _CreateCalendarFeedPayload(ctx context.Context, sel ast.SelectionSet, obj *model.CreateCalendarFeedPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, createCalendarFeedPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CreateCalendarFeedPayload")
+		case "path":
+			out.Values[i] = ec._CreateCalendarFeedPayload_path(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "feed":
+			out.Values[i] = ec._CreateCalendarFeedPayload_feed(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -5739,6 +6202,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "createCalendarFeed":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createCalendarFeed(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "revokeCalendarFeed":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_revokeCalendarFeed(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -5816,6 +6293,12 @@ func (ec *executionContext) _Practitioner(ctx context.Context, sel ast.Selection
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Practitioner_agenda(ctx, field, obj)
+				})
+		case "calendarFeed":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Practitioner_calendarFeed(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -6034,6 +6517,39 @@ func (ec *executionContext) _RescheduleAppointmentPayload(ctx context.Context, s
 			}
 		case "previous":
 			out.Values[i] = ec._RescheduleAppointmentPayload_previous(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var revokeCalendarFeedPayloadImplementors = []string{"RevokeCalendarFeedPayload"}
+
+func (ec *executionContext) _RevokeCalendarFeedPayload(ctx context.Context, sel ast.SelectionSet, obj *model.RevokeCalendarFeedPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, revokeCalendarFeedPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RevokeCalendarFeedPayload")
+		case "revoked":
+			out.Values[i] = ec._RevokeCalendarFeedPayload_revoked(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -6610,6 +7126,14 @@ func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.Se
 	return res
 }
 
+func (ec *executionContext) marshalNCalendarFeed2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐCalendarFeed(ctx context.Context, sel ast.SelectionSet, v *model.CalendarFeed) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CalendarFeed!")
+		return graphql.Null
+	}
+	return ec._CalendarFeed(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNCancelAppointmentInput2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐCancelAppointmentInput(ctx context.Context, v any) (model.CancelAppointmentInput, error) {
 	res, err := ec.unmarshalInputCancelAppointmentInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -6621,6 +7145,14 @@ func (ec *executionContext) marshalNCancelAppointmentPayload2ᚖgithubᚗcomᚋc
 		return graphql.Null
 	}
 	return ec._CancelAppointmentPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNCreateCalendarFeedPayload2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐCreateCalendarFeedPayload(ctx context.Context, sel ast.SelectionSet, v *model.CreateCalendarFeedPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CreateCalendarFeedPayload!")
+		return graphql.Null
+	}
+	return ec._CreateCalendarFeedPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNDate2githubᚗcomᚋcareslotᚋcareslotᚋinternalᚋgqlscalarᚐDate(ctx context.Context, v any) (gqlscalar.Date, error) {
@@ -6775,6 +7307,14 @@ func (ec *executionContext) marshalNRescheduleAppointmentPayload2ᚖgithubᚗcom
 		return graphql.Null
 	}
 	return ec._RescheduleAppointmentPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNRevokeCalendarFeedPayload2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐRevokeCalendarFeedPayload(ctx context.Context, sel ast.SelectionSet, v *model.RevokeCalendarFeedPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RevokeCalendarFeedPayload!")
+		return graphql.Null
+	}
+	return ec._RevokeCalendarFeedPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {
@@ -7194,6 +7734,13 @@ func (ec *executionContext) marshalOBoolean2ᚖbool(ctx context.Context, sel ast
 	_ = ctx
 	res := graphql.MarshalBoolean(*v)
 	return res
+}
+
+func (ec *executionContext) marshalOCalendarFeed2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐCalendarFeed(ctx context.Context, sel ast.SelectionSet, v *model.CalendarFeed) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._CalendarFeed(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOCancelledBy2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐCancelledBy(ctx context.Context, v any) (*model.CancelledBy, error) {

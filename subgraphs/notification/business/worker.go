@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/careslot/careslot/internal/eventdata"
+	"github.com/careslot/careslot/internal/ical"
 	"github.com/careslot/careslot/subgraphs/notification/sender"
 	"github.com/careslot/careslot/subgraphs/notification/store"
 )
@@ -204,7 +205,7 @@ func (s *Service) prepare(ctx context.Context, m store.Message) (prepared, error
 		msg.Attachments = []sender.Attachment{{
 			Filename:    "appointment.ics",
 			ContentType: "text/calendar; charset=utf-8; method=PUBLISH",
-			Data: ICS(Event{UID: a.ID + "@careslot", Sequence: a.Version, Stamp: s.now(), Start: a.StartsAt, End: a.EndsAt,
+			Data: ical.Invite(ical.Event{UID: ical.AppointmentUID(a.ID), Sequence: a.Version, Stamp: s.now(), Start: a.StartsAt, End: a.EndsAt,
 				Summary: summary(r), Location: r.Place, Description: text.Subject}),
 		}}
 	}

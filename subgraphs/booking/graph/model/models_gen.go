@@ -55,6 +55,11 @@ type BookAppointmentPayload struct {
 	Appointment *Appointment `json:"appointment"`
 }
 
+// A practitioner's calendar feed.
+type CalendarFeed struct {
+	CreatedAt time.Time `json:"createdAt"`
+}
+
 type CancelAppointmentInput struct {
 	AppointmentID string `json:"appointmentId"`
 	// Required: 1 to 500 characters.
@@ -63,6 +68,15 @@ type CancelAppointmentInput struct {
 
 type CancelAppointmentPayload struct {
 	Appointment *Appointment `json:"appointment"`
+}
+
+type CreateCalendarFeedPayload struct {
+	// The feed's private address, relative to the origin this graph is served
+	// from: /calendar/<token>.ics (GET, text/calendar). Whoever holds it reads the
+	// practitioner's appointments from 30 days back, with patients' names: treat
+	// it as a password.
+	Path string        `json:"path"`
+	Feed *CalendarFeed `json:"feed"`
 }
 
 // A slot held for the calling patient until expiresAt.
@@ -127,6 +141,11 @@ type RescheduleAppointmentPayload struct {
 	Appointment *Appointment `json:"appointment"`
 	// The appointment as it was before the move.
 	Previous *PreviousAppointment `json:"previous"`
+}
+
+type RevokeCalendarFeedPayload struct {
+	// Whether there was a feed to end.
+	Revoked bool `json:"revoked"`
 }
 
 type Subscription struct {
