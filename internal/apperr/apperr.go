@@ -25,6 +25,9 @@ const (
 	HoldLimitReached         Code = "HOLD_LIMIT_REACHED"
 	BookingLimitReached      Code = "BOOKING_LIMIT_REACHED"
 	RegistrationLimitReached Code = "REGISTRATION_LIMIT_REACHED"
+	// BookingRestricted: the practice's no-show policy stops the account
+	// booking it online until extensions.until (the desk still can).
+	BookingRestricted Code = "BOOKING_RESTRICTED"
 	Internal                 Code = "INTERNAL"
 )
 
@@ -35,6 +38,10 @@ type Error struct {
 	Message string
 	Field   string
 	Reason  string
+	// Extensions are further facts a client acts on (e.g. until when a
+	// restriction lasts), added to the GraphQL error's extensions beside
+	// code, field and reason (which they never replace).
+	Extensions map[string]any
 }
 
 func (e *Error) Error() string {

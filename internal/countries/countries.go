@@ -44,6 +44,9 @@ type Country struct {
 	Specialties []Specialty `yaml:"specialties"`
 	// Limits against slot hoarding and sign-up floods (defaults when absent).
 	Limits Limits `yaml:"limits"`
+	// NoShowPolicy is the practices' default against repeat no-shows (each
+	// practice may set its own); DefaultNoShowPolicy's values when absent.
+	NoShowPolicy NoShowPolicy `yaml:"noShowPolicy"`
 
 	location *time.Location
 	regNo    *regexp.Regexp
@@ -87,6 +90,48 @@ func (l Limits) withDefaults() (Limits, error) {
 		}
 	}
 	return l, nil
+}
+
+// NoShowPolicy says when a patient account may no longer book a practice
+// online: after Limit no-shows with it in PeriodDays, for RestrictionDays.
+// A Limit of 0 never restricts (only a practice's own policy may say so).
+type NoShowPolicy struct {
+	Limit           int `yaml:"limit" json:"limit"`
+	PeriodDays      int `yaml:"periodDays" json:"periodDays"`
+	RestrictionDays int `yaml:"restrictionDays" json:"restrictionDays"`
+}
+
+// DefaultNoShowPolicy is the policy of a country that does not set one: 3
+// no-shows in a year, 90 days without online booking.
+var DefaultNoShowPolicy = NoShowPolicy{Limit: 3, PeriodDays: 365, RestrictionDays: 90}
+
+// Bounds of a no-show policy (a country's or a practice's).
+const (
+	MaxNoShowLimit           = 20
+	MaxNoShowPeriodDays      = 730
+	MaxNoShowRestrictionDays = 365
+)
+
+// Period is how far back no-shows count.
+func (p NoShowPolicy) Period() time.Duration { return time.Duration(p.PeriodDays) * 24 * time.Hour }
+
+// Restriction is how long a restriction lasts once the limit is reached.
+func (p NoShowPolicy) Restriction() time.Duration {
+	return time.Duration(p.RestrictionDays) * 24 * time.Hour
+}
+
+// Validate says what is wrong with a policy: the name of the first field out
+// of bounds ("" when it is valid). A limit of 0 (off) is valid.
+func (p NoShowPolicy) Validate() (field string, err error) {
+	switch {
+	case p.Limit < 0 || p.Limit > MaxNoShowLimit:
+		return "limit", fmt.Errorf("must be between 0 (never restrict) and %d", MaxNoShowLimit)
+	case p.PeriodDays < 1 || p.PeriodDays > MaxNoShowPeriodDays:
+		return "periodDays", fmt.Errorf("must be between 1 and %d", MaxNoShowPeriodDays)
+	case p.RestrictionDays < 1 || p.RestrictionDays > MaxNoShowRestrictionDays:
+		return "restrictionDays", fmt.Errorf("must be between 1 and %d", MaxNoShowRestrictionDays)
+	}
+	return "", nil
 }
 
 // Location is the country's default zone.
@@ -219,6 +264,13 @@ func Parse(b []byte) (cat *Catalog, err error) {
 		}
 		if c.Limits, err = c.Limits.withDefaults(); err != nil {
 			return nil, fmt.Errorf("countries: %s: %w", c.Code, err)
+		}
+		if c.NoShowPolicy == (NoShowPolicy{}) {
+			c.NoShowPolicy = DefaultNoShowPolicy
+		} else if field, err := c.NoShowPolicy.Validate(); err != nil {
+			return nil, fmt.Errorf("countries: %s: noShowPolicy.%s %w", c.Code, field, err)
+		} else if c.NoShowPolicy.Limit == 0 {
+			return nil, fmt.Errorf("countries: %s: noShowPolicy.limit must be between 1 and %d", c.Code, MaxNoShowLimit)
 		}
 		c.specs = map[string]Specialty{}
 		for _, s := range c.Specialties {

@@ -1,6 +1,10 @@
 package countries
 
-import "testing"
+import (
+	"strings"
+	"testing"
+	"time"
+)
 
 func TestLimits(t *testing.T) {
 	cat := MustDefault()
@@ -38,6 +42,37 @@ func TestOverrideLimits(t *testing.T) {
 	for _, bad := range []string{"nope=1", "liveHoldsPerPatient=0", "liveHoldsPerPatient"} {
 		if err := cat.OverrideLimits(bad); err == nil {
 			t.Fatalf("%q accepted", bad)
+		}
+	}
+}
+
+// TestNoShowPolicy: a country's policy from the catalogue, the default when absent, and a
+// policy out of bounds refused with the field at fault.
+func TestNoShowPolicy(t *testing.T) {
+	cat := MustDefault()
+	fr, _ := cat.Get("fr")
+	de, _ := cat.Get("de")
+	if fr.NoShowPolicy != (NoShowPolicy{Limit: 3, PeriodDays: 365, RestrictionDays: 90}) || de.NoShowPolicy != DefaultNoShowPolicy {
+		t.Fatalf("fr %+v, de %+v", fr.NoShowPolicy, de.NoShowPolicy)
+	}
+	q, err := Parse([]byte(`countries:
+  - {code: qq, name: Q, timeZone: UTC, locale: en-GB, noShowPolicy: {limit: 2, periodDays: 30, restrictionDays: 7}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := q.Get("qq"); c.NoShowPolicy.Period() != 30*24*time.Hour || c.NoShowPolicy.Restriction() != 7*24*time.Hour || c.NoShowPolicy.Limit != 2 {
+		t.Fatalf("qq %+v", c.NoShowPolicy)
+	}
+	for bad, field := range map[string]string{
+		`{limit: 2, periodDays: 0, restrictionDays: 7}`:  "periodDays",
+		`{limit: 21, periodDays: 30, restrictionDays: 7}`: "limit",
+		`{limit: 0, periodDays: 30, restrictionDays: 7}`:  "limit",
+		`{limit: 2, periodDays: 30, restrictionDays: 0}`:  "restrictionDays",
+	} {
+		_, err := Parse([]byte(`countries:
+  - {code: qq, name: Q, timeZone: UTC, locale: en-GB, noShowPolicy: ` + bad + `}`))
+		if err == nil || !strings.Contains(err.Error(), "noShowPolicy."+field) {
+			t.Errorf("%s: %v", bad, err)
 		}
 	}
 }

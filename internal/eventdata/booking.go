@@ -14,6 +14,10 @@ const (
 	// the row is kept for the practice's records under new ids (data: the
 	// row after, with ErasedPersonID the person it no longer names).
 	AppointmentAnonymised = "careslot.booking.AppointmentAnonymised.v1"
+	// SeriesBooked: a treatment series was booked, all its sessions at once
+	// (data: Series); each session also has its own AppointmentBooked, with
+	// SeriesID set.
+	SeriesBooked = "careslot.booking.SeriesBooked.v1"
 )
 
 // ReasonPatientErased is the cancellation reason of the future appointments
@@ -52,6 +56,24 @@ type Appointment struct {
 	CancellationReason string `json:"cancellationReason,omitempty"`
 	// ErasedPersonID is, in AppointmentAnonymised, who attended before.
 	ErasedPersonID string `json:"erasedPersonId,omitempty"`
+	// SeriesID and SeriesIndex (1 to its count) place a session of a
+	// treatment series; empty for an appointment booked alone.
+	SeriesID    string `json:"seriesId,omitempty"`
+	SeriesIndex int    `json:"seriesIndex,omitempty"`
+}
+
+// Series is the data of SeriesBooked: a treatment series and every session
+// as its AppointmentBooked describes it, in order.
+type Series struct {
+	ID                string        `json:"id"`
+	PractitionerID    string        `json:"practitionerId"`
+	Country           string        `json:"country"`
+	PatientID         string        `json:"patientId"`
+	RelativeID        string        `json:"relativeId,omitempty"`
+	AppointmentTypeID string        `json:"appointmentTypeId"`
+	EveryDays         int           `json:"everyDays"`
+	Count             int           `json:"count"`
+	Sessions          []Appointment `json:"sessions"`
 }
 
 // Slot is a span an appointment occupied.

@@ -24,6 +24,17 @@ type Practitioner struct {
 	OpeningHours       []OpeningHours    `json:"openingHours"`
 	// Absences lists the absences that have not ended yet.
 	Absences []Absence `json:"absences"`
+	// NoShowPolicy is the practice's own policy against repeat no-shows;
+	// absent, its country's (the countries catalogue) applies.
+	NoShowPolicy *NoShowPolicy `json:"noShowPolicy,omitempty"`
+}
+
+// NoShowPolicy: after Limit no-shows with the practice in PeriodDays, a
+// patient account may not book it online for RestrictionDays (Limit 0: never).
+type NoShowPolicy struct {
+	Limit           int `json:"limit"`
+	PeriodDays      int `json:"periodDays"`
+	RestrictionDays int `json:"restrictionDays"`
 }
 
 // OpeningHours is a weekly rule: wall-clock times in the location's zone.

@@ -108,7 +108,11 @@ func Present(ctx context.Context, logger *slog.Logger, err error) *gqlerror.Erro
 		if e.Field != "" {
 			gqlErr.Message = e.Field + ": " + e.Message
 		}
-		ext := map[string]any{"code": string(e.Code)}
+		ext := make(map[string]any, len(e.Extensions)+3)
+		for k, v := range e.Extensions {
+			ext[k] = v
+		}
+		ext["code"] = string(e.Code)
 		if e.Field != "" {
 			ext["field"] = e.Field
 		}

@@ -42,3 +42,17 @@ func TestPresentInputErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestPresentExtensions: a domain error's extensions reach the client beside its code and
+// reason, and never replace them.
+func TestPresentExtensions(t *testing.T) {
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ctx := graphql.WithResponseContext(context.Background(), graphql.DefaultErrorPresenter, nil)
+	err := &apperr.Error{Code: apperr.BookingRestricted, Reason: "NO_SHOWS", Message: "restricted",
+		Extensions: map[string]any{"until": "2030-09-01T00:00:00Z", "code": "FORGED"}}
+	got := Present(ctx, quiet, err)
+	if got.Extensions["code"] != string(apperr.BookingRestricted) || got.Extensions["reason"] != "NO_SHOWS" ||
+		got.Extensions["until"] != "2030-09-01T00:00:00Z" {
+		t.Fatalf("extensions %+v", got.Extensions)
+	}
+}

@@ -20,6 +20,9 @@ func SnapshotOf(a store.Aggregate) eventdata.Practitioner {
 		Locations: []eventdata.Location{}, AppointmentTypes: []eventdata.AppointmentType{},
 		OpeningHours: []eventdata.OpeningHours{}, Absences: []eventdata.Absence{},
 	}
+	if np := p.NoShowPolicy; np != nil {
+		s.NoShowPolicy = &eventdata.NoShowPolicy{Limit: np.Limit, PeriodDays: np.PeriodDays, RestrictionDays: np.RestrictionDays}
+	}
 	for _, l := range a.Locations {
 		s.Locations = append(s.Locations, eventdata.Location{ID: l.ID, Name: l.Name, Line1: l.Line1, PostalCode: l.PostalCode,
 			City: l.City, Country: l.AddressCountry, Lat: l.Lat, Lon: l.Lon, TimeZone: l.TimeZone})

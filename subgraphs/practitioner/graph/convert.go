@@ -3,6 +3,7 @@ package graph
 import (
 	"slices"
 
+	"github.com/careslot/careslot/internal/countries"
 	"github.com/careslot/careslot/internal/gqlscalar"
 	"github.com/careslot/careslot/subgraphs/practitioner/business"
 	"github.com/careslot/careslot/subgraphs/practitioner/graph/model"
@@ -15,6 +16,9 @@ func (r *Resolver) practitioner(p store.Practitioner) *model.Practitioner {
 		DisplayName: business.DisplayName(p), Languages: nonNil(p.Languages),
 		AcceptsNewPatients: p.AcceptsNewPatients, Rating: p.Rating,
 		Specialties: make([]model.Specialty, 0, len(p.Specialties)),
+	}
+	if np := p.NoShowPolicy; np != nil {
+		m.OwnNoShowPolicy = &countries.NoShowPolicy{Limit: np.Limit, PeriodDays: np.PeriodDays, RestrictionDays: np.RestrictionDays}
 	}
 	if p.Bio != "" {
 		bio := p.Bio

@@ -130,8 +130,16 @@ type ComplexityRoot struct {
 		RegisterPractitioner  func(childComplexity int, input model.RegisterPractitionerInput) int
 		RemoveAbsence         func(childComplexity int, id string) int
 		SaveAppointmentType   func(childComplexity int, input model.SaveAppointmentTypeInput) int
+		SetNoShowPolicy       func(childComplexity int, input model.SetNoShowPolicyInput) int
 		SetOpeningHours       func(childComplexity int, input model.SetOpeningHoursInput) int
 		UpdatePracticeProfile func(childComplexity int, input model.UpdatePracticeProfileInput) int
+	}
+
+	NoShowPolicy struct {
+		Limit           func(childComplexity int) int
+		Own             func(childComplexity int) int
+		PeriodDays      func(childComplexity int) int
+		RestrictionDays func(childComplexity int) int
 	}
 
 	OpeningHoursRule struct {
@@ -156,6 +164,7 @@ type ComplexityRoot struct {
 		Languages          func(childComplexity int) int
 		LastName           func(childComplexity int) int
 		Locations          func(childComplexity int) int
+		NoShowPolicy       func(childComplexity int) int
 		OpeningHours       func(childComplexity int) int
 		Rating             func(childComplexity int) int
 		Specialties        func(childComplexity int) int
@@ -180,6 +189,10 @@ type ComplexityRoot struct {
 
 	SaveAppointmentTypePayload struct {
 		AppointmentType func(childComplexity int) int
+	}
+
+	SetNoShowPolicyPayload struct {
+		Practitioner func(childComplexity int) int
 	}
 
 	SetOpeningHoursPayload struct {
@@ -224,6 +237,7 @@ type MutationResolver interface {
 	AddAbsence(ctx context.Context, input model.AddAbsenceInput) (*model.AddAbsencePayload, error)
 	RemoveAbsence(ctx context.Context, id string) (*model.RemoveAbsencePayload, error)
 	ImportPractitioners(ctx context.Context, input []model.ImportPractitionerInput) (*model.ImportPractitionersPayload, error)
+	SetNoShowPolicy(ctx context.Context, input model.SetNoShowPolicyInput) (*model.SetNoShowPolicyPayload, error)
 }
 type OpeningHoursRuleResolver interface {
 	Location(ctx context.Context, obj *model.OpeningHoursRule) (*model.Location, error)
@@ -235,6 +249,7 @@ type PractitionerResolver interface {
 	AppointmentTypes(ctx context.Context, obj *model.Practitioner) ([]model.AppointmentType, error)
 	OpeningHours(ctx context.Context, obj *model.Practitioner) ([]model.OpeningHoursRule, error)
 	Absences(ctx context.Context, obj *model.Practitioner, includePast *bool) ([]model.Absence, error)
+	NoShowPolicy(ctx context.Context, obj *model.Practitioner) (*model.NoShowPolicy, error)
 }
 type QueryResolver interface {
 	Practitioner(ctx context.Context, id string) (*model.Practitioner, error)
@@ -629,6 +644,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SaveAppointmentType(childComplexity, args["input"].(model.SaveAppointmentTypeInput)), true
+	case "Mutation.setNoShowPolicy":
+		if e.ComplexityRoot.Mutation.SetNoShowPolicy == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setNoShowPolicy_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetNoShowPolicy(childComplexity, args["input"].(model.SetNoShowPolicyInput)), true
 	case "Mutation.setOpeningHours":
 		if e.ComplexityRoot.Mutation.SetOpeningHours == nil {
 			break
@@ -651,6 +677,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdatePracticeProfile(childComplexity, args["input"].(model.UpdatePracticeProfileInput)), true
+
+	case "NoShowPolicy.limit":
+		if e.ComplexityRoot.NoShowPolicy.Limit == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NoShowPolicy.Limit(childComplexity), true
+	case "NoShowPolicy.own":
+		if e.ComplexityRoot.NoShowPolicy.Own == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NoShowPolicy.Own(childComplexity), true
+	case "NoShowPolicy.periodDays":
+		if e.ComplexityRoot.NoShowPolicy.PeriodDays == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NoShowPolicy.PeriodDays(childComplexity), true
+	case "NoShowPolicy.restrictionDays":
+		if e.ComplexityRoot.NoShowPolicy.RestrictionDays == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NoShowPolicy.RestrictionDays(childComplexity), true
 
 	case "OpeningHoursRule.appointmentTypes":
 		if e.ComplexityRoot.OpeningHoursRule.AppointmentTypes == nil {
@@ -766,6 +817,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Practitioner.Locations(childComplexity), true
+	case "Practitioner.noShowPolicy":
+		if e.ComplexityRoot.Practitioner.NoShowPolicy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Practitioner.NoShowPolicy(childComplexity), true
 	case "Practitioner.openingHours":
 		if e.ComplexityRoot.Practitioner.OpeningHours == nil {
 			break
@@ -864,6 +921,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.SaveAppointmentTypePayload.AppointmentType(childComplexity), true
 
+	case "SetNoShowPolicyPayload.practitioner":
+		if e.ComplexityRoot.SetNoShowPolicyPayload.Practitioner == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SetNoShowPolicyPayload.Practitioner(childComplexity), true
+
 	case "SetOpeningHoursPayload.practitioner":
 		if e.ComplexityRoot.SetOpeningHoursPayload.Practitioner == nil {
 			break
@@ -916,10 +980,12 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("ImportOpeningHoursInput", ec.unmarshalInputImportOpeningHoursInput),
 			graphql.NewInputUnmarshaler("ImportPractitionerInput", ec.unmarshalInputImportPractitionerInput),
 			graphql.NewInputUnmarshaler("LocationByIDsInput", ec.unmarshalInputLocationByIDsInput),
+			graphql.NewInputUnmarshaler("NoShowPolicyInput", ec.unmarshalInputNoShowPolicyInput),
 			graphql.NewInputUnmarshaler("OpeningHoursRuleInput", ec.unmarshalInputOpeningHoursRuleInput),
 			graphql.NewInputUnmarshaler("PractitionerByIDsInput", ec.unmarshalInputPractitionerByIDsInput),
 			graphql.NewInputUnmarshaler("RegisterPractitionerInput", ec.unmarshalInputRegisterPractitionerInput),
 			graphql.NewInputUnmarshaler("SaveAppointmentTypeInput", ec.unmarshalInputSaveAppointmentTypeInput),
+			graphql.NewInputUnmarshaler("SetNoShowPolicyInput", ec.unmarshalInputSetNoShowPolicyInput),
 			graphql.NewInputUnmarshaler("SetOpeningHoursInput", ec.unmarshalInputSetOpeningHoursInput),
 			graphql.NewInputUnmarshaler("UpdatePracticeProfileInput", ec.unmarshalInputUpdatePracticeProfileInput),
 		)
@@ -1330,6 +1396,55 @@ type ImportPractitionersPayload {
   "Per input row, the imported practitioner's id (null for a failed row)."
   practitionerIds: [ID]!
 }
+
+# --- No-show policy (ADR 21): the practice's own, or its country's.
+
+extend type Mutation {
+  """
+  Sets the practice's policy against repeat no-shows (the practitioner or a
+  secretary acting for them): after limit no-shows with the practice within
+  periodDays, a patient may not book it online for restrictionDays (the desk
+  still can). policy null gives the practice its country's default back.
+  """
+  setNoShowPolicy(input: SetNoShowPolicyInput!): SetNoShowPolicyPayload!
+}
+
+extend type Practitioner {
+  "The policy against repeat no-shows that applies to the practice: its own, or its country's."
+  noShowPolicy: NoShowPolicy!
+}
+
+"When repeat no-shows stop a patient booking a practice online."
+type NoShowPolicy {
+  "No-shows that trigger a restriction; 0: the practice never restricts."
+  limit: Int!
+  "How many days back no-shows count."
+  periodDays: Int!
+  "How many days the restriction lasts."
+  restrictionDays: Int!
+  "Whether the practice set it (false: the country's default)."
+  own: Boolean!
+}
+
+input SetNoShowPolicyInput {
+  "Required for a secretary acting for several practitioners."
+  practitionerId: ID
+  "The practice's own policy; null for the country's default."
+  policy: NoShowPolicyInput
+}
+
+input NoShowPolicyInput {
+  "0 (never restrict) to 20."
+  limit: Int!
+  "1 to 730."
+  periodDays: Int!
+  "1 to 365."
+  restrictionDays: Int!
+}
+
+type SetNoShowPolicyPayload {
+  practitioner: Practitioner!
+}
 `, BuiltIn: false},
 	{Name: "../../../federation/directives.graphql", Input: `
 	directive @authenticated on FIELD_DEFINITION | OBJECT | INTERFACE | SCALAR | ENUM
@@ -1568,6 +1683,20 @@ func (ec *executionContext) childFields_Location(ctx context.Context, field grap
 	return nil, fmt.Errorf("no field named %q was found under type Location", field.Name)
 }
 
+func (ec *executionContext) childFields_NoShowPolicy(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "limit":
+		return ec.fieldContext_NoShowPolicy_limit(ctx, field)
+	case "periodDays":
+		return ec.fieldContext_NoShowPolicy_periodDays(ctx, field)
+	case "restrictionDays":
+		return ec.fieldContext_NoShowPolicy_restrictionDays(ctx, field)
+	case "own":
+		return ec.fieldContext_NoShowPolicy_own(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type NoShowPolicy", field.Name)
+}
+
 func (ec *executionContext) childFields_OpeningHoursRule(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -1618,6 +1747,8 @@ func (ec *executionContext) childFields_Practitioner(ctx context.Context, field 
 		return ec.fieldContext_Practitioner_openingHours(ctx, field)
 	case "absences":
 		return ec.fieldContext_Practitioner_absences(ctx, field)
+	case "noShowPolicy":
+		return ec.fieldContext_Practitioner_noShowPolicy(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Practitioner", field.Name)
 }
@@ -1644,6 +1775,14 @@ func (ec *executionContext) childFields_SaveAppointmentTypePayload(ctx context.C
 		return ec.fieldContext_SaveAppointmentTypePayload_appointmentType(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type SaveAppointmentTypePayload", field.Name)
+}
+
+func (ec *executionContext) childFields_SetNoShowPolicyPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "practitioner":
+		return ec.fieldContext_SetNoShowPolicyPayload_practitioner(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SetNoShowPolicyPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_SetOpeningHoursPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -1914,6 +2053,20 @@ func (ec *executionContext) field_Mutation_saveAppointmentType_args(ctx context.
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.SaveAppointmentTypeInput, error) {
 			return ec.unmarshalNSaveAppointmentTypeInput2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpractitionerᚋgraphᚋmodelᚐSaveAppointmentTypeInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_setNoShowPolicy_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.SetNoShowPolicyInput, error) {
+			return ec.unmarshalNSetNoShowPolicyInput2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpractitionerᚋgraphᚋmodelᚐSetNoShowPolicyInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -3644,6 +3797,142 @@ func (ec *executionContext) fieldContext_Mutation_importPractitioners(ctx contex
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_setNoShowPolicy(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_setNoShowPolicy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SetNoShowPolicy(ctx, fc.Args["input"].(model.SetNoShowPolicyInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SetNoShowPolicyPayload) graphql.Marshaler {
+			return ec.marshalNSetNoShowPolicyPayload2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpractitionerᚋgraphᚋmodelᚐSetNoShowPolicyPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_setNoShowPolicy(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SetNoShowPolicyPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_setNoShowPolicy_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _NoShowPolicy_limit(ctx context.Context, field graphql.CollectedField, obj *model.NoShowPolicy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NoShowPolicy_limit(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Limit, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NoShowPolicy_limit(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("NoShowPolicy", field, false, false, "Int")
+}
+
+func (ec *executionContext) _NoShowPolicy_periodDays(ctx context.Context, field graphql.CollectedField, obj *model.NoShowPolicy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NoShowPolicy_periodDays(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PeriodDays, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NoShowPolicy_periodDays(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("NoShowPolicy", field, false, false, "Int")
+}
+
+func (ec *executionContext) _NoShowPolicy_restrictionDays(ctx context.Context, field graphql.CollectedField, obj *model.NoShowPolicy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NoShowPolicy_restrictionDays(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RestrictionDays, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NoShowPolicy_restrictionDays(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("NoShowPolicy", field, false, false, "Int")
+}
+
+func (ec *executionContext) _NoShowPolicy_own(ctx context.Context, field graphql.CollectedField, obj *model.NoShowPolicy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NoShowPolicy_own(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Own, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NoShowPolicy_own(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("NoShowPolicy", field, false, false, "Boolean")
+}
+
 func (ec *executionContext) _OpeningHoursRule_id(ctx context.Context, field graphql.CollectedField, obj *model.OpeningHoursRule) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -4202,6 +4491,38 @@ func (ec *executionContext) fieldContext_Practitioner_absences(ctx context.Conte
 	return fc, nil
 }
 
+func (ec *executionContext) _Practitioner_noShowPolicy(ctx context.Context, field graphql.CollectedField, obj *model.Practitioner) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Practitioner_noShowPolicy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Practitioner().NoShowPolicy(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.NoShowPolicy) graphql.Marshaler {
+			return ec.marshalNNoShowPolicy2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpractitionerᚋgraphᚋmodelᚐNoShowPolicy(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Practitioner_noShowPolicy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Practitioner",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_NoShowPolicy(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_practitioner(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -4600,6 +4921,38 @@ func (ec *executionContext) fieldContext_SaveAppointmentTypePayload_appointmentT
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_AppointmentType(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SetNoShowPolicyPayload_practitioner(ctx context.Context, field graphql.CollectedField, obj *model.SetNoShowPolicyPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SetNoShowPolicyPayload_practitioner(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Practitioner, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Practitioner) graphql.Marshaler {
+			return ec.marshalNPractitioner2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpractitionerᚋgraphᚋmodelᚐPractitioner(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SetNoShowPolicyPayload_practitioner(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SetNoShowPolicyPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Practitioner(ctx, field)
 		},
 	}
 	return fc, nil
@@ -6441,6 +6794,62 @@ func UnmarshalLocationByIDsInput(ctx context.Context, raw any) (model.LocationBy
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputNoShowPolicyInput(ctx context.Context, obj any) (model.NoShowPolicyInput, error) {
+	var it model.NoShowPolicyInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"limit", "periodDays", "restrictionDays"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "limit":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("limit"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Limit = data
+		case "periodDays":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("periodDays"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PeriodDays = data
+		case "restrictionDays":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("restrictionDays"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RestrictionDays = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalNoShowPolicyInput unmarshals raw into the NoShowPolicyInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalNoShowPolicyInput(ctx context.Context, raw any) (model.NoShowPolicyInput, error) {
+	var out model.NoShowPolicyInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "NoShowPolicyInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputOpeningHoursRuleInput(ctx context.Context, obj any) (model.OpeningHoursRuleInput, error) {
 	var it model.OpeningHoursRuleInput
 	if obj == nil {
@@ -6746,6 +7155,55 @@ func (ec *executionContext) unmarshalInputSaveAppointmentTypeInput(ctx context.C
 func UnmarshalSaveAppointmentTypeInput(ctx context.Context, raw any) (model.SaveAppointmentTypeInput, error) {
 	var out model.SaveAppointmentTypeInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "SaveAppointmentTypeInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputSetNoShowPolicyInput(ctx context.Context, obj any) (model.SetNoShowPolicyInput, error) {
+	var it model.SetNoShowPolicyInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"practitionerId", "policy"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "practitionerId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("practitionerId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PractitionerID = data
+		case "policy":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("policy"))
+			data, err := ec.unmarshalONoShowPolicyInput2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpractitionerᚋgraphᚋmodelᚐNoShowPolicyInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Policy = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalSetNoShowPolicyInput unmarshals raw into the SetNoShowPolicyInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalSetNoShowPolicyInput(ctx context.Context, raw any) (model.SetNoShowPolicyInput, error) {
+	var out model.SetNoShowPolicyInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "SetNoShowPolicyInput", raw, &out)
 	return out, err
 }
 
@@ -7543,6 +8001,61 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "setNoShowPolicy":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_setNoShowPolicy(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var noShowPolicyImplementors = []string{"NoShowPolicy"}
+
+func (ec *executionContext) _NoShowPolicy(ctx context.Context, sel ast.SelectionSet, obj *model.NoShowPolicy) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, noShowPolicyImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("NoShowPolicy")
+		case "limit":
+			out.Values[i] = ec._NoShowPolicy_limit(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "periodDays":
+			out.Values[i] = ec._NoShowPolicy_periodDays(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "restrictionDays":
+			out.Values[i] = ec._NoShowPolicy_restrictionDays(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "own":
+			out.Values[i] = ec._NoShowPolicy_own(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -7709,6 +8222,12 @@ func (ec *executionContext) _Practitioner(ctx context.Context, sel ast.Selection
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Practitioner_absences(ctx, field, obj)
+				})
+		case "noShowPolicy":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Practitioner_noShowPolicy(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -7892,6 +8411,39 @@ func (ec *executionContext) _SaveAppointmentTypePayload(ctx context.Context, sel
 			out.Values[i] = graphql.MarshalString("SaveAppointmentTypePayload")
 		case "appointmentType":
 			out.Values[i] = ec._SaveAppointmentTypePayload_appointmentType(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var setNoShowPolicyPayloadImplementors = []string{"SetNoShowPolicyPayload"}
+
+func (ec *executionContext) _SetNoShowPolicyPayload(ctx context.Context, sel ast.SelectionSet, obj *model.SetNoShowPolicyPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, setNoShowPolicyPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SetNoShowPolicyPayload")
+		case "practitioner":
+			out.Values[i] = ec._SetNoShowPolicyPayload_practitioner(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -8812,6 +9364,14 @@ func (ec *executionContext) unmarshalNLocationByIDsInput2ᚕᚖgithubᚗcomᚋca
 	return res, nil
 }
 
+func (ec *executionContext) marshalNNoShowPolicy2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpractitionerᚋgraphᚋmodelᚐNoShowPolicy(ctx context.Context, sel ast.SelectionSet, v *model.NoShowPolicy) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "NoShowPolicy!")
+		return graphql.Null
+	}
+	return ec._NoShowPolicy(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNOpeningHoursRule2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpractitionerᚋgraphᚋmodelᚐOpeningHoursRule(ctx context.Context, sel ast.SelectionSet, v model.OpeningHoursRule) graphql.Marshaler {
 	return ec._OpeningHoursRule(ctx, sel, &v)
 }
@@ -8905,6 +9465,19 @@ func (ec *executionContext) marshalNSaveAppointmentTypePayload2ᚖgithubᚗcom�
 		return graphql.Null
 	}
 	return ec._SaveAppointmentTypePayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNSetNoShowPolicyInput2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpractitionerᚋgraphᚋmodelᚐSetNoShowPolicyInput(ctx context.Context, v any) (model.SetNoShowPolicyInput, error) {
+	res, err := ec.unmarshalInputSetNoShowPolicyInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNSetNoShowPolicyPayload2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpractitionerᚋgraphᚋmodelᚐSetNoShowPolicyPayload(ctx context.Context, sel ast.SelectionSet, v *model.SetNoShowPolicyPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SetNoShowPolicyPayload!")
+		return graphql.Null
+	}
+	return ec._SetNoShowPolicyPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNSetOpeningHoursInput2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpractitionerᚋgraphᚋmodelᚐSetOpeningHoursInput(ctx context.Context, v any) (model.SetOpeningHoursInput, error) {
@@ -9533,6 +10106,14 @@ func (ec *executionContext) unmarshalOLocationByIDsInput2ᚖgithubᚗcomᚋcares
 		return nil, nil
 	}
 	res, err := ec.unmarshalInputLocationByIDsInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalONoShowPolicyInput2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpractitionerᚋgraphᚋmodelᚐNoShowPolicyInput(ctx context.Context, v any) (*model.NoShowPolicyInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputNoShowPolicyInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 

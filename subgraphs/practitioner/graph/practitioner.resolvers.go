@@ -9,6 +9,7 @@ import (
 	"context"
 
 	"github.com/careslot/careslot/internal/apperr"
+	"github.com/careslot/careslot/internal/countries"
 	"github.com/careslot/careslot/subgraphs/practitioner/business"
 	"github.com/careslot/careslot/subgraphs/practitioner/graph/model"
 	"github.com/careslot/careslot/subgraphs/practitioner/store"
@@ -135,6 +136,19 @@ func (r *mutationResolver) ImportPractitioners(ctx context.Context, input []mode
 	return out, nil
 }
 
+// SetNoShowPolicy is the resolver for the setNoShowPolicy field.
+func (r *mutationResolver) SetNoShowPolicy(ctx context.Context, input model.SetNoShowPolicyInput) (*model.SetNoShowPolicyPayload, error) {
+	in := business.NoShowPolicyInput{PractitionerID: deref(input.PractitionerID)}
+	if p := input.Policy; p != nil {
+		in.Policy = &countries.NoShowPolicy{Limit: p.Limit, PeriodDays: p.PeriodDays, RestrictionDays: p.RestrictionDays}
+	}
+	p, err := r.Service.SetNoShowPolicy(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	return &model.SetNoShowPolicyPayload{Practitioner: r.practitioner(p)}, nil
+}
+
 // Location is the resolver for the location field.
 func (r *openingHoursRuleResolver) Location(ctx context.Context, obj *model.OpeningHoursRule) (*model.Location, error) {
 	rows, err := loaders(ctx).Locations.Load(ctx, obj.PractitionerID)
@@ -226,6 +240,12 @@ func (r *practitionerResolver) Absences(ctx context.Context, obj *model.Practiti
 		out[i] = absence(a)
 	}
 	return out, nil
+}
+
+// NoShowPolicy is the resolver for the noShowPolicy field.
+func (r *practitionerResolver) NoShowPolicy(ctx context.Context, obj *model.Practitioner) (*model.NoShowPolicy, error) {
+	p, own := r.Service.NoShowPolicy(obj.Country, obj.OwnNoShowPolicy)
+	return &model.NoShowPolicy{Limit: p.Limit, PeriodDays: p.PeriodDays, RestrictionDays: p.RestrictionDays, Own: own}, nil
 }
 
 // Practitioner is the resolver for the practitioner field.

@@ -37,9 +37,16 @@ type Practitioner struct {
 	RegistrationNumber string
 	AcceptsNewPatients bool
 	Rating             *float64
-	Version            int64
-	CreatedAt          time.Time
-	UpdatedAt          time.Time
+	// NoShowPolicy is the practice's own policy (nil: its country's).
+	NoShowPolicy *NoShowPolicy
+	Version      int64
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// NoShowPolicy is a practice's own policy against repeat no-shows.
+type NoShowPolicy struct {
+	Limit, PeriodDays, RestrictionDays int
 }
 
 // Location is a practice address with its zone.
@@ -104,15 +111,21 @@ func (t *Tx) Emit(ctx context.Context, topic, key string, ev events.Envelope) er
 }
 
 const practitionerCols = `id, country, coalesce(external_id, ''), first_name, last_name, coalesce(bio, ''), languages, specialties,
-	coalesce(registration_number, ''), accepts_new_patients, rating, version, created_at, updated_at`
+	coalesce(registration_number, ''), accepts_new_patients, rating, version, created_at, updated_at,
+	no_show_limit, no_show_period_days, no_show_restriction_days`
 
 func scanPractitioner(row pgx.Row) (Practitioner, error) {
 	var p Practitioner
 	var rating *float32
+	var noShowLimit, noShowPeriod, noShowRestriction *int
 	err := row.Scan(&p.ID, &p.Country, &p.ExternalID, &p.FirstName, &p.LastName, &p.Bio, &p.Languages, &p.Specialties,
-		&p.RegistrationNumber, &p.AcceptsNewPatients, &rating, &p.Version, &p.CreatedAt, &p.UpdatedAt)
+		&p.RegistrationNumber, &p.AcceptsNewPatients, &rating, &p.Version, &p.CreatedAt, &p.UpdatedAt,
+		&noShowLimit, &noShowPeriod, &noShowRestriction)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return p, ErrNotFound
+	}
+	if noShowLimit != nil && noShowPeriod != nil && noShowRestriction != nil {
+		p.NoShowPolicy = &NoShowPolicy{Limit: *noShowLimit, PeriodDays: *noShowPeriod, RestrictionDays: *noShowRestriction}
 	}
 	if rating != nil {
 		r := float64(*rating)
@@ -160,6 +173,20 @@ func (t *Tx) UpdatePractitioner(ctx context.Context, p Practitioner) (int64, err
 	}
 	var v int64
 	err = t.tx.QueryRow(ctx, q, args...).Scan(&v)
+	return v, err
+}
+
+// SetNoShowPolicy sets the practice's own no-show policy (nil: back to its
+// country's) and bumps its version.
+func (t *Tx) SetNoShowPolicy(ctx context.Context, country, id string, p *NoShowPolicy) (int64, error) {
+	var limit, period, restriction *int
+	if p != nil {
+		limit, period, restriction = &p.Limit, &p.PeriodDays, &p.RestrictionDays
+	}
+	var v int64
+	err := t.tx.QueryRow(ctx, `UPDATE practitioners SET no_show_limit = $3, no_show_period_days = $4,
+		no_show_restriction_days = $5, version = version + 1, updated_at = now()
+		WHERE country = $1 AND id = $2 RETURNING version`, country, id, limit, period, restriction).Scan(&v)
 	return v, err
 }
 

@@ -3,7 +3,10 @@
 // generated into models_gen.go.
 package model
 
-import "github.com/careslot/careslot/internal/gqlscalar"
+import (
+	"github.com/careslot/careslot/internal/countries"
+	"github.com/careslot/careslot/internal/gqlscalar"
+)
 
 // Practitioner is a practitioner profile; locations and appointment types are
 // resolved (and batched) separately.
@@ -18,6 +21,9 @@ type Practitioner struct {
 	AcceptsNewPatients bool        `json:"acceptsNewPatients"`
 	Rating             *float64    `json:"rating,omitempty"`
 	Specialties        []Specialty `json:"specialties"`
+	// OwnNoShowPolicy is the practice's own no-show policy (nil: its
+	// country's), for the noShowPolicy resolver.
+	OwnNoShowPolicy *countries.NoShowPolicy `json:"-"`
 }
 
 // Location is a place of practice.

@@ -153,6 +153,27 @@ type LocationByIDsInput struct {
 type Mutation struct {
 }
 
+// When repeat no-shows stop a patient booking a practice online.
+type NoShowPolicy struct {
+	// No-shows that trigger a restriction; 0: the practice never restricts.
+	Limit int `json:"limit"`
+	// How many days back no-shows count.
+	PeriodDays int `json:"periodDays"`
+	// How many days the restriction lasts.
+	RestrictionDays int `json:"restrictionDays"`
+	// Whether the practice set it (false: the country's default).
+	Own bool `json:"own"`
+}
+
+type NoShowPolicyInput struct {
+	// 0 (never restrict) to 20.
+	Limit int `json:"limit"`
+	// 1 to 730.
+	PeriodDays int `json:"periodDays"`
+	// 1 to 365.
+	RestrictionDays int `json:"restrictionDays"`
+}
+
 type OpeningHoursRuleInput struct {
 	Weekday Weekday `json:"weekday"`
 	// HH:MM on a 5-minute boundary.
@@ -209,6 +230,17 @@ type SaveAppointmentTypeInput struct {
 
 type SaveAppointmentTypePayload struct {
 	AppointmentType *AppointmentType `json:"appointmentType"`
+}
+
+type SetNoShowPolicyInput struct {
+	// Required for a secretary acting for several practitioners.
+	PractitionerID *string `json:"practitionerId,omitempty"`
+	// The practice's own policy; null for the country's default.
+	Policy *NoShowPolicyInput `json:"policy,omitempty"`
+}
+
+type SetNoShowPolicyPayload struct {
+	Practitioner *Practitioner `json:"practitioner"`
 }
 
 type SetOpeningHoursInput struct {
