@@ -64,7 +64,7 @@ func TestNoShowPolicy(t *testing.T) {
 		t.Fatalf("qq %+v", c.NoShowPolicy)
 	}
 	for bad, field := range map[string]string{
-		`{limit: 2, periodDays: 0, restrictionDays: 7}`:  "periodDays",
+		`{limit: 2, periodDays: 0, restrictionDays: 7}`:   "periodDays",
 		`{limit: 21, periodDays: 30, restrictionDays: 7}`: "limit",
 		`{limit: 0, periodDays: 30, restrictionDays: 7}`:  "limit",
 		`{limit: 2, periodDays: 30, restrictionDays: 0}`:  "restrictionDays",
