@@ -39,6 +39,13 @@ func Add(ctx context.Context, tx pgx.Tx, topic, key string, ev events.Envelope) 
 	return nil
 }
 
+// Queue adds the insert of row to batch b, which the caller sends in the
+// transaction that makes the change (a change of many rows and events in
+// one round trip). After the commit, call Committed.
+func Queue(b *pgx.Batch, row Row) {
+	b.Queue(insertSQL, row.Args()...)
+}
+
 // relays holds the running relays per database pool, for Committed.
 var relays = struct {
 	sync.Mutex

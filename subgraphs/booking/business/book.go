@@ -32,6 +32,10 @@ type bookRequest struct {
 	note  string
 	start time.Time // UTC
 	hash  []byte    // the request's content, for the key
+	// atDesk marks a booking the practice makes for the patient (a desk
+	// booking): the online-only rules — the no-show restriction — do not
+	// apply to it. Online bookings (Book) leave it false.
+	atDesk bool
 }
 
 // Book books a slot for the calling patient or one of their relatives. Every
@@ -195,7 +199,8 @@ func (s *Service) commitBooking(ctx context.Context, req bookRequest, p *plan, b
 			return a, nil
 		}
 		why, err := s.store.WhyNoRow(ctx, store.NoRowQuery{Subject: req.me, Key: req.key, Country: a.Country,
-			PractitionerID: a.PractitionerID, BlockedFrom: a.BlockedFrom, BlockedUntil: a.BlockedUntil, Now: now})
+			PractitionerID: a.PractitionerID, BlockedFrom: a.BlockedFrom, BlockedUntil: a.BlockedUntil, Now: now,
+			PatientID: a.PatientID, AtDesk: b.AtDesk})
 		if err != nil {
 			return store.Appointment{}, err
 		}
@@ -203,6 +208,9 @@ func (s *Service) commitBooking(ctx context.Context, req bookRequest, p *plan, b
 		case why.HasKey:
 			got, err := storedAnswer(why.Key, opBook, req.hash)
 			return got.Appointment, err
+		case why.Restriction != nil:
+			// A restriction committed between the read and the booking.
+			return store.Appointment{}, restricted(*why.Restriction)
 		case why.ExpiredHold && !expired:
 			// A hold that is due but not yet swept stands in the way: expire
 			// it (and whatever else is due there), then try once more.

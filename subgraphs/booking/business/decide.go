@@ -85,12 +85,16 @@ func decideStart(p *plan, start time.Time, now time.Time, newPatient bool, dates
 
 // decideBooking is the decision of a booking: given the request, the plan
 // of the practice snapshot and what ReadForBooking found at now, it refuses
-// (the relative is not the caller's, the hold not theirs or on another
-// slot, the start not bookable: decideStart) or says what to write — the
+// (an online booking of an account the practice's no-show policy restricts,
+// the relative is not the caller's, the hold not theirs or on another slot,
+// the start not bookable: decideStart) or says what to write — the
 // appointment as PostgreSQL will return it, so that its event and the
 // answer its key remembers say the same, counted against limit, and the end
 // of the hold it replaces.
 func decideBooking(req bookRequest, p *plan, r store.BookRead, now time.Time, limit store.DayLimit) (store.Booking, error) {
+	if r.Restriction != nil && !req.atDesk {
+		return store.Booking{}, restricted(*r.Restriction)
+	}
 	person, relative := canonicalID(req.me), ""
 	if req.in.RelativeID != "" {
 		if !r.IsRelative {
@@ -131,7 +135,8 @@ func decideBooking(req bookRequest, p *plan, r store.BookRead, now time.Time, li
 		return store.Booking{}, err
 	}
 	return store.Booking{Appointment: a, Limit: limit, Topic: events.BookingEvents, Event: ev, Replaces: replaced,
-		Key: store.NewKey{Subject: req.me, Key: req.key, Operation: opBook, RequestHash: req.hash, Response: resp}}, nil
+		Key: store.NewKey{Subject: req.me, Key: req.key, Operation: opBook, RequestHash: req.hash, Response: resp},
+		AtDesk: req.atDesk, Now: now}, nil
 }
 
 // replacedHold checks the hold a booking names against its row as read: the

@@ -26,7 +26,8 @@ type HoldInput struct {
 // released or is turned into a booking. Holding the very slot the patient
 // already holds returns that hold; a hold beyond the country's live holds per
 // patient is HOLD_LIMIT_REACHED (counted under a per-patient lock in the
-// transaction that inserts, so racing holds cannot pass it together).
+// transaction that inserts, so racing holds cannot pass it together); a
+// patient the practice's no-show policy restricts is BOOKING_RESTRICTED.
 func (s *Service) Hold(ctx context.Context, in HoldInput) (store.Appointment, error) {
 	me, err := auth.PatientAccount(ctx)
 	if err != nil {
@@ -48,9 +49,12 @@ func (s *Service) hold(ctx context.Context, me string, in HoldInput) (store.Appo
 	var out store.Appointment
 	err = s.store.InTx(ctx, func(tx *store.Tx) error {
 		now := s.now()
-		live, err := tx.LockPatientLiveHolds(ctx, me, now)
+		live, restriction, err := tx.LockPatientLiveHolds(ctx, canonicalID(me), p.practitionerID, now)
 		if err != nil {
 			return err
+		}
+		if restriction != nil {
+			return restricted(*restriction)
 		}
 		for _, h := range live {
 			if h.PractitionerID == p.practitionerID && h.AppointmentTypeID == p.typ.ID && h.StartsAt.Equal(start) {

@@ -12,12 +12,32 @@ import (
 // MarkNoShow records that the patient did not come: the practitioner or a
 // secretary acting for them, once the appointment has started. Marking a
 // no-show again returns it unchanged.
+//
+// In the same transaction it counts the account's no-shows with the
+// practice within the practice's no-show policy period and, at the policy's
+// limit, restricts the account with the practice (restrictions.go): from its
+// commit on, no online hold or booking of the account with the practice
+// commits, including those in flight (the count holds the restriction lock
+// exclusively, so it waits for them, and they see the restriction after).
 func (s *Service) MarkNoShow(ctx context.Context, appointmentID string) (store.Appointment, error) {
 	caller, err := auth.RequireRole(ctx, auth.RolePractitioner, auth.RoleSecretary, auth.RoleAdmin)
 	if err != nil {
 		return store.Appointment{}, err
 	}
 	if err := ids(field{"appointmentId", appointmentID}); err != nil {
+		return store.Appointment{}, err
+	}
+	// The practice's policy, read before the transaction (the practice of an
+	// appointment never changes).
+	rows, err := s.store.ByIDs(ctx, []string{appointmentID})
+	if err != nil {
+		return store.Appointment{}, err
+	}
+	if len(rows) == 0 {
+		return store.Appointment{}, apperr.NotFoundf("appointment %q not found", appointmentID)
+	}
+	policy, err := s.noShowPolicy(ctx, rows[0].PractitionerID, rows[0].Country)
+	if err != nil {
 		return store.Appointment{}, err
 	}
 	var out store.Appointment
@@ -45,7 +65,19 @@ func (s *Service) MarkNoShow(ctx context.Context, appointmentID string) (store.A
 		if out, err = tx.MarkNoShow(ctx, a.Country, a.ID, now); err != nil {
 			return err
 		}
-		return s.emit(ctx, tx, eventdata.AppointmentNoShow, out, nil)
+		if err := s.emit(ctx, tx, eventdata.AppointmentNoShow, out, nil); err != nil {
+			return err
+		}
+		n, r, err := tx.CountNoShows(ctx, store.NoShowCount{PatientID: a.PatientID, PractitionerID: a.PractitionerID,
+			Country: a.Country, Now: now, Since: now.Add(-policy.Period()), Limit: policy.Limit, Until: now.Add(policy.Restriction())})
+		if err != nil {
+			return err
+		}
+		if r != nil {
+			s.log.InfoContext(ctx, "patient restricted after no-shows", "practitioner_id", a.PractitionerID,
+				"patient_id", a.PatientID, "no_shows", n, "until", r.Until)
+		}
+		return nil
 	})
 	if err != nil {
 		return store.Appointment{}, err

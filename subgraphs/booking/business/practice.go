@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/careslot/careslot/internal/apperr"
+	"github.com/careslot/careslot/internal/countries"
 	"github.com/careslot/careslot/internal/eventdata"
 	"github.com/careslot/careslot/internal/slots"
 	"github.com/careslot/careslot/subgraphs/booking/store"
@@ -85,6 +86,8 @@ type practice struct {
 	rules            []slots.Rule
 	absences         []slots.Interval
 	types            map[string]slots.Type
+	// noShow is the practice's own no-show policy (nil: its country's).
+	noShow *countries.NoShowPolicy
 }
 
 // decodePractice decodes a schedule replica.
@@ -94,6 +97,9 @@ func (s *Service) decodePractice(sc store.Schedule) (*practice, error) {
 		return nil, fmt.Errorf("booking: practitioner %s snapshot: %w", sc.PractitionerID, err)
 	}
 	pr := &practice{version: sc.Version}
+	if np := snap.NoShowPolicy; np != nil {
+		pr.noShow = &countries.NoShowPolicy{Limit: np.Limit, PeriodDays: np.PeriodDays, RestrictionDays: np.RestrictionDays}
+	}
 	country, ok := s.countries.Get(sc.Country)
 	if !ok {
 		return pr, nil

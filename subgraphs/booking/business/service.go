@@ -159,6 +159,7 @@ func Payload(a store.Appointment) eventdata.Appointment {
 		RelativeID: a.RelativeID, AppointmentTypeID: a.AppointmentTypeID, LocationID: a.LocationID, Status: a.Status,
 		StartsAt: a.StartsAt, EndsAt: a.EndsAt, BlockedFrom: a.BlockedFrom, BlockedUntil: a.BlockedUntil,
 		HoldExpiresAt: a.HoldExpiresAt, CancelledBy: a.CancelledBy, CancellationReason: a.CancellationReason,
+		SeriesID: a.SeriesID, SeriesIndex: a.SeriesIndex,
 	}
 }
 

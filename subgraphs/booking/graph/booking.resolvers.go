@@ -93,6 +93,55 @@ func (r *mutationResolver) RevokeCalendarFeed(ctx context.Context, practitionerI
 	return &model.RevokeCalendarFeedPayload{Revoked: revoked}, nil
 }
 
+// LiftBookingRestriction is the resolver for the liftBookingRestriction field.
+func (r *mutationResolver) LiftBookingRestriction(ctx context.Context, practitionerID string, patientID string) (*model.LiftBookingRestrictionPayload, error) {
+	lifted, err := r.Service.LiftRestriction(ctx, practitionerID, patientID)
+	if err != nil {
+		return nil, err
+	}
+	return &model.LiftBookingRestrictionPayload{Lifted: lifted}, nil
+}
+
+// BookSeries is the resolver for the bookSeries field.
+func (r *mutationResolver) BookSeries(ctx context.Context, input model.BookSeriesInput) (*model.BookSeriesPayload, error) {
+	b, err := r.Service.BookSeries(ctx, business.SeriesInput{
+		PractitionerID: input.PractitionerID, AppointmentTypeID: input.AppointmentTypeID, FirstStartsAt: input.FirstStartsAt,
+		EveryDays: input.EveryDays, Count: input.Count, IdempotencyKey: input.IdempotencyKey,
+		RelativeID: deref(input.RelativeID), Note: deref(input.Note),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &model.BookSeriesPayload{SeriesID: b.Series.ID, Appointments: appointments(b.Sessions)}, nil
+}
+
+// CancelSeries is the resolver for the cancelSeries field.
+func (r *mutationResolver) CancelSeries(ctx context.Context, input model.CancelSeriesInput) (*model.CancelSeriesPayload, error) {
+	rows, err := r.Service.CancelSeries(ctx, business.CancelSeriesInput{
+		SeriesID: input.SeriesID, FromAppointmentID: input.FromAppointmentID, Reason: input.Reason,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &model.CancelSeriesPayload{Appointments: appointments(rows)}, nil
+}
+
+// RescheduleSeries is the resolver for the rescheduleSeries field.
+func (r *mutationResolver) RescheduleSeries(ctx context.Context, input model.RescheduleSeriesInput) (*model.RescheduleSeriesPayload, error) {
+	moved, err := r.Service.RescheduleSeries(ctx, business.RescheduleSeriesInput{
+		SeriesID: input.SeriesID, FromAppointmentID: input.FromAppointmentID, StartsAt: input.StartsAt,
+		IdempotencyKey: input.IdempotencyKey,
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := &model.RescheduleSeriesPayload{Appointments: make([]model.Appointment, len(moved))}
+	for i, m := range moved {
+		out.Appointments[i] = *appointment(m.Appointment)
+	}
+	return out, nil
+}
+
 // Appointments is the resolver for the appointments field.
 func (r *patientResolver) Appointments(ctx context.Context, obj *model.Patient, upcoming *bool, first *int, after *string) (*model.AppointmentConnection, error) {
 	page, err := r.Service.PatientAppointments(ctx, obj.ID, business.PageInput{Upcoming: upcoming, First: first, After: deref(after)})
@@ -100,6 +149,15 @@ func (r *patientResolver) Appointments(ctx context.Context, obj *model.Patient, 
 		return nil, err
 	}
 	return connection(page), nil
+}
+
+// BookingRestrictions is the resolver for the bookingRestrictions field.
+func (r *patientResolver) BookingRestrictions(ctx context.Context, obj *model.Patient) ([]model.BookingRestriction, error) {
+	rows, err := r.Service.PatientRestrictions(ctx, obj.ID)
+	if err != nil {
+		return nil, err
+	}
+	return restrictions(rows), nil
 }
 
 // Agenda is the resolver for the agenda field.
@@ -122,6 +180,15 @@ func (r *practitionerResolver) CalendarFeed(ctx context.Context, obj *model.Prac
 		return nil, err
 	}
 	return &model.CalendarFeed{CreatedAt: f.CreatedAt}, nil
+}
+
+// BookingRestrictions is the resolver for the bookingRestrictions field.
+func (r *practitionerResolver) BookingRestrictions(ctx context.Context, obj *model.Practitioner) ([]model.BookingRestriction, error) {
+	rows, err := r.Service.PracticeRestrictions(ctx, obj.ID)
+	if err != nil {
+		return nil, err
+	}
+	return restrictions(rows), nil
 }
 
 // Appointment is the resolver for the appointment field.

@@ -28,7 +28,27 @@ func appointment(a store.Appointment) *model.Appointment {
 		by := model.CancelledBy(a.CancelledBy)
 		m.CancelledBy = &by
 	}
+	if a.SeriesID != "" {
+		m.Series = &model.AppointmentSeries{ID: a.SeriesID, Index: a.SeriesIndex, Count: a.SeriesCount}
+	}
 	return m
+}
+
+func appointments(rows []store.Appointment) []model.Appointment {
+	out := make([]model.Appointment, len(rows))
+	for i, a := range rows {
+		out[i] = *appointment(a)
+	}
+	return out
+}
+
+func restrictions(rows []store.Restriction) []model.BookingRestriction {
+	out := make([]model.BookingRestriction, len(rows))
+	for i, x := range rows {
+		out[i] = model.BookingRestriction{Practitioner: &model.Practitioner{ID: x.PractitionerID}, PatientID: x.PatientID,
+			PatientName: optional(x.PatientName), NoShows: x.NoShows, Since: x.Since, Until: x.Until}
+	}
+	return out
 }
 
 func previous(a store.Appointment) *model.PreviousAppointment {

@@ -62,6 +62,7 @@ type ComplexityRoot struct {
 		PatientPhone       func(childComplexity int) int
 		Practitioner       func(childComplexity int) int
 		Relative           func(childComplexity int) int
+		Series             func(childComplexity int) int
 		StartsAt           func(childComplexity int) int
 		Status             func(childComplexity int) int
 	}
@@ -81,6 +82,12 @@ type ComplexityRoot struct {
 		HasNextPage func(childComplexity int) int
 	}
 
+	AppointmentSeries struct {
+		Count func(childComplexity int) int
+		ID    func(childComplexity int) int
+		Index func(childComplexity int) int
+	}
+
 	AppointmentType struct {
 		ID func(childComplexity int) int
 	}
@@ -89,12 +96,30 @@ type ComplexityRoot struct {
 		Appointment func(childComplexity int) int
 	}
 
+	BookSeriesPayload struct {
+		Appointments func(childComplexity int) int
+		SeriesID     func(childComplexity int) int
+	}
+
+	BookingRestriction struct {
+		NoShows      func(childComplexity int) int
+		PatientID    func(childComplexity int) int
+		PatientName  func(childComplexity int) int
+		Practitioner func(childComplexity int) int
+		Since        func(childComplexity int) int
+		Until        func(childComplexity int) int
+	}
+
 	CalendarFeed struct {
 		CreatedAt func(childComplexity int) int
 	}
 
 	CancelAppointmentPayload struct {
 		Appointment func(childComplexity int) int
+	}
+
+	CancelSeriesPayload struct {
+		Appointments func(childComplexity int) int
 	}
 
 	CreateCalendarFeedPayload struct {
@@ -119,6 +144,10 @@ type ComplexityRoot struct {
 		Hold func(childComplexity int) int
 	}
 
+	LiftBookingRestrictionPayload struct {
+		Lifted func(childComplexity int) int
+	}
+
 	Location struct {
 		ID func(childComplexity int) int
 	}
@@ -128,25 +157,31 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		BookAppointment       func(childComplexity int, input model.BookAppointmentInput) int
-		CancelAppointment     func(childComplexity int, input model.CancelAppointmentInput) int
-		CreateCalendarFeed    func(childComplexity int, practitionerID string) int
-		HoldSlot              func(childComplexity int, input model.HoldSlotInput) int
-		MarkNoShow            func(childComplexity int, appointmentID string) int
-		ReleaseHold           func(childComplexity int, holdID string) int
-		RescheduleAppointment func(childComplexity int, input model.RescheduleAppointmentInput) int
-		RevokeCalendarFeed    func(childComplexity int, practitionerID string) int
+		BookAppointment        func(childComplexity int, input model.BookAppointmentInput) int
+		BookSeries             func(childComplexity int, input model.BookSeriesInput) int
+		CancelAppointment      func(childComplexity int, input model.CancelAppointmentInput) int
+		CancelSeries           func(childComplexity int, input model.CancelSeriesInput) int
+		CreateCalendarFeed     func(childComplexity int, practitionerID string) int
+		HoldSlot               func(childComplexity int, input model.HoldSlotInput) int
+		LiftBookingRestriction func(childComplexity int, practitionerID string, patientID string) int
+		MarkNoShow             func(childComplexity int, appointmentID string) int
+		ReleaseHold            func(childComplexity int, holdID string) int
+		RescheduleAppointment  func(childComplexity int, input model.RescheduleAppointmentInput) int
+		RescheduleSeries       func(childComplexity int, input model.RescheduleSeriesInput) int
+		RevokeCalendarFeed     func(childComplexity int, practitionerID string) int
 	}
 
 	Patient struct {
-		Appointments func(childComplexity int, upcoming *bool, first *int, after *string) int
-		ID           func(childComplexity int) int
+		Appointments        func(childComplexity int, upcoming *bool, first *int, after *string) int
+		BookingRestrictions func(childComplexity int) int
+		ID                  func(childComplexity int) int
 	}
 
 	Practitioner struct {
-		Agenda       func(childComplexity int, from gqlscalar.Date, to gqlscalar.Date) int
-		CalendarFeed func(childComplexity int) int
-		ID           func(childComplexity int) int
+		Agenda              func(childComplexity int, from gqlscalar.Date, to gqlscalar.Date) int
+		BookingRestrictions func(childComplexity int) int
+		CalendarFeed        func(childComplexity int) int
+		ID                  func(childComplexity int) int
 	}
 
 	PreviousAppointment struct {
@@ -173,6 +208,10 @@ type ComplexityRoot struct {
 	RescheduleAppointmentPayload struct {
 		Appointment func(childComplexity int) int
 		Previous    func(childComplexity int) int
+	}
+
+	RescheduleSeriesPayload struct {
+		Appointments func(childComplexity int) int
 	}
 
 	RevokeCalendarFeedPayload struct {
@@ -206,13 +245,19 @@ type MutationResolver interface {
 	MarkNoShow(ctx context.Context, appointmentID string) (*model.MarkNoShowPayload, error)
 	CreateCalendarFeed(ctx context.Context, practitionerID string) (*model.CreateCalendarFeedPayload, error)
 	RevokeCalendarFeed(ctx context.Context, practitionerID string) (*model.RevokeCalendarFeedPayload, error)
+	LiftBookingRestriction(ctx context.Context, practitionerID string, patientID string) (*model.LiftBookingRestrictionPayload, error)
+	BookSeries(ctx context.Context, input model.BookSeriesInput) (*model.BookSeriesPayload, error)
+	CancelSeries(ctx context.Context, input model.CancelSeriesInput) (*model.CancelSeriesPayload, error)
+	RescheduleSeries(ctx context.Context, input model.RescheduleSeriesInput) (*model.RescheduleSeriesPayload, error)
 }
 type PatientResolver interface {
 	Appointments(ctx context.Context, obj *model.Patient, upcoming *bool, first *int, after *string) (*model.AppointmentConnection, error)
+	BookingRestrictions(ctx context.Context, obj *model.Patient) ([]model.BookingRestriction, error)
 }
 type PractitionerResolver interface {
 	Agenda(ctx context.Context, obj *model.Practitioner, from gqlscalar.Date, to gqlscalar.Date) ([]model.Appointment, error)
 	CalendarFeed(ctx context.Context, obj *model.Practitioner) (*model.CalendarFeed, error)
+	BookingRestrictions(ctx context.Context, obj *model.Practitioner) ([]model.BookingRestriction, error)
 }
 type QueryResolver interface {
 	Appointment(ctx context.Context, id string) (*model.Appointment, error)
@@ -330,6 +375,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Appointment.Relative(childComplexity), true
+	case "Appointment.series":
+		if e.ComplexityRoot.Appointment.Series == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Appointment.Series(childComplexity), true
 	case "Appointment.startsAt":
 		if e.ComplexityRoot.Appointment.StartsAt == nil {
 			break
@@ -382,6 +433,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.AppointmentPageInfo.HasNextPage(childComplexity), true
 
+	case "AppointmentSeries.count":
+		if e.ComplexityRoot.AppointmentSeries.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AppointmentSeries.Count(childComplexity), true
+	case "AppointmentSeries.id":
+		if e.ComplexityRoot.AppointmentSeries.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AppointmentSeries.ID(childComplexity), true
+	case "AppointmentSeries.index":
+		if e.ComplexityRoot.AppointmentSeries.Index == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AppointmentSeries.Index(childComplexity), true
+
 	case "AppointmentType.id":
 		if e.ComplexityRoot.AppointmentType.ID == nil {
 			break
@@ -396,6 +466,56 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.BookAppointmentPayload.Appointment(childComplexity), true
 
+	case "BookSeriesPayload.appointments":
+		if e.ComplexityRoot.BookSeriesPayload.Appointments == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BookSeriesPayload.Appointments(childComplexity), true
+	case "BookSeriesPayload.seriesId":
+		if e.ComplexityRoot.BookSeriesPayload.SeriesID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BookSeriesPayload.SeriesID(childComplexity), true
+
+	case "BookingRestriction.noShows":
+		if e.ComplexityRoot.BookingRestriction.NoShows == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BookingRestriction.NoShows(childComplexity), true
+	case "BookingRestriction.patientId":
+		if e.ComplexityRoot.BookingRestriction.PatientID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BookingRestriction.PatientID(childComplexity), true
+	case "BookingRestriction.patientName":
+		if e.ComplexityRoot.BookingRestriction.PatientName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BookingRestriction.PatientName(childComplexity), true
+	case "BookingRestriction.practitioner":
+		if e.ComplexityRoot.BookingRestriction.Practitioner == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BookingRestriction.Practitioner(childComplexity), true
+	case "BookingRestriction.since":
+		if e.ComplexityRoot.BookingRestriction.Since == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BookingRestriction.Since(childComplexity), true
+	case "BookingRestriction.until":
+		if e.ComplexityRoot.BookingRestriction.Until == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BookingRestriction.Until(childComplexity), true
+
 	case "CalendarFeed.createdAt":
 		if e.ComplexityRoot.CalendarFeed.CreatedAt == nil {
 			break
@@ -409,6 +529,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CancelAppointmentPayload.Appointment(childComplexity), true
+
+	case "CancelSeriesPayload.appointments":
+		if e.ComplexityRoot.CancelSeriesPayload.Appointments == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CancelSeriesPayload.Appointments(childComplexity), true
 
 	case "CreateCalendarFeedPayload.feed":
 		if e.ComplexityRoot.CreateCalendarFeedPayload.Feed == nil {
@@ -489,6 +616,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.HoldSlotPayload.Hold(childComplexity), true
 
+	case "LiftBookingRestrictionPayload.lifted":
+		if e.ComplexityRoot.LiftBookingRestrictionPayload.Lifted == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LiftBookingRestrictionPayload.Lifted(childComplexity), true
+
 	case "Location.id":
 		if e.ComplexityRoot.Location.ID == nil {
 			break
@@ -514,6 +648,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.BookAppointment(childComplexity, args["input"].(model.BookAppointmentInput)), true
+	case "Mutation.bookSeries":
+		if e.ComplexityRoot.Mutation.BookSeries == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_bookSeries_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.BookSeries(childComplexity, args["input"].(model.BookSeriesInput)), true
 	case "Mutation.cancelAppointment":
 		if e.ComplexityRoot.Mutation.CancelAppointment == nil {
 			break
@@ -525,6 +670,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CancelAppointment(childComplexity, args["input"].(model.CancelAppointmentInput)), true
+	case "Mutation.cancelSeries":
+		if e.ComplexityRoot.Mutation.CancelSeries == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_cancelSeries_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CancelSeries(childComplexity, args["input"].(model.CancelSeriesInput)), true
 	case "Mutation.createCalendarFeed":
 		if e.ComplexityRoot.Mutation.CreateCalendarFeed == nil {
 			break
@@ -547,6 +703,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.HoldSlot(childComplexity, args["input"].(model.HoldSlotInput)), true
+	case "Mutation.liftBookingRestriction":
+		if e.ComplexityRoot.Mutation.LiftBookingRestriction == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_liftBookingRestriction_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.LiftBookingRestriction(childComplexity, args["practitionerId"].(string), args["patientId"].(string)), true
 	case "Mutation.markNoShow":
 		if e.ComplexityRoot.Mutation.MarkNoShow == nil {
 			break
@@ -580,6 +747,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RescheduleAppointment(childComplexity, args["input"].(model.RescheduleAppointmentInput)), true
+	case "Mutation.rescheduleSeries":
+		if e.ComplexityRoot.Mutation.RescheduleSeries == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_rescheduleSeries_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RescheduleSeries(childComplexity, args["input"].(model.RescheduleSeriesInput)), true
 	case "Mutation.revokeCalendarFeed":
 		if e.ComplexityRoot.Mutation.RevokeCalendarFeed == nil {
 			break
@@ -603,6 +781,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Patient.Appointments(childComplexity, args["upcoming"].(*bool), args["first"].(*int), args["after"].(*string)), true
+	case "Patient.bookingRestrictions":
+		if e.ComplexityRoot.Patient.BookingRestrictions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Patient.BookingRestrictions(childComplexity), true
 	case "Patient.id":
 		if e.ComplexityRoot.Patient.ID == nil {
 			break
@@ -621,6 +805,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Practitioner.Agenda(childComplexity, args["from"].(gqlscalar.Date), args["to"].(gqlscalar.Date)), true
+	case "Practitioner.bookingRestrictions":
+		if e.ComplexityRoot.Practitioner.BookingRestrictions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Practitioner.BookingRestrictions(childComplexity), true
 	case "Practitioner.calendarFeed":
 		if e.ComplexityRoot.Practitioner.CalendarFeed == nil {
 			break
@@ -716,6 +906,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.RescheduleAppointmentPayload.Previous(childComplexity), true
 
+	case "RescheduleSeriesPayload.appointments":
+		if e.ComplexityRoot.RescheduleSeriesPayload.Appointments == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RescheduleSeriesPayload.Appointments(childComplexity), true
+
 	case "RevokeCalendarFeedPayload.revoked":
 		if e.ComplexityRoot.RevokeCalendarFeedPayload.Revoked == nil {
 			break
@@ -753,11 +950,14 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		return graphql.NewInputUnmarshalerIndex(
 			graphql.NewInputUnmarshaler("AppointmentByIDsInput", ec.unmarshalInputAppointmentByIDsInput),
 			graphql.NewInputUnmarshaler("BookAppointmentInput", ec.unmarshalInputBookAppointmentInput),
+			graphql.NewInputUnmarshaler("BookSeriesInput", ec.unmarshalInputBookSeriesInput),
 			graphql.NewInputUnmarshaler("CancelAppointmentInput", ec.unmarshalInputCancelAppointmentInput),
+			graphql.NewInputUnmarshaler("CancelSeriesInput", ec.unmarshalInputCancelSeriesInput),
 			graphql.NewInputUnmarshaler("HoldSlotInput", ec.unmarshalInputHoldSlotInput),
 			graphql.NewInputUnmarshaler("PatientByIDsInput", ec.unmarshalInputPatientByIDsInput),
 			graphql.NewInputUnmarshaler("PractitionerByIDsInput", ec.unmarshalInputPractitionerByIDsInput),
 			graphql.NewInputUnmarshaler("RescheduleAppointmentInput", ec.unmarshalInputRescheduleAppointmentInput),
+			graphql.NewInputUnmarshaler("RescheduleSeriesInput", ec.unmarshalInputRescheduleSeriesInput),
 		)
 	}
 	first := true
@@ -1138,6 +1338,138 @@ type RevokeCalendarFeedPayload {
   "Whether there was a feed to end."
   revoked: Boolean!
 }
+
+# --- No-show restrictions and treatment series (ADR 21).
+
+extend type Mutation {
+  """
+  Ends a patient's no-show restriction with the practice at once, so they may
+  book it online again (the practitioner or a secretary acting for them); the
+  no-shows before it no longer count toward the next. lifted: whether there
+  was one.
+  """
+  liftBookingRestriction(practitionerId: ID!, patientId: ID!): LiftBookingRestrictionPayload!
+  """
+  Books a treatment series for the calling patient (or one of their
+  relatives): count sessions (2 to 52) of one type with one practitioner, the
+  first at firstStartsAt and then every everyDays days (1 to 28) at the same
+  local time, all or nothing: every session is booked, or none is. A refusal
+  names the session that could not be booked (extensions.sessionIndex, 1 to
+  count, and sessionStartsAt) with the code and reason a booking of that slot
+  gets (SLOT_UNAVAILABLE, INVALID_INPUT, BOOKING_RESTRICTED, …). The series
+  counts as one booking against the country's bookings per account, practice
+  and day. A retry with the same idempotencyKey returns the first answer.
+  """
+  bookSeries(input: BookSeriesInput!): BookSeriesPayload!
+  """
+  Cancels a session of a series and every later session still confirmed, with
+  a reason: the patient until the country's cut-off before that session, the
+  practitioner or their secretary any time. Returns the sessions from that
+  one on, as they are now.
+  """
+  cancelSeries(input: CancelSeriesInput!): CancelSeriesPayload!
+  """
+  Moves a confirmed session of a series to startsAt and every later confirmed
+  session by the same shift of local date and time, all or nothing (a refusal
+  names the session, as bookSeries does). For the patient (until the
+  country's cut-off before that session) and the practitioner or their
+  secretary. A retry with the same idempotencyKey returns the first answer.
+  """
+  rescheduleSeries(input: RescheduleSeriesInput!): RescheduleSeriesPayload!
+}
+
+extend type Patient {
+  """
+  The practices the patient may not book online for now, after repeated
+  no-shows, and until when (only the patient themself; the practice can still
+  book them by phone).
+  """
+  bookingRestrictions: [BookingRestriction!]!
+}
+
+extend type Practitioner {
+  "The patients this practice's no-show policy stops booking it online, for now (the practitioner or a secretary acting for them)."
+  bookingRestrictions: [BookingRestriction!]!
+}
+
+extend type Appointment {
+  "The treatment series the appointment is a session of; null when booked alone."
+  series: AppointmentSeries
+}
+
+"Where an appointment stands in its treatment series."
+type AppointmentSeries {
+  id: ID!
+  "1 to count."
+  index: Int!
+  "The sessions the series was booked with."
+  count: Int!
+}
+
+"A patient's account may not book a practice online until a time, after repeated no-shows with it."
+type BookingRestriction {
+  practitioner: Practitioner!
+  patientId: ID!
+  "The account holder's name (for the practice); null once erased."
+  patientName: String
+  "No-shows counted when it was last decided."
+  noShows: Int!
+  since: DateTime!
+  until: DateTime!
+}
+
+type LiftBookingRestrictionPayload {
+  lifted: Boolean!
+}
+
+input BookSeriesInput {
+  practitionerId: ID!
+  appointmentTypeId: ID!
+  firstStartsAt: DateTime!
+  "Days between sessions: 1 to 28 (7: weekly)."
+  everyDays: Int!
+  "Sessions: 2 to 52."
+  count: Int!
+  "A client key, unique per series (1 to 200 characters)."
+  idempotencyKey: String!
+  "One of the calling patient's relatives, when booking for them."
+  relativeId: ID
+  "A note for the practitioner, on every session (at most 1000 characters)."
+  note: String
+}
+
+type BookSeriesPayload {
+  seriesId: ID!
+  "Every session, in order."
+  appointments: [Appointment!]!
+}
+
+input CancelSeriesInput {
+  seriesId: ID!
+  "The first session to cancel; every later one is cancelled too."
+  fromAppointmentId: ID!
+  "Required: 1 to 500 characters."
+  reason: String!
+}
+
+type CancelSeriesPayload {
+  "The sessions from fromAppointmentId on, as they are now."
+  appointments: [Appointment!]!
+}
+
+input RescheduleSeriesInput {
+  seriesId: ID!
+  "The first session to move; every later confirmed one moves by the same shift."
+  fromAppointmentId: ID!
+  "Its new start."
+  startsAt: DateTime!
+  idempotencyKey: String!
+}
+
+type RescheduleSeriesPayload {
+  "The sessions moved, at their new times (same ids), in order."
+  appointments: [Appointment!]!
+}
 `, BuiltIn: false},
 	{Name: "../../../federation/directives.graphql", Input: `
 	directive @authenticated on FIELD_DEFINITION | OBJECT | INTERFACE | SCALAR | ENUM
@@ -1272,6 +1604,8 @@ func (ec *executionContext) childFields_Appointment(ctx context.Context, field g
 		return ec.fieldContext_Appointment_cancellationReason(ctx, field)
 	case "createdAt":
 		return ec.fieldContext_Appointment_createdAt(ctx, field)
+	case "series":
+		return ec.fieldContext_Appointment_series(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Appointment", field.Name)
 }
@@ -1306,6 +1640,18 @@ func (ec *executionContext) childFields_AppointmentPageInfo(ctx context.Context,
 	return nil, fmt.Errorf("no field named %q was found under type AppointmentPageInfo", field.Name)
 }
 
+func (ec *executionContext) childFields_AppointmentSeries(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_AppointmentSeries_id(ctx, field)
+	case "index":
+		return ec.fieldContext_AppointmentSeries_index(ctx, field)
+	case "count":
+		return ec.fieldContext_AppointmentSeries_count(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AppointmentSeries", field.Name)
+}
+
 func (ec *executionContext) childFields_AppointmentType(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -1322,6 +1668,34 @@ func (ec *executionContext) childFields_BookAppointmentPayload(ctx context.Conte
 	return nil, fmt.Errorf("no field named %q was found under type BookAppointmentPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_BookSeriesPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "seriesId":
+		return ec.fieldContext_BookSeriesPayload_seriesId(ctx, field)
+	case "appointments":
+		return ec.fieldContext_BookSeriesPayload_appointments(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BookSeriesPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_BookingRestriction(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "practitioner":
+		return ec.fieldContext_BookingRestriction_practitioner(ctx, field)
+	case "patientId":
+		return ec.fieldContext_BookingRestriction_patientId(ctx, field)
+	case "patientName":
+		return ec.fieldContext_BookingRestriction_patientName(ctx, field)
+	case "noShows":
+		return ec.fieldContext_BookingRestriction_noShows(ctx, field)
+	case "since":
+		return ec.fieldContext_BookingRestriction_since(ctx, field)
+	case "until":
+		return ec.fieldContext_BookingRestriction_until(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BookingRestriction", field.Name)
+}
+
 func (ec *executionContext) childFields_CalendarFeed(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "createdAt":
@@ -1336,6 +1710,14 @@ func (ec *executionContext) childFields_CancelAppointmentPayload(ctx context.Con
 		return ec.fieldContext_CancelAppointmentPayload_appointment(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CancelAppointmentPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_CancelSeriesPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "appointments":
+		return ec.fieldContext_CancelSeriesPayload_appointments(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CancelSeriesPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_CreateCalendarFeedPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -1370,6 +1752,14 @@ func (ec *executionContext) childFields_HoldSlotPayload(ctx context.Context, fie
 	return nil, fmt.Errorf("no field named %q was found under type HoldSlotPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_LiftBookingRestrictionPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "lifted":
+		return ec.fieldContext_LiftBookingRestrictionPayload_lifted(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type LiftBookingRestrictionPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_Location(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -1392,6 +1782,8 @@ func (ec *executionContext) childFields_Patient(ctx context.Context, field graph
 		return ec.fieldContext_Patient_id(ctx, field)
 	case "appointments":
 		return ec.fieldContext_Patient_appointments(ctx, field)
+	case "bookingRestrictions":
+		return ec.fieldContext_Patient_bookingRestrictions(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Patient", field.Name)
 }
@@ -1404,6 +1796,8 @@ func (ec *executionContext) childFields_Practitioner(ctx context.Context, field 
 		return ec.fieldContext_Practitioner_agenda(ctx, field)
 	case "calendarFeed":
 		return ec.fieldContext_Practitioner_calendarFeed(ctx, field)
+	case "bookingRestrictions":
+		return ec.fieldContext_Practitioner_bookingRestrictions(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Practitioner", field.Name)
 }
@@ -1446,6 +1840,14 @@ func (ec *executionContext) childFields_RescheduleAppointmentPayload(ctx context
 		return ec.fieldContext_RescheduleAppointmentPayload_previous(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RescheduleAppointmentPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_RescheduleSeriesPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "appointments":
+		return ec.fieldContext_RescheduleSeriesPayload_appointments(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RescheduleSeriesPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_RevokeCalendarFeedPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -1636,12 +2038,40 @@ func (ec *executionContext) field_Mutation_bookAppointment_args(ctx context.Cont
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_bookSeries_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.BookSeriesInput, error) {
+			return ec.unmarshalNBookSeriesInput2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐBookSeriesInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_cancelAppointment_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.CancelAppointmentInput, error) {
 			return ec.unmarshalNCancelAppointmentInput2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐCancelAppointmentInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_cancelSeries_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CancelSeriesInput, error) {
+			return ec.unmarshalNCancelSeriesInput2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐCancelSeriesInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -1675,6 +2105,28 @@ func (ec *executionContext) field_Mutation_holdSlot_args(ctx context.Context, ra
 		return nil, err
 	}
 	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_liftBookingRestriction_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "practitionerId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["practitionerId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "patientId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["patientId"] = arg1
 	return args, nil
 }
 
@@ -1712,6 +2164,20 @@ func (ec *executionContext) field_Mutation_rescheduleAppointment_args(ctx contex
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.RescheduleAppointmentInput, error) {
 			return ec.unmarshalNRescheduleAppointmentInput2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐRescheduleAppointmentInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_rescheduleSeries_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.RescheduleSeriesInput, error) {
+			return ec.unmarshalNRescheduleSeriesInput2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐRescheduleSeriesInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -2352,6 +2818,38 @@ func (ec *executionContext) fieldContext_Appointment_createdAt(_ context.Context
 	return graphql.NewScalarFieldContext("Appointment", field, false, false, "DateTime")
 }
 
+func (ec *executionContext) _Appointment_series(ctx context.Context, field graphql.CollectedField, obj *model.Appointment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Appointment_series(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Series, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AppointmentSeries) graphql.Marshaler {
+			return ec.marshalOAppointmentSeries2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐAppointmentSeries(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Appointment_series(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Appointment",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AppointmentSeries(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _AppointmentConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.AppointmentConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -2517,6 +3015,75 @@ func (ec *executionContext) fieldContext_AppointmentPageInfo_endCursor(_ context
 	return graphql.NewScalarFieldContext("AppointmentPageInfo", field, false, false, "String")
 }
 
+func (ec *executionContext) _AppointmentSeries_id(ctx context.Context, field graphql.CollectedField, obj *model.AppointmentSeries) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AppointmentSeries_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AppointmentSeries_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AppointmentSeries", field, false, false, "ID")
+}
+
+func (ec *executionContext) _AppointmentSeries_index(ctx context.Context, field graphql.CollectedField, obj *model.AppointmentSeries) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AppointmentSeries_index(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Index, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AppointmentSeries_index(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AppointmentSeries", field, false, false, "Int")
+}
+
+func (ec *executionContext) _AppointmentSeries_count(ctx context.Context, field graphql.CollectedField, obj *model.AppointmentSeries) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AppointmentSeries_count(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Count, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AppointmentSeries_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AppointmentSeries", field, false, false, "Int")
+}
+
 func (ec *executionContext) _AppointmentType_id(ctx context.Context, field graphql.CollectedField, obj *model.AppointmentType) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -2572,6 +3139,208 @@ func (ec *executionContext) fieldContext_BookAppointmentPayload_appointment(_ co
 	return fc, nil
 }
 
+func (ec *executionContext) _BookSeriesPayload_seriesId(ctx context.Context, field graphql.CollectedField, obj *model.BookSeriesPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BookSeriesPayload_seriesId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SeriesID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BookSeriesPayload_seriesId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BookSeriesPayload", field, false, false, "ID")
+}
+
+func (ec *executionContext) _BookSeriesPayload_appointments(ctx context.Context, field graphql.CollectedField, obj *model.BookSeriesPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BookSeriesPayload_appointments(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Appointments, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.Appointment) graphql.Marshaler {
+			return ec.marshalNAppointment2ᚕgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐAppointmentᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BookSeriesPayload_appointments(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "BookSeriesPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Appointment(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _BookingRestriction_practitioner(ctx context.Context, field graphql.CollectedField, obj *model.BookingRestriction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BookingRestriction_practitioner(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Practitioner, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Practitioner) graphql.Marshaler {
+			return ec.marshalNPractitioner2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐPractitioner(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BookingRestriction_practitioner(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "BookingRestriction",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Practitioner(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _BookingRestriction_patientId(ctx context.Context, field graphql.CollectedField, obj *model.BookingRestriction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BookingRestriction_patientId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PatientID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BookingRestriction_patientId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BookingRestriction", field, false, false, "ID")
+}
+
+func (ec *executionContext) _BookingRestriction_patientName(ctx context.Context, field graphql.CollectedField, obj *model.BookingRestriction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BookingRestriction_patientName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PatientName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_BookingRestriction_patientName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BookingRestriction", field, false, false, "String")
+}
+
+func (ec *executionContext) _BookingRestriction_noShows(ctx context.Context, field graphql.CollectedField, obj *model.BookingRestriction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BookingRestriction_noShows(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NoShows, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BookingRestriction_noShows(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BookingRestriction", field, false, false, "Int")
+}
+
+func (ec *executionContext) _BookingRestriction_since(ctx context.Context, field graphql.CollectedField, obj *model.BookingRestriction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BookingRestriction_since(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Since, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BookingRestriction_since(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BookingRestriction", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _BookingRestriction_until(ctx context.Context, field graphql.CollectedField, obj *model.BookingRestriction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BookingRestriction_until(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Until, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BookingRestriction_until(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BookingRestriction", field, false, false, "DateTime")
+}
+
 func (ec *executionContext) _CalendarFeed_createdAt(ctx context.Context, field graphql.CollectedField, obj *model.CalendarFeed) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -2617,6 +3386,38 @@ func (ec *executionContext) _CancelAppointmentPayload_appointment(ctx context.Co
 func (ec *executionContext) fieldContext_CancelAppointmentPayload_appointment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "CancelAppointmentPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Appointment(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CancelSeriesPayload_appointments(ctx context.Context, field graphql.CollectedField, obj *model.CancelSeriesPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CancelSeriesPayload_appointments(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Appointments, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.Appointment) graphql.Marshaler {
+			return ec.marshalNAppointment2ᚕgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐAppointmentᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CancelSeriesPayload_appointments(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CancelSeriesPayload",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
@@ -2936,6 +3737,29 @@ func (ec *executionContext) fieldContext_HoldSlotPayload_hold(_ context.Context,
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _LiftBookingRestrictionPayload_lifted(ctx context.Context, field graphql.CollectedField, obj *model.LiftBookingRestrictionPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LiftBookingRestrictionPayload_lifted(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Lifted, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LiftBookingRestrictionPayload_lifted(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LiftBookingRestrictionPayload", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _Location_id(ctx context.Context, field graphql.CollectedField, obj *model.Location) (ret graphql.Marshaler) {
@@ -3345,6 +4169,182 @@ func (ec *executionContext) fieldContext_Mutation_revokeCalendarFeed(ctx context
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_liftBookingRestriction(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_liftBookingRestriction(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().LiftBookingRestriction(ctx, fc.Args["practitionerId"].(string), fc.Args["patientId"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.LiftBookingRestrictionPayload) graphql.Marshaler {
+			return ec.marshalNLiftBookingRestrictionPayload2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐLiftBookingRestrictionPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_liftBookingRestriction(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LiftBookingRestrictionPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_liftBookingRestriction_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_bookSeries(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_bookSeries(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().BookSeries(ctx, fc.Args["input"].(model.BookSeriesInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.BookSeriesPayload) graphql.Marshaler {
+			return ec.marshalNBookSeriesPayload2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐBookSeriesPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_bookSeries(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BookSeriesPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_bookSeries_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_cancelSeries(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_cancelSeries(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CancelSeries(ctx, fc.Args["input"].(model.CancelSeriesInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CancelSeriesPayload) graphql.Marshaler {
+			return ec.marshalNCancelSeriesPayload2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐCancelSeriesPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_cancelSeries(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CancelSeriesPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_cancelSeries_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_rescheduleSeries(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_rescheduleSeries(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RescheduleSeries(ctx, fc.Args["input"].(model.RescheduleSeriesInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RescheduleSeriesPayload) graphql.Marshaler {
+			return ec.marshalNRescheduleSeriesPayload2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐRescheduleSeriesPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_rescheduleSeries(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RescheduleSeriesPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_rescheduleSeries_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Patient_id(ctx context.Context, field graphql.CollectedField, obj *model.Patient) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -3408,6 +4408,38 @@ func (ec *executionContext) fieldContext_Patient_appointments(ctx context.Contex
 	if fc.Args, err = ec.field_Patient_appointments_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Patient_bookingRestrictions(ctx context.Context, field graphql.CollectedField, obj *model.Patient) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Patient_bookingRestrictions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Patient().BookingRestrictions(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.BookingRestriction) graphql.Marshaler {
+			return ec.marshalNBookingRestriction2ᚕgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐBookingRestrictionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Patient_bookingRestrictions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Patient",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BookingRestriction(ctx, field)
+		},
 	}
 	return fc, nil
 }
@@ -3506,6 +4538,38 @@ func (ec *executionContext) fieldContext_Practitioner_calendarFeed(_ context.Con
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_CalendarFeed(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Practitioner_bookingRestrictions(ctx context.Context, field graphql.CollectedField, obj *model.Practitioner) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Practitioner_bookingRestrictions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Practitioner().BookingRestrictions(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.BookingRestriction) graphql.Marshaler {
+			return ec.marshalNBookingRestriction2ᚕgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐBookingRestrictionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Practitioner_bookingRestrictions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Practitioner",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BookingRestriction(ctx, field)
 		},
 	}
 	return fc, nil
@@ -3913,6 +4977,38 @@ func (ec *executionContext) fieldContext_RescheduleAppointmentPayload_previous(_
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_PreviousAppointment(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RescheduleSeriesPayload_appointments(ctx context.Context, field graphql.CollectedField, obj *model.RescheduleSeriesPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RescheduleSeriesPayload_appointments(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Appointments, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.Appointment) graphql.Marshaler {
+			return ec.marshalNAppointment2ᚕgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐAppointmentᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RescheduleSeriesPayload_appointments(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RescheduleSeriesPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Appointment(ctx, field)
 		},
 	}
 	return fc, nil
@@ -5207,6 +6303,97 @@ func UnmarshalBookAppointmentInput(ctx context.Context, raw any) (model.BookAppo
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputBookSeriesInput(ctx context.Context, obj any) (model.BookSeriesInput, error) {
+	var it model.BookSeriesInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"practitionerId", "appointmentTypeId", "firstStartsAt", "everyDays", "count", "idempotencyKey", "relativeId", "note"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "practitionerId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("practitionerId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PractitionerID = data
+		case "appointmentTypeId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("appointmentTypeId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AppointmentTypeID = data
+		case "firstStartsAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("firstStartsAt"))
+			data, err := ec.unmarshalNDateTime2timeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FirstStartsAt = data
+		case "everyDays":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("everyDays"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EveryDays = data
+		case "count":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("count"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Count = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		case "relativeId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("relativeId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RelativeID = data
+		case "note":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("note"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Note = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalBookSeriesInput unmarshals raw into the BookSeriesInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalBookSeriesInput(ctx context.Context, raw any) (model.BookSeriesInput, error) {
+	var out model.BookSeriesInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "BookSeriesInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputCancelAppointmentInput(ctx context.Context, obj any) (model.CancelAppointmentInput, error) {
 	var it model.CancelAppointmentInput
 	if obj == nil {
@@ -5253,6 +6440,62 @@ func (ec *executionContext) unmarshalInputCancelAppointmentInput(ctx context.Con
 func UnmarshalCancelAppointmentInput(ctx context.Context, raw any) (model.CancelAppointmentInput, error) {
 	var out model.CancelAppointmentInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "CancelAppointmentInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCancelSeriesInput(ctx context.Context, obj any) (model.CancelSeriesInput, error) {
+	var it model.CancelSeriesInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"seriesId", "fromAppointmentId", "reason"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "seriesId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("seriesId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SeriesID = data
+		case "fromAppointmentId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fromAppointmentId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FromAppointmentID = data
+		case "reason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reason"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Reason = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCancelSeriesInput unmarshals raw into the CancelSeriesInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCancelSeriesInput(ctx context.Context, raw any) (model.CancelSeriesInput, error) {
+	var out model.CancelSeriesInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CancelSeriesInput", raw, &out)
 	return out, err
 }
 
@@ -5452,6 +6695,69 @@ func UnmarshalRescheduleAppointmentInput(ctx context.Context, raw any) (model.Re
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputRescheduleSeriesInput(ctx context.Context, obj any) (model.RescheduleSeriesInput, error) {
+	var it model.RescheduleSeriesInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"seriesId", "fromAppointmentId", "startsAt", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "seriesId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("seriesId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SeriesID = data
+		case "fromAppointmentId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fromAppointmentId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FromAppointmentID = data
+		case "startsAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("startsAt"))
+			data, err := ec.unmarshalNDateTime2timeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StartsAt = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRescheduleSeriesInput unmarshals raw into the RescheduleSeriesInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRescheduleSeriesInput(ctx context.Context, raw any) (model.RescheduleSeriesInput, error) {
+	var out model.RescheduleSeriesInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RescheduleSeriesInput", raw, &out)
+	return out, err
+}
+
 // endregion **************************** input.gotpl *****************************
 
 // region    ************************** interface.gotpl ***************************
@@ -5639,6 +6945,11 @@ func (ec *executionContext) _Appointment(ctx context.Context, sel ast.SelectionS
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "series":
+			out.Values[i] = ec._Appointment_series(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -5770,6 +7081,49 @@ func (ec *executionContext) _AppointmentPageInfo(ctx context.Context, sel ast.Se
 	return out
 }
 
+var appointmentSeriesImplementors = []string{"AppointmentSeries"}
+
+func (ec *executionContext) _AppointmentSeries(ctx context.Context, sel ast.SelectionSet, obj *model.AppointmentSeries) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, appointmentSeriesImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AppointmentSeries")
+		case "id":
+			out.Values[i] = ec._AppointmentSeries_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "index":
+			out.Values[i] = ec._AppointmentSeries_index(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "count":
+			out.Values[i] = ec._AppointmentSeries_count(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var appointmentTypeImplementors = []string{"AppointmentType", "_Entity"}
 
 func (ec *executionContext) _AppointmentType(ctx context.Context, sel ast.SelectionSet, obj *model.AppointmentType) graphql.Marshaler {
@@ -5836,6 +7190,102 @@ func (ec *executionContext) _BookAppointmentPayload(ctx context.Context, sel ast
 	return out
 }
 
+var bookSeriesPayloadImplementors = []string{"BookSeriesPayload"}
+
+func (ec *executionContext) _BookSeriesPayload(ctx context.Context, sel ast.SelectionSet, obj *model.BookSeriesPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, bookSeriesPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("BookSeriesPayload")
+		case "seriesId":
+			out.Values[i] = ec._BookSeriesPayload_seriesId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "appointments":
+			out.Values[i] = ec._BookSeriesPayload_appointments(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var bookingRestrictionImplementors = []string{"BookingRestriction"}
+
+func (ec *executionContext) _BookingRestriction(ctx context.Context, sel ast.SelectionSet, obj *model.BookingRestriction) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, bookingRestrictionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("BookingRestriction")
+		case "practitioner":
+			out.Values[i] = ec._BookingRestriction_practitioner(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "patientId":
+			out.Values[i] = ec._BookingRestriction_patientId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "patientName":
+			out.Values[i] = ec._BookingRestriction_patientName(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "noShows":
+			out.Values[i] = ec._BookingRestriction_noShows(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "since":
+			out.Values[i] = ec._BookingRestriction_since(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "until":
+			out.Values[i] = ec._BookingRestriction_until(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var calendarFeedImplementors = []string{"CalendarFeed"}
 
 func (ec *executionContext) _CalendarFeed(ctx context.Context, sel ast.SelectionSet, obj *model.CalendarFeed) graphql.Marshaler {
@@ -5882,6 +7332,39 @@ func (ec *executionContext) _CancelAppointmentPayload(ctx context.Context, sel a
 			out.Values[i] = graphql.MarshalString("CancelAppointmentPayload")
 		case "appointment":
 			out.Values[i] = ec._CancelAppointmentPayload_appointment(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var cancelSeriesPayloadImplementors = []string{"CancelSeriesPayload"}
+
+func (ec *executionContext) _CancelSeriesPayload(ctx context.Context, sel ast.SelectionSet, obj *model.CancelSeriesPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, cancelSeriesPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CancelSeriesPayload")
+		case "appointments":
+			out.Values[i] = ec._CancelSeriesPayload_appointments(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -6075,6 +7558,39 @@ func (ec *executionContext) _HoldSlotPayload(ctx context.Context, sel ast.Select
 	return out
 }
 
+var liftBookingRestrictionPayloadImplementors = []string{"LiftBookingRestrictionPayload"}
+
+func (ec *executionContext) _LiftBookingRestrictionPayload(ctx context.Context, sel ast.SelectionSet, obj *model.LiftBookingRestrictionPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, liftBookingRestrictionPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("LiftBookingRestrictionPayload")
+		case "lifted":
+			out.Values[i] = ec._LiftBookingRestrictionPayload_lifted(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var locationImplementors = []string{"Location", "_Entity"}
 
 func (ec *executionContext) _Location(ctx context.Context, sel ast.SelectionSet, obj *model.Location) graphql.Marshaler {
@@ -6216,6 +7732,34 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "liftBookingRestriction":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_liftBookingRestriction(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "bookSeries":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_bookSeries(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cancelSeries":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_cancelSeries(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "rescheduleSeries":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_rescheduleSeries(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -6254,6 +7798,12 @@ func (ec *executionContext) _Patient(ctx context.Context, sel ast.SelectionSet, 
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Patient_appointments(ctx, field, obj)
+				})
+		case "bookingRestrictions":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Patient_bookingRestrictions(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -6299,6 +7849,12 @@ func (ec *executionContext) _Practitioner(ctx context.Context, sel ast.Selection
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Practitioner_calendarFeed(ctx, field, obj)
+				})
+		case "bookingRestrictions":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Practitioner_bookingRestrictions(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -6517,6 +8073,39 @@ func (ec *executionContext) _RescheduleAppointmentPayload(ctx context.Context, s
 			}
 		case "previous":
 			out.Values[i] = ec._RescheduleAppointmentPayload_previous(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var rescheduleSeriesPayloadImplementors = []string{"RescheduleSeriesPayload"}
+
+func (ec *executionContext) _RescheduleSeriesPayload(ctx context.Context, sel ast.SelectionSet, obj *model.RescheduleSeriesPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, rescheduleSeriesPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RescheduleSeriesPayload")
+		case "appointments":
+			out.Values[i] = ec._RescheduleSeriesPayload_appointments(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -7112,6 +8701,39 @@ func (ec *executionContext) marshalNBookAppointmentPayload2ᚖgithubᚗcomᚋcar
 	return ec._BookAppointmentPayload(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNBookSeriesInput2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐBookSeriesInput(ctx context.Context, v any) (model.BookSeriesInput, error) {
+	res, err := ec.unmarshalInputBookSeriesInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNBookSeriesPayload2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐBookSeriesPayload(ctx context.Context, sel ast.SelectionSet, v *model.BookSeriesPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "BookSeriesPayload!")
+		return graphql.Null
+	}
+	return ec._BookSeriesPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNBookingRestriction2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐBookingRestriction(ctx context.Context, sel ast.SelectionSet, v model.BookingRestriction) graphql.Marshaler {
+	return ec._BookingRestriction(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNBookingRestriction2ᚕgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐBookingRestrictionᚄ(ctx context.Context, sel ast.SelectionSet, v []model.BookingRestriction) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNBookingRestriction2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐBookingRestriction(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalNBoolean2bool(ctx context.Context, v any) (bool, error) {
 	res, err := graphql.UnmarshalBoolean(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -7145,6 +8767,19 @@ func (ec *executionContext) marshalNCancelAppointmentPayload2ᚖgithubᚗcomᚋc
 		return graphql.Null
 	}
 	return ec._CancelAppointmentPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNCancelSeriesInput2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐCancelSeriesInput(ctx context.Context, v any) (model.CancelSeriesInput, error) {
+	res, err := ec.unmarshalInputCancelSeriesInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCancelSeriesPayload2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐCancelSeriesPayload(ctx context.Context, sel ast.SelectionSet, v *model.CancelSeriesPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CancelSeriesPayload!")
+		return graphql.Null
+	}
+	return ec._CancelSeriesPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNCreateCalendarFeedPayload2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐCreateCalendarFeedPayload(ctx context.Context, sel ast.SelectionSet, v *model.CreateCalendarFeedPayload) graphql.Marshaler {
@@ -7228,6 +8863,28 @@ func (ec *executionContext) marshalNID2string(ctx context.Context, sel ast.Selec
 	return res
 }
 
+func (ec *executionContext) unmarshalNInt2int(ctx context.Context, v any) (int, error) {
+	res, err := graphql.UnmarshalInt(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNInt2int(ctx context.Context, sel ast.SelectionSet, v int) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalInt(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Int!")
+	}
+	return res
+}
+
+func (ec *executionContext) marshalNLiftBookingRestrictionPayload2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐLiftBookingRestrictionPayload(ctx context.Context, sel ast.SelectionSet, v *model.LiftBookingRestrictionPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "LiftBookingRestrictionPayload!")
+		return graphql.Null
+	}
+	return ec._LiftBookingRestrictionPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNLocation2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐLocation(ctx context.Context, sel ast.SelectionSet, v *model.Location) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Location!")
@@ -7307,6 +8964,19 @@ func (ec *executionContext) marshalNRescheduleAppointmentPayload2ᚖgithubᚗcom
 		return graphql.Null
 	}
 	return ec._RescheduleAppointmentPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNRescheduleSeriesInput2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐRescheduleSeriesInput(ctx context.Context, v any) (model.RescheduleSeriesInput, error) {
+	res, err := ec.unmarshalInputRescheduleSeriesInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRescheduleSeriesPayload2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐRescheduleSeriesPayload(ctx context.Context, sel ast.SelectionSet, v *model.RescheduleSeriesPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RescheduleSeriesPayload!")
+		return graphql.Null
+	}
+	return ec._RescheduleSeriesPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNRevokeCalendarFeedPayload2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐRevokeCalendarFeedPayload(ctx context.Context, sel ast.SelectionSet, v *model.RevokeCalendarFeedPayload) graphql.Marshaler {
@@ -7704,6 +9374,13 @@ func (ec *executionContext) unmarshalOAppointmentByIDsInput2ᚖgithubᚗcomᚋca
 	}
 	res, err := ec.unmarshalInputAppointmentByIDsInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOAppointmentSeries2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐAppointmentSeries(ctx context.Context, sel ast.SelectionSet, v *model.AppointmentSeries) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._AppointmentSeries(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOBoolean2bool(ctx context.Context, v any) (bool, error) {

@@ -47,6 +47,11 @@ type Appointment struct {
 	CreatedAt          time.Time  `json:"createdAt"`
 	PatientName        string     `json:"patientName,omitempty"`
 	PatientPhone       string     `json:"patientPhone,omitempty"`
+	// SeriesID, SeriesIndex (1 to SeriesCount) and SeriesCount place a
+	// session of a treatment series (series.go); empty otherwise.
+	SeriesID    string `json:"seriesId,omitempty"`
+	SeriesIndex int    `json:"seriesIndex,omitempty"`
+	SeriesCount int    `json:"seriesCount,omitempty"`
 }
 
 // Occupies reports whether the row blocks its range (a live hold or a
@@ -65,7 +70,9 @@ const selectCols = `a.country, a.id::text, a.practitioner_id::text, a.patient_id
 		ELSE (SELECT nullif(btrim(coalesce(r->>'firstName', '') || ' ' || coalesce(r->>'lastName', '')), '')
 			FROM jsonb_array_elements(p.relatives) r WHERE r->>'id' = a.relative_id::text LIMIT 1)
 	END, ''),
-	coalesce(CASE WHEN p.erased_at IS NULL THEN p.phone END, '')`
+	coalesce(CASE WHEN p.erased_at IS NULL THEN p.phone END, ''),
+	coalesce(a.series_id::text, ''), coalesce(a.series_index, 0),
+	coalesce(CASE WHEN a.series_id IS NOT NULL THEN (SELECT s.count FROM series s WHERE s.id = a.series_id) END, 0)`
 
 const fromJoined = ` a LEFT JOIN patients p ON p.id = a.patient_id`
 
@@ -87,7 +94,7 @@ func scanAppointmentAnd(row pgx.Row, extra ...any) (Appointment, error) {
 	err := row.Scan(append([]any{&a.Country, &a.ID, &a.PractitionerID, &a.PatientID, &a.RelativeID, &a.PersonID,
 		&a.AppointmentTypeID, &a.LocationID, &a.Status, &a.StartsAt, &a.EndsAt, &a.BlockedFrom, &a.BlockedUntil,
 		&a.HoldExpiresAt, &a.IdempotencyKey, &a.Note, &a.CancelledAt, &a.CancelledBy, &a.CancellationReason,
-		&a.Version, &a.CreatedAt, &a.PatientName, &a.PatientPhone}, extra...)...)
+		&a.Version, &a.CreatedAt, &a.PatientName, &a.PatientPhone, &a.SeriesID, &a.SeriesIndex, &a.SeriesCount}, extra...)...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return a, ErrNotFound
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/careslot/careslot/internal/events"
@@ -44,6 +45,11 @@ type Booking struct {
 	Event events.Envelope
 	// Replaces, when set, is the booker's hold the booking takes the place of.
 	Replaces *HoldEnd
+	// AtDesk is a booking the practice makes (a desk booking): the account's
+	// no-show restriction with the practice, which stops online bookings
+	// only, is not checked. Now is when the restriction is checked at.
+	AtDesk bool
+	Now    time.Time
 }
 
 // HoldEnd ends a live hold in the transaction of the booking that replaces it.
@@ -60,16 +66,19 @@ type HoldEnd struct {
 
 // bookSQL inserts a confirmed appointment unless a constraint says no (ON
 // CONFLICT DO NOTHING, no target: it never raises the practitioner's
-// exclusion violation), and only if it did, its idempotency key with the
-// answer, the account's count of bookings with the practice that day and
-// its outbox event: one statement, so one implicit transaction (or part of
-// the one that ends the hold it replaces). The person constraint (trigger),
-// the count's CHECK and a committed key raise, aborting it whole.
+// exclusion violation) or, for an online booking ($29 false), the account is
+// restricted with the practice at $30 (restrictions.go), and only if it did,
+// its idempotency key with the answer, the account's count of bookings with
+// the practice that day and its outbox event: one statement, so one implicit
+// transaction (or part of the one that ends the hold it replaces). The
+// person constraint (trigger), the count's CHECK and a committed key raise,
+// aborting it whole.
 var bookSQL = `WITH ins AS (
 		INSERT INTO appointments (country, id, practitioner_id, patient_id, relative_id, person_id,
 			appointment_type_id, location_id, status, starts_at, ends_at, blocked, idempotency_key, note, created_at)
-		VALUES ($1, $2, $3, $4, nullif($5, '')::uuid, $6, $7, $8, 'CONFIRMED', $9, $10, tstzrange($11, $12),
-			nullif($13, ''), nullif($14, ''), $15)
+		SELECT $1, $2, $3, $4, nullif($5, '')::uuid, $6, $7, $8, 'CONFIRMED', $9, $10, tstzrange($11, $12),
+			nullif($13, ''), nullif($14, ''), $15
+		WHERE $29::boolean OR NOT ` + activeRestriction("$4", "$3", "$30") + `
 		ON CONFLICT DO NOTHING
 		RETURNING id
 	), k AS (
@@ -97,7 +106,9 @@ var errNotBooked = errors.New("nothing booked")
 // replaces a hold, one transaction that ends the hold (if still live) and
 // then runs that statement. false: a constraint refused the appointment (the
 // conflicting row is committed by now: the insert waited for its
-// transaction) and nothing was written, the hold's end neither.
+// transaction), or, online, the account is restricted with the practice
+// (WhyNoRow tells them apart), and nothing was written, the hold's end
+// neither.
 // ErrKeyTaken: another request committed the key first. ErrPersonOverlap:
 // the person has a confirmed appointment then, in any country.
 // ErrBookingLimit: the account has booked Limit.Max appointments with the
@@ -116,14 +127,26 @@ func (s *Store) Book(ctx context.Context, b Booking) (bool, error) {
 		a.IdempotencyKey, a.Note, a.CreatedAt,
 		b.Key.Subject, b.Key.Key, b.Key.Operation, b.Key.RequestHash, b.Key.Response,
 		b.Limit.Day, b.Limit.Max}, event.Args()...)
+	args = append(args, b.AtDesk, b.Now)
 	var n int
-	if b.Replaces == nil {
+	switch {
+	case b.Replaces != nil:
+		err = s.bookReplacingHold(ctx, *b.Replaces, b.Topic, a, b.AtDesk, args, &n)
+	case b.AtDesk:
 		err = postgres.RetryAborted(ctx, func() error { return s.pool.QueryRow(ctx, bookSQL, args...).Scan(&n) })
-		if err == nil && n == 1 {
-			outbox.Committed(s.pool)
-		}
-	} else {
-		err = s.bookReplacingHold(ctx, *b.Replaces, b.Topic, args, &n)
+	default:
+		// The restriction lock first, in a statement of its own: the booking
+		// statement's snapshot then sees any restriction committed before it
+		// (restrictions.go). One round trip, one implicit transaction.
+		err = postgres.RetryAborted(ctx, func() error {
+			batch := &pgx.Batch{}
+			batch.Queue(restrictionLockSQL, a.PatientID, a.PractitionerID)
+			batch.Queue(bookSQL, args...).QueryRow(func(row pgx.Row) error { return row.Scan(&n) })
+			return s.pool.SendBatch(ctx, batch).Close()
+		})
+	}
+	if err == nil && n == 1 && b.Replaces == nil {
+		outbox.Committed(s.pool)
 	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.TableName == "idempotency_keys" {
@@ -136,13 +159,18 @@ func (s *Store) Book(ctx context.Context, b Booking) (bool, error) {
 }
 
 // bookReplacingHold is Book's transaction for a booking that replaces a hold.
-func (s *Store) bookReplacingHold(ctx context.Context, end HoldEnd, topic string, bookArgs []any, n *int) error {
+func (s *Store) bookReplacingHold(ctx context.Context, end HoldEnd, topic string, a Appointment, atDesk bool, bookArgs []any, n *int) error {
 	h := end.Hold
 	released, err := outbox.NewRow(ctx, topic, h.PractitionerID, end.Event)
 	if err != nil {
 		return err
 	}
 	err = s.InTx(ctx, func(tx *Tx) error {
+		if !atDesk {
+			if _, err := tx.tx.Exec(ctx, restrictionLockSQL, a.PatientID, a.PractitionerID); err != nil {
+				return err
+			}
+		}
 		if _, err := tx.tx.Exec(ctx, endHoldSQL, append([]any{h.Country, h.ID, h.PatientID, h.Version, end.Now},
 			released.Args()...)...); err != nil {
 			return err

@@ -59,6 +59,9 @@ type BookRead struct {
 	// Hold is HoldID's row, of whatever status (HasHold false when none).
 	Hold    Appointment
 	HasHold bool
+	// Restriction is PatientID's no-show restriction with the practitioner
+	// live at Now (nil when none).
+	Restriction *Restriction
 }
 
 const (
@@ -72,7 +75,7 @@ const (
 // readForBookingSQL is every read of ReadForBooking but the hold's in one
 // statement (one row whatever exists): the key, the replica, the patient,
 // whether the person was seen before and the occupied ranges (none when $5,
-// the country, is NULL).
+// the country, is NULL), the account's live restriction with the practice.
 const readForBookingSQL = `SELECT k.operation, k.request_hash, k.appointment_id::text, k.response,
 		s.country, s.version, CASE WHEN s.version = $4 THEN NULL ELSE s.snapshot END,
 		EXISTS (SELECT 1 FROM appointments WHERE country = $5 AND person_id = $6
@@ -88,11 +91,14 @@ const readForBookingSQL = `SELECT k.operation, k.request_hash, k.appointment_id:
 				FROM jsonb_array_elements(p.relatives) r WHERE r->>'id' = $12 LIMIT 1)
 		END, ''),
 		coalesce(CASE WHEN p.erased_at IS NULL THEN p.phone END, ''),
-		$13 <> '' AND EXISTS (SELECT 1 FROM jsonb_array_elements(p.relatives) r WHERE r->>'id' = $13)
+		$13 <> '' AND EXISTS (SELECT 1 FROM jsonb_array_elements(p.relatives) r WHERE r->>'id' = $13),
+		br.until, br.created_at, br.no_shows
 	FROM (SELECT 1) one
 	LEFT JOIN idempotency_keys k ON k.subject = $1 AND k.key = $2
 	LEFT JOIN practitioner_schedules s ON s.practitioner_id = $3
-	LEFT JOIN patients p ON p.id = $11`
+	LEFT JOIN patients p ON p.id = $11
+	LEFT JOIN booking_restrictions br ON br.patient_id = $11 AND br.practitioner_id = $3 AND br.lifted_at IS NULL
+		AND br.until > $10`
 
 // ReadForBooking reads, in one round trip, what deciding a booking needs.
 func (s *Store) ReadForBooking(ctx context.Context, q BookReadQuery) (BookRead, error) {
@@ -105,6 +111,8 @@ func (s *Store) ReadForBooking(ctx context.Context, q BookReadQuery) (BookRead, 
 		ranges             []pgtype.Range[pgtype.Timestamptz]
 		country5           *string
 		from, to           *time.Time
+		until, since       *time.Time
+		noShows            *int
 	)
 	if q.Country != "" {
 		country5 = &q.Country
@@ -116,7 +124,7 @@ func (s *Store) ReadForBooking(ctx context.Context, q BookReadQuery) (BookRead, 
 		country5, q.PersonID, q.Start, from, to, q.Now, q.PatientID, q.RelativeID, q.RelativeOf, orZeroUUID(q.HoldID)}
 	scan := func(row pgx.Row) error {
 		return row.Scan(&op, &hash, &keyAppointment, &resp, &country, &version, &snap, &r.Seen, &ranges,
-			&r.PatientName, &r.PatientPhone, &r.IsRelative)
+			&r.PatientName, &r.PatientPhone, &r.IsRelative, &until, &since, &noShows)
 	}
 	var err error
 	if q.HoldID == "" {
@@ -146,6 +154,10 @@ func (s *Store) ReadForBooking(ctx context.Context, q BookReadQuery) (BookRead, 
 		r.ScheduleFound = true
 		r.Schedule = Schedule{PractitionerID: q.PractitionerID, Country: *country, Version: *version, Snapshot: snap}
 	}
+	if until != nil {
+		r.Restriction = &Restriction{PatientID: q.PatientID, PractitionerID: q.PractitionerID, Until: until.UTC(),
+			Since: since.UTC(), NoShows: *noShows}
+	}
 	if len(ranges) > 0 {
 		r.Blocked = make([][2]time.Time, len(ranges))
 		for i, rg := range ranges {
@@ -173,15 +185,22 @@ type NoRowQuery struct {
 	Subject, Key                   string
 	Country, PractitionerID        string
 	BlockedFrom, BlockedUntil, Now time.Time
+	// PatientID is the account booking; its restriction with the practice
+	// is read unless AtDesk.
+	PatientID string
+	AtDesk    bool
 }
 
 // NoRow says why Book wrote nothing: the key was committed meanwhile
-// (HasKey), or a hold that expired at Now but is still HELD overlaps the
-// range (ExpiredHold); otherwise the practitioner is busy then. (A busy
-// person is no "no row": the person constraint raised ErrPersonOverlap.)
+// (HasKey), the account is restricted with the practice (Restriction, an
+// online booking only), or a hold that expired at Now but is still HELD
+// overlaps the range (ExpiredHold); otherwise the practitioner is busy then.
+// (A busy person is no "no row": the person constraint raised
+// ErrPersonOverlap.)
 type NoRow struct {
 	Key         Key
 	HasKey      bool
+	Restriction *Restriction
 	ExpiredHold bool
 }
 
@@ -203,6 +222,20 @@ func (s *Store) WhyNoRow(ctx context.Context, q NoRowQuery) (NoRow, error) {
 		q.Country, q.PractitionerID, q.BlockedFrom, q.BlockedUntil, q.Now).QueryRow(func(row pgx.Row) error {
 		return row.Scan(&r.ExpiredHold)
 	})
+	if !q.AtDesk {
+		b.Queue(`SELECT r.until, r.created_at, r.no_shows FROM booking_restrictions r
+			WHERE r.patient_id = $1 AND r.practitioner_id = $2 AND r.lifted_at IS NULL AND r.until > $3`,
+			q.PatientID, q.PractitionerID, q.Now).QueryRow(func(row pgx.Row) error {
+			x := Restriction{PatientID: q.PatientID, PractitionerID: q.PractitionerID, Country: q.Country}
+			err := row.Scan(&x.Until, &x.Since, &x.NoShows)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return nil
+			}
+			x.Until, x.Since = x.Until.UTC(), x.Since.UTC()
+			r.Restriction = &x
+			return err
+		})
+	}
 	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
 		return NoRow{}, err
 	}

@@ -17,13 +17,17 @@ import (
 // inserts the hold with its event (one statement).
 
 // LockPatientLiveHolds serialises one patient's hold placements for the
-// transaction (an advisory lock) and then returns the patient's live holds,
-// oldest first, locked: pipelined in one round trip, and run in that order,
-// so the read's snapshot is taken once the lock is held.
-func (t *Tx) LockPatientLiveHolds(ctx context.Context, patientID string, now time.Time) ([]Appointment, error) {
+// transaction (an advisory lock), takes the patient's shared restriction lock
+// with practitionerID (restrictions.go) and then returns the patient's live
+// holds, oldest first, locked, and their restriction with the practitioner
+// live at now (nil when none): pipelined in one round trip, and run in that
+// order, so the reads' snapshots are taken once the locks are held.
+func (t *Tx) LockPatientLiveHolds(ctx context.Context, patientID, practitionerID string, now time.Time) ([]Appointment, *Restriction, error) {
 	var live []Appointment
+	var restriction *Restriction
 	b := &pgx.Batch{}
 	b.Queue(`SELECT pg_advisory_xact_lock(hashtextextended('booking-holds:' || $1, 0))`, patientID)
+	b.Queue(restrictionLockSQL, patientID, practitionerID)
 	b.Queue(`SELECT `+selectCols+` FROM appointments`+fromJoined+`
 		WHERE a.patient_id = $1 AND a.status = 'HELD' AND a.hold_expires_at > $2
 		ORDER BY a.created_at, a.id FOR UPDATE OF a`, patientID, now).Query(func(rows pgx.Rows) error {
@@ -31,10 +35,22 @@ func (t *Tx) LockPatientLiveHolds(ctx context.Context, patientID string, now tim
 		live, err = collect(rows, nil)
 		return err
 	})
+	b.Queue(`SELECT r.country, r.until, r.created_at, r.no_shows FROM booking_restrictions r
+		WHERE r.patient_id = $1 AND r.practitioner_id = $2 AND r.lifted_at IS NULL AND r.until > $3`,
+		patientID, practitionerID, now).QueryRow(func(row pgx.Row) error {
+		x := Restriction{PatientID: patientID, PractitionerID: practitionerID}
+		err := row.Scan(&x.Country, &x.Until, &x.Since, &x.NoShows)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		x.Until, x.Since = x.Until.UTC(), x.Since.UTC()
+		restriction = &x
+		return err
+	})
 	if err := t.tx.SendBatch(ctx, b).Close(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return live, nil
+	return live, restriction, nil
 }
 
 // ExpireHoldsThenBlocked is ExpireHolds over [from, to) then, when blockedFrom

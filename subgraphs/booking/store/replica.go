@@ -103,7 +103,8 @@ type Erased struct {
 // account booked is kept for the practice's records but anonymised: a new
 // random account id (and person, unless it is a relative another guardian
 // keeps: not in erasedRelatives), no note, no idempotency key. The account's
-// idempotency keys (answers with names) and day counts go, and the replica
+// idempotency keys (answers with names), day counts and no-show restrictions
+// go, its series are kept under a new random account id, and the replica
 // keeps a tombstone at version, so that only a newer registration of the
 // same account revives it.
 func (t *Tx) ErasePatient(ctx context.Context, id string, version int64, erasedRelatives []string, reason string, now time.Time) (Erased, error) {
@@ -155,6 +156,14 @@ func (t *Tx) ErasePatient(ctx context.Context, id string, version int64, erasedR
 		return out, err
 	}
 	if _, err := t.tx.Exec(ctx, `DELETE FROM idempotency_keys WHERE subject = $1`, id); err != nil {
+		return out, err
+	}
+	// No-show restrictions name the account: they go. Series are kept, like
+	// their sessions, under a new random account id.
+	if _, err := t.tx.Exec(ctx, `DELETE FROM booking_restrictions WHERE patient_id = $1`, id); err != nil {
+		return out, err
+	}
+	if _, err := t.tx.Exec(ctx, `UPDATE series SET patient_id = gen_random_uuid(), relative_id = NULL WHERE patient_id = $1`, id); err != nil {
 		return out, err
 	}
 	_, err = t.tx.Exec(ctx, `DELETE FROM booking_counts WHERE patient_id = $1`, id)

@@ -14,21 +14,29 @@ import (
 // Appointment is a booked appointment; the entities it points to are stubs
 // the router completes from their owning subgraphs.
 type Appointment struct {
-	ID                 string            `json:"id"`
-	Status             AppointmentStatus `json:"status"`
-	StartsAt           time.Time         `json:"startsAt"`
-	EndsAt             time.Time         `json:"endsAt"`
-	Practitioner       *Practitioner     `json:"practitioner"`
-	Location           *Location         `json:"location"`
-	AppointmentType    *AppointmentType  `json:"appointmentType"`
-	Relative           *Relative         `json:"relative,omitempty"`
-	PatientName        *string           `json:"patientName,omitempty"`
-	PatientPhone       *string           `json:"patientPhone,omitempty"`
-	Note               *string           `json:"note,omitempty"`
-	CancelledAt        *time.Time        `json:"cancelledAt,omitempty"`
-	CancelledBy        *CancelledBy      `json:"cancelledBy,omitempty"`
-	CancellationReason *string           `json:"cancellationReason,omitempty"`
-	CreatedAt          time.Time         `json:"createdAt"`
+	ID                 string             `json:"id"`
+	Status             AppointmentStatus  `json:"status"`
+	StartsAt           time.Time          `json:"startsAt"`
+	EndsAt             time.Time          `json:"endsAt"`
+	Practitioner       *Practitioner      `json:"practitioner"`
+	Location           *Location          `json:"location"`
+	AppointmentType    *AppointmentType   `json:"appointmentType"`
+	Relative           *Relative          `json:"relative,omitempty"`
+	PatientName        *string            `json:"patientName,omitempty"`
+	PatientPhone       *string            `json:"patientPhone,omitempty"`
+	Note               *string            `json:"note,omitempty"`
+	CancelledAt        *time.Time         `json:"cancelledAt,omitempty"`
+	CancelledBy        *CancelledBy       `json:"cancelledBy,omitempty"`
+	CancellationReason *string            `json:"cancellationReason,omitempty"`
+	CreatedAt          time.Time          `json:"createdAt"`
+	Series             *AppointmentSeries `json:"series,omitempty"`
+}
+
+// AppointmentSeries places an appointment in its treatment series.
+type AppointmentSeries struct {
+	ID    string `json:"id"`
+	Index int    `json:"index"`
+	Count int    `json:"count"`
 }
 
 // Practitioner is the practitioner entity as booking sees it: its key, and

@@ -55,6 +55,40 @@ type BookAppointmentPayload struct {
 	Appointment *Appointment `json:"appointment"`
 }
 
+type BookSeriesInput struct {
+	PractitionerID    string    `json:"practitionerId"`
+	AppointmentTypeID string    `json:"appointmentTypeId"`
+	FirstStartsAt     time.Time `json:"firstStartsAt"`
+	// Days between sessions: 1 to 28 (7: weekly).
+	EveryDays int `json:"everyDays"`
+	// Sessions: 2 to 52.
+	Count int `json:"count"`
+	// A client key, unique per series (1 to 200 characters).
+	IdempotencyKey string `json:"idempotencyKey"`
+	// One of the calling patient's relatives, when booking for them.
+	RelativeID *string `json:"relativeId,omitempty"`
+	// A note for the practitioner, on every session (at most 1000 characters).
+	Note *string `json:"note,omitempty"`
+}
+
+type BookSeriesPayload struct {
+	SeriesID string `json:"seriesId"`
+	// Every session, in order.
+	Appointments []Appointment `json:"appointments"`
+}
+
+// A patient's account may not book a practice online until a time, after repeated no-shows with it.
+type BookingRestriction struct {
+	Practitioner *Practitioner `json:"practitioner"`
+	PatientID    string        `json:"patientId"`
+	// The account holder's name (for the practice); null once erased.
+	PatientName *string `json:"patientName,omitempty"`
+	// No-shows counted when it was last decided.
+	NoShows int       `json:"noShows"`
+	Since   time.Time `json:"since"`
+	Until   time.Time `json:"until"`
+}
+
 // A practitioner's calendar feed.
 type CalendarFeed struct {
 	CreatedAt time.Time `json:"createdAt"`
@@ -68,6 +102,19 @@ type CancelAppointmentInput struct {
 
 type CancelAppointmentPayload struct {
 	Appointment *Appointment `json:"appointment"`
+}
+
+type CancelSeriesInput struct {
+	SeriesID string `json:"seriesId"`
+	// The first session to cancel; every later one is cancelled too.
+	FromAppointmentID string `json:"fromAppointmentId"`
+	// Required: 1 to 500 characters.
+	Reason string `json:"reason"`
+}
+
+type CancelSeriesPayload struct {
+	// The sessions from fromAppointmentId on, as they are now.
+	Appointments []Appointment `json:"appointments"`
 }
 
 type CreateCalendarFeedPayload struct {
@@ -95,6 +142,10 @@ type HoldSlotInput struct {
 
 type HoldSlotPayload struct {
 	Hold *Hold `json:"hold"`
+}
+
+type LiftBookingRestrictionPayload struct {
+	Lifted bool `json:"lifted"`
 }
 
 type MarkNoShowPayload struct {
@@ -141,6 +192,20 @@ type RescheduleAppointmentPayload struct {
 	Appointment *Appointment `json:"appointment"`
 	// The appointment as it was before the move.
 	Previous *PreviousAppointment `json:"previous"`
+}
+
+type RescheduleSeriesInput struct {
+	SeriesID string `json:"seriesId"`
+	// The first session to move; every later confirmed one moves by the same shift.
+	FromAppointmentID string `json:"fromAppointmentId"`
+	// Its new start.
+	StartsAt       time.Time `json:"startsAt"`
+	IdempotencyKey string    `json:"idempotencyKey"`
+}
+
+type RescheduleSeriesPayload struct {
+	// The sessions moved, at their new times (same ids), in order.
+	Appointments []Appointment `json:"appointments"`
 }
 
 type RevokeCalendarFeedPayload struct {
