@@ -135,7 +135,7 @@ func decideBooking(req bookRequest, p *plan, r store.BookRead, now time.Time, li
 		return store.Booking{}, err
 	}
 	return store.Booking{Appointment: a, Limit: limit, Topic: events.BookingEvents, Event: ev, Replaces: replaced,
-		Key: store.NewKey{Subject: req.me, Key: req.key, Operation: opBook, RequestHash: req.hash, Response: resp},
+		Key:    store.NewKey{Subject: req.me, Key: req.key, Operation: opBook, RequestHash: req.hash, Response: resp},
 		AtDesk: req.atDesk, Now: now}, nil
 }
 

@@ -53,7 +53,7 @@ type SeriesInput struct {
 
 // BookedSeries is a series and its sessions, in index order.
 type BookedSeries struct {
-	Series   store.Series       `json:"series"`
+	Series   store.Series        `json:"series"`
 	Sessions []store.Appointment `json:"sessions"`
 }
 
