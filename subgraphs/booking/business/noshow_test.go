@@ -100,7 +100,7 @@ func TestNoShowRestriction(t *testing.T) {
 	if after := e.count(`SELECT count(*) FROM appointments WHERE patient_id = $1`, pat); after != before {
 		t.Fatalf("refusals wrote %d rows", after-before)
 	}
-	e.mustBook(pat, other, typeA, tuesday(9, 0))        // another practice
+	e.mustBook(pat, other, typeA, tuesday(9, 0))      // another practice
 	e.mustBook(neighbour, doc, typeA, tuesday(10, 0)) // another patient
 
 	list, err := e.svc.PatientRestrictions(asPatient(pat), pat)
