@@ -2,6 +2,7 @@ package business
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -12,6 +13,9 @@ const (
 	KindRescheduled  = "RESCHEDULED"
 	KindCancelled    = "CANCELLED"
 	KindReminder     = "REMINDER"
+	// KindSeriesConfirmation confirms a whole treatment series in one
+	// message listing every session (series.go).
+	KindSeriesConfirmation = "SERIES_CONFIRMATION"
 )
 
 // Channels.
@@ -38,6 +42,9 @@ type Rendering struct {
 	PreviousStartsAt *time.Time // RESCHEDULED: where it was
 	CancelledBy      string     // CANCELLED: PATIENT or PRACTITIONER
 	Reason           string     // CANCELLED by the practitioner: their reason
+	// Sessions are, for SERIES_CONFIRMATION, the start of every session
+	// (StartsAt is the first's).
+	Sessions []time.Time
 }
 
 // Rendered is a message put into words.
@@ -61,7 +68,8 @@ type language struct {
 // Template placeholders: {name} the account holder's first name, {for} " for
 // <relative>" or "", {practitioner}, {when}, {old} the previous time, {place},
 // {type} the appointment type (in parentheses, or ""), {reason} a reason line
-// or "".
+// or "", {count} and {sessions} a series' sessions (one per line in an email,
+// separated by "; " in an SMS).
 var languages = map[string]language{
 	"fr": {
 		weekdays: [7]string{"dimanche", "lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi"},
@@ -87,6 +95,9 @@ var languages = map[string]language{
 			"REMINDER": {"Rappel : rendez-vous avec {practitioner}, {when}",
 				"Bonjour {name},\n\nNous vous rappelons votre rendez-vous{for} avec {practitioner}{type} le {when}.\nAdresse : {place}\n\nCareslot",
 				"Careslot : rappel, RDV{for} avec {practitioner} le {when}, {place}."},
+			"SERIES_CONFIRMATION": {"Série de {count} rendez-vous confirmée : {practitioner}",
+				"Bonjour {name},\n\nVos {count} rendez-vous{for} avec {practitioner}{type} sont confirmés :\n{sessions}\nAdresse : {place}\n\nVous trouverez les rendez-vous en pièce jointe pour votre agenda.\n\nCareslot",
+				"Careslot : {count} RDV{for} confirmés avec {practitioner} : {sessions}. {place}."},
 		},
 	},
 	"de": {
@@ -113,6 +124,9 @@ var languages = map[string]language{
 			"REMINDER": {"Erinnerung: Termin bei {practitioner}, {when}",
 				"Guten Tag {name},\n\nwir erinnern Sie an Ihren Termin{for} bei {practitioner}{type}: {when}.\nAdresse: {place}\n\nCareslot",
 				"Careslot: Erinnerung, Termin{for} bei {practitioner}: {when}, {place}."},
+			"SERIES_CONFIRMATION": {"Terminserie bestätigt: {count} Termine bei {practitioner}",
+				"Guten Tag {name},\n\nIhre {count} Termine{for} bei {practitioner}{type} sind bestätigt:\n{sessions}\nAdresse: {place}\n\nDie Termine für Ihren Kalender finden Sie im Anhang.\n\nCareslot",
+				"Careslot: {count} Termine{for} bei {practitioner} bestätigt: {sessions}. {place}."},
 		},
 	},
 	"it": {
@@ -139,6 +153,9 @@ var languages = map[string]language{
 			"REMINDER": {"Promemoria: appuntamento con {practitioner}, {when}",
 				"Buongiorno {name},\n\nle ricordiamo il suo appuntamento{for} con {practitioner}{type}: {when}.\nIndirizzo: {place}\n\nCareslot",
 				"Careslot: promemoria, appuntamento{for} con {practitioner}: {when}, {place}."},
+			"SERIES_CONFIRMATION": {"Serie di {count} appuntamenti confermata: {practitioner}",
+				"Buongiorno {name},\n\ni suoi {count} appuntamenti{for} con {practitioner}{type} sono confermati:\n{sessions}\nIndirizzo: {place}\n\nIn allegato trova gli appuntamenti per il suo calendario.\n\nCareslot",
+				"Careslot: {count} appuntamenti{for} con {practitioner} confermati: {sessions}. {place}."},
 		},
 	},
 	"en": {
@@ -165,6 +182,9 @@ var languages = map[string]language{
 			"REMINDER": {"Reminder: appointment with {practitioner}, {when}",
 				"Hello {name},\n\nThis is a reminder of your appointment{for} with {practitioner}{type} on {when}.\nAddress: {place}\n\nCareslot",
 				"Careslot: reminder, appointment{for} with {practitioner} on {when}, {place}."},
+			"SERIES_CONFIRMATION": {"Series of {count} appointments confirmed: {practitioner}",
+				"Hello {name},\n\nYour {count} appointments{for} with {practitioner}{type} are confirmed:\n{sessions}\nAddress: {place}\n\nThe appointments are attached for your calendar.\n\nCareslot",
+				"Careslot: {count} appointments{for} with {practitioner} confirmed: {sessions}. {place}."},
 		},
 	},
 }
@@ -220,10 +240,18 @@ func Render(r Rendering) (Rendered, error) {
 	if r.PreviousStartsAt != nil {
 		old = FormatWhen(r.Locale, *r.PreviousStartsAt, r.Zone)
 	}
+	sessions := make([]string, len(r.Sessions))
+	for i, at := range r.Sessions {
+		sessions[i] = FormatWhen(r.Locale, at, r.Zone)
+	}
+	list := "- " + strings.Join(sessions, "\n- ")
+	if r.Channel == ChannelSMS {
+		list = strings.Join(sessions, "; ")
+	}
 	rep := strings.NewReplacer(
 		"{name}", r.FirstName, "{for}", forWhom, "{practitioner}", r.Practitioner,
 		"{when}", FormatWhen(r.Locale, r.StartsAt, r.Zone), "{old}", old, "{place}", r.Place,
-		"{type}", typ, "{reason}", reason)
+		"{type}", typ, "{reason}", reason, "{count}", strconv.Itoa(len(r.Sessions)), "{sessions}", list)
 	if r.Channel == ChannelSMS {
 		return Rendered{Body: rep.Replace(t[2])}, nil
 	}

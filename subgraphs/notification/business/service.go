@@ -95,14 +95,18 @@ func New(st *store.Store, cat *countries.Catalog, opts Options) *Service {
 // ApplyBookingEvent records the messages an appointment event calls for, in
 // one transaction with the event's claim: a booking gets a confirmation and
 // its reminders, a move a notice and its reminders moved, a cancellation a
-// notice (saying who cancelled) and its reminders dropped. Replays change
-// nothing (the claim, the appointment's version and the messages' unique key
-// each see to it). It is the handler of the booking-events consumer.
+// notice (saying who cancelled) and its reminders dropped; a treatment
+// series one confirmation listing every session (SeriesBooked) instead of
+// one per session. Replays change nothing (the claim, the appointment's
+// version and the messages' unique key each see to it). It is the handler of
+// the booking-events consumer.
 func (s *Service) ApplyBookingEvent(ctx context.Context, ev events.Envelope) error {
 	switch ev.Type {
 	case eventdata.AppointmentBooked, eventdata.AppointmentRescheduled, eventdata.AppointmentCancelled:
 	case eventdata.AppointmentAnonymised:
 		return s.forgetAppointment(ctx, ev)
+	case eventdata.SeriesBooked:
+		return s.applySeriesBooked(ctx, ev)
 	default:
 		return nil // holds and no-shows say nothing to the patient
 	}
@@ -166,8 +170,12 @@ func (s *Service) ApplyBookingEvent(ctx context.Context, ev events.Envelope) err
 		}
 		switch ev.Type {
 		case eventdata.AppointmentBooked:
-			if err := add(KindConfirmation, "", now); err != nil {
-				return err
+			// A session of a series is confirmed with the whole series,
+			// in one message (SeriesBooked); its reminders are its own.
+			if a.SeriesID == "" {
+				if err := add(KindConfirmation, "", now); err != nil {
+					return err
+				}
 			}
 			return s.addReminders(a, now, add)
 		case eventdata.AppointmentRescheduled:

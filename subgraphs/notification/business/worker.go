@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -127,8 +128,18 @@ type prepared struct {
 // prepare writes a message for its recipient: the patient's current contact
 // and locale, the practitioner's name, the location's address and zone.
 func (s *Service) prepare(ctx context.Context, m store.Message) (prepared, error) {
-	var a eventdata.Appointment
-	if err := json.Unmarshal(m.Facts, &a); err != nil {
+	var (
+		a      eventdata.Appointment
+		series *eventdata.Series
+	)
+	if m.Kind == KindSeriesConfirmation {
+		// The facts are the series; its first session stands for the rest.
+		series = &eventdata.Series{}
+		if err := json.Unmarshal(m.Facts, series); err != nil || len(series.Sessions) == 0 {
+			return prepared{skip: fmt.Sprintf("unreadable series: %v", err)}, nil
+		}
+		a = series.Sessions[0]
+	} else if err := json.Unmarshal(m.Facts, &a); err != nil {
 		return prepared{skip: "unreadable appointment: " + err.Error()}, nil
 	}
 	p, err := s.store.Patient(ctx, m.PatientID)
@@ -167,6 +178,11 @@ func (s *Service) prepare(ctx context.Context, m store.Message) (prepared, error
 	}
 	r := Rendering{Kind: m.Kind, Channel: m.Channel, Locale: p.Locale, FirstName: p.FirstName,
 		Practitioner: pr.DisplayName, StartsAt: a.StartsAt, CancelledBy: a.CancelledBy, Reason: a.CancellationReason}
+	if series != nil {
+		for _, x := range series.Sessions {
+			r.Sessions = append(r.Sessions, x.StartsAt)
+		}
+	}
 	if r.Locale == "" {
 		if c, ok := s.countries.Get(p.Country); ok {
 			r.Locale = c.Locale
@@ -201,6 +217,17 @@ func (s *Service) prepare(ctx context.Context, m store.Message) (prepared, error
 		return prepared{}, err
 	}
 	msg := sender.Message{ID: m.ID, Channel: m.Channel, To: to, Subject: text.Subject, Body: text.Body, Locale: r.Locale}
+	if m.Channel == ChannelEmail && series != nil {
+		// Every session in one calendar object, each its own event (the UID
+		// of its appointment), as a single confirmation would attach it.
+		cal := ical.Calendar{Method: "PUBLISH"}
+		for _, x := range series.Sessions {
+			cal.Events = append(cal.Events, ical.Event{UID: ical.AppointmentUID(x.ID), Sequence: x.Version, Stamp: s.now(),
+				Start: x.StartsAt, End: x.EndsAt, Summary: summary(r), Location: r.Place, Description: text.Subject})
+		}
+		msg.Attachments = []sender.Attachment{{Filename: "appointments.ics",
+			ContentType: "text/calendar; charset=utf-8; method=PUBLISH", Data: cal.Encode()}}
+	}
 	if m.Channel == ChannelEmail && (m.Kind == KindConfirmation || m.Kind == KindRescheduled) {
 		msg.Attachments = []sender.Attachment{{
 			Filename:    "appointment.ics",

@@ -596,6 +596,13 @@ enum PracticeNotificationKind {
   "The patient cancelled the appointment (or erased their account: reason PATIENT_ERASED)."
   CANCELLED_BY_PATIENT
 }
+
+# --- Treatment series (ADR 21): one confirmation for every session.
+
+extend enum NotificationKind {
+  "A treatment series was booked: one message listing every session (about its first session)."
+  SERIES_CONFIRMATION
+}
 `, BuiltIn: false},
 	{Name: "../../../federation/directives.graphql", Input: `
 	directive @authenticated on FIELD_DEFINITION | OBJECT | INTERFACE | SCALAR | ENUM

@@ -145,6 +145,8 @@ const (
 	NotificationKindCancelled NotificationKind = "CANCELLED"
 	// A reminder before the appointment (per country, e.g. 24 h and 2 h before).
 	NotificationKindReminder NotificationKind = "REMINDER"
+	// A treatment series was booked: one message listing every session (about its first session).
+	NotificationKindSeriesConfirmation NotificationKind = "SERIES_CONFIRMATION"
 )
 
 var AllNotificationKind = []NotificationKind{
@@ -152,11 +154,12 @@ var AllNotificationKind = []NotificationKind{
 	NotificationKindRescheduled,
 	NotificationKindCancelled,
 	NotificationKindReminder,
+	NotificationKindSeriesConfirmation,
 }
 
 func (e NotificationKind) IsValid() bool {
 	switch e {
-	case NotificationKindConfirmation, NotificationKindRescheduled, NotificationKindCancelled, NotificationKindReminder:
+	case NotificationKindConfirmation, NotificationKindRescheduled, NotificationKindCancelled, NotificationKindReminder, NotificationKindSeriesConfirmation:
 		return true
 	}
 	return false
