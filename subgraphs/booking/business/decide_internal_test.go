@@ -46,7 +46,7 @@ func TestRestrictionIsOnlineOnly(t *testing.T) {
 		start: time.Date(2030, 6, 4, 10, 0, 0, 0, paris).UTC()}
 
 	_, err = decideBooking(req, p, read, now, store.DayLimit{Max: 4})
-	if e, ok := apperr.As(err); !ok || e.Code != apperr.BookingRestricted || e.Extensions["until"] != until.UTC().Format(time.RFC3339) {
+	if e, ok := apperr.As(err); !ok || e.Code != apperr.BookingRestricted || e.Extensions["until"] != until.UTC().Format(time.RFC3339Nano) {
 		t.Fatalf("online: %v", err)
 	}
 	req.atDesk = true

@@ -48,8 +48,8 @@ func (e *env) noShows(pat, doc string, n int) []store.Appointment {
 func wantRestricted(t testing.TB, err error, until time.Time) {
 	t.Helper()
 	e, ok := apperr.As(err)
-	if !ok || e.Code != apperr.BookingRestricted || e.Extensions["until"] != until.UTC().Format(time.RFC3339) {
-		t.Fatalf("want BOOKING_RESTRICTED until %s, got %v (%+v)", until.UTC().Format(time.RFC3339), err, e)
+	if !ok || e.Code != apperr.BookingRestricted || e.Extensions["until"] != until.UTC().Format(time.RFC3339Nano) {
+		t.Fatalf("want BOOKING_RESTRICTED until %s, got %v (%+v)", until.UTC().Format(time.RFC3339Nano), err, e)
 	}
 }
 

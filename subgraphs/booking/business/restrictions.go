@@ -28,7 +28,8 @@ func restricted(r store.Restriction) error {
 	return &apperr.Error{Code: apperr.BookingRestricted, Reason: ReasonNoShows,
 		Message: fmt.Sprintf("after %d missed appointments, this practice can only be booked by calling it until %s",
 			r.NoShows, r.Until.UTC().Format(time.RFC3339)),
-		Extensions: map[string]any{"until": r.Until.UTC().Format(time.RFC3339), "noShows": r.NoShows}}
+		// As the DateTime scalar writes it, so a client compares it with Patient.bookingRestrictions.
+		Extensions: map[string]any{"until": r.Until.UTC().Format(time.RFC3339Nano), "noShows": r.NoShows}}
 }
 
 // noShowPolicy is the policy of the practice: its own from the schedule
