@@ -110,7 +110,9 @@ func TestTreatmentSeriesThroughTheRouter(t *testing.T) {
 	mine := func() []seriesSession {
 		var me struct {
 			Me struct {
-				Appointments struct{ Edges []struct{ Node seriesSession } }
+				Appointments struct {
+					Edges []struct{ Node seriesSession }
+				}
 			}
 		}
 		s.run(t, patTok, s.op(t, "MySeriesAppointments"), map[string]any{"upcoming": true, "first": 20}, &me)
@@ -129,7 +131,9 @@ func TestTreatmentSeriesThroughTheRouter(t *testing.T) {
 	var notes struct {
 		Me struct {
 			Notifications struct {
-				Edges []struct{ Node struct{ Kind, Channel, Status, Subject string } }
+				Edges []struct {
+					Node struct{ Kind, Channel, Status, Subject string }
+				}
 			}
 		}
 	}
