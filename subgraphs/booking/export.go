@@ -14,8 +14,9 @@ const ExportPath = "/internal/export"
 
 // ExportHandler serves GET /internal/export (internal listener): every
 // appointment of the patient whose bearer token comes with the request (the
-// patient service forwards the caller's), as one JSON document
-// {"patientId": ..., "appointments": [...]}.
+// patient service forwards the caller's) and their live no-show
+// restrictions, as one JSON document
+// {"patientId": ..., "appointments": [...], "bookingRestrictions": [...]}.
 func (s *Subgraph) ExportHandler() http.Handler {
 	return auth.Middleware(s.deps.Verifier)(export.Document(func(r *http.Request) (any, error) {
 		ctx := r.Context()
@@ -23,10 +24,15 @@ func (s *Subgraph) ExportHandler() http.Handler {
 		if err != nil {
 			return nil, err
 		}
+		restrictions, err := s.Service.PatientRestrictions(ctx, p.Account)
+		if err != nil {
+			return nil, err
+		}
 		out := struct {
 			PatientID    string              `json:"patientId"`
 			Appointments []store.Appointment `json:"appointments"`
-		}{PatientID: p.Account, Appointments: []store.Appointment{}}
+			Restrictions []store.Restriction `json:"bookingRestrictions"`
+		}{PatientID: p.Account, Appointments: []store.Appointment{}, Restrictions: append([]store.Restriction{}, restrictions...)}
 		first := business.MaxPageSize
 		in := business.PageInput{First: &first}
 		for {

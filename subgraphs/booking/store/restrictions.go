@@ -34,16 +34,17 @@ func activeRestriction(patient, practitioner, now string) string {
 
 // Restriction is a live no-show restriction of an account with a practice.
 type Restriction struct {
-	PatientID      string
-	PractitionerID string
-	Country        string
+	PatientID      string `json:"patientId"`
+	PractitionerID string `json:"practitionerId"`
+	Country        string `json:"country,omitempty"`
 	// Until is when it ends; Since when it began.
-	Until, Since time.Time
+	Until time.Time `json:"until"`
+	Since time.Time `json:"since"`
 	// NoShows is how many no-shows it was counted from (at its last upsert).
-	NoShows int
+	NoShows int `json:"noShows"`
 	// PatientName is the account holder's name from the patient replica
 	// ("" when unknown or erased).
-	PatientName string
+	PatientName string `json:"-"`
 }
 
 // NoShowCount asks CountNoShows to count an account's no-shows with a practice.
