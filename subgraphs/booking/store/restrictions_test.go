@@ -39,7 +39,7 @@ func TestBookChecksTheRestrictionOnlineOnly(t *testing.T) {
 			t.Fatal(err)
 		}
 		return store.Booking{Appointment: a, Topic: "booking-events", Event: ev, Limit: store.DayLimit{Day: now, Max: 10},
-			Key: store.NewKey{Subject: pat, Key: uuid.NewString(), Operation: "book", RequestHash: []byte{1}, Response: []byte(`{}`)},
+			Key:    store.NewKey{Subject: pat, Key: uuid.NewString(), Operation: "book", RequestHash: []byte{1}, Response: []byte(`{}`)},
 			AtDesk: atDesk, Now: now}
 	}
 	online := booking(9, false)
