@@ -194,12 +194,17 @@ func (s *Subgraph) HandlePractitionerEvent(ctx context.Context, ev events.Envelo
 	return err
 }
 
-// HandleBookingEvent applies one booking-events event: every one carries the
-// appointment (or hold) after the change.
+// HandleBookingEvent applies one booking-events event about an appointment
+// (or hold): those carry it after the change. Others (SeriesBooked, whose
+// sessions have their own AppointmentBooked) carry no status and are passed
+// over.
 func (s *Subgraph) HandleBookingEvent(ctx context.Context, ev events.Envelope) error {
 	var a eventdata.Appointment
 	if err := ev.DataAs(&a); err != nil {
 		s.log.Error("skipping undecodable booking event", "event_id", ev.ID, "type", ev.Type, "err", err)
+		return nil
+	}
+	if a.Status == "" {
 		return nil
 	}
 	if a.ID == "" || a.PractitionerID == "" || a.Country == "" {
