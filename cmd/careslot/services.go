@@ -62,8 +62,9 @@ var builders = map[string]func(ctx context.Context, p *platform) (*runningServic
 			return nil, err
 		}
 		p.closers = append(p.closers, sg.Close)
+		// Its replicas of practices and patients are warm once its consumers caught up.
 		return &runningService{name: booking.Name, handler: sg.Handler(), pool: pool, workers: sg.Workers(),
-			routes: map[string]http.Handler{booking.ExportPath: sg.ExportHandler()}}, nil
+			routes: map[string]http.Handler{booking.ExportPath: sg.ExportHandler()}, ready: sg.CaughtUp}, nil
 	},
 	notification.Name: func(ctx context.Context, p *platform) (*runningService, error) {
 		pool, err := p.openStore(ctx, notification.Name)
@@ -83,7 +84,7 @@ var builders = map[string]func(ctx context.Context, p *platform) (*runningServic
 			return nil, err
 		}
 		return &runningService{name: notification.Name, handler: sg.Handler(), pool: pool, workers: sg.Workers(),
-			routes: map[string]http.Handler{notification.ExportPath: sg.ExportHandler()}}, nil
+			routes: map[string]http.Handler{notification.ExportPath: sg.ExportHandler()}, ready: sg.CaughtUp}, nil
 	},
 	availability.Name: func(ctx context.Context, p *platform) (*runningService, error) {
 		sg, err := newAvailability(ctx, p)
@@ -93,7 +94,12 @@ var builders = map[string]func(ctx context.Context, p *platform) (*runningServic
 		p.closers = append(p.closers, sg.Close)
 		rdb, _ := p.redis()
 		return &runningService{name: availability.Name, handler: sg.Handler(), workers: sg.Workers(),
-			ready: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }}, nil
+			ready: func(ctx context.Context) error {
+				if err := rdb.Ping(ctx).Err(); err != nil {
+					return err
+				}
+				return sg.CaughtUp(ctx)
+			}}, nil
 	},
 	search.Name: func(ctx context.Context, p *platform) (*runningService, error) {
 		sg, err := newSearch(ctx, p)
@@ -119,13 +125,10 @@ var builders = map[string]func(ctx context.Context, p *platform) (*runningServic
 			loaded.Store(true)
 			return nil
 		}
-		consuming := sg.Ready()
 		return &runningService{name: search.Name, handler: sg.Handler(), workers: append(sg.Workers(), warm),
-			ready: func(context.Context) error {
-				select {
-				case <-consuming:
-				default:
-					return errors.New("search consumer starting")
+			ready: func(ctx context.Context) error {
+				if err := sg.CaughtUp(ctx); err != nil {
+					return err
 				}
 				if !loaded.Load() {
 					return errors.New("search index loading")

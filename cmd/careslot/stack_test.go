@@ -78,6 +78,56 @@ func newStack(t testing.TB) (*stack, error) {
 // newStackWith starts a whole system, its configuration changed by tweak (when given), and
 // returns it with the function that stops it and drops its databases.
 func newStackWith(t testing.TB, tweak func(*config.Config)) (*stack, func(), error) {
+	cfg, dsns := freshStackConfig(t)
+
+	key, err := auth.LoadOrCreateDevKey(filepath.Join(t.TempDir(), "key.pem"))
+	if err != nil {
+		return nil, nil, err
+	}
+	jwks := httptest.NewServer(key.JWKSHandler())
+	cfg.JWKSURL = jwks.URL + auth.JWKSPath
+	if tweak != nil {
+		tweak(&cfg) // may name another identity provider
+	}
+	if err := setStackEnv(); err != nil {
+		return nil, nil, err
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- runStack(ctx, cfg, filepath.Join("..", "..", "router-config", "config.json"), false, func(*platform) { close(ready) })
+	}()
+	stop := func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+		}
+		jwks.Close()
+		dropDatabases(dsns)
+	}
+	select {
+	case <-ready:
+	case err := <-done:
+		return nil, stop, err
+	case <-time.After(90 * time.Second):
+		return nil, stop, context.DeadlineExceeded
+	}
+	s := &stack{cfg: cfg, key: key, client: gqlclient.New("http://" + cfg.RouterAddr + "/graphql")}
+	if dir := contract.Dir(filepath.Join("..", "..")); dir != "" {
+		if s.contract, err = contract.Load(dir); err != nil {
+			return nil, stop, err
+		}
+	}
+	return s, stop, nil
+}
+
+// freshStackConfig is the configuration of a new system: databases, topics,
+// Redis keys and ports of its own. It returns the databases' URLs (dropped by
+// dropDatabases).
+func freshStackConfig(t testing.TB) (config.Config, []string) {
 	cfg := config.FromEnv()
 	cfg.ShutdownDrain = 0 // no load balancer in front
 	cfg.DataDir = filepath.Join(t.TempDir(), "data")
@@ -96,17 +146,19 @@ func newStackWith(t testing.TB, tweak func(*config.Config)) (*stack, func(), err
 	cfg.KafkaTopicPrefix = "e2e" + suffix + "."
 	cfg.RedisURL = testenv.RedisURL()
 	cfg.RedisPrefix = "e2e" + suffix + ":"
+	return cfg, dsns
+}
 
-	key, err := auth.LoadOrCreateDevKey(filepath.Join(t.TempDir(), "key.pem"))
-	if err != nil {
-		return nil, nil, err
+func dropDatabases(dsns []string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, dsn := range dsns {
+		_ = postgres.DropDatabase(ctx, dsn)
 	}
-	jwks := httptest.NewServer(key.JWKSHandler())
-	cfg.JWKSURL = jwks.URL + auth.JWKSPath
-	if tweak != nil {
-		tweak(&cfg) // may name another identity provider
-	}
+}
 
+// setStackEnv sets what the systems of the end-to-end tests read from the environment.
+func setStackEnv() error {
 	// The end-to-end tests are many clients behind one address: the edge's budgets run, far
 	// above what they spend (their refusals are tested in internal/router), and connections are
 	// not counted per address.
@@ -120,43 +172,10 @@ func newStackWith(t testing.TB, tweak func(*config.Config)) (*stack, func(), err
 		"COUNTRY_LIMITS": "registrationsPerAddressPerHour=1000000",
 	} {
 		if err := os.Setenv(k, v); err != nil {
-			return nil, nil, err
+			return err
 		}
 	}
-
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan struct{})
-	done := make(chan error, 1)
-	go func() {
-		done <- runStack(ctx, cfg, filepath.Join("..", "..", "router-config", "config.json"), false, func(*platform) { close(ready) })
-	}()
-	stop := func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-		}
-		jwks.Close()
-		dctx, dcancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer dcancel()
-		for _, dsn := range dsns {
-			_ = postgres.DropDatabase(dctx, dsn)
-		}
-	}
-	select {
-	case <-ready:
-	case err := <-done:
-		return nil, stop, err
-	case <-time.After(90 * time.Second):
-		return nil, stop, context.DeadlineExceeded
-	}
-	s := &stack{cfg: cfg, key: key, client: gqlclient.New("http://" + cfg.RouterAddr + "/graphql")}
-	if dir := contract.Dir(filepath.Join("..", "..")); dir != "" {
-		if s.contract, err = contract.Load(dir); err != nil {
-			return nil, stop, err
-		}
-	}
-	return s, stop, nil
+	return nil
 }
 
 // token mints a token the running system accepts.
