@@ -80,7 +80,7 @@ type jwksTiming struct {
 var defaultJWKSTiming = jwksTiming{
 	refreshEvery:    10 * time.Minute,
 	firstRetry:      50 * time.Millisecond,
-	maxRetry:        30 * time.Second,
+	maxRetry:        10 * time.Second,
 	unknownKIDEvery: 30 * time.Second,
 	httpTimeout:     5 * time.Second,
 }
