@@ -48,10 +48,11 @@ type JWKSVerifier struct {
 	timing jwksTiming
 
 	// keys is the last JWK Set fetched; kf reads it.
-	keys    jwkset.Storage
-	kf      keyfunc.Keyfunc
-	loaded  chan struct{} // closed by the first successful fetch
-	lastErr atomic.Pointer[error]
+	keys       jwkset.Storage
+	kf         keyfunc.Keyfunc
+	loaded     chan struct{} // closed by the first successful fetch
+	loadedOnce sync.Once
+	lastErr    atomic.Pointer[error]
 
 	// Unknown kids refetch the set at most once per timing.unknownKIDEvery;
 	// concurrent requests share the fetch in flight.
@@ -157,11 +158,7 @@ func (v *JWKSVerifier) fetch(ctx context.Context) error {
 		return err
 	}
 	v.lastErr.Store(nil)
-	select {
-	case <-v.loaded:
-	default:
-		close(v.loaded)
-	}
+	v.loadedOnce.Do(func() { close(v.loaded) })
 	return nil
 }
 
