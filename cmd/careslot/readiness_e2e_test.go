@@ -17,8 +17,9 @@ import (
 
 // TestFreshStartsServeTheFirstAuthenticatedRequest starts the whole system
 // afresh 20 times as `careslot dev` does (runDevStack: every subgraph and the
-// router in one process, the development JWKS served beside them, new
-// databases, topics and Redis keys each time) and, the moment it announces
+// router in one process, the development JWKS served beside them; new
+// topics, consumer groups, Redis keys and ports each time, the databases of
+// the first start) and, the moment it announces
 // that it is ready (where dev prints its banner), sends an authenticated
 // request through the router: it must succeed every time. In every other
 // start the identity provider is slow to come up, as one restarting with the
