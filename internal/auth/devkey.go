@@ -173,13 +173,19 @@ func (k *DevKey) sign(claims jwt.Claims) (string, error) {
 
 // ServeJWKS serves key's JWK Set at JWKSPath on addr until ctx is done.
 func ServeJWKS(ctx context.Context, addr string, key *DevKey) error {
-	mux := http.NewServeMux()
-	mux.Handle("GET "+JWKSPath, key.JWKSHandler())
-	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("auth: JWKS listen: %w", err)
 	}
+	return ServeJWKSOn(ctx, ln, key)
+}
+
+// ServeJWKSOn is ServeJWKS on a listener the caller opened (so that the JWKS
+// accepts connections before what needs it starts); it closes ln.
+func ServeJWKSOn(ctx context.Context, ln net.Listener, key *DevKey) error {
+	mux := http.NewServeMux()
+	mux.Handle("GET "+JWKSPath, key.JWKSHandler())
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
 	select {

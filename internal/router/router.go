@@ -137,7 +137,7 @@ func Run(ctx context.Context, opts Options) error {
 	routerCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 
-	edgeControls, err := newEdge(routerCtx, opts, logger)
+	edgeControls, edgeKeys, err := newEdge(routerCtx, opts, logger)
 	if err != nil {
 		return err
 	}
@@ -184,8 +184,17 @@ func Run(ctx context.Context, opts Options) error {
 			logger.Error("router: serve", "error", err)
 		}
 	}()
-	srv.HealthChecks().SetReady(true)
 	served = true
+	// Ready only once the edge can verify the tokens of WebSocket clients too.
+	if edgeKeys != nil {
+		if err := waitKeys(ctx, edgeKeys, startTimeout); err != nil {
+			if ctx.Err() != nil {
+				return shutdown()
+			}
+			return errors.Join(err, shutdown())
+		}
+	}
+	srv.HealthChecks().SetReady(true)
 	if err := waitReady(ctx, cfg.ListenAddr, cfg.ReadinessCheckPath, startTimeout); err != nil {
 		if ctx.Err() != nil { // cancelled while starting: not a failure
 			return shutdown()
@@ -205,24 +214,27 @@ func Run(ctx context.Context, opts Options) error {
 	return nil
 }
 
-// newEdge builds the edge controls of opts.
-func newEdge(ctx context.Context, opts Options, logger *slog.Logger) (*edge.Edge, error) {
+// newEdge builds the edge controls of opts, and returns the verifier they use, if any.
+func newEdge(ctx context.Context, opts Options, logger *slog.Logger) (*edge.Edge, *auth.JWKSVerifier, error) {
 	var settings edge.Settings
 	if opts.Edge != nil {
 		settings = *opts.Edge
 	} else {
 		var err error
 		if settings, err = edge.DefaultSettings(); err != nil {
-			return nil, fmt.Errorf("router: %w", err)
+			return nil, nil, fmt.Errorf("router: %w", err)
 		}
 	}
-	var verifier auth.Verifier
+	var (
+		verifier auth.Verifier
+		keys     *auth.JWKSVerifier
+	)
 	if opts.JWKSURL != "" && opts.JWTIssuer != "" && opts.JWTAudience != "" {
 		v, err := auth.NewJWKSVerifier(ctx, opts.JWKSURL, opts.JWTIssuer, opts.JWTAudience)
 		if err != nil {
-			return nil, fmt.Errorf("router: %w", err)
+			return nil, nil, fmt.Errorf("router: %w", err)
 		}
-		verifier = v
+		verifier, keys = v, v
 	}
 	e, err := edge.New(edge.Config{
 		Settings:      settings,
@@ -233,9 +245,9 @@ func newEdge(ctx context.Context, opts Options, logger *slog.Logger) (*edge.Edge
 		Logger:        logger,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("router: %w", err)
+		return nil, nil, fmt.Errorf("router: %w", err)
 	}
-	return e, nil
+	return e, keys, nil
 }
 
 // Settings returns the router configuration Run uses: router-config/router.yaml over the
@@ -455,6 +467,20 @@ func waitJWKS(ctx context.Context, jwksURL string, timeout time.Duration) error 
 		case <-ctx.Done():
 		case <-time.After(100 * time.Millisecond):
 		}
+	}
+}
+
+// waitKeys waits until v has loaded its signing keys (fetched in the background).
+func waitKeys(ctx context.Context, v *auth.JWKSVerifier, timeout time.Duration) error {
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-v.Loaded():
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return fmt.Errorf("router: signing keys not loaded after %s: %w", timeout, v.Ready(ctx))
 	}
 }
 

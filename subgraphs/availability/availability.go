@@ -70,6 +70,8 @@ type Subgraph struct {
 	producer *kgo.Client
 	hub      *livehub.Hub
 	log      *slog.Logger
+	// consumers keep the read model fed; see Workers.
+	consumers []*kafka.Consumer
 }
 
 // New builds the subgraph. With brokers it opens the idempotent producer for
@@ -101,6 +103,29 @@ func New(_ context.Context, deps Deps) (*Subgraph, error) {
 		Publisher: pub, Logger: sg.log, Now: deps.Now, Hub: sg.hub,
 	})
 	sg.resolver = &graph.Resolver{Service: sg.Service}
+	if len(deps.KafkaBrokers) > 0 {
+		for _, c := range []struct {
+			group, topic string
+			handler      kafka.Handler
+		}{
+			{PractitionersGroup, events.PractitionerEvents, sg.HandlePractitionerEvent},
+			{BookingsGroup, events.BookingEvents, sg.HandleBookingEvent},
+		} {
+			consumer, err := kafka.NewConsumer(kafka.ConsumerConfig{
+				Brokers: deps.KafkaBrokers,
+				Group:   kafka.Topic(deps.TopicPrefix, c.group),
+				Topics:  []string{kafka.Topic(deps.TopicPrefix, c.topic)},
+				Handler: c.handler,
+				Logger:  sg.log,
+				Dedupe:  kafka.NewRedisDeduper(deps.Redis, deps.KeyPrefix, c.group, 0),
+			})
+			if err != nil {
+				sg.Close()
+				return nil, err
+			}
+			sg.consumers = append(sg.consumers, consumer)
+		}
+	}
 	return sg, nil
 }
 
@@ -154,29 +179,15 @@ func (s *Subgraph) Rebuild(ctx context.Context,
 // the maintenance worker.
 func (s *Subgraph) Workers() []func(context.Context) error {
 	ws := []func(context.Context) error{s.RunMaintenance}
-	if len(s.deps.KafkaBrokers) > 0 {
-		ws = append(ws, s.runConsumer(PractitionersGroup, events.PractitionerEvents, s.HandlePractitionerEvent),
-			s.runConsumer(BookingsGroup, events.BookingEvents, s.HandleBookingEvent))
+	for _, c := range s.consumers {
+		ws = append(ws, c.Run)
 	}
 	return ws
 }
 
-func (s *Subgraph) runConsumer(group, topic string, h kafka.Handler) func(context.Context) error {
-	return func(ctx context.Context) error {
-		c, err := kafka.NewConsumer(kafka.ConsumerConfig{
-			Brokers: s.deps.KafkaBrokers,
-			Group:   kafka.Topic(s.deps.TopicPrefix, group),
-			Topics:  []string{kafka.Topic(s.deps.TopicPrefix, topic)},
-			Handler: h,
-			Logger:  s.log,
-			Dedupe:  kafka.NewRedisDeduper(s.deps.Redis, s.deps.KeyPrefix, group, 0),
-		})
-		if err != nil {
-			return err
-		}
-		return c.Run(ctx)
-	}
-}
+// CaughtUp returns nil once every consumer of Workers has processed what its
+// topic held when it started: the read model is warm (a readiness check).
+func (s *Subgraph) CaughtUp(context.Context) error { return kafka.CaughtUp(s.consumers...) }
 
 // HandlePractitionerEvent applies one practitioner-events event: every one
 // carries the whole practice at a version.

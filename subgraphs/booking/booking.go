@@ -69,6 +69,8 @@ type Subgraph struct {
 	resolver *graph.Resolver
 	deps     Deps
 	hub      *livehub.Hub
+	// consumers keep the replicas (and the live agenda) fed; see Workers.
+	consumers []*kafka.Consumer
 }
 
 // PartitionedTables are the tables split by country: `careslot migrate`
@@ -116,6 +118,9 @@ func New(_ context.Context, deps Deps) (*Subgraph, error) {
 		sg.Live = business.NewLive(svc, deps.Redis, deps.KeyPrefix, sg.hub)
 		sg.resolver.Live = sg.Live
 	}
+	if err := sg.newConsumers(); err != nil {
+		return nil, err
+	}
 	return sg, nil
 }
 
@@ -147,6 +152,19 @@ func (s *Subgraph) Workers() []func(context.Context) error {
 		s.deps.Logger.Warn("booking: no Kafka brokers; practitioner and patient replicas will not be updated")
 		return workers
 	}
+	for _, c := range s.consumers {
+		workers = append(workers, c.Run)
+	}
+	return workers
+}
+
+// newConsumers makes (without starting) the consumers of Workers: the
+// practitioner-events and patient-events consumers that keep the replicas
+// and, with Redis, the one of booking's own events for the live agenda.
+func (s *Subgraph) newConsumers() error {
+	if len(s.deps.KafkaBrokers) == 0 {
+		return nil
+	}
 	type consumer struct {
 		group, topic string
 		handler      kafka.Handler
@@ -163,23 +181,25 @@ func (s *Subgraph) Workers() []func(context.Context) error {
 			kafka.NewRedisDeduper(s.deps.Redis, s.deps.KeyPrefix, business.AgendaGroup, 0)})
 	}
 	for _, c := range consumers {
-		workers = append(workers, func(ctx context.Context) error {
-			consumer, err := kafka.NewConsumer(kafka.ConsumerConfig{
-				Brokers: s.deps.KafkaBrokers,
-				Group:   kafka.Topic(s.deps.TopicPrefix, c.group),
-				Topics:  []string{kafka.Topic(s.deps.TopicPrefix, c.topic)},
-				Handler: c.handler,
-				Logger:  s.deps.Logger,
-				Dedupe:  c.dedupe,
-			})
-			if err != nil {
-				return err
-			}
-			return consumer.Run(ctx)
+		consumer, err := kafka.NewConsumer(kafka.ConsumerConfig{
+			Brokers: s.deps.KafkaBrokers,
+			Group:   kafka.Topic(s.deps.TopicPrefix, c.group),
+			Topics:  []string{kafka.Topic(s.deps.TopicPrefix, c.topic)},
+			Handler: c.handler,
+			Logger:  s.deps.Logger,
+			Dedupe:  c.dedupe,
 		})
+		if err != nil {
+			return err
+		}
+		s.consumers = append(s.consumers, consumer)
 	}
-	return workers
+	return nil
 }
+
+// CaughtUp returns nil once every consumer of Workers has processed what its
+// topic held when it started: the replicas are warm (a readiness check).
+func (s *Subgraph) CaughtUp(context.Context) error { return kafka.CaughtUp(s.consumers...) }
 
 func (s *Subgraph) sweepInterval() time.Duration {
 	if s.deps.SweepInterval > 0 {
