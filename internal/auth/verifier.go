@@ -13,6 +13,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/careslot/careslot/internal/apperr"
+	"github.com/careslot/careslot/internal/httpclient"
 )
 
 // Verifier turns a raw bearer token into a Principal. Errors are
@@ -114,6 +115,7 @@ func (v *JWKSVerifier) keyfunc() (keyfunc.Keyfunc, error) {
 	kf, err := keyfunc.NewDefaultOverrideCtx(attemptCtx, []string{v.url}, keyfunc.Override{
 		NoErrorReturnFirstHTTPReq: &noErrorOnFirstFetch,
 		HTTPTimeout:               5 * time.Second,
+		Client:                    httpclient.New(5 * time.Second),
 	})
 	if err != nil {
 		cancel()

@@ -29,6 +29,7 @@ import (
 
 	"github.com/careslot/careslot/internal/auth"
 	careslotconfig "github.com/careslot/careslot/internal/config"
+	"github.com/careslot/careslot/internal/httpclient"
 	"github.com/careslot/careslot/internal/router/edge"
 	routerconfig "github.com/careslot/careslot/router-config"
 )
@@ -420,7 +421,7 @@ func disableUsageTracking() {
 
 // waitJWKS polls the JWKS URL until it answers 200.
 func waitJWKS(ctx context.Context, jwksURL string, timeout time.Duration) error {
-	client := &http.Client{Timeout: 2 * time.Second}
+	client := httpclient.New(2 * time.Second)
 	deadline := time.Now().Add(timeout)
 	for {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, jwksURL, nil)
@@ -462,7 +463,7 @@ func waitReady(ctx context.Context, listenAddr, path string, timeout time.Durati
 		path = "/health/ready"
 	}
 	target := "http://" + net.JoinHostPort(host, port) + path
-	client := &http.Client{Timeout: time.Second}
+	client := httpclient.New(time.Second)
 	deadline := time.Now().Add(timeout)
 	for {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
