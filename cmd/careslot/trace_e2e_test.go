@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -101,10 +102,10 @@ func TestOneBookingIsOneTraceAcrossKafka(t *testing.T) {
 	// endpoints: those calls carry the export's trace, so each owner's request is a child of the
 	// patient subgraph's client span under the exportMyData operation.
 	var export struct {
-		ExportMyData struct{ Data string } `json:"exportMyData"`
+		ExportMyData struct{ Data json.RawMessage } `json:"exportMyData"`
 	}
 	s.run(t, patientTok, `mutation ExportMyData { exportMyData { data } }`, nil, &export)
-	if !strings.Contains(export.ExportMyData.Data, apptID) {
+	if !strings.Contains(string(export.ExportMyData.Data), apptID) {
 		t.Fatalf("the export does not hold the booking %s: %.300s", apptID, export.ExportMyData.Data)
 	}
 	eventually(t, "the export's trace", func() string {
