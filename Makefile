@@ -54,6 +54,7 @@ image-check:
 	cd tools/image && GOCACHE=$(abspath build/image-check/gocache) $(GO) run . -src ../.. -out $(abspath build/image-check/cold) -repo ""
 	cmp build/image-check/warm/digest build/image-check/cold/digest
 	cmp build/image-check/warm/careslot.tar build/image-check/cold/careslot.tar
+	rm -rf build/image-check/gocache
 	@echo "two builds, one digest: $$(cat build/image-check/warm/digest)"
 
 # Seeds 500,000 practitioners (BENCH_PRACTITIONERS) and measures search,
