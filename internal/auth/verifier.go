@@ -18,6 +18,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/careslot/careslot/internal/apperr"
+	"github.com/careslot/careslot/internal/httpclient"
 )
 
 // Verifier turns a raw bearer token into a Principal. Errors are
@@ -151,6 +152,7 @@ func (v *JWKSVerifier) fetch(ctx context.Context) error {
 	_, err := jwkset.NewStorageFromHTTP(v.url, jwkset.HTTPClientStorageOptions{
 		Ctx:         ctx,
 		HTTPTimeout: v.timing.httpTimeout,
+		Client:      httpclient.New(v.timing.httpTimeout),
 		Storage:     v.keys,
 	})
 	if err != nil {

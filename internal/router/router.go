@@ -31,6 +31,7 @@ import (
 
 	"github.com/careslot/careslot/internal/auth"
 	careslotconfig "github.com/careslot/careslot/internal/config"
+	"github.com/careslot/careslot/internal/httpclient"
 	"github.com/careslot/careslot/internal/router/edge"
 	routerconfig "github.com/careslot/careslot/router-config"
 )
@@ -441,7 +442,7 @@ func disableUsageTracking() {
 
 // waitJWKS polls the JWKS URL until it answers 200.
 func waitJWKS(ctx context.Context, jwksURL string, timeout time.Duration) error {
-	client := &http.Client{Timeout: 2 * time.Second}
+	client := httpclient.New(2 * time.Second)
 	deadline := time.Now().Add(timeout)
 	for {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, jwksURL, nil)
@@ -497,7 +498,7 @@ func waitReady(ctx context.Context, listenAddr, path string, timeout time.Durati
 		path = "/health/ready"
 	}
 	target := "http://" + net.JoinHostPort(host, port) + path
-	client := &http.Client{Timeout: time.Second}
+	client := httpclient.New(time.Second)
 	deadline := time.Now().Add(timeout)
 	for {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)

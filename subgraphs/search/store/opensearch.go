@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/opensearch-project/opensearch-go/v4"
+
+	"github.com/careslot/careslot/internal/httpclient"
 )
 
 // VersionsIndex holds one small document per practitioner, indexed with
@@ -46,7 +48,8 @@ func NewOpenSearch(rawURL, indexPrefix string) (*OpenSearch, error) {
 	if err != nil {
 		return nil, fmt.Errorf("search: OpenSearch URL: %w", err)
 	}
-	cfg := opensearch.Config{Addresses: []string{rawURL}}
+	// Requests made inside a trace (a search, a consumer's update) are spans of it.
+	cfg := opensearch.Config{Addresses: []string{rawURL}, Transport: httpclient.Transport(nil)}
 	if u.User != nil {
 		cfg.Username = u.User.Username()
 		cfg.Password, _ = u.User.Password()
