@@ -21,6 +21,7 @@ import (
 	"github.com/careslot/careslot/internal/events"
 	"github.com/careslot/careslot/internal/export"
 	"github.com/careslot/careslot/internal/gqlserver"
+	"github.com/careslot/careslot/internal/httpclient"
 	"github.com/careslot/careslot/internal/kafka"
 	"github.com/careslot/careslot/internal/livehub"
 	"github.com/careslot/careslot/subgraphs/booking/business"
@@ -57,7 +58,7 @@ type Deps struct {
 	// refuses is checked against the practice there, in case the replica
 	// lags (ADR 8). Empty: the replica's answer stands.
 	PractitionerURL string
-	// HTTPClient calls it (default: http.DefaultClient; each read is bounded
+	// HTTPClient calls it (default: httpclient.New, which carries the trace; each read is bounded
 	// by business.DefaultOwnerTimeout).
 	HTTPClient *http.Client
 }
@@ -106,7 +107,7 @@ func New(_ context.Context, deps Deps) (*Subgraph, error) {
 	if deps.PractitionerURL != "" {
 		client := deps.HTTPClient
 		if client == nil {
-			client = http.DefaultClient
+			client = httpclient.New(0) // each read is bounded by the owner timeout
 		}
 		opts.Owner = practiceOwner{baseURL: deps.PractitionerURL, client: client}
 	}
