@@ -261,11 +261,13 @@ func TestImportChecksAgainstStoredHoursAndIsAdminOnly(t *testing.T) {
 	if _, err := svc.AddAbsence(ctx, business.AbsenceInput{StartsAt: time.Now(), EndsAt: time.Now().Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
+	// (A row that changes nothing writes no event: this one changes the bio.)
+	r.Bio = ptr("changed again")
 	if _, err = svc.Import(admin, []business.ImportRow{r}); err != nil {
 		t.Fatal(err)
 	}
-	if _, snap := lastSnapshot(t, pool, id); len(snap.Absences) != 1 || len(snap.Locations) != 3 || len(snap.OpeningHours) != 11 {
-		t.Fatalf("snapshot %+v", snap)
+	if typ, snap := lastSnapshot(t, pool, id); typ != business.EventImported || len(snap.Absences) != 1 || len(snap.Locations) != 3 || len(snap.OpeningHours) != 11 {
+		t.Fatalf("snapshot %s %+v", typ, snap)
 	}
 }
 
