@@ -72,8 +72,8 @@ func AddBatch(ctx context.Context, tx pgx.Tx, recs []Record) error {
 		if r.Topic == "" {
 			return fmt.Errorf("outbox: event %s has no topic", ev.ID)
 		}
-		// Parsed here: a string for a uuid column would cost pgx a failed
-		// encoding and a fallback per row.
+		// A [16]byte: for a string (or a uuid.UUID, a driver.Valuer giving a
+		// string) pgx would try the binary encoding, fail and fall back.
 		id, err := uuid.Parse(ev.ID)
 		if err != nil {
 			return fmt.Errorf("outbox: event id %q: %w", ev.ID, err)
@@ -82,7 +82,7 @@ func AddBatch(ctx context.Context, tx pgx.Tx, recs []Record) error {
 		if err != nil {
 			return fmt.Errorf("outbox: encode event %s: %w", ev.ID, err)
 		}
-		rows[i] = []any{id, r.Topic, r.Key, ev.Type, payload, traceparent}
+		rows[i] = []any{[16]byte(id), r.Topic, r.Key, ev.Type, payload, traceparent}
 	}
 	// COPY keeps the rows' order, so seq (and publication) follows recs.
 	_, err := tx.CopyFrom(ctx, pgx.Identifier{"outbox"}, []string{"id", "topic", "key", "type", "payload", "traceparent"},

@@ -146,7 +146,7 @@ func (s *Service) Import(ctx context.Context, rows []ImportRow) (ImportResult, e
 			for k, a := range found {
 				state[k] = &a
 			}
-			var wave []planned
+			wave := make([]planned, 0, len(ready))
 			inWave := map[store.ExternalKey]bool{}
 			flush := func() error {
 				refused, err := s.writeWave(ctx, tx, wave)
@@ -478,12 +478,12 @@ func (s *Service) plan(pr prepared, cur *store.Aggregate) (planned, error) {
 			l.ID, stored[i] = agg.Locations[j].ID, true
 			if agg.Locations[j] != l {
 				agg.Locations[j] = l
-				w.Locations = append(w.Locations, l)
+				w.UpdatedLocations = append(w.UpdatedLocations, l)
 			}
 		} else {
 			l.ID = uid.New()
 			agg.Locations = append(agg.Locations, l)
-			w.Locations = append(w.Locations, l)
+			w.NewLocations = append(w.NewLocations, l)
 		}
 		locIDs[i] = l.ID
 	}
@@ -496,12 +496,12 @@ func (s *Service) plan(pr prepared, cur *store.Aggregate) (planned, error) {
 			a.ID, a.Position = agg.AppointmentTypes[j].ID, agg.AppointmentTypes[j].Position
 			if agg.AppointmentTypes[j] != a {
 				agg.AppointmentTypes[j] = a
-				w.Types = append(w.Types, a)
+				w.UpdatedTypes = append(w.UpdatedTypes, a)
 			}
 		} else {
 			a.ID, a.Position = uid.New(), len(agg.AppointmentTypes)
 			agg.AppointmentTypes = append(agg.AppointmentTypes, a)
-			w.Types = append(w.Types, a)
+			w.NewTypes = append(w.NewTypes, a)
 		}
 		typeIDs[key] = a.ID
 	}
@@ -520,27 +520,32 @@ func (s *Service) plan(pr prepared, cur *store.Aggregate) (planned, error) {
 	}
 	// Each imported location's rules are replaced by the imported ones,
 	// unless they are the same as the stored ones.
-	hours := others
+	hours := make([]store.OpeningHours, 0, len(others)+len(rules))
+	hours = append(hours, others...)
+	w.Hours = make([]store.OpeningHours, 0, len(rules))
 	for i, id := range locIDs {
-		var before, after []store.OpeningHours
+		var before []store.OpeningHours
 		for _, h := range agg.OpeningHours {
 			if h.LocationID == id {
 				before = append(before, h)
 			}
 		}
+		// after is a slice of w.Hours, which holds them if they are written.
+		at := len(w.Hours)
 		for k, h := range rules {
 			if pr.hourLocs[k] == i {
-				after = append(after, h)
+				w.Hours = append(w.Hours, h)
 			}
 		}
+		after := w.Hours[at:]
 		if sameRules(before, after) {
+			w.Hours = w.Hours[:at]
 			hours = append(hours, before...)
 			continue
 		}
 		if stored[i] {
 			w.ReplaceHoursOf = append(w.ReplaceHoursOf, id)
 		}
-		w.Hours = append(w.Hours, after...)
 		hours = append(hours, after...)
 	}
 	agg.OpeningHours = hours
@@ -551,7 +556,7 @@ func (s *Service) plan(pr prepared, cur *store.Aggregate) (planned, error) {
 	now := s.now()
 	agg.Absences = slices.DeleteFunc(slices.Clone(agg.Absences), func(a store.Absence) bool { return !a.EndsAt.After(now) })
 
-	if !changed && len(w.Locations) == 0 && len(w.Types) == 0 && len(w.ReplaceHoursOf) == 0 && len(w.Hours) == 0 {
+	if !changed && len(w.NewLocations)+len(w.UpdatedLocations) == 0 && len(w.NewTypes)+len(w.UpdatedTypes) == 0 && len(w.ReplaceHoursOf) == 0 && len(w.Hours) == 0 {
 		pl.unchanged, pl.after = true, *cur
 		return pl, nil
 	}
