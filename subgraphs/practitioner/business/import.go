@@ -26,7 +26,8 @@ const MaxImportRows = 5000
 // overwritten (optional fields left nil keep their value), locations and
 // appointment types are matched by name (case-insensitively) and updated in
 // place or added, never deleted, and the opening hours of each imported
-// location are replaced by the imported ones.
+// location are replaced by the imported ones. A row that changes nothing
+// writes nothing: no new version, no event.
 type ImportRow struct {
 	ExternalID         string
 	Country            string
@@ -100,8 +101,9 @@ type planned struct {
 
 // Import creates or updates practices from an external system (admin only).
 // Each row is validated like the portal's mutations; a bad row is reported in
-// Failed and changes nothing, and the others are imported. The whole call
-// runs in one transaction: rows are written together in a few statements, and
+// Failed and changes nothing, and the others are imported, each changed
+// practice with one event. The whole call runs in one transaction: rows are
+// written together (store.WritePractices: COPY, a dozen round trips), and
 // should the database refuse a group, its rows are retried one by one, each
 // in a savepoint.
 func (s *Service) Import(ctx context.Context, rows []ImportRow) (ImportResult, error) {
