@@ -26,7 +26,9 @@ import (
 // BenchmarkSeedImport imports 20,000 seed practices per iteration the way
 // `careslot seed` does (batches of 1,000, a worker per core, every served
 // country), into a fresh database ("new"), then imports the same practices
-// again ("reseed"). It reports practitioners/s and, because this machine's
+// again ("reseed": nothing changes, nothing is written), then imports them
+// changed ("update": a new bio, the first rule shorter, so each practice's
+// profile and one location's rules are rewritten). It reports practitioners/s and, because this machine's
 // cores are shared, the CPU time spent per practitioner by this process and
 // by the database server's processes serving the benchmark's connections
 // (read from /proc, when the server runs on this machine): the cost that
@@ -58,12 +60,19 @@ func BenchmarkSeedImport(b *testing.B) {
 		}
 		return rows
 	}
-	seedAll := func(svc *business.Service) error {
+	seedAll := func(svc *business.Service, changed bool) error {
 		g, ctx := errgroup.WithContext(admin)
 		g.SetLimit(runtime.GOMAXPROCS(0))
 		for _, j := range jobs {
 			g.Go(func() error {
-				res, err := svc.Import(ctx, rowsOf(j))
+				rows := rowsOf(j)
+				if changed {
+					for i := range rows {
+						rows[i].Bio = ptr("Nouvelle bio")
+						rows[i].OpeningHours[0].EndMinute -= 30
+					}
+				}
+				res, err := svc.Import(ctx, rows)
 				if err == nil && len(res.Failed) > 0 {
 					b.Errorf("refused: %+v", res.Failed[0])
 				}
@@ -80,21 +89,21 @@ func BenchmarkSeedImport(b *testing.B) {
 		}
 		return business.New(st, cat), pool
 	}
-	for _, mode := range []string{"new", "reseed"} {
+	for _, mode := range []string{"new", "reseed", "update"} {
 		b.Run(mode, func(b *testing.B) {
 			var spent, goCPU, dbCPU time.Duration
 			for range b.N {
 				b.StopTimer()
 				svc, pool := newSvc()
-				if mode == "reseed" {
-					if err := seedAll(svc); err != nil {
+				if mode != "new" {
+					if err := seedAll(svc, false); err != nil {
 						b.Fatal(err)
 					}
 				}
 				before := readCPU(b, pool)
 				b.StartTimer()
 				start := time.Now()
-				if err := seedAll(svc); err != nil {
+				if err := seedAll(svc, mode == "update"); err != nil {
 					b.Fatal(err)
 				}
 				spent += time.Since(start)
