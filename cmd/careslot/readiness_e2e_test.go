@@ -12,6 +12,7 @@ import (
 
 	"github.com/careslot/careslot/internal/auth"
 	"github.com/careslot/careslot/internal/config"
+	"github.com/careslot/careslot/internal/countries"
 	"github.com/careslot/careslot/internal/gqlclient"
 )
 
@@ -41,8 +42,15 @@ func TestFreshStartsServeTheFirstAuthenticatedRequest(t *testing.T) {
 	// Databases are created (and migrated) by the first start and reused by
 	// the next: creating and dropping 80 databases would cost minutes of
 	// checkpoints. Everything else is new each time.
-	_, dsns := freshStackConfig(t)
+	migrated, dsns := freshStackConfig(t)
 	defer dropDatabases(dsns)
+	cat, err := countries.Load(migrated.CountriesFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := migrateStores(context.Background(), migrated, cat, nil); err != nil {
+		t.Fatal(err)
+	}
 	for i := range starts {
 		took, err := freshStart(t, key, dsns, i, i%2 == 1)
 		if err != nil {
@@ -93,8 +101,12 @@ func freshStart(t *testing.T, key *auth.DevKey, dsns []string, n int, slowIdP bo
 		done <- runDevStack(ctx, cfg, key, jwksAddr, filepath.Join("..", "..", "router-config", "config.json"), false,
 			func(context.Context, *platform) { close(ready) })
 	}()
+	stopped := false
 	defer func() {
 		cancel()
+		if stopped {
+			return
+		}
 		select {
 		case <-done:
 		case <-time.After(30 * time.Second):
@@ -104,6 +116,7 @@ func freshStart(t *testing.T, key *auth.DevKey, dsns []string, n int, slowIdP bo
 	select {
 	case <-ready:
 	case err := <-done:
+		stopped = true
 		return 0, fmt.Errorf("stopped before ready: %v", err)
 	case <-time.After(90 * time.Second):
 		return 0, fmt.Errorf("not ready after 90 s")
