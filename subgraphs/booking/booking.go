@@ -57,8 +57,12 @@ type Deps struct {
 	// refuses is checked against the practice there, in case the replica
 	// lags (ADR 8). Empty: the replica's answer stands.
 	PractitionerURL string
-	// HTTPClient calls it (default: http.DefaultClient; each read is bounded
-	// by business.DefaultOwnerTimeout).
+	// PatientURL is the patient service's internal listener: a desk booking
+	// naming a desk patient the replica has not learnt yet reads it there
+	// (ADR 21). Empty: the replica's answer stands.
+	PatientURL string
+	// HTTPClient calls them (default: http.DefaultClient; each read is
+	// bounded by business.DefaultOwnerTimeout).
 	HTTPClient *http.Client
 }
 
@@ -101,12 +105,15 @@ func New(_ context.Context, deps Deps) (*Subgraph, error) {
 	}
 	st := store.New(deps.Pool)
 	opts := business.Options{HoldTTL: deps.HoldTTL, Logger: deps.Logger}
+	client := deps.HTTPClient
+	if client == nil {
+		client = http.DefaultClient
+	}
 	if deps.PractitionerURL != "" {
-		client := deps.HTTPClient
-		if client == nil {
-			client = http.DefaultClient
-		}
 		opts.Owner = practiceOwner{baseURL: deps.PractitionerURL, client: client}
+	}
+	if deps.PatientURL != "" {
+		opts.DeskPatients = deskPatientOwner{baseURL: deps.PatientURL, client: client}
 	}
 	svc := business.New(st, deps.Countries, opts)
 	sg := &Subgraph{Service: svc, resolver: &graph.Resolver{Service: svc}, deps: deps}
