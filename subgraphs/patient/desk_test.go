@@ -59,7 +59,9 @@ func TestDeskPatientsOverHTTP(t *testing.T) {
 
 	list := `query($p: ID!, $s: String) { deskPatients(practitionerId: $p, search: $s) { edges { node { id } } pageInfo { hasNextPage } } }`
 	var found struct {
-		DeskPatients struct{ Edges []struct{ Node struct{ ID string } } }
+		DeskPatients struct {
+			Edges []struct{ Node struct{ ID string } }
+		}
 	}
 	decode(t, do(t, gql, ours, list, map[string]any{"p": practice, "s": "léa"}), &found)
 	if len(found.DeskPatients.Edges) != 1 || found.DeskPatients.Edges[0].Node.ID != d.ID {
