@@ -66,7 +66,9 @@ func TestDeskThroughTheRouter(t *testing.T) {
 				t.Fatal(err)
 			}
 			if len(res.Errors) == 0 {
-				var out struct{ BookAtDesk struct{ Appointment deskAppointment } }
+				var out struct {
+					BookAtDesk struct{ Appointment deskAppointment }
+				}
 				if err := res.Decode(&out); err != nil {
 					t.Fatal(err)
 				}
@@ -122,7 +124,9 @@ func TestDeskThroughTheRouter(t *testing.T) {
 		t.Fatalf("moved %+v", moved)
 	}
 	var cancelled struct {
-		CancelAppointment struct{ Appointment struct{ Status, CancelledBy string } }
+		CancelAppointment struct {
+			Appointment struct{ Status, CancelledBy string }
+		}
 	}
 	s.run(t, secTok, s.op(t, "DeskCancelAppointment"), map[string]any{"input": map[string]any{"appointmentId": dropped.ID,
 		"reason": "the caller phoned to cancel"}}, &cancelled)
@@ -151,7 +155,9 @@ func TestDeskThroughTheRouter(t *testing.T) {
 		t.Fatalf("another practice lists ours: %v", codes)
 	}
 	var theirs struct {
-		DeskPatients struct{ Edges []struct{ Node struct{ ID string } } }
+		DeskPatients struct {
+			Edges []struct{ Node struct{ ID string } }
+		}
 	}
 	s.run(t, otherSec, s.op(t, "DeskPatients"), map[string]any{"practitionerId": otherID, "search": mail}, &theirs)
 	if len(theirs.DeskPatients.Edges) != 0 {
@@ -167,7 +173,9 @@ func TestDeskThroughTheRouter(t *testing.T) {
 	claimed := func() bool {
 		t.Helper()
 		var out struct {
-			DeskPatients struct{ Edges []struct{ Node struct{ Claimed bool } } }
+			DeskPatients struct {
+				Edges []struct{ Node struct{ Claimed bool } }
+			}
 		}
 		s.run(t, secTok, s.op(t, "DeskPatients"), map[string]any{"practitionerId": prID, "search": mail}, &out)
 		if len(out.DeskPatients.Edges) != 1 {
