@@ -34,7 +34,9 @@ import (
 // A desk patient is booked for by its own practice only: any other
 // practice's desk patient is NOT_FOUND. Once the person has claimed the
 // record (registering with a vouched-for contact), a desk booking for it is
-// their account's.
+// their account's. The desk may also book for a patient with an account
+// whom the practice knows from its agenda (an appointment of any status):
+// any other account is NOT_FOUND.
 
 // opDeskBook is the operation an idempotency key of a desk booking names.
 const opDeskBook = "desk-book"
@@ -55,7 +57,8 @@ type BookAtDeskInput struct {
 	PractitionerID    string
 	AppointmentTypeID string
 	StartsAt          time.Time
-	DeskPatientID     string
+	DeskPatientID     string // one of DeskPatientID and PatientID
+	PatientID         string
 	IdempotencyKey    string
 	Note              string
 }
@@ -72,8 +75,14 @@ func (s *Service) BookAtDesk(ctx context.Context, in BookAtDeskInput) (store.App
 	if _, err := auth.ActingPractitioner(ctx, in.PractitionerID); err != nil {
 		return store.Appointment{}, err
 	}
-	if err := ids(field{"practitionerId", in.PractitionerID}, field{"appointmentTypeId", in.AppointmentTypeID},
-		field{"deskPatientId", in.DeskPatientID}); err != nil {
+	who := field{"deskPatientId", in.DeskPatientID}
+	switch {
+	case (in.DeskPatientID == "") == (in.PatientID == ""):
+		return store.Appointment{}, apperr.Invalid("deskPatientId", "give either deskPatientId or patientId")
+	case in.PatientID != "":
+		who = field{"patientId", in.PatientID}
+	}
+	if err := ids(field{"practitionerId", in.PractitionerID}, field{"appointmentTypeId", in.AppointmentTypeID}, who); err != nil {
 		return store.Appointment{}, err
 	}
 	key, err := idempotencyKey(in.IdempotencyKey)
@@ -90,10 +99,19 @@ func (s *Service) BookAtDesk(ctx context.Context, in BookAtDeskInput) (store.App
 			IdempotencyKey: in.IdempotencyKey, Note: note},
 		me: caller.Account, key: key, note: note, start: start, op: opDeskBook, desk: true,
 		hash: requestHash(opDeskBook, canonicalID(in.PractitionerID), in.AppointmentTypeID, start.Format(time.RFC3339Nano),
-			canonicalID(in.DeskPatientID), note),
+			who.name, canonicalID(who.value), note),
 	}
 	// (A used key answers in book's read, whatever became of the record since.)
-	if req.patient, req.deskPatient, err = s.deskPatientFor(ctx, canonicalID(in.PractitionerID), canonicalID(in.DeskPatientID)); err != nil {
+	if in.PatientID != "" {
+		req.patient = canonicalID(in.PatientID)
+		known, err := s.store.KnowsPatient(ctx, canonicalID(in.PractitionerID), req.patient)
+		if err != nil {
+			return store.Appointment{}, err
+		}
+		if !known {
+			return store.Appointment{}, apperr.NotFoundf("patient %q not found", in.PatientID)
+		}
+	} else if req.patient, req.deskPatient, err = s.deskPatientFor(ctx, canonicalID(in.PractitionerID), canonicalID(in.DeskPatientID)); err != nil {
 		return store.Appointment{}, err
 	}
 	return onceMoreIfConnectionLost(s, func() (store.Appointment, error) {

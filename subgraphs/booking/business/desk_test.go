@@ -244,3 +244,39 @@ func TestDeskPatientClaimed(t *testing.T) {
 	}
 	e.checkInvariants()
 }
+
+// TestDeskBookingForAKnownAccount: the desk books for a patient with an
+// account whom the practice knows from its agenda (counted against no
+// limit); an account it never saw, a desk patient's id given as an account's,
+// or both ids at once are refused.
+func TestDeskBookingForAKnownAccount(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, business.Options{})
+	doc := e.addPractitioner()
+	desk := staffOf(doc)
+	known, stranger := e.addPatient("Camille"), e.addPatient("Inconnu")
+	e.mustBook(known, doc, typeA, tuesday(9, 0))
+	book := func(in business.BookAtDeskInput) (store.Appointment, error) {
+		in.PractitionerID, in.AppointmentTypeID, in.IdempotencyKey = doc, typeOffline, uuid.NewString()
+		return e.svc.BookAtDesk(desk, in)
+	}
+	a, err := book(business.BookAtDeskInput{PatientID: known, StartsAt: tuesday(14, 0)})
+	if err != nil || a.PatientID != known || a.DeskPatient || a.PatientName != "Camille Martin" {
+		t.Fatalf("for a known account: %+v, %v", a, err)
+	}
+	if n := e.count(`SELECT coalesce(sum(booked), 0) FROM booking_counts WHERE patient_id = $1`, known); n != 1 {
+		t.Fatalf("%d counted, want the online booking's 1", n)
+	}
+	_, err = book(business.BookAtDeskInput{PatientID: stranger, StartsAt: tuesday(15, 0)})
+	wantCode(t, err, apperr.NotFound)
+	lea := e.addDeskPatient(doc, "Léa")
+	if _, err := book(business.BookAtDeskInput{DeskPatientID: lea, StartsAt: tuesday(16, 0)}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = book(business.BookAtDeskInput{PatientID: lea, StartsAt: tuesday(16, 30)})
+	wantCode(t, err, apperr.NotFound)
+	_, err = book(business.BookAtDeskInput{PatientID: known, DeskPatientID: lea, StartsAt: tuesday(16, 30)})
+	wantCode(t, err, apperr.InvalidInput)
+	_, err = book(business.BookAtDeskInput{StartsAt: tuesday(16, 30)})
+	wantCode(t, err, apperr.InvalidInput)
+}

@@ -97,7 +97,8 @@ func (r *mutationResolver) RevokeCalendarFeed(ctx context.Context, practitionerI
 func (r *mutationResolver) BookAtDesk(ctx context.Context, input model.BookAtDeskInput) (*model.BookAtDeskPayload, error) {
 	a, err := r.Service.BookAtDesk(ctx, business.BookAtDeskInput{
 		PractitionerID: input.PractitionerID, AppointmentTypeID: input.AppointmentTypeID, StartsAt: input.StartsAt,
-		DeskPatientID: input.DeskPatientID, IdempotencyKey: input.IdempotencyKey, Note: deref(input.Note),
+		DeskPatientID: deref(input.DeskPatientID), PatientID: deref(input.PatientID), IdempotencyKey: input.IdempotencyKey,
+		Note: deref(input.Note),
 	})
 	if err != nil {
 		return nil, err

@@ -1189,16 +1189,19 @@ type RevokeCalendarFeedPayload {
 extend type Mutation {
   """
   Books a slot at the practice's desk for one of its desk patients (recorded
-  with recordDeskPatient): for the practitioner or a secretary acting for them
+  with recordDeskPatient), or for a patient with an account the practice knows
+  from its agenda: for the practitioner or a secretary acting for them
   (FORBIDDEN otherwise). The same constraints as an online booking — no overlap
   for the practitioner or the person (SLOT_UNAVAILABLE), opening hours,
   absences, minimum notice and horizon (INVALID_INPUT with extensions.reason)
   — and the same idempotency (a retry with the same key returns the first
   answer and books nothing twice); not the online-only rules (a type not
   bookable online or not open to new patients) nor the patient's online limits
-  (bookings per day). A desk patient of another practice is NOT_FOUND. The
-  caller is told by SMS or e-mail when the practice recorded a contact; once
-  the person has claimed the record, the appointment is their account's.
+  (bookings per day). A desk patient of another practice, or a patient the
+  practice has never had an appointment with, is NOT_FOUND. The caller is told
+  by SMS or e-mail when the practice recorded a contact (a patient with an
+  account, as they chose); once the person has claimed the record, the
+  appointment is their account's.
   """
   bookAtDesk(input: BookAtDeskInput!): BookAtDeskPayload!
 }
@@ -1216,8 +1219,10 @@ input BookAtDeskInput {
   practitionerId: ID!
   appointmentTypeId: ID!
   startsAt: DateTime!
-  "One of the practice's desk patients."
-  deskPatientId: ID!
+  "One of the practice's desk patients (or give patientId)."
+  deskPatientId: ID
+  "A patient with an account who has had an appointment with the practice (or give deskPatientId)."
+  patientId: ID
   "A client key, unique per booking attempt (1 to 200 characters), scoped to the caller."
   idempotencyKey: String!
   "A note for the practitioner (at most 1000 characters)."
@@ -5470,7 +5475,7 @@ func (ec *executionContext) unmarshalInputBookAtDeskInput(ctx context.Context, o
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"practitionerId", "appointmentTypeId", "startsAt", "deskPatientId", "idempotencyKey", "note"}
+	fieldsInOrder := [...]string{"practitionerId", "appointmentTypeId", "startsAt", "deskPatientId", "patientId", "idempotencyKey", "note"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -5500,11 +5505,18 @@ func (ec *executionContext) unmarshalInputBookAtDeskInput(ctx context.Context, o
 			it.StartsAt = data
 		case "deskPatientId":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deskPatientId"))
-			data, err := ec.unmarshalNID2string(ctx, v)
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
 			it.DeskPatientID = data
+		case "patientId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("patientId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PatientID = data
 		case "idempotencyKey":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
 			data, err := ec.unmarshalNString2string(ctx, v)

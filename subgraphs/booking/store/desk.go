@@ -60,6 +60,17 @@ func (s *Store) DeskPatientRecord(ctx context.Context, id string) (DeskRecord, e
 	return r, err
 }
 
+// KnowsPatient reports whether the practitioner has (or had) an appointment
+// of any status with the account patientID: whom the practice knows from its
+// agenda. A desk patient is no account (false).
+func (s *Store) KnowsPatient(ctx context.Context, practitionerID, patientID string) (bool, error) {
+	var known bool
+	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM appointments WHERE patient_id = $2 AND practitioner_id = $1
+		AND status IN ('CONFIRMED', 'CANCELLED', 'NO_SHOW'))
+		AND NOT EXISTS (SELECT 1 FROM patients WHERE id = $2 AND practitioner_id IS NOT NULL)`, practitionerID, patientID).Scan(&known)
+	return known, err
+}
+
 // Claim is what claiming a desk patient changed: the appointments moved to
 // the account, and those kept on the desk record because the account has a
 // confirmed appointment overlapping them.

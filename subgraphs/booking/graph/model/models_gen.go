@@ -59,8 +59,10 @@ type BookAtDeskInput struct {
 	PractitionerID    string    `json:"practitionerId"`
 	AppointmentTypeID string    `json:"appointmentTypeId"`
 	StartsAt          time.Time `json:"startsAt"`
-	// One of the practice's desk patients.
-	DeskPatientID string `json:"deskPatientId"`
+	// One of the practice's desk patients (or give patientId).
+	DeskPatientID *string `json:"deskPatientId,omitempty"`
+	// A patient with an account who has had an appointment with the practice (or give deskPatientId).
+	PatientID *string `json:"patientId,omitempty"`
 	// A client key, unique per booking attempt (1 to 200 characters), scoped to the caller.
 	IdempotencyKey string `json:"idempotencyKey"`
 	// A note for the practitioner (at most 1000 characters).
