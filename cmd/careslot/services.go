@@ -48,7 +48,8 @@ var builders = map[string]func(ctx context.Context, p *platform) (*runningServic
 		if err != nil {
 			return nil, err
 		}
-		return &runningService{name: patient.Name, handler: sg.Handler(), pool: pool}, nil
+		return &runningService{name: patient.Name, handler: sg.Handler(), pool: pool,
+			routes: map[string]http.Handler{patient.DeskPatientRoute: sg.DeskPatientHandler()}}, nil
 	},
 	booking.Name: func(ctx context.Context, p *platform) (*runningService, error) {
 		pool, err := p.openStore(ctx, booking.Name)
@@ -62,7 +63,7 @@ var builders = map[string]func(ctx context.Context, p *platform) (*runningServic
 		}
 		sg, err := booking.New(ctx, booking.Deps{Pool: pool, Countries: p.countries, Verifier: p.verifier, Logger: p.logger,
 			KafkaBrokers: p.cfg.KafkaBrokers, TopicPrefix: p.cfg.KafkaTopicPrefix, Redis: rdb, KeyPrefix: p.cfg.RedisPrefix,
-			PractitionerURL: p.cfg.InternalURLs[practitioner.Name]})
+			PractitionerURL: p.cfg.InternalURLs[practitioner.Name], PatientURL: p.cfg.InternalURLs[patient.Name]})
 		if err != nil {
 			return nil, err
 		}

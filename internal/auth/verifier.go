@@ -27,12 +27,17 @@ type Verifier interface {
 	Verify(ctx context.Context, rawToken string) (Principal, error)
 }
 
-// The development tokens' claims (DevKey.Mint): the registered ones plus the
-// Careslot role and the practices a secretary or practitioner acts for.
+// The development tokens' claims (DevKey.Mint): the registered ones, the
+// Careslot role and the practices a secretary or practitioner acts for, and
+// the standard OIDC contact claims when given.
 type tokenClaims struct {
 	jwt.RegisteredClaims
 	Role          string   `json:"role"`
 	Practitioners []string `json:"practitioners,omitempty"`
+	Email         string   `json:"email,omitempty"`
+	EmailVerified *bool    `json:"email_verified,omitempty"`
+	Phone         string   `json:"phone_number,omitempty"`
+	PhoneVerified *bool    `json:"phone_number_verified,omitempty"`
 }
 
 // JWKSVerifier verifies tokens against a remote JWKS. The keys are fetched

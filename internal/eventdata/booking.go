@@ -52,6 +52,9 @@ type Appointment struct {
 	CancellationReason string `json:"cancellationReason,omitempty"`
 	// ErasedPersonID is, in AppointmentAnonymised, who attended before.
 	ErasedPersonID string `json:"erasedPersonId,omitempty"`
+	// DeskPatient: PatientID is a practice's desk patient (DeskPatient, no
+	// account), told by whatever contact the practice recorded.
+	DeskPatient bool `json:"deskPatient,omitempty"`
 }
 
 // Slot is a span an appointment occupied.

@@ -58,8 +58,12 @@ type Deps struct {
 	// refuses is checked against the practice there, in case the replica
 	// lags (ADR 8). Empty: the replica's answer stands.
 	PractitionerURL string
-	// HTTPClient calls it (default: httpclient.New, which carries the trace; each read is bounded
-	// by business.DefaultOwnerTimeout).
+	// PatientURL is the patient service's internal listener: a desk booking
+	// naming a desk patient the replica has not learnt yet reads it there
+	// (ADR 21). Empty: the replica's answer stands.
+	PatientURL string
+	// HTTPClient calls them (default: httpclient.New, which carries the
+	// trace; each read is bounded by business.DefaultOwnerTimeout).
 	HTTPClient *http.Client
 }
 
@@ -104,12 +108,15 @@ func New(_ context.Context, deps Deps) (*Subgraph, error) {
 	}
 	st := store.New(deps.Pool)
 	opts := business.Options{HoldTTL: deps.HoldTTL, Logger: deps.Logger}
+	client := deps.HTTPClient
+	if client == nil {
+		client = httpclient.New(0) // each read is bounded by the owner timeout
+	}
 	if deps.PractitionerURL != "" {
-		client := deps.HTTPClient
-		if client == nil {
-			client = httpclient.New(0) // each read is bounded by the owner timeout
-		}
 		opts.Owner = practiceOwner{baseURL: deps.PractitionerURL, client: client}
+	}
+	if deps.PatientURL != "" {
+		opts.DeskPatients = deskPatientOwner{baseURL: deps.PatientURL, client: client}
 	}
 	svc := business.New(st, deps.Countries, opts)
 	sg := &Subgraph{Service: svc, resolver: &graph.Resolver{Service: svc}, deps: deps}

@@ -39,10 +39,17 @@ func (s *Service) ApplyPractitionerEvent(ctx context.Context, ev events.Envelope
 
 // ApplyPatientEvent keeps the patient replica (names for the agenda,
 // relatives to check bookings against): a newer version replaces it; an
-// erasure anonymises the patient for good and removes their notes.
+// erasure anonymises the patient for good and removes their notes. Desk
+// patients are kept beside the accounts, and a claim moves a desk patient's
+// appointments to the account (desk.go).
 func (s *Service) ApplyPatientEvent(ctx context.Context, ev events.Envelope) error {
-	if !strings.HasPrefix(ev.Type, "careslot.patient.") {
+	switch {
+	case !strings.HasPrefix(ev.Type, "careslot.patient."):
 		return nil
+	case ev.Type == eventdata.DeskPatientRecorded:
+		return s.applyDeskPatient(ctx, ev)
+	case ev.Type == eventdata.DeskPatientClaimed:
+		return s.applyDeskClaim(ctx, ev)
 	}
 	var p eventdata.Patient
 	if len(ev.Data) > 0 {

@@ -4,6 +4,7 @@
 // PostgreSQL), idempotency, and which event each change emits.
 //
 // One file per use case: hold.go (Hold, ReleaseHold), book.go (Book),
+// desk.go (BookAtDesk, desk patients' replica and claims),
 // move.go (Reschedule), cancel.go (Cancel), noshow.go (MarkNoShow), read.go
 // (the queries), replica.go (the replicas' consumers), sweeper.go (expiry
 // and export). What they share: decide.go (the decision, pure), refusals.go
@@ -59,8 +60,12 @@ type Options struct {
 	// Owner reads a practice from the practitioner service when the
 	// schedule replica refused a request (nil: the replica's answer stands).
 	Owner PracticeOwner
-	// OwnerTimeout bounds such a read (DefaultOwnerTimeout when zero).
+	// OwnerTimeout bounds such a read (DefaultOwnerTimeout when zero), and
+	// a read from DeskPatients.
 	OwnerTimeout time.Duration
+	// DeskPatients reads a desk patient from the patient service when the
+	// replica has not learnt it yet (nil: the replica's answer stands).
+	DeskPatients DeskPatientOwner
 }
 
 // Service is the booking business layer.
@@ -76,12 +81,14 @@ type Service struct {
 	owner        PracticeOwner
 	ownerTimeout time.Duration
 	ownerReads   singleflight.Group
+	deskOwner    DeskPatientOwner // desk.go
 }
 
 // New builds the service.
 func New(st *store.Store, cat *countries.Catalog, opts Options) *Service {
 	s := &Service{store: st, countries: cat, now: opts.Now, holdTTL: opts.HoldTTL, log: opts.Logger,
-		plans: newPlanCache(DefaultPlanCacheSize), owner: opts.Owner, ownerTimeout: opts.OwnerTimeout}
+		plans: newPlanCache(DefaultPlanCacheSize), owner: opts.Owner, ownerTimeout: opts.OwnerTimeout,
+		deskOwner: opts.DeskPatients}
 	if s.ownerTimeout <= 0 {
 		s.ownerTimeout = DefaultOwnerTimeout
 	}
@@ -159,6 +166,7 @@ func Payload(a store.Appointment) eventdata.Appointment {
 		RelativeID: a.RelativeID, AppointmentTypeID: a.AppointmentTypeID, LocationID: a.LocationID, Status: a.Status,
 		StartsAt: a.StartsAt, EndsAt: a.EndsAt, BlockedFrom: a.BlockedFrom, BlockedUntil: a.BlockedUntil,
 		HoldExpiresAt: a.HoldExpiresAt, CancelledBy: a.CancelledBy, CancellationReason: a.CancellationReason,
+		DeskPatient: a.DeskPatient,
 	}
 }
 

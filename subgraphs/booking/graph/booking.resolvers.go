@@ -93,6 +93,19 @@ func (r *mutationResolver) RevokeCalendarFeed(ctx context.Context, practitionerI
 	return &model.RevokeCalendarFeedPayload{Revoked: revoked}, nil
 }
 
+// BookAtDesk is the resolver for the bookAtDesk field.
+func (r *mutationResolver) BookAtDesk(ctx context.Context, input model.BookAtDeskInput) (*model.BookAtDeskPayload, error) {
+	a, err := r.Service.BookAtDesk(ctx, business.BookAtDeskInput{
+		PractitionerID: input.PractitionerID, AppointmentTypeID: input.AppointmentTypeID, StartsAt: input.StartsAt,
+		DeskPatientID: deref(input.DeskPatientID), PatientID: deref(input.PatientID), IdempotencyKey: input.IdempotencyKey,
+		Note: deref(input.Note),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &model.BookAtDeskPayload{Appointment: appointment(a)}, nil
+}
+
 // Appointments is the resolver for the appointments field.
 func (r *patientResolver) Appointments(ctx context.Context, obj *model.Patient, upcoming *bool, first *int, after *string) (*model.AppointmentConnection, error) {
 	page, err := r.Service.PatientAppointments(ctx, obj.ID, business.PageInput{Upcoming: upcoming, First: first, After: deref(after)})

@@ -54,6 +54,7 @@ type ComplexityRoot struct {
 		CancelledAt        func(childComplexity int) int
 		CancelledBy        func(childComplexity int) int
 		CreatedAt          func(childComplexity int) int
+		DeskPatient        func(childComplexity int) int
 		EndsAt             func(childComplexity int) int
 		ID                 func(childComplexity int) int
 		Location           func(childComplexity int) int
@@ -89,6 +90,10 @@ type ComplexityRoot struct {
 		Appointment func(childComplexity int) int
 	}
 
+	BookAtDeskPayload struct {
+		Appointment func(childComplexity int) int
+	}
+
 	CalendarFeed struct {
 		CreatedAt func(childComplexity int) int
 	}
@@ -100,6 +105,10 @@ type ComplexityRoot struct {
 	CreateCalendarFeedPayload struct {
 		Feed func(childComplexity int) int
 		Path func(childComplexity int) int
+	}
+
+	DeskPatient struct {
+		ID func(childComplexity int) int
 	}
 
 	Entity struct {
@@ -129,6 +138,7 @@ type ComplexityRoot struct {
 
 	Mutation struct {
 		BookAppointment       func(childComplexity int, input model.BookAppointmentInput) int
+		BookAtDesk            func(childComplexity int, input model.BookAtDeskInput) int
 		CancelAppointment     func(childComplexity int, input model.CancelAppointmentInput) int
 		CreateCalendarFeed    func(childComplexity int, practitionerID string) int
 		HoldSlot              func(childComplexity int, input model.HoldSlotInput) int
@@ -206,6 +216,7 @@ type MutationResolver interface {
 	MarkNoShow(ctx context.Context, appointmentID string) (*model.MarkNoShowPayload, error)
 	CreateCalendarFeed(ctx context.Context, practitionerID string) (*model.CreateCalendarFeedPayload, error)
 	RevokeCalendarFeed(ctx context.Context, practitionerID string) (*model.RevokeCalendarFeedPayload, error)
+	BookAtDesk(ctx context.Context, input model.BookAtDeskInput) (*model.BookAtDeskPayload, error)
 }
 type PatientResolver interface {
 	Appointments(ctx context.Context, obj *model.Patient, upcoming *bool, first *int, after *string) (*model.AppointmentConnection, error)
@@ -282,6 +293,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Appointment.CreatedAt(childComplexity), true
+	case "Appointment.deskPatient":
+		if e.ComplexityRoot.Appointment.DeskPatient == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Appointment.DeskPatient(childComplexity), true
 	case "Appointment.endsAt":
 		if e.ComplexityRoot.Appointment.EndsAt == nil {
 			break
@@ -396,6 +413,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.BookAppointmentPayload.Appointment(childComplexity), true
 
+	case "BookAtDeskPayload.appointment":
+		if e.ComplexityRoot.BookAtDeskPayload.Appointment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BookAtDeskPayload.Appointment(childComplexity), true
+
 	case "CalendarFeed.createdAt":
 		if e.ComplexityRoot.CalendarFeed.CreatedAt == nil {
 			break
@@ -422,6 +446,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CreateCalendarFeedPayload.Path(childComplexity), true
+
+	case "DeskPatient.id":
+		if e.ComplexityRoot.DeskPatient.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeskPatient.ID(childComplexity), true
 
 	case "Entity.findManyAppointmentByIDs":
 		if e.ComplexityRoot.Entity.FindManyAppointmentByIDs == nil {
@@ -514,6 +545,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.BookAppointment(childComplexity, args["input"].(model.BookAppointmentInput)), true
+	case "Mutation.bookAtDesk":
+		if e.ComplexityRoot.Mutation.BookAtDesk == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_bookAtDesk_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.BookAtDesk(childComplexity, args["input"].(model.BookAtDeskInput)), true
 	case "Mutation.cancelAppointment":
 		if e.ComplexityRoot.Mutation.CancelAppointment == nil {
 			break
@@ -753,6 +795,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		return graphql.NewInputUnmarshalerIndex(
 			graphql.NewInputUnmarshaler("AppointmentByIDsInput", ec.unmarshalInputAppointmentByIDsInput),
 			graphql.NewInputUnmarshaler("BookAppointmentInput", ec.unmarshalInputBookAppointmentInput),
+			graphql.NewInputUnmarshaler("BookAtDeskInput", ec.unmarshalInputBookAtDeskInput),
 			graphql.NewInputUnmarshaler("CancelAppointmentInput", ec.unmarshalInputCancelAppointmentInput),
 			graphql.NewInputUnmarshaler("HoldSlotInput", ec.unmarshalInputHoldSlotInput),
 			graphql.NewInputUnmarshaler("PatientByIDsInput", ec.unmarshalInputPatientByIDsInput),
@@ -893,7 +936,9 @@ type Mutation {
   """
   Moves an appointment of the calling patient to another start, in one
   transaction: the new slot is taken and the old one freed together, or nothing
-  changes. The appointment keeps its id.
+  changes. The appointment keeps its id. The practitioner or a secretary acting
+  for them may move any appointment of the practice, with the desk's rules
+  (bookAtDesk) and no cut-off.
   """
   rescheduleAppointment(input: RescheduleAppointmentInput!): RescheduleAppointmentPayload!
   """
@@ -1138,6 +1183,55 @@ type RevokeCalendarFeedPayload {
   "Whether there was a feed to end."
   revoked: Boolean!
 }
+
+# --- Desk bookings (ADR 21): the practice books, moves and cancels for a caller without an account.
+
+extend type Mutation {
+  """
+  Books a slot at the practice's desk for one of its desk patients (recorded
+  with recordDeskPatient), or for a patient with an account the practice knows
+  from its agenda: for the practitioner or a secretary acting for them
+  (FORBIDDEN otherwise). The same constraints as an online booking — no overlap
+  for the practitioner or the person (SLOT_UNAVAILABLE), opening hours,
+  absences, minimum notice and horizon (INVALID_INPUT with extensions.reason)
+  — and the same idempotency (a retry with the same key returns the first
+  answer and books nothing twice); not the online-only rules (a type not
+  bookable online or not open to new patients) nor the patient's online limits
+  (bookings per day). A desk patient of another practice, or a patient the
+  practice has never had an appointment with, is NOT_FOUND. The caller is told
+  by SMS or e-mail when the practice recorded a contact (a patient with an
+  account, as they chose); once the person has claimed the record, the
+  appointment is their account's.
+  """
+  bookAtDesk(input: BookAtDeskInput!): BookAtDeskPayload!
+}
+
+extend type Appointment {
+  "The practice's desk patient the appointment is for; null when it is a Careslot account's."
+  deskPatient: DeskPatient
+}
+
+type DeskPatient @key(fields: "id", resolvable: false) {
+  id: ID!
+}
+
+input BookAtDeskInput {
+  practitionerId: ID!
+  appointmentTypeId: ID!
+  startsAt: DateTime!
+  "One of the practice's desk patients (or give patientId)."
+  deskPatientId: ID
+  "A patient with an account who has had an appointment with the practice (or give deskPatientId)."
+  patientId: ID
+  "A client key, unique per booking attempt (1 to 200 characters), scoped to the caller."
+  idempotencyKey: String!
+  "A note for the practitioner (at most 1000 characters)."
+  note: String
+}
+
+type BookAtDeskPayload {
+  appointment: Appointment!
+}
 `, BuiltIn: false},
 	{Name: "../../../federation/directives.graphql", Input: `
 	directive @authenticated on FIELD_DEFINITION | OBJECT | INTERFACE | SCALAR | ENUM
@@ -1193,7 +1287,7 @@ type RevokeCalendarFeedPayload {
 `, BuiltIn: true},
 	{Name: "../../../federation/entity.graphql", Input: `
 # a union of all types that use the @key directive
-union _Entity = Appointment | AppointmentType | Location | Patient | Practitioner | Relative
+union _Entity = Appointment | AppointmentType | DeskPatient | Location | Patient | Practitioner | Relative
 
 input AppointmentByIDsInput {
 	ID: ID!
@@ -1272,6 +1366,8 @@ func (ec *executionContext) childFields_Appointment(ctx context.Context, field g
 		return ec.fieldContext_Appointment_cancellationReason(ctx, field)
 	case "createdAt":
 		return ec.fieldContext_Appointment_createdAt(ctx, field)
+	case "deskPatient":
+		return ec.fieldContext_Appointment_deskPatient(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Appointment", field.Name)
 }
@@ -1322,6 +1418,14 @@ func (ec *executionContext) childFields_BookAppointmentPayload(ctx context.Conte
 	return nil, fmt.Errorf("no field named %q was found under type BookAppointmentPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_BookAtDeskPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "appointment":
+		return ec.fieldContext_BookAtDeskPayload_appointment(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BookAtDeskPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_CalendarFeed(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "createdAt":
@@ -1346,6 +1450,14 @@ func (ec *executionContext) childFields_CreateCalendarFeedPayload(ctx context.Co
 		return ec.fieldContext_CreateCalendarFeedPayload_feed(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CreateCalendarFeedPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_DeskPatient(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_DeskPatient_id(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DeskPatient", field.Name)
 }
 
 func (ec *executionContext) childFields_Hold(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -1628,6 +1740,20 @@ func (ec *executionContext) field_Mutation_bookAppointment_args(ctx context.Cont
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.BookAppointmentInput, error) {
 			return ec.unmarshalNBookAppointmentInput2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐBookAppointmentInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_bookAtDesk_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.BookAtDeskInput, error) {
+			return ec.unmarshalNBookAtDeskInput2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐBookAtDeskInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -2352,6 +2478,38 @@ func (ec *executionContext) fieldContext_Appointment_createdAt(_ context.Context
 	return graphql.NewScalarFieldContext("Appointment", field, false, false, "DateTime")
 }
 
+func (ec *executionContext) _Appointment_deskPatient(ctx context.Context, field graphql.CollectedField, obj *model.Appointment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Appointment_deskPatient(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeskPatient, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DeskPatient) graphql.Marshaler {
+			return ec.marshalODeskPatient2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐDeskPatient(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Appointment_deskPatient(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Appointment",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DeskPatient(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _AppointmentConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.AppointmentConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -2572,6 +2730,38 @@ func (ec *executionContext) fieldContext_BookAppointmentPayload_appointment(_ co
 	return fc, nil
 }
 
+func (ec *executionContext) _BookAtDeskPayload_appointment(ctx context.Context, field graphql.CollectedField, obj *model.BookAtDeskPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BookAtDeskPayload_appointment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Appointment, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Appointment) graphql.Marshaler {
+			return ec.marshalNAppointment2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐAppointment(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BookAtDeskPayload_appointment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "BookAtDeskPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Appointment(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _CalendarFeed_createdAt(ctx context.Context, field graphql.CollectedField, obj *model.CalendarFeed) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -2680,6 +2870,29 @@ func (ec *executionContext) fieldContext_CreateCalendarFeedPayload_feed(_ contex
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _DeskPatient_id(ctx context.Context, field graphql.CollectedField, obj *model.DeskPatient) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeskPatient_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeskPatient_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeskPatient", field, false, false, "ID")
 }
 
 func (ec *executionContext) _Entity_findManyAppointmentByIDs(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -3339,6 +3552,50 @@ func (ec *executionContext) fieldContext_Mutation_revokeCalendarFeed(ctx context
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_revokeCalendarFeed_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_bookAtDesk(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_bookAtDesk(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().BookAtDesk(ctx, fc.Args["input"].(model.BookAtDeskInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.BookAtDeskPayload) graphql.Marshaler {
+			return ec.marshalNBookAtDeskPayload2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐBookAtDeskPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_bookAtDesk(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BookAtDeskPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_bookAtDesk_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -5207,6 +5464,90 @@ func UnmarshalBookAppointmentInput(ctx context.Context, raw any) (model.BookAppo
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputBookAtDeskInput(ctx context.Context, obj any) (model.BookAtDeskInput, error) {
+	var it model.BookAtDeskInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"practitionerId", "appointmentTypeId", "startsAt", "deskPatientId", "patientId", "idempotencyKey", "note"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "practitionerId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("practitionerId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PractitionerID = data
+		case "appointmentTypeId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("appointmentTypeId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AppointmentTypeID = data
+		case "startsAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("startsAt"))
+			data, err := ec.unmarshalNDateTime2timeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StartsAt = data
+		case "deskPatientId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deskPatientId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeskPatientID = data
+		case "patientId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("patientId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PatientID = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		case "note":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("note"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Note = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalBookAtDeskInput unmarshals raw into the BookAtDeskInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalBookAtDeskInput(ctx context.Context, raw any) (model.BookAtDeskInput, error) {
+	var out model.BookAtDeskInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "BookAtDeskInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputCancelAppointmentInput(ctx context.Context, obj any) (model.CancelAppointmentInput, error) {
 	var it model.CancelAppointmentInput
 	if obj == nil {
@@ -5488,6 +5829,13 @@ func (ec *executionContext) __Entity(ctx context.Context, sel ast.SelectionSet, 
 			return graphql.Null
 		}
 		return ec._Location(ctx, sel, obj)
+	case model.DeskPatient:
+		return ec._DeskPatient(ctx, sel, &obj)
+	case *model.DeskPatient:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._DeskPatient(ctx, sel, obj)
 	case model.AppointmentType:
 		return ec._AppointmentType(ctx, sel, &obj)
 	case *model.AppointmentType:
@@ -5637,6 +5985,11 @@ func (ec *executionContext) _Appointment(ctx context.Context, sel ast.SelectionS
 		case "createdAt":
 			out.Values[i] = ec._Appointment_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deskPatient":
+			out.Values[i] = ec._Appointment_deskPatient(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
@@ -5836,6 +6189,39 @@ func (ec *executionContext) _BookAppointmentPayload(ctx context.Context, sel ast
 	return out
 }
 
+var bookAtDeskPayloadImplementors = []string{"BookAtDeskPayload"}
+
+func (ec *executionContext) _BookAtDeskPayload(ctx context.Context, sel ast.SelectionSet, obj *model.BookAtDeskPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, bookAtDeskPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("BookAtDeskPayload")
+		case "appointment":
+			out.Values[i] = ec._BookAtDeskPayload_appointment(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var calendarFeedImplementors = []string{"CalendarFeed"}
 
 func (ec *executionContext) _CalendarFeed(ctx context.Context, sel ast.SelectionSet, obj *model.CalendarFeed) graphql.Marshaler {
@@ -5920,6 +6306,39 @@ func (ec *executionContext) _CreateCalendarFeedPayload(ctx context.Context, sel 
 			}
 		case "feed":
 			out.Values[i] = ec._CreateCalendarFeedPayload_feed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var deskPatientImplementors = []string{"DeskPatient", "_Entity"}
+
+func (ec *executionContext) _DeskPatient(ctx context.Context, sel ast.SelectionSet, obj *model.DeskPatient) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, deskPatientImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DeskPatient")
+		case "id":
+			out.Values[i] = ec._DeskPatient_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -6212,6 +6631,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "revokeCalendarFeed":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_revokeCalendarFeed(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "bookAtDesk":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_bookAtDesk(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -7112,6 +7538,19 @@ func (ec *executionContext) marshalNBookAppointmentPayload2ᚖgithubᚗcomᚋcar
 	return ec._BookAppointmentPayload(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNBookAtDeskInput2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐBookAtDeskInput(ctx context.Context, v any) (model.BookAtDeskInput, error) {
+	res, err := ec.unmarshalInputBookAtDeskInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNBookAtDeskPayload2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐBookAtDeskPayload(ctx context.Context, sel ast.SelectionSet, v *model.BookAtDeskPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "BookAtDeskPayload!")
+		return graphql.Null
+	}
+	return ec._BookAtDeskPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNBoolean2bool(ctx context.Context, v any) (bool, error) {
 	res, err := graphql.UnmarshalBoolean(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -7775,6 +8214,13 @@ func (ec *executionContext) marshalODateTime2ᚖtimeᚐTime(ctx context.Context,
 	_ = ctx
 	res := graphql.MarshalTime(*v)
 	return res
+}
+
+func (ec *executionContext) marshalODeskPatient2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐDeskPatient(ctx context.Context, sel ast.SelectionSet, v *model.DeskPatient) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._DeskPatient(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOID2ᚖstring(ctx context.Context, v any) (*string, error) {

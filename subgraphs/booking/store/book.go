@@ -77,6 +77,7 @@ var bookSQL = `WITH ins AS (
 		SELECT $16, $17, $18, $19, ins.id, $20 FROM ins
 	), c AS (
 		INSERT INTO booking_counts (patient_id, practitioner_id, day, booked, max_booked) SELECT $4, $3, $21, 1, $22 FROM ins
+		WHERE $22::integer IS NOT NULL
 		ON CONFLICT (patient_id, practitioner_id, day) DO UPDATE
 		SET booked = booking_counts.booked + 1, max_booked = EXCLUDED.max_booked
 	), o AS (` + outbox.InsertFromSQL("ins", 23) + `)
@@ -115,7 +116,7 @@ func (s *Store) Book(ctx context.Context, b Booking) (bool, error) {
 		a.AppointmentTypeID, a.LocationID, a.StartsAt, a.EndsAt, a.BlockedFrom, a.BlockedUntil,
 		a.IdempotencyKey, a.Note, a.CreatedAt,
 		b.Key.Subject, b.Key.Key, b.Key.Operation, b.Key.RequestHash, b.Key.Response,
-		b.Limit.Day, b.Limit.Max}, event.Args()...)
+		b.Limit.Day, b.Limit.max()}, event.Args()...)
 	var n int
 	if b.Replaces == nil {
 		err = postgres.RetryAborted(ctx, func() error { return s.pool.QueryRow(ctx, bookSQL, args...).Scan(&n) })
@@ -167,6 +168,17 @@ func (s *Store) bookReplacingHold(ctx context.Context, end HoldEnd, topic string
 type DayLimit struct {
 	Day time.Time // a date: only year, month and day count
 	Max int
+	// Uncounted: the booking counts against no limit (a desk booking: the
+	// practice booked it, not the patient online).
+	Uncounted bool
+}
+
+// max is the statement's argument: NULL when the booking is not counted.
+func (l DayLimit) max() any {
+	if l.Uncounted {
+		return nil
+	}
+	return l.Max
 }
 
 // ErrBookingLimit is a booking past the country's bookings per account,

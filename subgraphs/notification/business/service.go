@@ -134,6 +134,7 @@ func (s *Service) ApplyBookingEvent(ctx context.Context, ev events.Envelope) err
 			}
 		}
 		p, err := tx.Patient(ctx, a.PatientID)
+		replicated := err == nil
 		switch {
 		case err == store.ErrNotFound:
 			// Not replicated yet: email, the default channel; the address is
@@ -153,6 +154,11 @@ func (s *Service) ApplyBookingEvent(ctx context.Context, ev events.Envelope) err
 			return err // a stale event (an older version) calls for nothing
 		}
 		channels := channelsOf(p)
+		if !replicated && a.DeskPatient {
+			// A practice's desk patient not replicated yet (desk.go): either
+			// channel, each sent only if the record has that contact.
+			channels = []string{ChannelEmail, ChannelSMS}
+		}
 		add := func(kind, key string, due time.Time) error {
 			for _, ch := range channels {
 				ok, err := tx.AddMessage(ctx, store.Message{ID: uid.New(), PatientID: a.PatientID, AppointmentID: a.ID,
@@ -242,7 +248,14 @@ func channelsOf(p store.Patient) []string {
 // the patient's messages and contact data for good. It is the handler of the
 // patient-events consumer.
 func (s *Service) ApplyPatientEvent(ctx context.Context, ev events.Envelope) error {
-	if !strings.HasPrefix(ev.Type, "careslot.patient.") {
+	switch {
+	case !strings.HasPrefix(ev.Type, "careslot.patient."):
+		return nil
+	case ev.Type == eventdata.DeskPatientRecorded:
+		return s.applyDeskPatient(ctx, ev)
+	case ev.Type == eventdata.DeskPatientClaimed:
+		// The record stays as it is: messages already due still go to the
+		// contact the practice recorded; booking's next events name the account.
 		return nil
 	}
 	var p eventdata.Patient

@@ -168,7 +168,13 @@ func (s *Service) prepare(ctx context.Context, m store.Message) (prepared, error
 	r := Rendering{Kind: m.Kind, Channel: m.Channel, Locale: p.Locale, FirstName: p.FirstName,
 		Practitioner: pr.DisplayName, StartsAt: a.StartsAt, CancelledBy: a.CancelledBy, Reason: a.CancellationReason}
 	if r.Locale == "" {
-		if c, ok := s.countries.Get(p.Country); ok {
+		// The patient's country, else (a practice's desk patient has none)
+		// the appointment's: the practice's.
+		country := p.Country
+		if country == "" {
+			country = a.Country
+		}
+		if c, ok := s.countries.Get(country); ok {
 			r.Locale = c.Locale
 		}
 	}

@@ -55,6 +55,24 @@ type BookAppointmentPayload struct {
 	Appointment *Appointment `json:"appointment"`
 }
 
+type BookAtDeskInput struct {
+	PractitionerID    string    `json:"practitionerId"`
+	AppointmentTypeID string    `json:"appointmentTypeId"`
+	StartsAt          time.Time `json:"startsAt"`
+	// One of the practice's desk patients (or give patientId).
+	DeskPatientID *string `json:"deskPatientId,omitempty"`
+	// A patient with an account who has had an appointment with the practice (or give deskPatientId).
+	PatientID *string `json:"patientId,omitempty"`
+	// A client key, unique per booking attempt (1 to 200 characters), scoped to the caller.
+	IdempotencyKey string `json:"idempotencyKey"`
+	// A note for the practitioner (at most 1000 characters).
+	Note *string `json:"note,omitempty"`
+}
+
+type BookAtDeskPayload struct {
+	Appointment *Appointment `json:"appointment"`
+}
+
 // A practitioner's calendar feed.
 type CalendarFeed struct {
 	CreatedAt time.Time `json:"createdAt"`
