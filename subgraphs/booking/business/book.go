@@ -32,6 +32,10 @@ type bookRequest struct {
 	note  string
 	start time.Time // UTC
 	hash  []byte    // the request's content, for the key
+	op    string    // the operation the key records (opBook, or opAcceptOffer)
+	// offer, when set, is the earlier-slot offer the booking accepts (its
+	// hold is in.HoldID).
+	offer *store.OfferTaken
 }
 
 // Book books a slot for the calling patient or one of their relatives. Every
@@ -87,7 +91,7 @@ func checkBooking(me string, in BookInput) (bookRequest, error) {
 		return bookRequest{}, apperr.Invalid("note", "must be at most %d characters", MaxNoteLength)
 	}
 	start := in.StartsAt.UTC()
-	return bookRequest{in: in, me: me, key: key, note: note, start: start,
+	return bookRequest{in: in, me: me, key: key, note: note, start: start, op: opBook,
 		hash: requestHash(opBook, in.PractitionerID, in.AppointmentTypeID, start.Format(time.RFC3339Nano), in.HoldID, in.RelativeID, note),
 	}, nil
 }
@@ -100,7 +104,7 @@ func (s *Service) book(ctx context.Context, req bookRequest) (store.Appointment,
 		return store.Appointment{}, err
 	}
 	if r.HasKey {
-		a, err := storedAnswer(r.Key, opBook, req.hash)
+		a, err := storedAnswer(r.Key, req.op, req.hash)
 		return a.Appointment, err
 	}
 	b, err := decideBooking(req, p, r, now, s.dayLimit(p.country, now))
@@ -182,9 +186,18 @@ func (s *Service) commitBooking(ctx context.Context, req bookRequest, p *plan, b
 		if errors.Is(err, store.ErrKeyTaken) {
 			// Another request committed this key first (the insert waited
 			// for it): its answer, or INVALID_INPUT for another request.
-			got, found, err := s.replay(ctx, req.me, req.key, opBook, req.hash)
+			got, found, err := s.replay(ctx, req.me, req.key, req.op, req.hash)
 			if err == nil && !found {
 				err = fmt.Errorf("booking: idempotency key %q vanished", req.key)
+			}
+			return got.Appointment, err
+		}
+		if errors.Is(err, store.ErrOfferTaken) {
+			// Another accept took the offer first: its answer for this very
+			// request (same key), else the offer is gone.
+			got, found, err := s.replay(ctx, req.me, req.key, req.op, req.hash)
+			if err == nil && !found {
+				err = offerUnavailable()
 			}
 			return got.Appointment, err
 		}
@@ -201,7 +214,7 @@ func (s *Service) commitBooking(ctx context.Context, req bookRequest, p *plan, b
 		}
 		switch {
 		case why.HasKey:
-			got, err := storedAnswer(why.Key, opBook, req.hash)
+			got, err := storedAnswer(why.Key, req.op, req.hash)
 			return got.Appointment, err
 		case why.ExpiredHold && !expired:
 			// A hold that is due but not yet swept stands in the way: expire

@@ -106,6 +106,10 @@ func decideBooking(req bookRequest, p *plan, r store.BookRead, now time.Time, li
 			return store.Booking{}, err
 		}
 	}
+	if req.offer != nil && replaced == nil {
+		// An offer is its hold: once that ended, there is nothing to accept.
+		return store.Booking{}, offerUnavailable()
+	}
 	dates, _, _, err := blockedWindow(p, req.start)
 	if err != nil {
 		return store.Booking{}, err
@@ -130,8 +134,8 @@ func decideBooking(req bookRequest, p *plan, r store.BookRead, now time.Time, li
 	if err != nil {
 		return store.Booking{}, err
 	}
-	return store.Booking{Appointment: a, Limit: limit, Topic: events.BookingEvents, Event: ev, Replaces: replaced,
-		Key: store.NewKey{Subject: req.me, Key: req.key, Operation: opBook, RequestHash: req.hash, Response: resp}}, nil
+	return store.Booking{Appointment: a, Limit: limit, Topic: events.BookingEvents, Event: ev, Replaces: replaced, Offer: req.offer,
+		Key: store.NewKey{Subject: req.me, Key: req.key, Operation: req.op, RequestHash: req.hash, Response: resp}}, nil
 }
 
 // replacedHold checks the hold a booking names against its row as read: the
