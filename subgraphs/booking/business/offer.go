@@ -41,7 +41,9 @@ func (s *Service) offerFreed(ctx context.Context, tx *store.Tx, freed store.Appo
 
 // offerStart holds start with the practitioner for the first waiting entry,
 // in fair order, that it suits (offerTo), other than exceptPerson's, and
-// returns the offer's hold (false: nobody it suits).
+// returns the offer's hold (false: nobody it suits). Entries other
+// transactions are deciding are passed over: two slots freed at once go to
+// two patients.
 func (s *Service) offerStart(ctx context.Context, tx *store.Tx, practitionerID string, start time.Time, exceptPerson string,
 	now time.Time) (store.Appointment, bool, error) {
 	cands, err := tx.OfferCandidates(ctx, store.CandidateQuery{PractitionerID: practitionerID, Start: start,
@@ -50,7 +52,16 @@ func (s *Service) offerStart(ctx context.Context, tx *store.Tx, practitionerID s
 		return store.Appointment{}, false, err
 	}
 	plans := map[string]*plan{}
-	for _, e := range cands {
+	for _, c := range cands {
+		// Locked one at a time, skipping any another transaction holds (it
+		// may be offering it another slot), and read again once locked.
+		e, err := tx.LockWaitingEntry(ctx, c.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return store.Appointment{}, false, err
+		}
 		p, ok := plans[e.AppointmentTypeID]
 		if !ok {
 			if p, err = s.loadPlanTx(ctx, tx, practitionerID, e.AppointmentTypeID); err != nil {

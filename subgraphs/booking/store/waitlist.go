@@ -182,13 +182,13 @@ type CandidateQuery struct {
 	Limit        int
 }
 
-// OfferCandidates returns, in fair order (first come first) and locked, the
+// OfferCandidates returns, in fair order (first come first), the
 // practitioner's waiting entries that could be offered q.Start: not of the
 // person who freed it, not offered that start before, holding no live
 // offer, not past their latest date, and whose current appointment (when
-// still confirmed) starts after it. Entries another transaction holds are
-// skipped; the caller still checks the rest (the local window, the type's
-// rules) per entry.
+// still confirmed) starts after it. The caller locks the one it offers to
+// (LockWaitingEntry: another transaction may be offering it a slot) and
+// checks the rest (the local window, the type's rules) per entry.
 func (t *Tx) OfferCandidates(ctx context.Context, q CandidateQuery) ([]Entry, error) {
 	// The latest date is local: a day's margin either side of UTC.
 	earliestDate := q.Start.UTC().AddDate(0, 0, -1)
@@ -199,8 +199,7 @@ func (t *Tx) OfferCandidates(ctx context.Context, q CandidateQuery) ([]Entry, er
 			AND NOT EXISTS (SELECT 1 FROM waitlist_offers o WHERE o.entry_id = e.id AND o.starts_at = $4)
 			AND NOT EXISTS (SELECT 1 FROM waitlist_offers o JOIN appointments h ON h.id = o.id
 				WHERE o.entry_id = e.id AND o.status = 'OFFERED' AND h.status = 'HELD' AND h.hold_expires_at > $5)
-		ORDER BY e.seq LIMIT $6
-		FOR UPDATE OF e SKIP LOCKED`,
+		ORDER BY e.seq LIMIT $6`,
 		q.PractitionerID, orZeroUUID(q.ExceptPerson), earliestDate, q.Start, q.Now, q.Limit)
 	if err != nil {
 		return nil, err
