@@ -112,7 +112,9 @@ func TestWaitlistThroughTheRouter(t *testing.T) {
 		var out struct {
 			Me struct {
 				Notifications struct {
-					Edges []struct{ Node struct{ Kind, Channel, Status, Subject, Body string } }
+					Edges []struct {
+						Node struct{ Kind, Channel, Status, Subject, Body string }
+					}
 				}
 			}
 		}
