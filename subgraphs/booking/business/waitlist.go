@@ -232,5 +232,15 @@ func (s *Service) Waitlist(ctx context.Context, patientID string) ([]WaitlistIte
 	return out, nil
 }
 
+// WaitlistEntries lists every entry of the calling patient, whatever its
+// status (their data export).
+func (s *Service) WaitlistEntries(ctx context.Context) ([]store.Entry, error) {
+	me, err := auth.PatientAccount(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.store.EntriesOf(ctx, canonicalID(me))
+}
+
 // Now is the service's clock (an offer's status depends on it).
 func (s *Service) Now() time.Time { return s.now() }

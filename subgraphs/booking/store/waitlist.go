@@ -40,24 +40,24 @@ var ErrOfferTaken = errors.New("the offer is no longer on offer")
 // Entry is a waitlist entry. Times are the practice's local wall clock:
 // minutes since midnight, ISO weekdays (empty: any), a local date.
 type Entry struct {
-	ID                   string
-	Seq                  int64
-	Country              string
-	PractitionerID       string
-	AppointmentTypeID    string
-	PatientID            string
-	RelativeID           string
-	PersonID             string
-	CurrentAppointmentID string
-	LatestDate           time.Time // a date: year, month and day count
-	EarliestMinute       int
-	LatestMinute         int
-	Weekdays             []int
-	Status               string
-	CreatedAt            time.Time
+	ID                   string    `json:"id"`
+	Seq                  int64     `json:"-"`
+	Country              string    `json:"country"`
+	PractitionerID       string    `json:"practitionerId"`
+	AppointmentTypeID    string    `json:"appointmentTypeId"`
+	PatientID            string    `json:"patientId"`
+	RelativeID           string    `json:"relativeId,omitempty"`
+	PersonID             string    `json:"personId"`
+	CurrentAppointmentID string    `json:"currentAppointmentId,omitempty"`
+	LatestDate           time.Time `json:"latestDate"` // a date: year, month and day count
+	EarliestMinute       int       `json:"earliestMinute"`
+	LatestMinute         int       `json:"latestMinute"`
+	Weekdays             []int     `json:"weekdays,omitempty"`
+	Status               string    `json:"status"`
+	CreatedAt            time.Time `json:"createdAt"`
 	// CurrentStartsAt is the current appointment's start while it is still
 	// confirmed (nil otherwise), where a query reads it.
-	CurrentStartsAt *time.Time
+	CurrentStartsAt *time.Time `json:"-"`
 }
 
 // Offer is an earlier-slot offer: its decision row and its hold.
@@ -462,6 +462,16 @@ func (s *Store) WaitingWithOffers(ctx context.Context, patientID string) ([]Entr
 		offers[i] = &o
 	}
 	return entries, offers, nil
+}
+
+// EntriesOf lists every entry of an account, whatever its status, oldest
+// first (the account's data export).
+func (s *Store) EntriesOf(ctx context.Context, patientID string) ([]Entry, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+entryCols+` FROM waitlist_entries e WHERE e.patient_id = $1 ORDER BY e.seq`, patientID)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Entry, error) { return scanEntryAnd(r) })
 }
 
 // DeleteWaitlistOf deletes an account's entries and their offers (an
