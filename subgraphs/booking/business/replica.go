@@ -2,6 +2,9 @@ package business
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"reflect"
 	"strings"
 
 	"github.com/careslot/careslot/internal/eventdata"
@@ -33,17 +36,35 @@ func (s *Service) ApplyPractitionerEvent(ctx context.Context, ev events.Envelope
 		s.log.ErrorContext(ctx, "skipping malformed practitioner event", "event_id", ev.ID, "type", ev.Type, "err", err)
 		return nil
 	}
-	if _, err := s.store.PutSchedule(ctx, store.Schedule{PractitionerID: p.ID, Country: p.Country, Version: p.Version, Snapshot: ev.Data}); err != nil {
+	before, err := s.store.Schedule(ctx, p.ID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	// New hours may open slots that waiting patients are to be offered
-	// first. A failure here must not hold the replica back: it is logged.
+	applied, err := s.store.PutSchedule(ctx, store.Schedule{PractitionerID: p.ID, Country: p.Country, Version: p.Version, Snapshot: ev.Data})
+	if err != nil || !applied || !mayOpenSlots(before.Snapshot, p) {
+		return err
+	}
+	// New hours (or types, or an absence gone) may open slots that waiting
+	// patients are to be offered first. A failure here must not hold the
+	// replica back: it is logged.
 	if n, err := s.OfferOpenSlots(ctx, p.ID); err != nil {
 		s.log.WarnContext(ctx, "offering opened slots to waiting patients", "practitioner_id", p.ID, "err", err)
 	} else if n > 0 {
 		s.log.InfoContext(ctx, "opened slots offered to waiting patients", "practitioner_id", p.ID, "offers", n)
 	}
 	return nil
+}
+
+// mayOpenSlots reports whether practice p, replacing the snapshot before
+// (nil: none), changed what can open slots: its opening hours, absences or
+// appointment types (a profile edit opens none).
+func mayOpenSlots(before []byte, p eventdata.Practitioner) bool {
+	var old eventdata.Practitioner
+	if before == nil || json.Unmarshal(before, &old) != nil {
+		return true
+	}
+	return !reflect.DeepEqual(old.OpeningHours, p.OpeningHours) || !reflect.DeepEqual(old.Absences, p.Absences) ||
+		!reflect.DeepEqual(old.AppointmentTypes, p.AppointmentTypes) || old.AcceptsNewPatients != p.AcceptsNewPatients
 }
 
 // ApplyPatientEvent keeps the patient replica (names for the agenda,

@@ -517,7 +517,8 @@ func TestErasureOffersTheFreedSlots(t *testing.T) {
 // TestNewHoursAreOfferedToWaitingPatients: opening hours that open Tuesday
 // reach the waiting patients when booking's replica learns them: the
 // oldest entry gets the earliest start that suits it, the next the one
-// after.
+// after (and every waiting entry is looked at again: Monday's too). An edit
+// of the profile alone offers nothing.
 func TestNewHoursAreOfferedToWaitingPatients(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, business.Options{})
@@ -535,11 +536,19 @@ func TestNewHoursAreOfferedToWaitingPatients(t *testing.T) {
 	tuesdays := business.JoinWaitlistInput{Weekdays: []int{2}, EarliestMinute: ptr(9 * 60)}
 	e.join(a, doc, typeA, tuesdays)
 	e.join(b, doc, typeA, tuesdays)
-	if e.offerOf(a) != nil {
-		t.Fatal("offered a slot before Tuesday opened")
+	d := e.addPatient("Denis")
+	e.join(d, doc, typeA, business.JoinWaitlistInput{Weekdays: []int{1}, EarliestMinute: ptr(9 * 60)})
+	renamed := closed
+	renamed.Version, renamed.DisplayName = 2, "Dr C. Dubois"
+	e.applyPractitioner(renamed)
+	for _, p := range []string{a, b, d} {
+		if e.offerOf(p) != nil {
+			t.Fatal("offered a slot before Tuesday opened")
+		}
 	}
-	e.applyPractitioner(practice(doc, 2))
+	e.applyPractitioner(practice(doc, 3))
 	e.liveOffer(a, tuesday(9, 0).UTC())
 	e.liveOffer(b, tuesday(9, 30).UTC()) // 09:15 overlaps the first offer
+	e.liveOffer(d, time.Date(2030, 6, 3, 9, 0, 0, 0, paris).UTC())
 	e.checkInvariants()
 }
