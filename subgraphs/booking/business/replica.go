@@ -3,7 +3,6 @@ package business
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"reflect"
 	"strings"
 
@@ -36,12 +35,9 @@ func (s *Service) ApplyPractitionerEvent(ctx context.Context, ev events.Envelope
 		s.log.ErrorContext(ctx, "skipping malformed practitioner event", "event_id", ev.ID, "type", ev.Type, "err", err)
 		return nil
 	}
-	before, err := s.store.Schedule(ctx, p.ID)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return err
-	}
-	applied, err := s.store.PutSchedule(ctx, store.Schedule{PractitionerID: p.ID, Country: p.Country, Version: p.Version, Snapshot: ev.Data})
-	if err != nil || !applied || !mayOpenSlots(before.Snapshot, p) {
+	applied, waiting, before, err := s.store.PutScheduleSeeingWaitlist(ctx, store.Schedule{PractitionerID: p.ID, Country: p.Country,
+		Version: p.Version, Snapshot: ev.Data})
+	if err != nil || !applied || !waiting || !mayOpenSlots(before, p) {
 		return err
 	}
 	// New hours (or types, or an absence gone) may open slots that waiting

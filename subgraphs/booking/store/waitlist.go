@@ -481,6 +481,23 @@ func (t *Tx) DeleteWaitlistOf(ctx context.Context, patientID string) error {
 	return err
 }
 
+// PutScheduleSeeingWaitlist is PutSchedule that also says, in the same
+// round trip, whether the practitioner has waiting entries and, if so, the
+// snapshot the replica had before (nil when none).
+func (s *Store) PutScheduleSeeingWaitlist(ctx context.Context, sc Schedule) (applied, waiting bool, before []byte, err error) {
+	err = s.pool.QueryRow(ctx, `WITH old AS (SELECT snapshot FROM practitioner_schedules WHERE practitioner_id = $1),
+		w AS (SELECT EXISTS (SELECT 1 FROM waitlist_entries WHERE practitioner_id = $1 AND status = 'WAITING') AS waiting),
+		up AS (INSERT INTO practitioner_schedules (practitioner_id, country, version, snapshot)
+			VALUES ($1, $2, $3, $4)
+			ON CONFLICT (practitioner_id) DO UPDATE SET country = EXCLUDED.country, version = EXCLUDED.version,
+				snapshot = EXCLUDED.snapshot, updated_at = now()
+			WHERE practitioner_schedules.version < EXCLUDED.version
+			RETURNING 1)
+		SELECT EXISTS (SELECT 1 FROM up), w.waiting, CASE WHEN w.waiting THEN (SELECT snapshot FROM old) END FROM w`,
+		sc.PractitionerID, sc.Country, sc.Version, []byte(sc.Snapshot)).Scan(&applied, &waiting, &before)
+	return applied, waiting, before, err
+}
+
 // ScheduleIfNewer is Store.ScheduleIfNewer in the transaction.
 func (t *Tx) ScheduleIfNewer(ctx context.Context, practitionerID string, knownVersion *int64) (Schedule, error) {
 	sc := Schedule{PractitionerID: practitionerID}
