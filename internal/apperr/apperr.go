@@ -25,7 +25,10 @@ const (
 	HoldLimitReached         Code = "HOLD_LIMIT_REACHED"
 	BookingLimitReached      Code = "BOOKING_LIMIT_REACHED"
 	RegistrationLimitReached Code = "REGISTRATION_LIMIT_REACHED"
-	Internal                 Code = "INTERNAL"
+	// OfferUnavailable: an earlier-slot offer that was already taken,
+	// declined, withdrawn or has expired.
+	OfferUnavailable Code = "OFFER_UNAVAILABLE"
+	Internal         Code = "INTERNAL"
 )
 
 // Error is a domain error: a code, a human message, and optionally the input

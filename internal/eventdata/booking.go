@@ -14,6 +14,12 @@ const (
 	// the row is kept for the practice's records under new ids (data: the
 	// row after, with ErasedPersonID the person it no longer names).
 	AppointmentAnonymised = "careslot.booking.AppointmentAnonymised.v1"
+	// SlotOffered: a freed slot is held for a waiting patient (an
+	// earlier-slot offer). Data: the offer's hold (status HELD, so it
+	// occupies its range like HoldPlaced's; its id is the offer's,
+	// HoldExpiresAt the deadline to accept), with Previous the patient's
+	// current appointment that accepting moves, if any.
+	SlotOffered = "careslot.booking.SlotOffered.v1"
 )
 
 // ReasonPatientErased is the cancellation reason of the future appointments

@@ -13,9 +13,9 @@ import (
 const ExportPath = "/internal/export"
 
 // ExportHandler serves GET /internal/export (internal listener): every
-// appointment of the patient whose bearer token comes with the request (the
-// patient service forwards the caller's), as one JSON document
-// {"patientId": ..., "appointments": [...]}.
+// appointment and waitlist entry of the patient whose bearer token comes
+// with the request (the patient service forwards the caller's), as one JSON
+// document {"patientId": ..., "appointments": [...], "waitlist": [...]}.
 func (s *Subgraph) ExportHandler() http.Handler {
 	return auth.Middleware(s.deps.Verifier)(export.Document(func(r *http.Request) (any, error) {
 		ctx := r.Context()
@@ -26,7 +26,14 @@ func (s *Subgraph) ExportHandler() http.Handler {
 		out := struct {
 			PatientID    string              `json:"patientId"`
 			Appointments []store.Appointment `json:"appointments"`
+			Waitlist     []store.Entry       `json:"waitlist"`
 		}{PatientID: p.Account, Appointments: []store.Appointment{}}
+		if out.Waitlist, err = s.Service.WaitlistEntries(ctx); err != nil {
+			return nil, err
+		}
+		if out.Waitlist == nil {
+			out.Waitlist = []store.Entry{}
+		}
 		first := business.MaxPageSize
 		in := business.PageInput{First: &first}
 		for {

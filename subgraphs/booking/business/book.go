@@ -32,14 +32,17 @@ type bookRequest struct {
 	note  string
 	start time.Time // UTC
 	hash  []byte    // the request's content, for the key
-	// op is the key's operation (opBook when empty). A desk booking (desk.go)
-	// is for patient (a desk patient, deskPatient true, or the account that
-	// claimed one) and decided with the desk's rules; otherwise the booking
-	// is for me (or in.RelativeID).
+	// op is the key's operation (opBook when empty, or opAcceptOffer). A
+	// desk booking (desk.go) is for patient (a desk patient, deskPatient
+	// true, or the account that claimed one) and decided with the desk's
+	// rules; otherwise the booking is for me (or in.RelativeID).
 	op          string
 	desk        bool
 	patient     string
 	deskPatient bool
+	// offer, when set, is the earlier-slot offer the booking accepts (its
+	// hold is in.HoldID).
+	offer *store.OfferTaken
 }
 
 // operation is the idempotency key's operation.
@@ -111,7 +114,7 @@ func checkBooking(me string, in BookInput) (bookRequest, error) {
 		return bookRequest{}, apperr.Invalid("note", "must be at most %d characters", MaxNoteLength)
 	}
 	start := in.StartsAt.UTC()
-	return bookRequest{in: in, me: me, key: key, note: note, start: start,
+	return bookRequest{in: in, me: me, key: key, note: note, start: start, op: opBook,
 		hash: requestHash(opBook, in.PractitionerID, in.AppointmentTypeID, start.Format(time.RFC3339Nano), in.HoldID, in.RelativeID, note),
 	}, nil
 }
@@ -213,6 +216,15 @@ func (s *Service) commitBooking(ctx context.Context, req bookRequest, p *plan, b
 			got, found, err := s.replay(ctx, req.me, req.key, req.operation(), req.hash)
 			if err == nil && !found {
 				err = fmt.Errorf("booking: idempotency key %q vanished", req.key)
+			}
+			return got.Appointment, err
+		}
+		if errors.Is(err, store.ErrOfferTaken) {
+			// Another accept took the offer first: its answer for this very
+			// request (same key), else the offer is gone.
+			got, found, err := s.replay(ctx, req.me, req.key, req.op, req.hash)
+			if err == nil && !found {
+				err = offerUnavailable()
 			}
 			return got.Appointment, err
 		}

@@ -112,6 +112,10 @@ func decideBooking(req bookRequest, p *plan, r store.BookRead, now time.Time, li
 			return store.Booking{}, err
 		}
 	}
+	if req.offer != nil && replaced == nil {
+		// An offer is its hold: once that ended, there is nothing to accept.
+		return store.Booking{}, offerUnavailable()
+	}
 	dates, _, _, err := blockedWindow(p, req.start)
 	if err != nil {
 		return store.Booking{}, err
@@ -140,7 +144,7 @@ func decideBooking(req bookRequest, p *plan, r store.BookRead, now time.Time, li
 	if err != nil {
 		return store.Booking{}, err
 	}
-	return store.Booking{Appointment: a, Limit: limit, Topic: events.BookingEvents, Event: ev, Replaces: replaced,
+	return store.Booking{Appointment: a, Limit: limit, Topic: events.BookingEvents, Event: ev, Replaces: replaced, Offer: req.offer,
 		Key: store.NewKey{Subject: req.me, Key: req.key, Operation: req.operation(), RequestHash: req.hash, Response: resp}}, nil
 }
 

@@ -99,36 +99,8 @@ func (s *Service) reschedule(ctx context.Context, caller auth.Principal, staff b
 			return &apperr.Error{Code: apperr.InvalidInput, Field: "appointmentId", Reason: "NOT_CONFIRMED",
 				Message: "only a confirmed appointment can be moved"}
 		}
-		now := s.now()
-		if !staff {
-			if err := s.cancellationOpen(old, now); err != nil {
-				return err
-			}
-		}
-		if err := s.expireOverlapping(ctx, tx, p, start, now); err != nil {
-			return err
-		}
-		rules := deskRequest(now)
-		if !staff {
-			seen, err := tx.SeenBefore(ctx, p.country, p.practitionerID, old.PersonID, start, old.ID)
-			if err != nil {
-				return err
-			}
-			rules = slots.Request{Now: now, NewPatient: !seen, Online: true}
-		}
-		d, err := s.decideInTx(ctx, tx, p, start, rules, old.ID)
+		a, err := s.moveInTx(ctx, tx, p, old, start, s.now(), staff)
 		if err != nil {
-			return err
-		}
-		next := old
-		next.StartsAt, next.EndsAt = start, start.Add(p.typ.Duration)
-		next.BlockedFrom, next.BlockedUntil = d.blocked.Start, d.blocked.End
-		a, err := tx.Move(ctx, next, now)
-		if err != nil {
-			return conflict(err)
-		}
-		prev := &eventdata.Slot{StartsAt: old.StartsAt, EndsAt: old.EndsAt, BlockedFrom: old.BlockedFrom, BlockedUntil: old.BlockedUntil}
-		if err := s.emit(ctx, tx, eventdata.AppointmentRescheduled, a, prev); err != nil {
 			return err
 		}
 		out = Moved{Appointment: a, Previous: old}
@@ -142,6 +114,54 @@ func (s *Service) reschedule(ctx context.Context, caller auth.Principal, staff b
 		return Moved{}, err
 	}
 	return out, nil
+}
+
+// moveInTx moves old (confirmed, locked by tx) to start at now: the
+// country's cut-off applies to a patient (moving frees the old slot, as a cancellation
+// would), due holds in the way are expired, the start is decided
+// (decideStart; the appointment itself does not count) and the update is
+// what finally decides a race: the constraints. The slot it leaves is
+// offered to a waiting patient (offer.go) before AppointmentRescheduled is
+// written, so that nobody sees it open in between.
+//
+// staff is a move by the practice (ADR 21): no cut-off, and the desk's rules
+// (deskRequest) rather than the online ones.
+func (s *Service) moveInTx(ctx context.Context, tx *store.Tx, p *plan, old store.Appointment, start, now time.Time, staff bool) (store.Appointment, error) {
+	if !staff {
+		if err := s.cancellationOpen(old, now); err != nil {
+			return store.Appointment{}, err
+		}
+	}
+	if err := s.expireOverlapping(ctx, tx, p, start, now); err != nil {
+		return store.Appointment{}, err
+	}
+	rules := deskRequest(now)
+	if !staff {
+		seen, err := tx.SeenBefore(ctx, p.country, p.practitionerID, old.PersonID, start, old.ID)
+		if err != nil {
+			return store.Appointment{}, err
+		}
+		rules = slots.Request{Now: now, NewPatient: !seen, Online: true}
+	}
+	d, err := s.decideInTx(ctx, tx, p, start, rules, old.ID)
+	if err != nil {
+		return store.Appointment{}, err
+	}
+	next := old
+	next.StartsAt, next.EndsAt = start, start.Add(p.typ.Duration)
+	next.BlockedFrom, next.BlockedUntil = d.blocked.Start, d.blocked.End
+	a, err := tx.Move(ctx, next, now)
+	if err != nil {
+		return store.Appointment{}, conflict(err)
+	}
+	if err := s.offerFreed(ctx, tx, old, now); err != nil {
+		return store.Appointment{}, err
+	}
+	prev := &eventdata.Slot{StartsAt: old.StartsAt, EndsAt: old.EndsAt, BlockedFrom: old.BlockedFrom, BlockedUntil: old.BlockedUntil}
+	if err := s.emit(ctx, tx, eventdata.AppointmentRescheduled, a, prev); err != nil {
+		return store.Appointment{}, err
+	}
+	return a, nil
 }
 
 func moved(a answer) Moved {

@@ -7,7 +7,8 @@
 // desk.go (BookAtDesk, desk patients' replica and claims),
 // move.go (Reschedule), cancel.go (Cancel), noshow.go (MarkNoShow), read.go
 // (the queries), replica.go (the replicas' consumers), sweeper.go (expiry
-// and export). What they share: decide.go (the decision, pure), refusals.go
+// and export), waitlist.go, offer.go and acceptoffer.go (earlier-slot
+// offers). What they share: decide.go (the decision, pure), refusals.go
 // (the errors a refusal maps to), practice.go (the practice snapshot a
 // decision is made against), idempotency.go (keys and their answers),
 // readthrough.go (deciding again with the practice owner's snapshot).

@@ -43,6 +43,11 @@ type DirectiveRoot struct {
 }
 
 type ComplexityRoot struct {
+	AcceptSlotOfferPayload struct {
+		Appointment func(childComplexity int) int
+		Previous    func(childComplexity int) int
+	}
+
 	AgendaChange struct {
 		Appointment func(childComplexity int) int
 		Change      func(childComplexity int) int
@@ -107,6 +112,10 @@ type ComplexityRoot struct {
 		Path func(childComplexity int) int
 	}
 
+	DeclineSlotOfferPayload struct {
+		Offer func(childComplexity int) int
+	}
+
 	DeskPatient struct {
 		ID func(childComplexity int) int
 	}
@@ -128,6 +137,14 @@ type ComplexityRoot struct {
 		Hold func(childComplexity int) int
 	}
 
+	JoinWaitlistPayload struct {
+		Entry func(childComplexity int) int
+	}
+
+	LeaveWaitlistPayload struct {
+		Entry func(childComplexity int) int
+	}
+
 	Location struct {
 		ID func(childComplexity int) int
 	}
@@ -137,11 +154,15 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
+		AcceptSlotOffer       func(childComplexity int, offerID string, idempotencyKey string) int
 		BookAppointment       func(childComplexity int, input model.BookAppointmentInput) int
 		BookAtDesk            func(childComplexity int, input model.BookAtDeskInput) int
 		CancelAppointment     func(childComplexity int, input model.CancelAppointmentInput) int
 		CreateCalendarFeed    func(childComplexity int, practitionerID string) int
+		DeclineSlotOffer      func(childComplexity int, offerID string) int
 		HoldSlot              func(childComplexity int, input model.HoldSlotInput) int
+		JoinWaitlist          func(childComplexity int, input model.JoinWaitlistInput) int
+		LeaveWaitlist         func(childComplexity int, entryID string) int
 		MarkNoShow            func(childComplexity int, appointmentID string) int
 		ReleaseHold           func(childComplexity int, holdID string) int
 		RescheduleAppointment func(childComplexity int, input model.RescheduleAppointmentInput) int
@@ -151,6 +172,7 @@ type ComplexityRoot struct {
 	Patient struct {
 		Appointments func(childComplexity int, upcoming *bool, first *int, after *string) int
 		ID           func(childComplexity int) int
+		Waitlist     func(childComplexity int) int
 	}
 
 	Practitioner struct {
@@ -189,8 +211,32 @@ type ComplexityRoot struct {
 		Revoked func(childComplexity int) int
 	}
 
+	SlotOffer struct {
+		EndsAt    func(childComplexity int) int
+		ExpiresAt func(childComplexity int) int
+		ID        func(childComplexity int) int
+		Location  func(childComplexity int) int
+		StartsAt  func(childComplexity int) int
+		Status    func(childComplexity int) int
+	}
+
 	Subscription struct {
 		AgendaChanged func(childComplexity int, practitionerID string) int
+	}
+
+	WaitlistEntry struct {
+		AppointmentType    func(childComplexity int) int
+		CreatedAt          func(childComplexity int) int
+		CurrentAppointment func(childComplexity int) int
+		EarliestTime       func(childComplexity int) int
+		ID                 func(childComplexity int) int
+		LatestDate         func(childComplexity int) int
+		LatestTime         func(childComplexity int) int
+		Offer              func(childComplexity int) int
+		Practitioner       func(childComplexity int) int
+		Relative           func(childComplexity int) int
+		Status             func(childComplexity int) int
+		Weekdays           func(childComplexity int) int
 	}
 
 	_Service struct {
@@ -217,9 +263,14 @@ type MutationResolver interface {
 	CreateCalendarFeed(ctx context.Context, practitionerID string) (*model.CreateCalendarFeedPayload, error)
 	RevokeCalendarFeed(ctx context.Context, practitionerID string) (*model.RevokeCalendarFeedPayload, error)
 	BookAtDesk(ctx context.Context, input model.BookAtDeskInput) (*model.BookAtDeskPayload, error)
+	JoinWaitlist(ctx context.Context, input model.JoinWaitlistInput) (*model.JoinWaitlistPayload, error)
+	LeaveWaitlist(ctx context.Context, entryID string) (*model.LeaveWaitlistPayload, error)
+	AcceptSlotOffer(ctx context.Context, offerID string, idempotencyKey string) (*model.AcceptSlotOfferPayload, error)
+	DeclineSlotOffer(ctx context.Context, offerID string) (*model.DeclineSlotOfferPayload, error)
 }
 type PatientResolver interface {
 	Appointments(ctx context.Context, obj *model.Patient, upcoming *bool, first *int, after *string) (*model.AppointmentConnection, error)
+	Waitlist(ctx context.Context, obj *model.Patient) ([]model.WaitlistEntry, error)
 }
 type PractitionerResolver interface {
 	Agenda(ctx context.Context, obj *model.Practitioner, from gqlscalar.Date, to gqlscalar.Date) ([]model.Appointment, error)
@@ -249,6 +300,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 	ec := newExecutionContext(nil, e, nil)
 	_ = ec
 	switch typeName + "." + field {
+
+	case "AcceptSlotOfferPayload.appointment":
+		if e.ComplexityRoot.AcceptSlotOfferPayload.Appointment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AcceptSlotOfferPayload.Appointment(childComplexity), true
+	case "AcceptSlotOfferPayload.previous":
+		if e.ComplexityRoot.AcceptSlotOfferPayload.Previous == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AcceptSlotOfferPayload.Previous(childComplexity), true
 
 	case "AgendaChange.appointment":
 		if e.ComplexityRoot.AgendaChange.Appointment == nil {
@@ -447,6 +511,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CreateCalendarFeedPayload.Path(childComplexity), true
 
+	case "DeclineSlotOfferPayload.offer":
+		if e.ComplexityRoot.DeclineSlotOfferPayload.Offer == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeclineSlotOfferPayload.Offer(childComplexity), true
+
 	case "DeskPatient.id":
 		if e.ComplexityRoot.DeskPatient.ID == nil {
 			break
@@ -520,6 +591,20 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.HoldSlotPayload.Hold(childComplexity), true
 
+	case "JoinWaitlistPayload.entry":
+		if e.ComplexityRoot.JoinWaitlistPayload.Entry == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JoinWaitlistPayload.Entry(childComplexity), true
+
+	case "LeaveWaitlistPayload.entry":
+		if e.ComplexityRoot.LeaveWaitlistPayload.Entry == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LeaveWaitlistPayload.Entry(childComplexity), true
+
 	case "Location.id":
 		if e.ComplexityRoot.Location.ID == nil {
 			break
@@ -534,6 +619,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.MarkNoShowPayload.Appointment(childComplexity), true
 
+	case "Mutation.acceptSlotOffer":
+		if e.ComplexityRoot.Mutation.AcceptSlotOffer == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_acceptSlotOffer_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AcceptSlotOffer(childComplexity, args["offerId"].(string), args["idempotencyKey"].(string)), true
 	case "Mutation.bookAppointment":
 		if e.ComplexityRoot.Mutation.BookAppointment == nil {
 			break
@@ -578,6 +674,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateCalendarFeed(childComplexity, args["practitionerId"].(string)), true
+	case "Mutation.declineSlotOffer":
+		if e.ComplexityRoot.Mutation.DeclineSlotOffer == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_declineSlotOffer_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeclineSlotOffer(childComplexity, args["offerId"].(string)), true
 	case "Mutation.holdSlot":
 		if e.ComplexityRoot.Mutation.HoldSlot == nil {
 			break
@@ -589,6 +696,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.HoldSlot(childComplexity, args["input"].(model.HoldSlotInput)), true
+	case "Mutation.joinWaitlist":
+		if e.ComplexityRoot.Mutation.JoinWaitlist == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_joinWaitlist_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.JoinWaitlist(childComplexity, args["input"].(model.JoinWaitlistInput)), true
+	case "Mutation.leaveWaitlist":
+		if e.ComplexityRoot.Mutation.LeaveWaitlist == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_leaveWaitlist_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.LeaveWaitlist(childComplexity, args["entryId"].(string)), true
 	case "Mutation.markNoShow":
 		if e.ComplexityRoot.Mutation.MarkNoShow == nil {
 			break
@@ -651,6 +780,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Patient.ID(childComplexity), true
+	case "Patient.waitlist":
+		if e.ComplexityRoot.Patient.Waitlist == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Patient.Waitlist(childComplexity), true
 
 	case "Practitioner.agenda":
 		if e.ComplexityRoot.Practitioner.Agenda == nil {
@@ -765,6 +900,43 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.RevokeCalendarFeedPayload.Revoked(childComplexity), true
 
+	case "SlotOffer.endsAt":
+		if e.ComplexityRoot.SlotOffer.EndsAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SlotOffer.EndsAt(childComplexity), true
+	case "SlotOffer.expiresAt":
+		if e.ComplexityRoot.SlotOffer.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SlotOffer.ExpiresAt(childComplexity), true
+	case "SlotOffer.id":
+		if e.ComplexityRoot.SlotOffer.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SlotOffer.ID(childComplexity), true
+	case "SlotOffer.location":
+		if e.ComplexityRoot.SlotOffer.Location == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SlotOffer.Location(childComplexity), true
+	case "SlotOffer.startsAt":
+		if e.ComplexityRoot.SlotOffer.StartsAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SlotOffer.StartsAt(childComplexity), true
+	case "SlotOffer.status":
+		if e.ComplexityRoot.SlotOffer.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SlotOffer.Status(childComplexity), true
+
 	case "Subscription.agendaChanged":
 		if e.ComplexityRoot.Subscription.AgendaChanged == nil {
 			break
@@ -776,6 +948,79 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Subscription.AgendaChanged(childComplexity, args["practitionerId"].(string)), true
+
+	case "WaitlistEntry.appointmentType":
+		if e.ComplexityRoot.WaitlistEntry.AppointmentType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WaitlistEntry.AppointmentType(childComplexity), true
+	case "WaitlistEntry.createdAt":
+		if e.ComplexityRoot.WaitlistEntry.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WaitlistEntry.CreatedAt(childComplexity), true
+	case "WaitlistEntry.currentAppointment":
+		if e.ComplexityRoot.WaitlistEntry.CurrentAppointment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WaitlistEntry.CurrentAppointment(childComplexity), true
+	case "WaitlistEntry.earliestTime":
+		if e.ComplexityRoot.WaitlistEntry.EarliestTime == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WaitlistEntry.EarliestTime(childComplexity), true
+	case "WaitlistEntry.id":
+		if e.ComplexityRoot.WaitlistEntry.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WaitlistEntry.ID(childComplexity), true
+	case "WaitlistEntry.latestDate":
+		if e.ComplexityRoot.WaitlistEntry.LatestDate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WaitlistEntry.LatestDate(childComplexity), true
+	case "WaitlistEntry.latestTime":
+		if e.ComplexityRoot.WaitlistEntry.LatestTime == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WaitlistEntry.LatestTime(childComplexity), true
+	case "WaitlistEntry.offer":
+		if e.ComplexityRoot.WaitlistEntry.Offer == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WaitlistEntry.Offer(childComplexity), true
+	case "WaitlistEntry.practitioner":
+		if e.ComplexityRoot.WaitlistEntry.Practitioner == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WaitlistEntry.Practitioner(childComplexity), true
+	case "WaitlistEntry.relative":
+		if e.ComplexityRoot.WaitlistEntry.Relative == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WaitlistEntry.Relative(childComplexity), true
+	case "WaitlistEntry.status":
+		if e.ComplexityRoot.WaitlistEntry.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WaitlistEntry.Status(childComplexity), true
+	case "WaitlistEntry.weekdays":
+		if e.ComplexityRoot.WaitlistEntry.Weekdays == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WaitlistEntry.Weekdays(childComplexity), true
 
 	case "_Service.sdl":
 		if e.ComplexityRoot._Service.SDL == nil {
@@ -798,6 +1043,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("BookAtDeskInput", ec.unmarshalInputBookAtDeskInput),
 			graphql.NewInputUnmarshaler("CancelAppointmentInput", ec.unmarshalInputCancelAppointmentInput),
 			graphql.NewInputUnmarshaler("HoldSlotInput", ec.unmarshalInputHoldSlotInput),
+			graphql.NewInputUnmarshaler("JoinWaitlistInput", ec.unmarshalInputJoinWaitlistInput),
 			graphql.NewInputUnmarshaler("PatientByIDsInput", ec.unmarshalInputPatientByIDsInput),
 			graphql.NewInputUnmarshaler("PractitionerByIDsInput", ec.unmarshalInputPractitionerByIDsInput),
 			graphql.NewInputUnmarshaler("RescheduleAppointmentInput", ec.unmarshalInputRescheduleAppointmentInput),
@@ -1232,6 +1478,136 @@ input BookAtDeskInput {
 type BookAtDeskPayload {
   appointment: Appointment!
 }
+
+# --- Earlier-slot offers (ADR 21): a waitlist per practitioner; a freed slot is held for the
+# first waiting patient it suits, for the country's offer window.
+
+scalar LocalTime
+
+"A day of the week (the practice's local calendar)."
+enum Weekday {
+  MONDAY
+  TUESDAY
+  WEDNESDAY
+  THURSDAY
+  FRIDAY
+  SATURDAY
+  SUNDAY
+}
+
+extend type Mutation {
+  """
+  Asks to be offered an earlier slot with a practitioner, for the calling patient
+  (or a relative). When a slot that suits the entry frees (a cancellation, a
+  move, an erasure, an offer refused or expired, new opening hours), Careslot
+  holds it in the patient's name for the country's offer window (15 minutes by
+  default) and tells them; oldest entries first. With currentAppointmentId,
+  only slots before that appointment are offered, and accepting moves it.
+  Joining again for the same person, practitioner and type changes the terms
+  and keeps the place in line. INVALID_INPUT (reason TOO_MANY_WAITLIST_ENTRIES)
+  beyond 5 waiting entries per account.
+  """
+  joinWaitlist(input: JoinWaitlistInput!): JoinWaitlistPayload!
+  "Takes one of the calling patient's entries off the waitlist; its live offer, if any, passes on at once."
+  leaveWaitlist(entryId: ID!): LeaveWaitlistPayload!
+  """
+  Takes one of the calling patient's live offers: the entry's current appointment
+  is moved onto the offered slot (same appointment, in one transaction), or,
+  without one, the slot is booked. A retry with the same idempotencyKey returns
+  the first answer. OFFER_UNAVAILABLE once the offer was taken, declined,
+  withdrawn or has expired.
+  """
+  acceptSlotOffer(offerId: ID!, idempotencyKey: String!): AcceptSlotOfferPayload!
+  "Refuses one of the calling patient's offers: the slot passes to the next waiting patient at once. The entry keeps waiting."
+  declineSlotOffer(offerId: ID!): DeclineSlotOfferPayload!
+}
+
+extend type Patient {
+  "The patient's waiting entries, oldest first, each with its latest offer (only the patient themself)."
+  waitlist: [WaitlistEntry!]!
+}
+
+input JoinWaitlistInput {
+  practitionerId: ID!
+  appointmentTypeId: ID!
+  "An upcoming confirmed appointment of the caller with this practitioner, of this type: accepting an offer moves it."
+  currentAppointmentId: ID
+  "One of the caller's relatives, when waiting for them (the current appointment's person when one is given)."
+  relativeId: ID
+  "The last date (the practice's local calendar) the patient would accept."
+  latestDate: Date!
+  "The appointment must start at or after this local time (default: the day's start)."
+  earliestTime: LocalTime
+  "The appointment must end by this local time (default: the day's end)."
+  latestTime: LocalTime
+  "The days the patient can come (default: any)."
+  weekdays: [Weekday!]
+}
+
+enum WaitlistEntryStatus {
+  WAITING
+  "An offer was accepted."
+  FULFILLED
+  LEFT
+}
+
+"A patient waiting for an earlier slot with a practitioner."
+type WaitlistEntry {
+  id: ID!
+  status: WaitlistEntryStatus!
+  practitioner: Practitioner!
+  appointmentType: AppointmentType!
+  "The appointment an accepted offer moves, if any."
+  currentAppointment: Appointment
+  relative: Relative
+  latestDate: Date!
+  earliestTime: LocalTime!
+  latestTime: LocalTime!
+  "Empty: any day."
+  weekdays: [Weekday!]!
+  createdAt: DateTime!
+  "The latest slot offered to this entry, if any."
+  offer: SlotOffer
+}
+
+enum SlotOfferStatus {
+  "Held for the patient until expiresAt."
+  OFFERED
+  ACCEPTED
+  DECLINED
+  "The entry left the waitlist."
+  WITHDRAWN
+  EXPIRED
+}
+
+"A slot held for a waiting patient until expiresAt."
+type SlotOffer {
+  id: ID!
+  status: SlotOfferStatus!
+  startsAt: DateTime!
+  endsAt: DateTime!
+  location: Location!
+  expiresAt: DateTime!
+}
+
+type JoinWaitlistPayload {
+  entry: WaitlistEntry!
+}
+
+type LeaveWaitlistPayload {
+  entry: WaitlistEntry!
+}
+
+type AcceptSlotOfferPayload {
+  "The appointment at the offered slot: the current one moved (same id), or a new booking."
+  appointment: Appointment!
+  "The current appointment as it was before, when accepting moved it."
+  previous: PreviousAppointment
+}
+
+type DeclineSlotOfferPayload {
+  offer: SlotOffer!
+}
 `, BuiltIn: false},
 	{Name: "../../../federation/directives.graphql", Input: `
 	directive @authenticated on FIELD_DEFINITION | OBJECT | INTERFACE | SCALAR | ENUM
@@ -1323,6 +1699,16 @@ var parsedSchema = gqlparser.MustLoadSchema(sources...)
 // childFields_* functions provide shared child field context lookups.
 // Each function is generated once per unique object type, deduplicating the
 // switch statements that were previously inlined in every fieldContext_* function.
+
+func (ec *executionContext) childFields_AcceptSlotOfferPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "appointment":
+		return ec.fieldContext_AcceptSlotOfferPayload_appointment(ctx, field)
+	case "previous":
+		return ec.fieldContext_AcceptSlotOfferPayload_previous(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AcceptSlotOfferPayload", field.Name)
+}
 
 func (ec *executionContext) childFields_AgendaChange(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
@@ -1452,6 +1838,14 @@ func (ec *executionContext) childFields_CreateCalendarFeedPayload(ctx context.Co
 	return nil, fmt.Errorf("no field named %q was found under type CreateCalendarFeedPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_DeclineSlotOfferPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "offer":
+		return ec.fieldContext_DeclineSlotOfferPayload_offer(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DeclineSlotOfferPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_DeskPatient(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -1482,6 +1876,22 @@ func (ec *executionContext) childFields_HoldSlotPayload(ctx context.Context, fie
 	return nil, fmt.Errorf("no field named %q was found under type HoldSlotPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_JoinWaitlistPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "entry":
+		return ec.fieldContext_JoinWaitlistPayload_entry(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type JoinWaitlistPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_LeaveWaitlistPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "entry":
+		return ec.fieldContext_LeaveWaitlistPayload_entry(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type LeaveWaitlistPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_Location(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -1504,6 +1914,8 @@ func (ec *executionContext) childFields_Patient(ctx context.Context, field graph
 		return ec.fieldContext_Patient_id(ctx, field)
 	case "appointments":
 		return ec.fieldContext_Patient_appointments(ctx, field)
+	case "waitlist":
+		return ec.fieldContext_Patient_waitlist(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Patient", field.Name)
 }
@@ -1566,6 +1978,54 @@ func (ec *executionContext) childFields_RevokeCalendarFeedPayload(ctx context.Co
 		return ec.fieldContext_RevokeCalendarFeedPayload_revoked(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RevokeCalendarFeedPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_SlotOffer(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_SlotOffer_id(ctx, field)
+	case "status":
+		return ec.fieldContext_SlotOffer_status(ctx, field)
+	case "startsAt":
+		return ec.fieldContext_SlotOffer_startsAt(ctx, field)
+	case "endsAt":
+		return ec.fieldContext_SlotOffer_endsAt(ctx, field)
+	case "location":
+		return ec.fieldContext_SlotOffer_location(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_SlotOffer_expiresAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SlotOffer", field.Name)
+}
+
+func (ec *executionContext) childFields_WaitlistEntry(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_WaitlistEntry_id(ctx, field)
+	case "status":
+		return ec.fieldContext_WaitlistEntry_status(ctx, field)
+	case "practitioner":
+		return ec.fieldContext_WaitlistEntry_practitioner(ctx, field)
+	case "appointmentType":
+		return ec.fieldContext_WaitlistEntry_appointmentType(ctx, field)
+	case "currentAppointment":
+		return ec.fieldContext_WaitlistEntry_currentAppointment(ctx, field)
+	case "relative":
+		return ec.fieldContext_WaitlistEntry_relative(ctx, field)
+	case "latestDate":
+		return ec.fieldContext_WaitlistEntry_latestDate(ctx, field)
+	case "earliestTime":
+		return ec.fieldContext_WaitlistEntry_earliestTime(ctx, field)
+	case "latestTime":
+		return ec.fieldContext_WaitlistEntry_latestTime(ctx, field)
+	case "weekdays":
+		return ec.fieldContext_WaitlistEntry_weekdays(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_WaitlistEntry_createdAt(ctx, field)
+	case "offer":
+		return ec.fieldContext_WaitlistEntry_offer(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WaitlistEntry", field.Name)
 }
 
 func (ec *executionContext) childFields__Service(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -1734,6 +2194,28 @@ func (ec *executionContext) field_Entity_findManyPractitionerByIDs_args(ctx cont
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_acceptSlotOffer_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "offerId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["offerId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "idempotencyKey",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["idempotencyKey"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_bookAppointment_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -1790,6 +2272,20 @@ func (ec *executionContext) field_Mutation_createCalendarFeed_args(ctx context.C
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_declineSlotOffer_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "offerId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["offerId"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_holdSlot_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -1801,6 +2297,34 @@ func (ec *executionContext) field_Mutation_holdSlot_args(ctx context.Context, ra
 		return nil, err
 	}
 	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_joinWaitlist_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.JoinWaitlistInput, error) {
+			return ec.unmarshalNJoinWaitlistInput2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐJoinWaitlistInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_leaveWaitlist_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "entryId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["entryId"] = arg0
 	return args, nil
 }
 
@@ -2041,6 +2565,70 @@ func (ec *executionContext) field___Type_inputFields_args(ctx context.Context, r
 // endregion ***************************** args.gotpl *****************************
 
 // region    **************************** field.gotpl *****************************
+
+func (ec *executionContext) _AcceptSlotOfferPayload_appointment(ctx context.Context, field graphql.CollectedField, obj *model.AcceptSlotOfferPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AcceptSlotOfferPayload_appointment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Appointment, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Appointment) graphql.Marshaler {
+			return ec.marshalNAppointment2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐAppointment(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AcceptSlotOfferPayload_appointment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AcceptSlotOfferPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Appointment(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AcceptSlotOfferPayload_previous(ctx context.Context, field graphql.CollectedField, obj *model.AcceptSlotOfferPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AcceptSlotOfferPayload_previous(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Previous, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PreviousAppointment) graphql.Marshaler {
+			return ec.marshalOPreviousAppointment2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐPreviousAppointment(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AcceptSlotOfferPayload_previous(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AcceptSlotOfferPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PreviousAppointment(ctx, field)
+		},
+	}
+	return fc, nil
+}
 
 func (ec *executionContext) _AgendaChange_appointment(ctx context.Context, field graphql.CollectedField, obj *model.AgendaChange) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
@@ -2872,6 +3460,38 @@ func (ec *executionContext) fieldContext_CreateCalendarFeedPayload_feed(_ contex
 	return fc, nil
 }
 
+func (ec *executionContext) _DeclineSlotOfferPayload_offer(ctx context.Context, field graphql.CollectedField, obj *model.DeclineSlotOfferPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeclineSlotOfferPayload_offer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Offer, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SlotOffer) graphql.Marshaler {
+			return ec.marshalNSlotOffer2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐSlotOffer(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeclineSlotOfferPayload_offer(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DeclineSlotOfferPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SlotOffer(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _DeskPatient_id(ctx context.Context, field graphql.CollectedField, obj *model.DeskPatient) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -3146,6 +3766,70 @@ func (ec *executionContext) fieldContext_HoldSlotPayload_hold(_ context.Context,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Hold(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _JoinWaitlistPayload_entry(ctx context.Context, field graphql.CollectedField, obj *model.JoinWaitlistPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JoinWaitlistPayload_entry(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Entry, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.WaitlistEntry) graphql.Marshaler {
+			return ec.marshalNWaitlistEntry2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐWaitlistEntry(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JoinWaitlistPayload_entry(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "JoinWaitlistPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WaitlistEntry(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _LeaveWaitlistPayload_entry(ctx context.Context, field graphql.CollectedField, obj *model.LeaveWaitlistPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LeaveWaitlistPayload_entry(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Entry, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.WaitlistEntry) graphql.Marshaler {
+			return ec.marshalNWaitlistEntry2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐWaitlistEntry(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LeaveWaitlistPayload_entry(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "LeaveWaitlistPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WaitlistEntry(ctx, field)
 		},
 	}
 	return fc, nil
@@ -3602,6 +4286,182 @@ func (ec *executionContext) fieldContext_Mutation_bookAtDesk(ctx context.Context
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_joinWaitlist(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_joinWaitlist(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().JoinWaitlist(ctx, fc.Args["input"].(model.JoinWaitlistInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.JoinWaitlistPayload) graphql.Marshaler {
+			return ec.marshalNJoinWaitlistPayload2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐJoinWaitlistPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_joinWaitlist(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_JoinWaitlistPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_joinWaitlist_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_leaveWaitlist(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_leaveWaitlist(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().LeaveWaitlist(ctx, fc.Args["entryId"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.LeaveWaitlistPayload) graphql.Marshaler {
+			return ec.marshalNLeaveWaitlistPayload2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐLeaveWaitlistPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_leaveWaitlist(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LeaveWaitlistPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_leaveWaitlist_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_acceptSlotOffer(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_acceptSlotOffer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().AcceptSlotOffer(ctx, fc.Args["offerId"].(string), fc.Args["idempotencyKey"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AcceptSlotOfferPayload) graphql.Marshaler {
+			return ec.marshalNAcceptSlotOfferPayload2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐAcceptSlotOfferPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_acceptSlotOffer(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AcceptSlotOfferPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_acceptSlotOffer_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_declineSlotOffer(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_declineSlotOffer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeclineSlotOffer(ctx, fc.Args["offerId"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DeclineSlotOfferPayload) graphql.Marshaler {
+			return ec.marshalNDeclineSlotOfferPayload2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐDeclineSlotOfferPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_declineSlotOffer(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DeclineSlotOfferPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_declineSlotOffer_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Patient_id(ctx context.Context, field graphql.CollectedField, obj *model.Patient) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -3665,6 +4525,38 @@ func (ec *executionContext) fieldContext_Patient_appointments(ctx context.Contex
 	if fc.Args, err = ec.field_Patient_appointments_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Patient_waitlist(ctx context.Context, field graphql.CollectedField, obj *model.Patient) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Patient_waitlist(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Patient().Waitlist(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.WaitlistEntry) graphql.Marshaler {
+			return ec.marshalNWaitlistEntry2ᚕgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐWaitlistEntryᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Patient_waitlist(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Patient",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WaitlistEntry(ctx, field)
+		},
 	}
 	return fc, nil
 }
@@ -4198,6 +5090,153 @@ func (ec *executionContext) fieldContext_RevokeCalendarFeedPayload_revoked(_ con
 	return graphql.NewScalarFieldContext("RevokeCalendarFeedPayload", field, false, false, "Boolean")
 }
 
+func (ec *executionContext) _SlotOffer_id(ctx context.Context, field graphql.CollectedField, obj *model.SlotOffer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SlotOffer_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SlotOffer_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SlotOffer", field, false, false, "ID")
+}
+
+func (ec *executionContext) _SlotOffer_status(ctx context.Context, field graphql.CollectedField, obj *model.SlotOffer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SlotOffer_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.SlotOfferStatus) graphql.Marshaler {
+			return ec.marshalNSlotOfferStatus2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐSlotOfferStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SlotOffer_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SlotOffer", field, false, false, "SlotOfferStatus")
+}
+
+func (ec *executionContext) _SlotOffer_startsAt(ctx context.Context, field graphql.CollectedField, obj *model.SlotOffer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SlotOffer_startsAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StartsAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SlotOffer_startsAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SlotOffer", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _SlotOffer_endsAt(ctx context.Context, field graphql.CollectedField, obj *model.SlotOffer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SlotOffer_endsAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EndsAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SlotOffer_endsAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SlotOffer", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _SlotOffer_location(ctx context.Context, field graphql.CollectedField, obj *model.SlotOffer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SlotOffer_location(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Location, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Location) graphql.Marshaler {
+			return ec.marshalNLocation2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐLocation(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SlotOffer_location(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SlotOffer",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Location(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SlotOffer_expiresAt(ctx context.Context, field graphql.CollectedField, obj *model.SlotOffer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SlotOffer_expiresAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExpiresAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SlotOffer_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SlotOffer", field, false, false, "DateTime")
+}
+
 func (ec *executionContext) _Subscription_agendaChanged(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
 	return graphql.ResolveFieldStream(
 		ctx,
@@ -4238,6 +5277,327 @@ func (ec *executionContext) fieldContext_Subscription_agendaChanged(ctx context.
 	if fc.Args, err = ec.field_Subscription_agendaChanged_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WaitlistEntry_id(ctx context.Context, field graphql.CollectedField, obj *model.WaitlistEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WaitlistEntry_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WaitlistEntry_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WaitlistEntry", field, false, false, "ID")
+}
+
+func (ec *executionContext) _WaitlistEntry_status(ctx context.Context, field graphql.CollectedField, obj *model.WaitlistEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WaitlistEntry_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.WaitlistEntryStatus) graphql.Marshaler {
+			return ec.marshalNWaitlistEntryStatus2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐWaitlistEntryStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WaitlistEntry_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WaitlistEntry", field, false, false, "WaitlistEntryStatus")
+}
+
+func (ec *executionContext) _WaitlistEntry_practitioner(ctx context.Context, field graphql.CollectedField, obj *model.WaitlistEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WaitlistEntry_practitioner(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Practitioner, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Practitioner) graphql.Marshaler {
+			return ec.marshalNPractitioner2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐPractitioner(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WaitlistEntry_practitioner(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WaitlistEntry",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Practitioner(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WaitlistEntry_appointmentType(ctx context.Context, field graphql.CollectedField, obj *model.WaitlistEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WaitlistEntry_appointmentType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AppointmentType, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AppointmentType) graphql.Marshaler {
+			return ec.marshalNAppointmentType2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐAppointmentType(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WaitlistEntry_appointmentType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WaitlistEntry",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AppointmentType(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WaitlistEntry_currentAppointment(ctx context.Context, field graphql.CollectedField, obj *model.WaitlistEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WaitlistEntry_currentAppointment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CurrentAppointment, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Appointment) graphql.Marshaler {
+			return ec.marshalOAppointment2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐAppointment(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WaitlistEntry_currentAppointment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WaitlistEntry",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Appointment(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WaitlistEntry_relative(ctx context.Context, field graphql.CollectedField, obj *model.WaitlistEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WaitlistEntry_relative(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Relative, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Relative) graphql.Marshaler {
+			return ec.marshalORelative2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐRelative(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WaitlistEntry_relative(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WaitlistEntry",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Relative(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WaitlistEntry_latestDate(ctx context.Context, field graphql.CollectedField, obj *model.WaitlistEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WaitlistEntry_latestDate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LatestDate, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v gqlscalar.Date) graphql.Marshaler {
+			return ec.marshalNDate2githubᚗcomᚋcareslotᚋcareslotᚋinternalᚋgqlscalarᚐDate(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WaitlistEntry_latestDate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WaitlistEntry", field, false, false, "Date")
+}
+
+func (ec *executionContext) _WaitlistEntry_earliestTime(ctx context.Context, field graphql.CollectedField, obj *model.WaitlistEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WaitlistEntry_earliestTime(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EarliestTime, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v gqlscalar.LocalTime) graphql.Marshaler {
+			return ec.marshalNLocalTime2githubᚗcomᚋcareslotᚋcareslotᚋinternalᚋgqlscalarᚐLocalTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WaitlistEntry_earliestTime(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WaitlistEntry", field, false, false, "LocalTime")
+}
+
+func (ec *executionContext) _WaitlistEntry_latestTime(ctx context.Context, field graphql.CollectedField, obj *model.WaitlistEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WaitlistEntry_latestTime(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LatestTime, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v gqlscalar.LocalTime) graphql.Marshaler {
+			return ec.marshalNLocalTime2githubᚗcomᚋcareslotᚋcareslotᚋinternalᚋgqlscalarᚐLocalTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WaitlistEntry_latestTime(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WaitlistEntry", field, false, false, "LocalTime")
+}
+
+func (ec *executionContext) _WaitlistEntry_weekdays(ctx context.Context, field graphql.CollectedField, obj *model.WaitlistEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WaitlistEntry_weekdays(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Weekdays, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.Weekday) graphql.Marshaler {
+			return ec.marshalNWeekday2ᚕgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐWeekdayᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WaitlistEntry_weekdays(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WaitlistEntry", field, false, false, "Weekday")
+}
+
+func (ec *executionContext) _WaitlistEntry_createdAt(ctx context.Context, field graphql.CollectedField, obj *model.WaitlistEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WaitlistEntry_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WaitlistEntry_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WaitlistEntry", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _WaitlistEntry_offer(ctx context.Context, field graphql.CollectedField, obj *model.WaitlistEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WaitlistEntry_offer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Offer, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SlotOffer) graphql.Marshaler {
+			return ec.marshalOSlotOffer2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐSlotOffer(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WaitlistEntry_offer(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WaitlistEntry",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SlotOffer(ctx, field)
+		},
 	}
 	return fc, nil
 }
@@ -5653,6 +7013,97 @@ func UnmarshalHoldSlotInput(ctx context.Context, raw any) (model.HoldSlotInput, 
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputJoinWaitlistInput(ctx context.Context, obj any) (model.JoinWaitlistInput, error) {
+	var it model.JoinWaitlistInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"practitionerId", "appointmentTypeId", "currentAppointmentId", "relativeId", "latestDate", "earliestTime", "latestTime", "weekdays"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "practitionerId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("practitionerId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PractitionerID = data
+		case "appointmentTypeId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("appointmentTypeId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AppointmentTypeID = data
+		case "currentAppointmentId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("currentAppointmentId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CurrentAppointmentID = data
+		case "relativeId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("relativeId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RelativeID = data
+		case "latestDate":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("latestDate"))
+			data, err := ec.unmarshalNDate2githubᚗcomᚋcareslotᚋcareslotᚋinternalᚋgqlscalarᚐDate(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LatestDate = data
+		case "earliestTime":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("earliestTime"))
+			data, err := ec.unmarshalOLocalTime2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋinternalᚋgqlscalarᚐLocalTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EarliestTime = data
+		case "latestTime":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("latestTime"))
+			data, err := ec.unmarshalOLocalTime2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋinternalᚋgqlscalarᚐLocalTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LatestTime = data
+		case "weekdays":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("weekdays"))
+			data, err := ec.unmarshalOWeekday2ᚕgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐWeekdayᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Weekdays = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalJoinWaitlistInput unmarshals raw into the JoinWaitlistInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalJoinWaitlistInput(ctx context.Context, raw any) (model.JoinWaitlistInput, error) {
+	var out model.JoinWaitlistInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "JoinWaitlistInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputPatientByIDsInput(ctx context.Context, obj any) (model.PatientByIDsInput, error) {
 	var it model.PatientByIDsInput
 	if obj == nil {
@@ -5862,6 +7313,44 @@ func (ec *executionContext) __Entity(ctx context.Context, sel ast.SelectionSet, 
 // endregion ************************** interface.gotpl ***************************
 
 // region    **************************** object.gotpl ****************************
+
+var acceptSlotOfferPayloadImplementors = []string{"AcceptSlotOfferPayload"}
+
+func (ec *executionContext) _AcceptSlotOfferPayload(ctx context.Context, sel ast.SelectionSet, obj *model.AcceptSlotOfferPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, acceptSlotOfferPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AcceptSlotOfferPayload")
+		case "appointment":
+			out.Values[i] = ec._AcceptSlotOfferPayload_appointment(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "previous":
+			out.Values[i] = ec._AcceptSlotOfferPayload_previous(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
 
 var agendaChangeImplementors = []string{"AgendaChange"}
 
@@ -6326,6 +7815,39 @@ func (ec *executionContext) _CreateCalendarFeedPayload(ctx context.Context, sel 
 	return out
 }
 
+var declineSlotOfferPayloadImplementors = []string{"DeclineSlotOfferPayload"}
+
+func (ec *executionContext) _DeclineSlotOfferPayload(ctx context.Context, sel ast.SelectionSet, obj *model.DeclineSlotOfferPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, declineSlotOfferPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DeclineSlotOfferPayload")
+		case "offer":
+			out.Values[i] = ec._DeclineSlotOfferPayload_offer(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var deskPatientImplementors = []string{"DeskPatient", "_Entity"}
 
 func (ec *executionContext) _DeskPatient(ctx context.Context, sel ast.SelectionSet, obj *model.DeskPatient) graphql.Marshaler {
@@ -6494,6 +8016,72 @@ func (ec *executionContext) _HoldSlotPayload(ctx context.Context, sel ast.Select
 	return out
 }
 
+var joinWaitlistPayloadImplementors = []string{"JoinWaitlistPayload"}
+
+func (ec *executionContext) _JoinWaitlistPayload(ctx context.Context, sel ast.SelectionSet, obj *model.JoinWaitlistPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, joinWaitlistPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("JoinWaitlistPayload")
+		case "entry":
+			out.Values[i] = ec._JoinWaitlistPayload_entry(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var leaveWaitlistPayloadImplementors = []string{"LeaveWaitlistPayload"}
+
+func (ec *executionContext) _LeaveWaitlistPayload(ctx context.Context, sel ast.SelectionSet, obj *model.LeaveWaitlistPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, leaveWaitlistPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("LeaveWaitlistPayload")
+		case "entry":
+			out.Values[i] = ec._LeaveWaitlistPayload_entry(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var locationImplementors = []string{"Location", "_Entity"}
 
 func (ec *executionContext) _Location(ctx context.Context, sel ast.SelectionSet, obj *model.Location) graphql.Marshaler {
@@ -6642,6 +8230,34 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "joinWaitlist":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_joinWaitlist(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "leaveWaitlist":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_leaveWaitlist(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "acceptSlotOffer":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_acceptSlotOffer(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "declineSlotOffer":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_declineSlotOffer(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -6680,6 +8296,12 @@ func (ec *executionContext) _Patient(ctx context.Context, sel ast.SelectionSet, 
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Patient_appointments(ctx, field, obj)
+				})
+		case "waitlist":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Patient_waitlist(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -6996,6 +8618,64 @@ func (ec *executionContext) _RevokeCalendarFeedPayload(ctx context.Context, sel 
 	return out
 }
 
+var slotOfferImplementors = []string{"SlotOffer"}
+
+func (ec *executionContext) _SlotOffer(ctx context.Context, sel ast.SelectionSet, obj *model.SlotOffer) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, slotOfferImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SlotOffer")
+		case "id":
+			out.Values[i] = ec._SlotOffer_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "status":
+			out.Values[i] = ec._SlotOffer_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "startsAt":
+			out.Values[i] = ec._SlotOffer_startsAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "endsAt":
+			out.Values[i] = ec._SlotOffer_endsAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "location":
+			out.Values[i] = ec._SlotOffer_location(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "expiresAt":
+			out.Values[i] = ec._SlotOffer_expiresAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var subscriptionImplementors = []string{"Subscription"}
 
 func (ec *executionContext) _Subscription(ctx context.Context, sel ast.SelectionSet) func(ctx context.Context) graphql.Marshaler {
@@ -7014,6 +8694,94 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 	default:
 		panic("unknown field " + strconv.Quote(fields[0].Name))
 	}
+}
+
+var waitlistEntryImplementors = []string{"WaitlistEntry"}
+
+func (ec *executionContext) _WaitlistEntry(ctx context.Context, sel ast.SelectionSet, obj *model.WaitlistEntry) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, waitlistEntryImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("WaitlistEntry")
+		case "id":
+			out.Values[i] = ec._WaitlistEntry_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "status":
+			out.Values[i] = ec._WaitlistEntry_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "practitioner":
+			out.Values[i] = ec._WaitlistEntry_practitioner(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "appointmentType":
+			out.Values[i] = ec._WaitlistEntry_appointmentType(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "currentAppointment":
+			out.Values[i] = ec._WaitlistEntry_currentAppointment(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "relative":
+			out.Values[i] = ec._WaitlistEntry_relative(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "latestDate":
+			out.Values[i] = ec._WaitlistEntry_latestDate(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "earliestTime":
+			out.Values[i] = ec._WaitlistEntry_earliestTime(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "latestTime":
+			out.Values[i] = ec._WaitlistEntry_latestTime(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "weekdays":
+			out.Values[i] = ec._WaitlistEntry_weekdays(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createdAt":
+			out.Values[i] = ec._WaitlistEntry_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "offer":
+			out.Values[i] = ec._WaitlistEntry_offer(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
 }
 
 var _ServiceImplementors = []string{"_Service"}
@@ -7411,6 +9179,14 @@ func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, o
 
 // region    ***************************** type.gotpl *****************************
 
+func (ec *executionContext) marshalNAcceptSlotOfferPayload2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐAcceptSlotOfferPayload(ctx context.Context, sel ast.SelectionSet, v *model.AcceptSlotOfferPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "AcceptSlotOfferPayload!")
+		return graphql.Null
+	}
+	return ec._AcceptSlotOfferPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNAgendaChange2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐAgendaChange(ctx context.Context, sel ast.SelectionSet, v *model.AgendaChange) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "AgendaChange!")
@@ -7618,6 +9394,14 @@ func (ec *executionContext) marshalNDateTime2timeᚐTime(ctx context.Context, se
 	return res
 }
 
+func (ec *executionContext) marshalNDeclineSlotOfferPayload2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐDeclineSlotOfferPayload(ctx context.Context, sel ast.SelectionSet, v *model.DeclineSlotOfferPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DeclineSlotOfferPayload!")
+		return graphql.Null
+	}
+	return ec._DeclineSlotOfferPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNFieldSet2string(ctx context.Context, v any) (string, error) {
 	res, err := graphql.UnmarshalString(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -7665,6 +9449,37 @@ func (ec *executionContext) marshalNID2string(ctx context.Context, sel ast.Selec
 		graphql.AddInvalidNullFromMarshaler(ctx, "ID!")
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalNJoinWaitlistInput2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐJoinWaitlistInput(ctx context.Context, v any) (model.JoinWaitlistInput, error) {
+	res, err := ec.unmarshalInputJoinWaitlistInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNJoinWaitlistPayload2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐJoinWaitlistPayload(ctx context.Context, sel ast.SelectionSet, v *model.JoinWaitlistPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "JoinWaitlistPayload!")
+		return graphql.Null
+	}
+	return ec._JoinWaitlistPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNLeaveWaitlistPayload2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐLeaveWaitlistPayload(ctx context.Context, sel ast.SelectionSet, v *model.LeaveWaitlistPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "LeaveWaitlistPayload!")
+		return graphql.Null
+	}
+	return ec._LeaveWaitlistPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNLocalTime2githubᚗcomᚋcareslotᚋcareslotᚋinternalᚋgqlscalarᚐLocalTime(ctx context.Context, v any) (gqlscalar.LocalTime, error) {
+	var res gqlscalar.LocalTime
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNLocalTime2githubᚗcomᚋcareslotᚋcareslotᚋinternalᚋgqlscalarᚐLocalTime(ctx context.Context, sel ast.SelectionSet, v gqlscalar.LocalTime) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) marshalNLocation2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐLocation(ctx context.Context, sel ast.SelectionSet, v *model.Location) graphql.Marshaler {
@@ -7756,6 +9571,24 @@ func (ec *executionContext) marshalNRevokeCalendarFeedPayload2ᚖgithubᚗcomᚋ
 	return ec._RevokeCalendarFeedPayload(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNSlotOffer2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐSlotOffer(ctx context.Context, sel ast.SelectionSet, v *model.SlotOffer) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SlotOffer!")
+		return graphql.Null
+	}
+	return ec._SlotOffer(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNSlotOfferStatus2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐSlotOfferStatus(ctx context.Context, v any) (model.SlotOfferStatus, error) {
+	var res model.SlotOfferStatus
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNSlotOfferStatus2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐSlotOfferStatus(ctx context.Context, sel ast.SelectionSet, v model.SlotOfferStatus) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {
 	res, err := graphql.UnmarshalString(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -7768,6 +9601,84 @@ func (ec *executionContext) marshalNString2string(ctx context.Context, sel ast.S
 		graphql.AddInvalidNullFromMarshaler(ctx, "String!")
 	}
 	return res
+}
+
+func (ec *executionContext) marshalNWaitlistEntry2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐWaitlistEntry(ctx context.Context, sel ast.SelectionSet, v model.WaitlistEntry) graphql.Marshaler {
+	return ec._WaitlistEntry(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNWaitlistEntry2ᚕgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐWaitlistEntryᚄ(ctx context.Context, sel ast.SelectionSet, v []model.WaitlistEntry) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNWaitlistEntry2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐWaitlistEntry(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNWaitlistEntry2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐWaitlistEntry(ctx context.Context, sel ast.SelectionSet, v *model.WaitlistEntry) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "WaitlistEntry!")
+		return graphql.Null
+	}
+	return ec._WaitlistEntry(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNWaitlistEntryStatus2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐWaitlistEntryStatus(ctx context.Context, v any) (model.WaitlistEntryStatus, error) {
+	var res model.WaitlistEntryStatus
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNWaitlistEntryStatus2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐWaitlistEntryStatus(ctx context.Context, sel ast.SelectionSet, v model.WaitlistEntryStatus) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNWeekday2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐWeekday(ctx context.Context, v any) (model.Weekday, error) {
+	var res model.Weekday
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNWeekday2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐWeekday(ctx context.Context, sel ast.SelectionSet, v model.Weekday) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNWeekday2ᚕgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐWeekdayᚄ(ctx context.Context, v any) ([]model.Weekday, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]model.Weekday, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNWeekday2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐWeekday(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNWeekday2ᚕgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐWeekdayᚄ(ctx context.Context, sel ast.SelectionSet, v []model.Weekday) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNWeekday2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐWeekday(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) unmarshalN_Any2map(ctx context.Context, v any) (map[string]any, error) {
@@ -8259,6 +10170,22 @@ func (ec *executionContext) marshalOInt2ᚖint(ctx context.Context, sel ast.Sele
 	return res
 }
 
+func (ec *executionContext) unmarshalOLocalTime2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋinternalᚋgqlscalarᚐLocalTime(ctx context.Context, v any) (*gqlscalar.LocalTime, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(gqlscalar.LocalTime)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOLocalTime2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋinternalᚋgqlscalarᚐLocalTime(ctx context.Context, sel ast.SelectionSet, v *gqlscalar.LocalTime) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
 func (ec *executionContext) marshalOPatient2ᚕᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐPatient(ctx context.Context, sel ast.SelectionSet, v []*model.Patient) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -8315,11 +10242,25 @@ func (ec *executionContext) unmarshalOPractitionerByIDsInput2ᚖgithubᚗcomᚋc
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalOPreviousAppointment2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐPreviousAppointment(ctx context.Context, sel ast.SelectionSet, v *model.PreviousAppointment) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._PreviousAppointment(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalORelative2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐRelative(ctx context.Context, sel ast.SelectionSet, v *model.Relative) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return ec._Relative(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOSlotOffer2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐSlotOffer(ctx context.Context, sel ast.SelectionSet, v *model.SlotOffer) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._SlotOffer(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOString2string(ctx context.Context, v any) (string, error) {
@@ -8385,6 +10326,42 @@ func (ec *executionContext) marshalOString2ᚖstring(ctx context.Context, sel as
 	_ = ctx
 	res := graphql.MarshalString(*v)
 	return res
+}
+
+func (ec *executionContext) unmarshalOWeekday2ᚕgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐWeekdayᚄ(ctx context.Context, v any) ([]model.Weekday, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]model.Weekday, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNWeekday2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐWeekday(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOWeekday2ᚕgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐWeekdayᚄ(ctx context.Context, sel ast.SelectionSet, v []model.Weekday) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNWeekday2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐWeekday(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) marshalO_Entity2githubᚗcomᚋ99designsᚋgqlgenᚋpluginᚋfederationᚋfedruntimeᚐEntity(ctx context.Context, sel ast.SelectionSet, v fedruntime.Entity) graphql.Marshaler {

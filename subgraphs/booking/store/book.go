@@ -44,6 +44,10 @@ type Booking struct {
 	Event events.Envelope
 	// Replaces, when set, is the booker's hold the booking takes the place of.
 	Replaces *HoldEnd
+	// Offer, when set, is the earlier-slot offer whose hold (Replaces) the
+	// booking accepts: it is taken in the same transaction, or nothing is
+	// written (ErrOfferTaken).
+	Offer *OfferTaken
 }
 
 // HoldEnd ends a live hold in the transaction of the booking that replaces it.
@@ -102,7 +106,8 @@ var errNotBooked = errors.New("nothing booked")
 // ErrKeyTaken: another request committed the key first. ErrPersonOverlap:
 // the person has a confirmed appointment then, in any country.
 // ErrBookingLimit: the account has booked Limit.Max appointments with the
-// practice on Limit.Day already. Nothing is written in those cases either.
+// practice on Limit.Day already. ErrOfferTaken: b accepts an offer that is no
+// longer on offer. Nothing is written in those cases either.
 func (s *Store) Book(ctx context.Context, b Booking) (bool, error) {
 	a := b.Appointment
 	if a.Status != StatusConfirmed || a.HoldExpiresAt != nil || a.Version != 1 {
@@ -118,12 +123,15 @@ func (s *Store) Book(ctx context.Context, b Booking) (bool, error) {
 		b.Key.Subject, b.Key.Key, b.Key.Operation, b.Key.RequestHash, b.Key.Response,
 		b.Limit.Day, b.Limit.max()}, event.Args()...)
 	var n int
-	if b.Replaces == nil {
+	switch {
+	case b.Offer != nil:
+		err = s.bookTakingOffer(ctx, b, args, &n)
+	case b.Replaces == nil:
 		err = postgres.RetryAborted(ctx, func() error { return s.pool.QueryRow(ctx, bookSQL, args...).Scan(&n) })
 		if err == nil && n == 1 {
 			outbox.Committed(s.pool)
 		}
-	} else {
+	default:
 		err = s.bookReplacingHold(ctx, *b.Replaces, b.Topic, args, &n)
 	}
 	var pgErr *pgconn.PgError

@@ -189,6 +189,9 @@ func (s *Service) prepare(ctx context.Context, m store.Message) (prepared, error
 		prev := a.Previous.StartsAt
 		r.PreviousStartsAt = &prev
 	}
+	if m.Kind == KindSlotOffered {
+		r.Deadline = a.HoldExpiresAt
+	}
 	var loc store.Location
 	for _, l := range pr.Locations {
 		if l.ID == a.LocationID {

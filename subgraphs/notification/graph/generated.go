@@ -596,6 +596,13 @@ enum PracticeNotificationKind {
   "The patient cancelled the appointment (or erased their account: reason PATIENT_ERASED)."
   CANCELLED_BY_PATIENT
 }
+
+# --- Earlier-slot offers (ADR 21).
+
+extend enum NotificationKind {
+  "An earlier slot is held for the patient until a deadline (they were on a practitioner's waitlist)."
+  SLOT_OFFERED
+}
 `, BuiltIn: false},
 	{Name: "../../../federation/directives.graphql", Input: `
 	directive @authenticated on FIELD_DEFINITION | OBJECT | INTERFACE | SCALAR | ENUM

@@ -145,6 +145,8 @@ const (
 	NotificationKindCancelled NotificationKind = "CANCELLED"
 	// A reminder before the appointment (per country, e.g. 24 h and 2 h before).
 	NotificationKindReminder NotificationKind = "REMINDER"
+	// An earlier slot is held for the patient until a deadline (they were on a practitioner's waitlist).
+	NotificationKindSlotOffered NotificationKind = "SLOT_OFFERED"
 )
 
 var AllNotificationKind = []NotificationKind{
@@ -152,11 +154,12 @@ var AllNotificationKind = []NotificationKind{
 	NotificationKindRescheduled,
 	NotificationKindCancelled,
 	NotificationKindReminder,
+	NotificationKindSlotOffered,
 }
 
 func (e NotificationKind) IsValid() bool {
 	switch e {
-	case NotificationKindConfirmation, NotificationKindRescheduled, NotificationKindCancelled, NotificationKindReminder:
+	case NotificationKindConfirmation, NotificationKindRescheduled, NotificationKindCancelled, NotificationKindReminder, NotificationKindSlotOffered:
 		return true
 	}
 	return false
