@@ -441,13 +441,13 @@ func TestMaintenanceRollsTheWindow(t *testing.T) {
 		t.Fatal("day 29 stored")
 	}
 	// Nothing is due before the first slot (09:00, no notice) passes.
-	if n, err := e.sg.MaintainOnce(ctx, start.Add(30*time.Minute)); err != nil || n != 0 {
+	if n, err := e.svc.MaintainOnce(ctx, start.Add(30*time.Minute)); err != nil || n != 0 {
 		t.Fatalf("early maintenance: %d %v", n, err)
 	}
 	// After midnight the new day enters the window and the next slot moves on.
 	later := at(1, 1, 0) // the roll is spread over the hour after midnight
 	e.clock.Set(later)
-	if n, err := e.sg.MaintainOnce(ctx, later); err != nil || n != 1 {
+	if n, err := e.svc.MaintainOnce(ctx, later); err != nil || n != 1 {
 		t.Fatalf("maintenance: %d %v", n, err)
 	}
 	if n, _ := e.rdb.Exists(ctx, e.prefix+"fr:avail:{p4}:"+date(29)).Result(); n != 1 {

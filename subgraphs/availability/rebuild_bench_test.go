@@ -139,7 +139,10 @@ func BenchmarkRebuild(b *testing.B) {
 	// Streams in the exports' batches of 1,000, in a practitioner order
 	// unrelated to the occupied ranges' (booking exports by appointment).
 	rng.Shuffle(len(occ), func(i, j int) { occ[i], occ[j] = occ[j], occ[i] })
+	// When the occupied stream starts and ends (with Redis's CPU time then),
+	// to tell the phases apart.
 	var occStart, occEnd time.Time
+	var occStartCPU, occEndCPU float64
 	practitioners := func(fn func([]eventdata.Practitioner) error) error {
 		for i := 0; i < n; i += 1000 {
 			if err := fn(slices.Clone(ps[i:min(i+1000, n)])); err != nil {
@@ -149,8 +152,8 @@ func BenchmarkRebuild(b *testing.B) {
 		return nil
 	}
 	occupied := func(fn func([]eventdata.Appointment) error) error {
-		occStart = time.Now()
-		defer func() { occEnd = time.Now() }()
+		occStart, occStartCPU = time.Now(), redisCPU(b, e.rdb)
+		defer func() { occEnd, occEndCPU = time.Now(), redisCPU(b, e.rdb) }()
 		for i := 0; i < len(occ); i += 1000 {
 			if err := fn(slices.Clone(occ[i:min(i+1000, len(occ))])); err != nil {
 				return err
@@ -166,13 +169,14 @@ func BenchmarkRebuild(b *testing.B) {
 	}
 	cpuBefore, goBefore := redisCPU(b, e.rdb), processCPU(b)
 	for b.Loop() {
-		t0 := time.Now()
+		t0, cpu0 := time.Now(), redisCPU(b, e.rdb)
 		if err := e.sg.Rebuild(ctx, practitioners, occupied); err != nil {
 			b.Fatal(err)
 		}
-		end := time.Now()
-		b.Logf("rebuild of %d practitioners, %d occupied ranges: %v (occupied stream %v→%v after start)",
-			n, len(occ), end.Sub(t0).Round(time.Millisecond), occStart.Sub(t0).Round(time.Millisecond), occEnd.Sub(t0).Round(time.Millisecond))
+		end, cpu1 := time.Now(), redisCPU(b, e.rdb)
+		b.Logf("rebuild of %d practitioners, %d occupied ranges: %v, Redis CPU %.2fs; the occupied stream ran %v→%v after the start, Redis CPU %.2fs before it, %.2fs during it",
+			n, len(occ), end.Sub(t0).Round(time.Millisecond), cpu1-cpu0, occStart.Sub(t0).Round(time.Millisecond), occEnd.Sub(t0).Round(time.Millisecond),
+			occStartCPU-cpu0, occEndCPU-occStartCPU)
 	}
 	b.StopTimer()
 	redisSeconds, goSeconds := redisCPU(b, e.rdb)-cpuBefore, processCPU(b)-goBefore

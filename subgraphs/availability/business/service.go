@@ -91,9 +91,6 @@ func New(cfg Config) *Service {
 		log: cfg.Logger, now: cfg.Now, hub: cfg.Hub, cache: map[string]cachedAgenda{}}
 }
 
-// Store is the service's store.
-func (s *Service) Store() *store.Store { return s.st }
-
 // WindowDays is the number of stored days.
 func (s *Service) WindowDays() int { return s.window }
 
