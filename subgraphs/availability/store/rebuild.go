@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -9,29 +11,97 @@ import (
 	"github.com/careslot/careslot/internal/redisconn"
 )
 
-// ClearModel unlinks every read-model key under the prefix (IsModelKey), on
-// every master.
-func (s *Store) ClearModel(ctx context.Context) error {
+// The rebuild's bulk operations. Each works on many practitioners per round
+// trip and stays cluster-safe: a multi-key command touches the keys of one
+// hash tag (one practitioner) only, and go-redis's cluster pipeline sends
+// each command to its slot's master.
+
+// ClearModel unlinks the read model's keys under the prefix (IsModelKey),
+// on every master, but the day bitmaps of the dates keep says: most of the
+// model is day bitmaps, and a rebuild mostly finds them unchanged, where
+// reading them costs Redis far less than deleting and writing them again.
+// It returns who has a bitmap left (DueMember form); the bitmaps a rebuild
+// does not write again are for it to drop (DropDays).
+func (s *Store) ClearModel(ctx context.Context, keep func(date string) bool) (map[string]bool, error) {
 	k := s.Keys
-	return redisconn.Scan(ctx, s.rdb, k.Prefix+"*", 5000, func(keys []string) error {
-		batch := make([]string, 0, len(keys))
-		for _, key := range keys {
-			if k.IsModelKey(key) {
-				batch = append(batch, key)
+	_, cluster := s.rdb.(*redis.ClusterClient)
+	kept := map[string]bool{}
+	err := redisconn.Scan(ctx, s.rdb, k.Prefix+"*", 5000, func(keys []string) error {
+		model := slices.DeleteFunc(keys, func(key string) bool {
+			if cc, pid, date, ok := k.parseDay(key); ok && keep(date) {
+				kept[DueMember(cc, pid)] = true
+				return true
 			}
-		}
-		if len(batch) == 0 {
+			return !k.IsModelKey(key)
+		})
+		if len(model) == 0 {
 			return nil
 		}
-		// One UNLINK per key: on a cluster the keys of a page span slots.
+		// On a single server a thousand keys per UNLINK; on a cluster, where
+		// a command's keys must share a slot, one per practitioner of the
+		// page (its keys share a hash tag).
+		var groups [][]string
+		if cluster {
+			byTag := map[string][]string{}
+			for _, key := range model {
+				t, ok := hashTag(key)
+				if !ok {
+					groups = append(groups, []string{key})
+					continue
+				}
+				byTag[t] = append(byTag[t], key)
+			}
+			for _, g := range byTag {
+				groups = append(groups, g)
+			}
+		} else {
+			for part := range slices.Chunk(model, 1000) {
+				groups = append(groups, part)
+			}
+		}
 		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for _, key := range batch {
-				p.Unlink(ctx, key)
+			for _, g := range groups {
+				p.Unlink(ctx, g...)
 			}
 			return nil
 		})
 		return err
 	})
+	return kept, err
+}
+
+// DropDays unlinks the day bitmaps of the dates of each practitioner (one
+// UNLINK each), in one round trip.
+func (s *Store) DropDays(ctx context.Context, who []PractitionerRef, dates []string) error {
+	if len(who) == 0 || len(dates) == 0 {
+		return nil
+	}
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, w := range who {
+			p.Unlink(ctx, s.dayKeys(w.Country, w.PractitionerID, dates)...)
+		}
+		return nil
+	})
+	return err
+}
+
+func (s *Store) dayKeys(cc, pid string, dates []string) []string {
+	keys := make([]string, len(dates))
+	for i, d := range dates {
+		keys[i] = s.Keys.Day(cc, pid, d)
+	}
+	return keys
+}
+
+// hashTag is what Redis Cluster hashes of key: the text between the first
+// "{" and the next "}", when not empty.
+func hashTag(key string) (string, bool) {
+	_, rest, ok := strings.Cut(key, "{")
+	if !ok {
+		return "", false
+	}
+	t, _, ok := strings.Cut(rest, "}")
+	return t, ok && t != ""
 }
 
 // Occupied is an appointment to store in its practitioner's busy hash.
@@ -60,16 +130,10 @@ return 1`)
 // PutOccupied stores the appointments (a script each, pipelined).
 func (s *Store) PutOccupied(ctx context.Context, batch []Occupied) error {
 	k := s.Keys
-	if err := putOccupied.Load(ctx, s.rdb).Err(); err != nil {
-		return err
-	}
-	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for _, o := range batch {
-			cc, pid := o.Country, o.PractitionerID
-			putOccupied.EvalSha(ctx, p, []string{k.Busy(cc, pid), k.Gone(cc, pid), k.Index(pid)},
-				o.AppointmentID, o.Version, o.Entry, cc)
-		}
-		return nil
+	_, err := s.runScripts(ctx, putOccupied, len(batch), func(i int) ([]string, []any) {
+		o := batch[i]
+		cc, pid := o.Country, o.PractitionerID
+		return []string{k.Busy(cc, pid), k.Gone(cc, pid), k.Index(pid)}, []any{o.AppointmentID, o.Version, o.Entry, cc}
 	})
 	return err
 }
@@ -77,28 +141,51 @@ func (s *Store) PutOccupied(ctx context.Context, batch []Occupied) error {
 // PractitionerRef names a practitioner.
 type PractitionerRef struct{ Country, PractitionerID string }
 
-// Occupancy is a practitioner's busy and gone hashes.
-type Occupancy struct{ Busy, Gone map[string]string }
+// RebuildQuery asks what a rebuild reads of a practitioner: the busy and
+// gone hashes, and the kept bitmaps of Dates.
+type RebuildQuery struct {
+	PractitionerRef
+	Dates []string
+}
 
-// ReadOccupancy reads the busy and gone hashes of each practitioner in one
-// round trip.
-func (s *Store) ReadOccupancy(ctx context.Context, who []PractitionerRef) ([]Occupancy, error) {
+// RebuildState answers a RebuildQuery.
+type RebuildState struct {
+	Busy, Gone map[string]string
+	Days       map[string][]byte // the Dates that have a bitmap
+}
+
+// ReadRebuildState answers each query (HGETALL, HGETALL, MGET of one
+// practitioner's keys) in one round trip.
+func (s *Store) ReadRebuildState(ctx context.Context, qs []RebuildQuery) ([]RebuildState, error) {
 	k := s.Keys
-	busy := make([]*redis.MapStringStringCmd, len(who))
-	gones := make([]*redis.MapStringStringCmd, len(who))
+	busy := make([]*redis.MapStringStringCmd, len(qs))
+	gones := make([]*redis.MapStringStringCmd, len(qs))
+	days := make([]*redis.SliceCmd, len(qs))
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, w := range who {
-			busy[i] = p.HGetAll(ctx, k.Busy(w.Country, w.PractitionerID))
-			gones[i] = p.HGetAll(ctx, k.Gone(w.Country, w.PractitionerID))
+		for i, q := range qs {
+			busy[i] = p.HGetAll(ctx, k.Busy(q.Country, q.PractitionerID))
+			gones[i] = p.HGetAll(ctx, k.Gone(q.Country, q.PractitionerID))
+			if len(q.Dates) > 0 {
+				days[i] = p.MGet(ctx, s.dayKeys(q.Country, q.PractitionerID, q.Dates)...)
+			}
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Occupancy, len(who))
-	for i := range who {
-		out[i] = Occupancy{Busy: busy[i].Val(), Gone: gones[i].Val()}
+	out := make([]RebuildState, len(qs))
+	for i, q := range qs {
+		out[i] = RebuildState{Busy: busy[i].Val(), Gone: gones[i].Val()}
+		if days[i] == nil {
+			continue
+		}
+		out[i].Days = make(map[string][]byte, len(q.Dates))
+		for j, v := range days[i].Val() {
+			if b, ok := v.(string); ok {
+				out[i].Days[q.Dates[j]] = []byte(b)
+			}
+		}
 	}
 	return out, nil
 }
@@ -107,17 +194,31 @@ func (s *Store) ReadOccupancy(ctx context.Context, who []PractitionerRef) ([]Occ
 type Rebuilt struct {
 	Country, PractitionerID string
 	Changes                 *Changes
-	Due                     time.Time // its maintenance
+	// DropDays are dates whose bitmap is no longer the model's (outside the
+	// window).
+	DropDays []string
+	Due      time.Time // its maintenance
 }
 
-// WriteRebuilt writes the practitioners' models and schedules their
-// maintenance, in one round trip.
+// WriteRebuilt writes the practitioners' models as Update would write the
+// same Changes, drops their stale days, and schedules their maintenance
+// (one ZADD), in one round trip.
 func (s *Store) WriteRebuilt(ctx context.Context, batch []Rebuilt) error {
+	if len(batch) == 0 {
+		return nil
+	}
+	due := make([]redis.Z, len(batch))
+	for i, w := range batch {
+		due[i] = redis.Z{Score: float64(w.Due.Unix()), Member: DueMember(w.Country, w.PractitionerID)}
+	}
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for _, w := range batch {
 			s.queueWrite(ctx, p, w.Country, w.PractitionerID, w.Changes)
-			p.ZAdd(ctx, s.Keys.Due(), redis.Z{Score: float64(w.Due.Unix()), Member: DueMember(w.Country, w.PractitionerID)})
+			if len(w.DropDays) > 0 {
+				p.Unlink(ctx, s.dayKeys(w.Country, w.PractitionerID, w.DropDays)...)
+			}
 		}
+		p.ZAdd(ctx, s.Keys.Due(), due...)
 		return nil
 	})
 	return err
