@@ -25,9 +25,15 @@ const (
 	occupiedBatch = 1000
 )
 
-// rebuildWorkers is how many batches are in flight at once: enough for Go
-// to compute on every core while Redis writes the batches computed before.
-func rebuildWorkers() int { return 2 * runtime.GOMAXPROCS(0) }
+// practitionerWorkers is how many batches of practitioners are in flight at
+// once: enough for Go to compute on every core while Redis writes the
+// batches computed before.
+func practitionerWorkers() int { return 2 * runtime.GOMAXPROCS(0) }
+
+// occupiedWorkers is how many batches of occupied ranges are in flight:
+// Redis does most of that work, so one batch is stored while the next is
+// read from the export (more made it slower, measured on two cores).
+const occupiedWorkers = 2
 
 // Rebuild replaces the read model with one computed from the authoritative
 // exports: practitioners yields every practitioner snapshot (in batches),
@@ -57,10 +63,10 @@ func (s *Service) Rebuild(ctx context.Context,
 	if err != nil {
 		return fmt.Errorf("rebuild availability: clear: %w", err)
 	}
-	if err := inBatches(ctx, occupied, occupiedBatch, s.rebuildOccupied); err != nil {
+	if err := inBatches(ctx, occupied, occupiedBatch, occupiedWorkers, s.rebuildOccupied); err != nil {
 		return fmt.Errorf("rebuild availability: occupied ranges: %w", err)
 	}
-	if err := inBatches(ctx, practitioners, rebuildBatch, r.practitioners); err != nil {
+	if err := inBatches(ctx, practitioners, rebuildBatch, practitionerWorkers(), r.practitioners); err != nil {
 		return fmt.Errorf("rebuild availability: practitioners: %w", err)
 	}
 	// The bitmaps of practitioners no snapshot rebuilt (or of their former
@@ -114,11 +120,10 @@ func (r *rebuildRun) rebuilding(cc, pid string, window []string) (bool, []string
 }
 
 // inBatches cuts what stream yields into batches of at most size and runs
-// work on each, rebuildWorkers at a time, until the stream ends or work
-// fails.
-func inBatches[T any](ctx context.Context, stream func(func([]T) error) error, size int, work func(context.Context, []T) error) error {
+// work on each, workers at a time, until the stream ends or work fails.
+func inBatches[T any](ctx context.Context, stream func(func([]T) error) error, size, workers int, work func(context.Context, []T) error) error {
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(rebuildWorkers())
+	g.SetLimit(workers)
 	err := stream(func(batch []T) error {
 		for len(batch) > 0 {
 			if gctx.Err() != nil {
