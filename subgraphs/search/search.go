@@ -26,6 +26,7 @@ import (
 	"github.com/careslot/careslot/subgraphs/search/business"
 	"github.com/careslot/careslot/subgraphs/search/graph"
 	"github.com/careslot/careslot/subgraphs/search/store"
+	"github.com/careslot/careslot/subgraphs/search/store/embedded"
 )
 
 // Name is the service's name in configuration, routing and events.
@@ -80,11 +81,11 @@ func New(ctx context.Context, deps Deps) (*Subgraph, error) {
 		deps.Now = time.Now
 	}
 	var (
-		idx      store.Index
-		embedded bool
+		idx       store.Index
+		inProcess bool
 	)
 	if deps.OpenSearchURL == "" {
-		idx, embedded = store.NewEmbedded(), true
+		idx, inProcess = embedded.New(), true
 	} else {
 		osIdx, err := store.NewOpenSearch(deps.OpenSearchURL, "")
 		if err != nil {
@@ -106,7 +107,7 @@ func New(ctx context.Context, deps Deps) (*Subgraph, error) {
 	_, _ = rand.Read(b)
 	host, _ := os.Hostname()
 	sg := &Subgraph{
-		Service: svc, resolver: &graph.Resolver{Service: svc}, deps: deps, embedded: embedded,
+		Service: svc, resolver: &graph.Resolver{Service: svc}, deps: deps, embedded: inProcess,
 		started: deps.Now(), instance: host + "-" + hex.EncodeToString(b), ready: make(chan struct{}),
 	}
 	if err := sg.newConsumer(); err != nil {
