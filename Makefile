@@ -12,7 +12,7 @@ IMAGE_OUT  ?= build/image
 IMAGE_REPO ?=
 IMAGE_TAG  ?=
 
-.PHONY: run test fuzz generate check-generate build image bench services ws-client vet fmt clean
+.PHONY: run test fuzz generate check-generate build image image-check bench services ws-client vet fmt clean
 
 run: services
 	$(GO) run ./cmd/careslot dev
@@ -44,6 +44,18 @@ build:
 # Writes $(IMAGE_OUT)/oci (OCI layout), $(IMAGE_OUT)/careslot.tar and $(IMAGE_OUT)/digest.
 image:
 	cd tools/image && $(GO) run . -src ../.. -out $(abspath $(IMAGE_OUT)) -repo "$(IMAGE_REPO)" -tag "$(IMAGE_TAG)"
+
+# Builds careslot's image twice, the second time with an empty Go build cache (a real rebuild, not
+# a cache hit), and fails unless both have one digest. Not part of `make test`: the cold rebuild
+# takes minutes (docs/deploy.md). tools/image's tests check the same path on a small program.
+image-check:
+	rm -rf build/image-check
+	cd tools/image && $(GO) run . -src ../.. -out $(abspath build/image-check/warm) -repo ""
+	cd tools/image && GOCACHE=$(abspath build/image-check/gocache) $(GO) run . -src ../.. -out $(abspath build/image-check/cold) -repo ""
+	cmp build/image-check/warm/digest build/image-check/cold/digest
+	cmp build/image-check/warm/careslot.tar build/image-check/cold/careslot.tar
+	rm -rf build/image-check/gocache
+	@echo "two builds, one digest: $$(cat build/image-check/warm/digest)"
 
 # Seeds 500,000 practitioners (BENCH_PRACTITIONERS) and measures search,
 # booking, slot listing and the raw PostgreSQL bound side by side.

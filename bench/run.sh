@@ -76,6 +76,6 @@ bin/careslot loadgen slots --clients 8 --duration "${SECS}s" --practitioners 5 -
 echo "== in-process figures"
 go test ./subgraphs/availability/ -run XXX -bench BenchmarkAvailableSlotsFourWeeks -benchtime 2000x | grep Benchmark
 go test ./internal/slots/ -run XXX -bench 'BenchmarkOpenFourWeeks|BenchmarkCheck' | grep Benchmark
-go test ./subgraphs/search/store/ -run XXX -bench BenchmarkEmbeddedSearch -benchtime 2000x | grep -E "Benchmark|build|heap" || true
+go test ./subgraphs/search/store/embedded/ -run XXX -bench BenchmarkEmbeddedSearch -benchtime 2000x | grep -E "Benchmark|build|heap" || true
 echo "== raw PostgreSQL bound for the booking transaction"
 bench/pg-booking.sh "$SECS"

@@ -542,6 +542,9 @@ func TestValuesMistakesFailWithAClearMessage(t *testing.T) {
 		{"no environment file", "booking", "prod", renderOpts{Set: []string{"environment=qa"}}, []string{"environment"}},
 		{"router without supergraph", "router", "prod", renderOpts{SetFile: []string{"routerConfig.executionConfig=" + emptyFile(t)}}, []string{"routerConfig.executionConfig is required"}},
 		{"store without CIDRs", "booking", "staging", renderOpts{Files: []string{valuesFile(t, "network: {cidrs: {postgres: []}}")}}, []string{"network.cidrs.postgres is required"}},
+		{"collector port not the endpoint's", "booking", "prod", renderOpts{Set: []string{"monitoring.otlp.port=4317"}}, []string{"monitoring.otlp.port is 4317"}},
+		{"collector namespace not the endpoint's", "search", "staging", renderOpts{Set: []string{"monitoring.otlp.namespace=observability"}}, []string{"monitoring.otlp.namespace is observability"}},
+		{"collector port not a number", "search", "staging", renderOpts{Set: []string{"monitoring.otlp.port=otlp"}}, []string{"port"}},
 		{"HPA bounds reversed", "notification", "staging", renderOpts{Set: []string{"autoscaling.minReplicas=5", "autoscaling.maxReplicas=2"}}, []string{"minReplicas"}},
 	}
 	for _, c := range cases {

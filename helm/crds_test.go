@@ -8,8 +8,10 @@ import (
 
 // Strict structs of the custom resources' published fields (Argo Rollouts argoproj.io/v1alpha1,
 // external-secrets.io/v1), limited to what the chart may use: a field outside them fails the
-// strict decode, so a typo or a field the CRD does not have cannot pass. Their Go modules are not
-// served here (Argo Rollouts) or drag a whole operator in (external-secrets).
+// strict decode, so a typo or a field the CRD does not have cannot pass; the tests read the
+// chart's promises from them. Their Go modules are not served here (Argo Rollouts) or drag a whole
+// operator in (external-secrets). The published schemas themselves are checked too
+// (crdschema_test.go, testdata/crds).
 
 // Rollout is argoproj.io/v1alpha1 Rollout.
 type Rollout struct {

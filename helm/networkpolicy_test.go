@@ -1,7 +1,9 @@
 package helm
 
 import (
+	"maps"
 	"slices"
+	"strings"
 	"testing"
 
 	networkingv1 "k8s.io/api/networking/v1"
@@ -70,6 +72,7 @@ func TestNetworkPolicyPerService(t *testing.T) {
 			}
 		}
 		stores := map[string]bool{}
+		collector := false
 		for _, out := range np.Spec.Egress {
 			if len(out.To) == 0 || len(out.Ports) == 0 {
 				t.Errorf("%s/%s: egress rule %+v allows everything somewhere", r.Service, r.Env, out)
@@ -77,6 +80,11 @@ func TestNetworkPolicyPerService(t *testing.T) {
 			}
 			for _, p := range out.To {
 				switch {
+				case isCollector(p):
+					if len(out.Ports) != 1 || out.Ports[0].Port.IntVal != otlpPort || *out.Ports[0].Protocol != "TCP" {
+						t.Errorf("%s/%s: egress to the collector's namespace on %+v, want TCP %d only", r.Service, r.Env, out.Ports, otlpPort)
+					}
+					collector = true
 				case p.IPBlock != nil:
 					for _, port := range out.Ports {
 						s, ok := storePorts[port.Port.IntVal]
@@ -91,6 +99,10 @@ func TestNetworkPolicyPerService(t *testing.T) {
 					t.Errorf("%s/%s: egress to %+v", r.Service, r.Env, p)
 				}
 			}
+		}
+		// Both environments send traces (platform.otlpEndpoint): the spans must be able to leave.
+		if !collector {
+			t.Errorf("%s/%s: no egress to the OpenTelemetry collector (%s:%d)", r.Service, r.Env, otlpNamespace, otlpPort)
 		}
 		for _, s := range wantStores[r.Service] {
 			if !stores[s] {
@@ -129,6 +141,83 @@ func TestNetworkPolicyPerService(t *testing.T) {
 		if !calls(byService["router"], "booking") || len(egressComponents(byService["router"])) != len(subgraphs) {
 			t.Errorf("%s: the router reaches %v, want every subgraph", env, egressComponents(byService["router"]))
 		}
+	}
+}
+
+// The OpenTelemetry collector platform.otlpEndpoint names in values-staging/prod.yaml.
+const (
+	otlpNamespace = "monitoring"
+	otlpPort      = 4318
+)
+
+// isCollector reports whether a peer is the collector's namespace (any of its pods, or those
+// monitoring.otlp.podLabels name).
+func isCollector(p networkingv1.NetworkPolicyPeer) bool {
+	return p.IPBlock == nil && p.NamespaceSelector != nil && len(p.NamespaceSelector.MatchExpressions) == 0 &&
+		len(p.NamespaceSelector.MatchLabels) == 1 && p.NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"] == otlpNamespace &&
+		(p.PodSelector == nil || p.PodSelector.MatchLabels["k8s-app"] != "kube-dns")
+}
+
+// Without an OTLP endpoint no egress to the collector is rendered; with podLabels the rule is
+// narrowed to the collector's pods.
+func TestCollectorEgressOnlyWhenTracesAreOn(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		opts      renderOpts
+		want      bool
+		podLabels map[string]string
+	}{
+		{"traces off", renderOpts{Set: []string{"platform.otlpEndpoint="}}, false, nil},
+		{"collector pods named", renderOpts{Set: []string{"monitoring.otlp.podLabels.app\\.kubernetes\\.io/name=opentelemetry-collector"}},
+			true, map[string]string{"app.kubernetes.io/name": "opentelemetry-collector"}},
+		{"another collector", renderOpts{Set: []string{"platform.otlpEndpoint=http://collector.tracing.svc.cluster.local:4317", "monitoring.otlp.namespace=tracing", "monitoring.otlp.port=4317"}}, true, nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r, err := render("booking", "prod", c.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var np *networkingv1.NetworkPolicy
+			for _, m := range r.kinds("NetworkPolicy") {
+				if !m.Hook {
+					np = m.Obj.(*networkingv1.NetworkPolicy)
+				}
+			}
+			var found []networkingv1.NetworkPolicyEgressRule
+			for _, out := range np.Spec.Egress {
+				for _, p := range out.To {
+					if p.NamespaceSelector != nil && (p.PodSelector == nil || p.PodSelector.MatchLabels["k8s-app"] != "kube-dns") {
+						found = append(found, out)
+					}
+				}
+			}
+			if !c.want {
+				if len(found) != 0 {
+					t.Fatalf("traces off, yet egress %+v", found)
+				}
+				return
+			}
+			if len(found) != 1 || len(found[0].To) != 1 || len(found[0].Ports) != 1 {
+				t.Fatalf("egress to the collector: %+v, want one rule", found)
+			}
+			peer, port := found[0].To[0], found[0].Ports[0].Port.IntVal
+			if strings.Contains(c.name, "another") {
+				if peer.NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"] != "tracing" || port != 4317 {
+					t.Fatalf("egress to %+v on %d, want namespace tracing on 4317", peer, port)
+				}
+				return
+			}
+			if !isCollector(peer) || port != otlpPort {
+				t.Fatalf("egress to %+v on %d", peer, port)
+			}
+			var got map[string]string
+			if peer.PodSelector != nil {
+				got = peer.PodSelector.MatchLabels
+			}
+			if !maps.Equal(got, c.podLabels) {
+				t.Fatalf("collector pods %v, want %v", got, c.podLabels)
+			}
+		})
 	}
 }
 

@@ -1,7 +1,8 @@
 // Package helm tests the appointment-service chart: every service × environment rendered with
 // Helm's own SDK (the `helm template` path), every manifest decoded strictly into its Kubernetes
 // Go type (or, for the Argo Rollouts and external-secrets kinds, a strict struct of the published
-// CRD's fields), and each promise of the chart checked on the result.
+// CRD's fields), every custom resource validated against its project's published CRD schema
+// (crdschema_test.go), and each promise of the chart checked on the result.
 package helm
 
 import (

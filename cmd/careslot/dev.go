@@ -4,9 +4,14 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -59,25 +64,22 @@ func cmdDev(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	g, gctx := errgroup.WithContext(ctx)
+	jwksAddr := ""
 	if cfg.JWKSURL == defaultJWKSURL {
 		u, _ := url.Parse(cfg.JWKSURL)
-		g.Go(func() error { return auth.ServeJWKS(gctx, u.Host, key) })
+		jwksAddr = u.Host
 	}
-	g.Go(func() error {
-		return runStack(gctx, cfg, *execConfig, true, func(p *platform) {
-			routerURL := "http://" + cfg.RouterAddr + "/graphql"
-			var demo *demoData
-			if !*noDemo {
-				var err error
-				if demo, err = ensureDemo(gctx, cfg, key, routerURL); err != nil {
-					p.logger.Error("demo data", "err", err)
-				}
+	err = runDevStack(ctx, cfg, key, jwksAddr, *execConfig, true, func(ctx context.Context, p *platform) {
+		routerURL := "http://" + cfg.RouterAddr + "/graphql"
+		var demo *demoData
+		if !*noDemo {
+			var err error
+			if demo, err = ensureDemo(ctx, cfg, key, routerURL); err != nil {
+				p.logger.Error("demo data", "err", err)
 			}
-			printWelcome(cfg, key, routerURL, demo)
-		})
+		}
+		printWelcome(cfg, key, routerURL, demo)
 	})
-	err = g.Wait()
 	if ctx.Err() != nil {
 		fmt.Fprintln(os.Stderr, "careslot dev: stopped")
 		return nil
@@ -85,8 +87,33 @@ func cmdDev(ctx context.Context, args []string) error {
 	return err
 }
 
+// runDevStack is `dev` without its flags and banner: it serves the
+// development JWKS of key on jwksAddr (when not empty), accepting
+// connections before anything that fetches it starts, and runs the stack
+// until ctx ends. ready runs once everything is ready (see runStack).
+func runDevStack(ctx context.Context, cfg config.Config, key *auth.DevKey, jwksAddr, execConfig string, devMode bool,
+	ready func(context.Context, *platform)) error {
+	g, gctx := errgroup.WithContext(ctx)
+	if jwksAddr != "" {
+		ln, err := net.Listen("tcp", jwksAddr)
+		if err != nil {
+			return fmt.Errorf("development JWKS: %w", err)
+		}
+		g.Go(func() error { return auth.ServeJWKSOn(gctx, ln, key) })
+	}
+	g.Go(func() error {
+		return runStack(gctx, cfg, execConfig, devMode, func(p *platform) {
+			if ready != nil {
+				ready(gctx, p)
+			}
+		})
+	})
+	return g.Wait()
+}
+
 // runStack runs every enabled subgraph and the router in this process until
-// ctx ends; ready runs (in its own goroutine) once the router serves.
+// ctx ends; ready runs (in its own goroutine) once the router is ready and
+// every service's /readyz answers 200 (ADR 0016).
 func runStack(ctx context.Context, cfg config.Config, execConfig string, devMode bool, ready func(*platform)) error {
 	g, gctx := errgroup.WithContext(ctx)
 	tracing, stopTracing, err := telemetry.SetupTracing(ctx, cfg.OTLPEndpoint, serviceName("careslot"))
@@ -126,12 +153,60 @@ func runStack(ctx context.Context, cfg config.Config, execConfig string, devMode
 	g.Go(func() error {
 		select {
 		case <-routerReady:
-			if ready != nil {
-				ready(p)
-			}
 		case <-gctx.Done():
+			return nil
+		}
+		if err := waitServicesReady(gctx, cfg, p.logger); err != nil {
+			return nil // stopping
+		}
+		if ready != nil {
+			ready(p)
 		}
 		return nil
 	})
 	return g.Wait()
+}
+
+// waitServicesReady polls every enabled service's /readyz, where the router
+// reaches it, until all answer 200 or ctx ends; while it waits it logs, now
+// and then, which are not ready and why.
+func waitServicesReady(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
+	client := &http.Client{Timeout: 2 * time.Second}
+	notReady := func() map[string]string {
+		out := map[string]string{}
+		for _, name := range enabledServices() {
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, cfg.InternalURLs[name]+"/readyz", nil)
+			if err != nil {
+				out[name] = err.Error()
+				continue
+			}
+			resp, err := client.Do(req)
+			if err != nil {
+				out[name] = err.Error()
+				continue
+			}
+			body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				out[name] = strings.TrimSpace(string(body))
+			}
+		}
+		return out
+	}
+	lastLog := time.Now()
+	for {
+		waiting := notReady()
+		if len(waiting) == 0 {
+			return nil
+		}
+		if time.Since(lastLog) > 5*time.Second {
+			logger.Info("waiting for services to be ready", "not_ready", waiting)
+			lastLog = time.Now()
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }

@@ -121,6 +121,27 @@ func (p *platform) openStore(ctx context.Context, service string) (*pgxpool.Pool
 	return pool, nil
 }
 
+// serviceReady is /readyz (ADR 0016): nil only when the service can serve
+// every operation: it can verify tokens (signing keys loaded), its pool
+// answers, and its own parts are ready (consumers caught up with what their
+// topics held at start, index or replicas warm, Redis answering).
+func (p *platform) serviceReady(ctx context.Context, s *runningService) error {
+	if keys, ok := p.verifier.(interface{ Ready(context.Context) error }); ok {
+		if err := keys.Ready(ctx); err != nil {
+			return err
+		}
+	}
+	if s.pool != nil {
+		if err := postgres.Ready(ctx, s.pool); err != nil {
+			return err
+		}
+	}
+	if s.ready != nil {
+		return s.ready(ctx)
+	}
+	return nil
+}
+
 // runningService is one subgraph with its background work.
 type runningService struct {
 	name    string
@@ -128,7 +149,9 @@ type runningService struct {
 	pool    *pgxpool.Pool
 	// routes are internal endpoints beside /graphql (e.g. the GDPR export).
 	routes map[string]http.Handler
-	// ready reports whether the service can serve (default: its pool answers).
+	// ready reports whether the service's own parts are ready (consumers
+	// caught up, index warm, Redis answering); the platform adds the signing
+	// keys and the pool (see serviceReady).
 	ready   func(ctx context.Context) error
 	workers []func(ctx context.Context) error
 }
@@ -145,15 +168,10 @@ func (p *platform) run(ctx context.Context, g *errgroup.Group, s *runningService
 	// drain, until the load balancer noticed, then finishes what is in flight.
 	serveCtx, draining := httpserver.Draining(ctx, p.cfg.ShutdownDrain)
 	httpserver.Health(mux, func(ctx context.Context) error {
-		switch {
-		case draining():
+		if draining() {
 			return httpserver.ErrShuttingDown
-		case s.ready != nil:
-			return s.ready(ctx)
-		case s.pool != nil:
-			return postgres.Ready(ctx, s.pool)
 		}
-		return nil
+		return p.serviceReady(ctx, s)
 	})
 	logger := p.logger.With("service", s.name)
 	addr := p.cfg.SubgraphAddrs[s.name]

@@ -48,7 +48,8 @@ var builders = map[string]func(ctx context.Context, p *platform) (*runningServic
 		if err != nil {
 			return nil, err
 		}
-		return &runningService{name: patient.Name, handler: sg.Handler(), pool: pool}, nil
+		return &runningService{name: patient.Name, handler: sg.Handler(), pool: pool,
+			routes: map[string]http.Handler{patient.DeskPatientRoute: sg.DeskPatientHandler()}}, nil
 	},
 	booking.Name: func(ctx context.Context, p *platform) (*runningService, error) {
 		pool, err := p.openStore(ctx, booking.Name)
@@ -62,14 +63,15 @@ var builders = map[string]func(ctx context.Context, p *platform) (*runningServic
 		}
 		sg, err := booking.New(ctx, booking.Deps{Pool: pool, Countries: p.countries, Verifier: p.verifier, Logger: p.logger,
 			KafkaBrokers: p.cfg.KafkaBrokers, TopicPrefix: p.cfg.KafkaTopicPrefix, Redis: rdb, KeyPrefix: p.cfg.RedisPrefix,
-			PractitionerURL: p.cfg.InternalURLs[practitioner.Name]})
+			PractitionerURL: p.cfg.InternalURLs[practitioner.Name], PatientURL: p.cfg.InternalURLs[patient.Name]})
 		if err != nil {
 			return nil, err
 		}
 		p.closers = append(p.closers, sg.Close)
+		// Its replicas of practices and patients are warm once its consumers caught up.
 		return &runningService{name: booking.Name, handler: sg.Handler(), pool: pool, workers: sg.Workers(),
 			routes: map[string]http.Handler{booking.ExportPath: sg.ExportHandler(), booking.OccupiedExportPath: sg.OccupiedExportHandler(),
-				booking.CalendarRoute: sg.CalendarHandler()}}, nil
+				booking.CalendarRoute: sg.CalendarHandler()}, ready: sg.CaughtUp}, nil
 	},
 	notification.Name: func(ctx context.Context, p *platform) (*runningService, error) {
 		pool, err := p.openStore(ctx, notification.Name)
@@ -89,7 +91,7 @@ var builders = map[string]func(ctx context.Context, p *platform) (*runningServic
 			return nil, err
 		}
 		return &runningService{name: notification.Name, handler: sg.Handler(), pool: pool, workers: sg.Workers(),
-			routes: map[string]http.Handler{notification.ExportPath: sg.ExportHandler()}}, nil
+			routes: map[string]http.Handler{notification.ExportPath: sg.ExportHandler()}, ready: sg.CaughtUp}, nil
 	},
 	availability.Name: func(ctx context.Context, p *platform) (*runningService, error) {
 		sg, err := newAvailability(ctx, p)
@@ -100,7 +102,12 @@ var builders = map[string]func(ctx context.Context, p *platform) (*runningServic
 		rdb, _ := p.redis()
 		return &runningService{name: availability.Name, handler: sg.Handler(), workers: sg.Workers(),
 			routes: map[string]http.Handler{availability.NextSlotsExportPath: sg.NextSlotsExportHandler()},
-			ready:  func(ctx context.Context) error { return rdb.Ping(ctx).Err() }}, nil
+			ready: func(ctx context.Context) error {
+				if err := rdb.Ping(ctx).Err(); err != nil {
+					return err
+				}
+				return sg.CaughtUp(ctx)
+			}}, nil
 	},
 	search.Name: func(ctx context.Context, p *platform) (*runningService, error) {
 		sg, err := newSearch(ctx, p)
@@ -120,13 +127,10 @@ var builders = map[string]func(ctx context.Context, p *platform) (*runningServic
 			loaded.Store(true)
 			return nil
 		}
-		consuming := sg.Ready()
 		return &runningService{name: search.Name, handler: sg.Handler(), workers: append(sg.Workers(), warm),
-			ready: func(context.Context) error {
-				select {
-				case <-consuming:
-				default:
-					return errors.New("search consumer starting")
+			ready: func(ctx context.Context) error {
+				if err := sg.CaughtUp(ctx); err != nil {
+					return err
 				}
 				if !loaded.Load() {
 					return errors.New("search index loading")

@@ -79,24 +79,7 @@ func newStack(t testing.TB) (*stack, error) {
 // newStackWith starts a whole system, its configuration changed by tweak (when given), and
 // returns it with the function that stops it and drops its databases.
 func newStackWith(t testing.TB, tweak func(*config.Config)) (*stack, func(), error) {
-	cfg := config.FromEnv()
-	cfg.ShutdownDrain = 0 // no load balancer in front
-	cfg.DataDir = filepath.Join(t.TempDir(), "data")
-	suffix := testenv.Suffix()
-	var dsns []string
-	for _, s := range config.Services {
-		cfg.DatabaseURLs[s] = config.WithDatabase(testenv.ServerURL(), "e2e_"+s+"_"+suffix)
-		dsns = append(dsns, cfg.DatabaseURLs[s])
-		cfg.SubgraphAddrs[s] = freeAddr(t)
-		cfg.InternalURLs[s] = "http://" + cfg.SubgraphAddrs[s]
-		cfg.MetricsAddrs[s] = ""
-	}
-	cfg.RouterAddr = freeAddr(t)
-	cfg.RouterMetricsAddr = freeAddr(t)
-	cfg.KafkaBrokers = kafkatest.Brokers(t)
-	cfg.KafkaTopicPrefix = "e2e" + suffix + "."
-	cfg.RedisURL = testenv.RedisURL()
-	cfg.RedisPrefix = "e2e" + suffix + ":"
+	cfg, dsns := freshStackConfig(t)
 
 	key, err := auth.LoadOrCreateDevKey(filepath.Join(t.TempDir(), "key.pem"))
 	if err != nil {
@@ -107,22 +90,8 @@ func newStackWith(t testing.TB, tweak func(*config.Config)) (*stack, func(), err
 	if tweak != nil {
 		tweak(&cfg) // may name another identity provider
 	}
-
-	// The end-to-end tests are many clients behind one address: the edge's budgets run, far
-	// above what they spend (their refusals are tested in internal/router), and connections are
-	// not counted per address.
-	for k, v := range map[string]string{
-		"ROUTER_RATE_LIMIT_ANONYMOUS_RATE": "1000000", "ROUTER_RATE_LIMIT_ANONYMOUS_BURST": "1000000",
-		"ROUTER_RATE_LIMIT_AUTHENTICATED_RATE": "1000000", "ROUTER_RATE_LIMIT_AUTHENTICATED_BURST": "1000000",
-		"ROUTER_RATE_LIMIT_MUTATIONS_RATE": "1000000", "ROUTER_RATE_LIMIT_MUTATIONS_BURST": "1000000",
-		"ROUTER_RATE_LIMIT_REFUSALS_RATE": "1000000", "ROUTER_RATE_LIMIT_REFUSALS_BURST": "1000000",
-		"ROUTER_WS_MAX_CONNECTIONS_PER_IP": "0", "ROUTER_WS_MAX_CONNECTIONS_PER_SUBJECT": "0",
-		// Every test patient registers from this one address.
-		"COUNTRY_LIMITS": "registrationsPerAddressPerHour=1000000",
-	} {
-		if err := os.Setenv(k, v); err != nil {
-			return nil, nil, err
-		}
+	if err := setStackEnv(); err != nil {
+		return nil, nil, err
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -133,7 +102,7 @@ func newStackWith(t testing.TB, tweak func(*config.Config)) (*stack, func(), err
 	}
 	if err != nil {
 		cancel()
-		return nil, func() { dropDatabases(dsns) }, err
+		return nil, func() { jwks.Close(); dropDatabases(dsns) }, err
 	}
 	ready := make(chan struct{})
 	done := make(chan error, 1)
@@ -165,12 +134,58 @@ func newStackWith(t testing.TB, tweak func(*config.Config)) (*stack, func(), err
 	return s, stop, nil
 }
 
+// freshStackConfig is the configuration of a new system: databases, topics,
+// Redis keys and ports of its own. It returns the databases' URLs (dropped by
+// dropDatabases).
+func freshStackConfig(t testing.TB) (config.Config, []string) {
+	cfg := config.FromEnv()
+	cfg.ShutdownDrain = 0 // no load balancer in front
+	cfg.DataDir = filepath.Join(t.TempDir(), "data")
+	suffix := testenv.Suffix()
+	var dsns []string
+	for _, s := range config.Services {
+		cfg.DatabaseURLs[s] = config.WithDatabase(testenv.ServerURL(), "e2e_"+s+"_"+suffix)
+		dsns = append(dsns, cfg.DatabaseURLs[s])
+		cfg.SubgraphAddrs[s] = freeAddr(t)
+		cfg.InternalURLs[s] = "http://" + cfg.SubgraphAddrs[s]
+		cfg.MetricsAddrs[s] = ""
+	}
+	cfg.RouterAddr = freeAddr(t)
+	cfg.RouterMetricsAddr = freeAddr(t)
+	cfg.KafkaBrokers = kafkatest.Brokers(t)
+	cfg.KafkaTopicPrefix = "e2e" + suffix + "."
+	cfg.RedisURL = testenv.RedisURL()
+	cfg.RedisPrefix = "e2e" + suffix + ":"
+	return cfg, dsns
+}
+
 func dropDatabases(dsns []string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for _, dsn := range dsns {
 		_ = postgres.DropDatabase(ctx, dsn)
 	}
+}
+
+// setStackEnv sets what the systems of the end-to-end tests read from the environment.
+func setStackEnv() error {
+	// The end-to-end tests are many clients behind one address: the edge's budgets run, far
+	// above what they spend (their refusals are tested in internal/router), and connections are
+	// not counted per address.
+	for k, v := range map[string]string{
+		"ROUTER_RATE_LIMIT_ANONYMOUS_RATE": "1000000", "ROUTER_RATE_LIMIT_ANONYMOUS_BURST": "1000000",
+		"ROUTER_RATE_LIMIT_AUTHENTICATED_RATE": "1000000", "ROUTER_RATE_LIMIT_AUTHENTICATED_BURST": "1000000",
+		"ROUTER_RATE_LIMIT_MUTATIONS_RATE": "1000000", "ROUTER_RATE_LIMIT_MUTATIONS_BURST": "1000000",
+		"ROUTER_RATE_LIMIT_REFUSALS_RATE": "1000000", "ROUTER_RATE_LIMIT_REFUSALS_BURST": "1000000",
+		"ROUTER_WS_MAX_CONNECTIONS_PER_IP": "0", "ROUTER_WS_MAX_CONNECTIONS_PER_SUBJECT": "0",
+		// Every test patient registers from this one address.
+		"COUNTRY_LIMITS": "registrationsPerAddressPerHour=1000000",
+	} {
+		if err := os.Setenv(k, v); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // token mints a token the running system accepts.

@@ -26,6 +26,10 @@ func cmdToken(_ context.Context, args []string) error {
 	sub := fs.String("sub", "", "subject: the identity at the development provider (its account id is printed on stderr)")
 	practitioners := fs.String("practitioners", "", "secretary or practitioner: comma-separated practitioner ids (practices) they act for")
 	ttl := fs.Duration("ttl", 12*time.Hour, "validity")
+	email := fs.String("email", "", "the identity's e-mail address (the standard OIDC email claim)")
+	emailVerified := fs.Bool("email-verified", false, "the provider vouches for --email (email_verified: true): registering claims the practices' desk records of that address")
+	phone := fs.String("phone", "", "the identity's phone number, E.164 (the standard OIDC phone_number claim)")
+	phoneVerified := fs.Bool("phone-verified", false, "the provider vouches for --phone (phone_number_verified: true)")
 	_ = fs.Parse(args)
 	if *sub == "" {
 		return fmt.Errorf("--sub is required")
@@ -35,7 +39,11 @@ func cmdToken(_ context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	claims := auth.TokenClaims{Subject: *sub, Role: auth.Role(*role), Issuer: cfg.OIDCIssuer, Audience: cfg.OIDCAudience}
+	claims := auth.TokenClaims{Subject: *sub, Role: auth.Role(*role), Issuer: cfg.OIDCIssuer, Audience: cfg.OIDCAudience,
+		Email: *email, EmailVerified: *emailVerified, Phone: *phone, PhoneVerified: *phoneVerified}
+	if (*emailVerified && *email == "") || (*phoneVerified && *phone == "") {
+		return fmt.Errorf("--email-verified needs --email, --phone-verified needs --phone")
+	}
 	if *practitioners != "" {
 		claims.Practitioners = strings.Split(*practitioners, ",")
 	}

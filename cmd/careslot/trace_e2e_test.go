@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -60,13 +61,17 @@ func TestOneBookingIsOneTraceAcrossKafka(t *testing.T) {
 			index[sp.SpanID] = sp
 		}
 		isRequest := func(sp otlptest.Span) bool { return sp.Name == "booking POST /graphql" }
+		isOperation := func(sp otlptest.Span) bool { return sp.Name == "booking bookAppointment" }
 		want := map[string]func(otlptest.Span) bool{
 			"router": func(sp otlptest.Span) bool { return sp.Name == "Operation - Execute" },
 			"booking request under the router's fetch": func(sp otlptest.Span) bool {
 				return isRequest(sp) && descendsFrom(index, sp, func(p otlptest.Span) bool { return p.Name == "Engine - Fetch" })
 			},
-			"booking's INSERT under the request": func(sp otlptest.Span) bool {
-				return strings.Contains(sp.Attributes["db.query.text"], "INSERT INTO appointments") && descendsFrom(index, sp, isRequest)
+			"bookAppointment operation under the request": func(sp otlptest.Span) bool {
+				return isOperation(sp) && sp.Attributes["graphql.operation.type"] == "mutation" && descendsFrom(index, sp, isRequest)
+			},
+			"booking's INSERT under the operation": func(sp otlptest.Span) bool {
+				return strings.Contains(sp.Attributes["db.query.text"], "INSERT INTO appointments") && descendsFrom(index, sp, isOperation)
 			},
 			"outbox publish under the request": func(sp otlptest.Span) bool {
 				return sp.Name == "outbox publish "+bookingTopic && descendsFrom(index, sp, isRequest)
@@ -90,6 +95,39 @@ func TestOneBookingIsOneTraceAcrossKafka(t *testing.T) {
 			return fmt.Sprintf("trace %s lacks %v (has %d spans)", best, missing, len(spans))
 		}
 		t.Logf("booking %s: trace %s, %d spans", apptID, best, len(spans))
+		return ""
+	})
+
+	// The GDPR export gathers the booking and notification services' parts over their internal
+	// endpoints: those calls carry the export's trace, so each owner's request is a child of the
+	// patient subgraph's client span under the exportMyData operation.
+	var export struct {
+		ExportMyData struct{ Data json.RawMessage } `json:"exportMyData"`
+	}
+	s.run(t, patientTok, `mutation ExportMyData { exportMyData { data } }`, nil, &export)
+	if !strings.Contains(string(export.ExportMyData.Data), apptID) {
+		t.Fatalf("the export does not hold the booking %s: %.300s", apptID, export.ExportMyData.Data)
+	}
+	eventually(t, "the export's trace", func() string {
+		spans := rec.All()
+		index := map[string]otlptest.Span{}
+		for _, sp := range spans {
+			index[sp.SpanID] = sp
+		}
+		isExport := func(sp otlptest.Span) bool { return sp.Name == "patient exportMyData" }
+		var missing []string
+		for _, owner := range []string{"booking", "notification"} {
+			if !hasSpan(spans, func(sp otlptest.Span) bool {
+				p, ok := index[sp.ParentID]
+				return sp.Name == owner+" GET /internal/export" && ok && p.Name == "GET /internal/export" &&
+					descendsFrom(index, p, isExport)
+			}) {
+				missing = append(missing, owner)
+			}
+		}
+		if len(missing) > 0 {
+			return fmt.Sprintf("no internal export request of %v under patient exportMyData's client span", missing)
+		}
 		return ""
 	})
 }

@@ -293,7 +293,9 @@ func killBooking(t *testing.T, s *System, st *Storm, _ []*Watcher) {
 	t0 := time.Now()
 	time.Sleep(time.Second) // the pod is gone until Kubernetes starts another
 	r := s.StartReplica(t, "booking")
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	// Ready once its consumers caught up (ADR 0016): under the storm, the
+	// partitions it takes over carry the backlog the killed replica left.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	s.WaitReady(t, ctx, r)
 	t.Logf("killed %s; %s ready %s later", victim.Name, r.Name, time.Since(t0).Round(time.Millisecond))

@@ -28,7 +28,10 @@ const (
 	// BookingRestricted: the practice's no-show policy stops the account
 	// booking it online until extensions.until (the desk still can).
 	BookingRestricted Code = "BOOKING_RESTRICTED"
-	Internal          Code = "INTERNAL"
+	// OfferUnavailable: an earlier-slot offer that was already taken,
+	// declined, withdrawn or has expired.
+	OfferUnavailable Code = "OFFER_UNAVAILABLE"
+	Internal         Code = "INTERNAL"
 )
 
 // Error is a domain error: a code, a human message, and optionally the input

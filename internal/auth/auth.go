@@ -44,6 +44,36 @@ type Principal struct {
 	// (practitioner ids) they are members of and act for, from the
 	// memberships claim.
 	Practitioners []string
+	// Contact is what the identity provider says of the caller's e-mail and
+	// phone (the standard OIDC claims), verified or not.
+	Contact Contact
+}
+
+// Contact is the e-mail address and phone number of the token's standard
+// OIDC claims (email, email_verified, phone_number, phone_number_verified),
+// as the identity provider sent them.
+type Contact struct {
+	Email         string
+	EmailVerified bool
+	Phone         string
+	PhoneVerified bool
+}
+
+// VerifiedEmail is the e-mail address the identity provider vouches for
+// ("" when it does not).
+func (c Contact) VerifiedEmail() string {
+	if !c.EmailVerified {
+		return ""
+	}
+	return c.Email
+}
+
+// VerifiedPhone is the phone number the identity provider vouches for ("" when it does not).
+func (c Contact) VerifiedPhone() string {
+	if !c.PhoneVerified {
+		return ""
+	}
+	return c.Phone
 }
 
 type principalKey struct{}

@@ -8,7 +8,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -39,7 +38,18 @@ func newVerifier(t *testing.T, key *DevKey) *JWKSVerifier {
 	if err != nil {
 		t.Fatal(err)
 	}
+	waitLoaded(t, v)
 	return v
+}
+
+// waitLoaded waits (10 s at most) for v's first successful JWKS fetch.
+func waitLoaded(t *testing.T, v *JWKSVerifier) {
+	t.Helper()
+	select {
+	case <-v.Loaded():
+	case <-time.After(10 * time.Second):
+		t.Fatalf("signing keys never loaded: %v", v.Ready(t.Context()))
+	}
 }
 
 func mint(t *testing.T, key *DevKey, c TokenClaims) string {
@@ -141,33 +151,6 @@ func TestVerify(t *testing.T) {
 			_, err := v.Verify(t.Context(), tok)
 			wantCode(t, err, apperr.Unauthenticated)
 		})
-	}
-}
-
-func TestVerifierToleratesLateJWKS(t *testing.T) {
-	t.Parallel()
-	key := newKey(t)
-	var up atomic.Bool
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !up.Load() {
-			http.Error(w, "starting", http.StatusServiceUnavailable)
-			return
-		}
-		key.JWKSHandler().ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	v, err := NewJWKSVerifier(t.Context(), srv.URL, testIssuer, testAudience)
-	if err != nil {
-		t.Fatalf("a JWKS server that is not up yet must not fail construction: %v", err)
-	}
-	v.retryEvery = 0 // retry on every call, to keep the test fast
-	tok := mint(t, key, TokenClaims{Subject: "pat-1", Role: RolePatient})
-	if _, err := v.Verify(t.Context(), tok); err == nil {
-		t.Fatal("verified without keys")
-	}
-	up.Store(true)
-	if _, err := v.Verify(t.Context(), tok); err != nil {
-		t.Fatalf("after the JWKS came up: %v", err)
 	}
 }
 
@@ -400,18 +383,9 @@ func TestServeJWKS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v.retryEvery = 10 * time.Millisecond
-	tok := mint(t, key, TokenClaims{Subject: "adm-1", Role: RoleAdmin})
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		_, err := v.Verify(t.Context(), tok)
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal(err)
-		}
-		time.Sleep(20 * time.Millisecond)
+	waitLoaded(t, v)
+	if _, err := v.Verify(t.Context(), mint(t, key, TokenClaims{Subject: "adm-1", Role: RoleAdmin})); err != nil {
+		t.Fatal(err)
 	}
 
 	cancel()

@@ -39,6 +39,12 @@ type TokenClaims struct {
 	Practitioners []string // secretary only
 	Issuer        string
 	Audience      string
+	// Email and Phone, when set, go in the standard OIDC claims (email,
+	// phone_number) with email_verified and phone_number_verified.
+	Email         string
+	EmailVerified bool
+	Phone         string
+	PhoneVerified bool
 }
 
 // LoadOrCreateDevKey reads the PEM key at path, creating it (RSA 2048, mode
@@ -162,7 +168,20 @@ func (k *DevKey) Mint(c TokenClaims, ttl time.Duration) (string, error) {
 		},
 		Role:          string(c.Role),
 		Practitioners: c.Practitioners,
+		Email:         c.Email,
+		EmailVerified: verifiedClaim(c.Email, c.EmailVerified),
+		Phone:         c.Phone,
+		PhoneVerified: verifiedClaim(c.Phone, c.PhoneVerified),
 	})
+}
+
+// verifiedClaim is a *_verified claim for a contact claim: absent without
+// the contact, else true or false.
+func verifiedClaim(contact string, verified bool) *bool {
+	if contact == "" {
+		return nil
+	}
+	return &verified
 }
 
 func (k *DevKey) sign(claims jwt.Claims) (string, error) {
@@ -173,13 +192,19 @@ func (k *DevKey) sign(claims jwt.Claims) (string, error) {
 
 // ServeJWKS serves key's JWK Set at JWKSPath on addr until ctx is done.
 func ServeJWKS(ctx context.Context, addr string, key *DevKey) error {
-	mux := http.NewServeMux()
-	mux.Handle("GET "+JWKSPath, key.JWKSHandler())
-	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("auth: JWKS listen: %w", err)
 	}
+	return ServeJWKSOn(ctx, ln, key)
+}
+
+// ServeJWKSOn is ServeJWKS on a listener the caller opened (so that the JWKS
+// accepts connections before what needs it starts); it closes ln.
+func ServeJWKSOn(ctx context.Context, ln net.Listener, key *DevKey) error {
+	mux := http.NewServeMux()
+	mux.Handle("GET "+JWKSPath, key.JWKSHandler())
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
 	select {

@@ -108,7 +108,29 @@ func (c Claims) principal(claims map[string]any) (Principal, error) {
 	if raw, ok := lookup(claims, c.Practitioners); ok {
 		practitioners, _ = strings_(raw)
 	}
-	return NewPrincipal(iss, sub, role, practitioners), nil
+	p := NewPrincipal(iss, sub, role, practitioners)
+	p.Contact = contactOf(claims)
+	return p, nil
+}
+
+// contactOf reads the standard OIDC contact claims. A *_verified claim is
+// true only as the JSON boolean true or the string "true" (some providers
+// send strings); anything else, or none, is unverified.
+func contactOf(claims map[string]any) Contact {
+	email, _ := claims["email"].(string)
+	phone, _ := claims["phone_number"].(string)
+	return Contact{Email: strings.TrimSpace(email), EmailVerified: isTrue(claims["email_verified"]),
+		Phone: strings.TrimSpace(phone), PhoneVerified: isTrue(claims["phone_number_verified"])}
+}
+
+func isTrue(v any) bool {
+	switch x := v.(type) {
+	case bool:
+		return x
+	case string:
+		return strings.EqualFold(x, "true")
+	}
+	return false
 }
 
 // lookup finds a claim by its whole name, then by a dotted path.

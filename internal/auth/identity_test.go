@@ -67,3 +67,47 @@ func TestVerifiedPrincipalIsBoundToTheIdentity(t *testing.T) {
 		t.Fatalf("PatientAccount = %q, %v", acc, err)
 	}
 }
+
+// TestContactClaims: the standard OIDC contact claims are read, and only a
+// verified claim (true, or "true" as some providers send it) vouches for one.
+func TestContactClaims(t *testing.T) {
+	base := map[string]any{"iss": "https://id.example", "sub": "s-1", "role": "patient"}
+	with := func(extra map[string]any) map[string]any {
+		m := map[string]any{}
+		for k, v := range base {
+			m[k] = v
+		}
+		for k, v := range extra {
+			m[k] = v
+		}
+		return m
+	}
+	cases := []struct {
+		name         string
+		in           map[string]any
+		email, phone string
+	}{
+		{"none", base, "", ""},
+		{"verified e-mail", with(map[string]any{"email": "ana@example.org", "email_verified": true}), "ana@example.org", ""},
+		{"verified as a string", with(map[string]any{"email": "ana@example.org", "email_verified": "true"}), "ana@example.org", ""},
+		{"unverified e-mail", with(map[string]any{"email": "ana@example.org", "email_verified": false}), "", ""},
+		{"e-mail without the claim", with(map[string]any{"email": "ana@example.org"}), "", ""},
+		{"verified phone", with(map[string]any{"phone_number": "+33612345678", "phone_number_verified": true}), "", "+33612345678"},
+		{"phone verified by a number", with(map[string]any{"phone_number": "+33612345678", "phone_number_verified": 1}), "", ""},
+	}
+	for _, c := range cases {
+		p, err := DefaultClaims.principal(c.in)
+		if err != nil || p.Contact.VerifiedEmail() != c.email || p.Contact.VerifiedPhone() != c.phone {
+			t.Errorf("%s: %+v, %v", c.name, p.Contact, err)
+		}
+	}
+
+	// A development token carries them through the verifier.
+	key := newKey(t)
+	v := newVerifier(t, key)
+	p, err := v.Verify(context.Background(), mint(t, key, TokenClaims{Subject: "pat-2", Role: RolePatient,
+		Email: "ana@example.org", EmailVerified: true, Phone: "+33612345678"}))
+	if err != nil || p.Contact.VerifiedEmail() != "ana@example.org" || p.Contact.Phone != "+33612345678" || p.Contact.VerifiedPhone() != "" {
+		t.Fatalf("%+v, %v", p.Contact, err)
+	}
+}

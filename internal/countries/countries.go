@@ -36,7 +36,10 @@ type Country struct {
 	PhoneRegion               string `yaml:"phoneRegion"`
 	CancellationCutoffMinutes int    `yaml:"cancellationCutoffMinutes"`
 	ReminderOffsetsMinutes    []int  `yaml:"reminderOffsetsMinutes"`
-	Regulatory                struct {
+	// OfferWindowMinutes is how long an earlier-slot offer holds its slot
+	// for the waiting patient (DefaultOfferWindow when absent).
+	OfferWindowMinutes int `yaml:"offerWindowMinutes"`
+	Regulatory         struct {
 		RegistrationNumberName    string `yaml:"registrationNumberName"`
 		RegistrationNumberPattern string `yaml:"registrationNumberPattern"`
 	} `yaml:"regulatory"`
@@ -140,6 +143,19 @@ func (c *Country) Location() *time.Location { return c.location }
 // CancellationCutoff is how long before the start a patient may still cancel online.
 func (c *Country) CancellationCutoff() time.Duration {
 	return time.Duration(c.CancellationCutoffMinutes) * time.Minute
+}
+
+// DefaultOfferWindow is how long an earlier-slot offer holds its slot when
+// the country does not say.
+const DefaultOfferWindow = 15 * time.Minute
+
+// OfferWindow is how long an earlier-slot offer holds its slot for the
+// waiting patient before it passes to the next one.
+func (c *Country) OfferWindow() time.Duration {
+	if c.OfferWindowMinutes <= 0 {
+		return DefaultOfferWindow
+	}
+	return time.Duration(c.OfferWindowMinutes) * time.Minute
 }
 
 // Specialty looks up a specialty by code.
@@ -261,6 +277,9 @@ func Parse(b []byte) (cat *Catalog, err error) {
 			if c.regNo, err = regexp.Compile(p); err != nil {
 				return nil, fmt.Errorf("countries: %s: registration pattern: %w", c.Code, err)
 			}
+		}
+		if c.OfferWindowMinutes < 0 {
+			return nil, fmt.Errorf("countries: %s: offerWindowMinutes must be positive (or absent for %s)", c.Code, DefaultOfferWindow)
 		}
 		if c.Limits, err = c.Limits.withDefaults(); err != nil {
 			return nil, fmt.Errorf("countries: %s: %w", c.Code, err)

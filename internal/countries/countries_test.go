@@ -76,3 +76,21 @@ func TestNoShowPolicy(t *testing.T) {
 		}
 	}
 }
+
+func TestOfferWindow(t *testing.T) {
+	c, err := Parse([]byte(`countries:
+  - {code: qq, name: Q, timeZone: UTC, locale: en-GB, offerWindowMinutes: 30}
+  - {code: zz, name: Z, timeZone: UTC, locale: en-GB}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, _ := c.Get("qq")
+	z, _ := c.Get("zz")
+	if q.OfferWindow().Minutes() != 30 || z.OfferWindow() != DefaultOfferWindow || DefaultOfferWindow.Minutes() != 15 {
+		t.Fatalf("offer windows: qq %s, zz %s", q.OfferWindow(), z.OfferWindow())
+	}
+	if _, err := Parse([]byte(`countries:
+  - {code: qq, name: Q, timeZone: UTC, locale: en-GB, offerWindowMinutes: -5}`)); err == nil {
+		t.Fatal("a negative offer window is accepted")
+	}
+}

@@ -18,6 +18,12 @@ const (
 	// (data: Series); each session also has its own AppointmentBooked, with
 	// SeriesID set.
 	SeriesBooked = "careslot.booking.SeriesBooked.v1"
+	// SlotOffered: a freed slot is held for a waiting patient (an
+	// earlier-slot offer). Data: the offer's hold (status HELD, so it
+	// occupies its range like HoldPlaced's; its id is the offer's,
+	// HoldExpiresAt the deadline to accept), with Previous the patient's
+	// current appointment that accepting moves, if any.
+	SlotOffered = "careslot.booking.SlotOffered.v1"
 )
 
 // ReasonPatientErased is the cancellation reason of the future appointments
@@ -56,6 +62,9 @@ type Appointment struct {
 	CancellationReason string `json:"cancellationReason,omitempty"`
 	// ErasedPersonID is, in AppointmentAnonymised, who attended before.
 	ErasedPersonID string `json:"erasedPersonId,omitempty"`
+	// DeskPatient: PatientID is a practice's desk patient (DeskPatient, no
+	// account), told by whatever contact the practice recorded.
+	DeskPatient bool `json:"deskPatient,omitempty"`
 	// SeriesID and SeriesIndex (1 to its count) place a session of a
 	// treatment series; empty for an appointment booked alone.
 	SeriesID    string `json:"seriesId,omitempty"`

@@ -35,3 +35,39 @@ type Relative struct {
 	LastName  string `json:"lastName"`
 	BirthDate string `json:"birthDate"` // YYYY-MM-DD
 }
+
+// Desk patient event types (topic patient-events, keyed by the desk
+// patient's id, so that a record's events stay in order).
+const (
+	// DeskPatientRecorded: a practice recorded a caller who has no account
+	// (data: DeskPatient).
+	DeskPatientRecorded = "careslot.patient.DeskPatientRecorded.v1"
+	// DeskPatientClaimed: the person registered with a contact their identity
+	// provider vouches for and the same birth date, and the record is now
+	// their account's (data: DeskPatientClaim).
+	DeskPatientClaimed = "careslot.patient.DeskPatientClaimed.v1"
+)
+
+// DeskPatient is a person record a practice holds for a caller without an
+// account (ADR 21): visible to that practice only. Email is lower case and
+// Phone E.164; either may be empty. ClaimedBy is the account that claimed it.
+type DeskPatient struct {
+	ID             string `json:"id"`
+	Version        int64  `json:"version"`
+	PractitionerID string `json:"practitionerId"`
+	FirstName      string `json:"firstName"`
+	LastName       string `json:"lastName"`
+	BirthDate      string `json:"birthDate"` // YYYY-MM-DD
+	Email          string `json:"email,omitempty"`
+	Phone          string `json:"phone,omitempty"`
+	ClaimedBy      string `json:"claimedBy,omitempty"`
+}
+
+// DeskPatientClaim is the data of DeskPatientClaimed: the record (at its
+// version after the claim), its practice and the account that claimed it.
+type DeskPatientClaim struct {
+	DeskPatientID  string `json:"deskPatientId"`
+	Version        int64  `json:"version"`
+	AccountID      string `json:"accountId"`
+	PractitionerID string `json:"practitionerId"`
+}

@@ -20,6 +20,8 @@
 package export
 
 import (
+	"github.com/careslot/careslot/internal/httpclient"
+
 	"context"
 	"encoding/json"
 	"errors"
@@ -213,7 +215,7 @@ func readOnce[T any](ctx context.Context, c *Client, rawURL string, after *strin
 	req.Header.Set("Accept", ContentType)
 	hc := c.HTTP
 	if hc == nil {
-		hc = http.DefaultClient
+		hc = defaultClient
 	}
 	res, err := hc.Do(req)
 	if err != nil {
@@ -279,3 +281,7 @@ func Document(fn func(r *http.Request) (any, error), logger *slog.Logger) http.H
 		httpserver.WriteJSON(w, out)
 	})
 }
+
+// defaultClient carries the caller's trace to the owner (internal/httpclient);
+// the stream itself is bounded by the idle timer, not by a client timeout.
+var defaultClient = httpclient.New(0)

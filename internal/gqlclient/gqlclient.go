@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/careslot/careslot/internal/httpclient"
 )
 
 // Client posts GraphQL operations to one endpoint.
@@ -21,7 +23,7 @@ type Client struct {
 
 // New returns a client for url (e.g. http://127.0.0.1:4000/graphql).
 func New(url string) *Client {
-	return &Client{URL: url, HTTP: &http.Client{Timeout: 30 * time.Second}}
+	return &Client{URL: url, HTTP: httpclient.New(30 * time.Second)}
 }
 
 // Error is one GraphQL error.

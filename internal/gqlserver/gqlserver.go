@@ -62,6 +62,7 @@ func New(es graphql.ExecutableSchema, opts Options) http.Handler {
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.Use(extension.Introspection{})
 	srv.Use(metrics{})
+	srv.Use(operationSpans{})
 	limit := opts.ComplexityLimit
 	if limit == 0 {
 		limit = 2000

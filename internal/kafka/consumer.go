@@ -47,6 +47,9 @@ type ConsumerConfig struct {
 	MaxRetryBackoff time.Duration
 	// MaxPollRecords bounds the records taken per poll (default 500).
 	MaxPollRecords int
+	// StartAt, when set, is where a group without commits starts: at the
+	// first record at or after it (default: the earliest record).
+	StartAt time.Time
 	// ClientOpts are extra franz-go options, applied last.
 	ClientOpts []kgo.Opt
 }
@@ -60,10 +63,11 @@ const SessionTimeout = 6 * time.Second
 // its partition, processes partitions in parallel and each partition in
 // order, and retries a failing handler without ever skipping an event.
 type Consumer struct {
-	cfg     ConsumerConfig
-	log     *slog.Logger
-	ready   chan struct{}
-	onReady sync.Once
+	cfg      ConsumerConfig
+	log      *slog.Logger
+	ready    chan struct{}
+	onReady  sync.Once
+	caughtUp *catchUp
 }
 
 // NewConsumer validates cfg and returns a Consumer; call Run to start it.
@@ -89,11 +93,11 @@ func NewConsumer(cfg ConsumerConfig) (*Consumer, error) {
 		log = slog.Default()
 	}
 	log = log.With("component", "kafka-consumer", "group", cfg.Group)
-	return &Consumer{cfg: cfg, log: log, ready: make(chan struct{})}, nil
+	return &Consumer{cfg: cfg, log: log, ready: make(chan struct{}), caughtUp: newCatchUp()}, nil
 }
 
 // Ready is closed once the consumer has joined its group and been assigned
-// partitions for the first time.
+// partitions for the first time. CaughtUp says more: see catchup.go.
 func (c *Consumer) Ready() <-chan struct{} { return c.ready }
 
 // recordKey is the context key of the record being handled.
@@ -109,10 +113,14 @@ func RecordFrom(ctx context.Context) *kgo.Record {
 // Run consumes until ctx is canceled (then it returns nil) or the client
 // fails fatally. A new group starts at the earliest offsets.
 func (c *Consumer) Run(ctx context.Context) error {
+	reset := kgo.NewOffset().AtStart()
+	if !c.cfg.StartAt.IsZero() {
+		reset = kgo.NewOffset().AfterMilli(c.cfg.StartAt.UnixMilli())
+	}
 	opts := append(baseOpts(c.cfg.Brokers),
 		kgo.ConsumerGroup(c.cfg.Group),
 		kgo.ConsumeTopics(c.cfg.Topics...),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.ConsumeResetOffset(reset),
 		kgo.DisableAutoCommit(),
 		kgo.BlockRebalanceOnPoll(),
 		// A member that dies without leaving (a crash, kill -9) holds its
@@ -122,10 +130,16 @@ func (c *Consumer) Run(ctx context.Context) error {
 		kgo.HeartbeatInterval(SessionTimeout/6),
 		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, assigned map[string][]int32) {
 			c.log.Debug("partitions assigned", "partitions", assigned)
+			c.caughtUp.assign(assigned)
 			c.onReady.Do(func() { close(c.ready) })
 		}),
 		kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, revoked map[string][]int32) {
 			c.log.Debug("partitions revoked", "partitions", revoked)
+			c.caughtUp.revoke(revoked)
+		}),
+		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
+			c.log.Debug("partitions lost", "partitions", lost)
+			c.caughtUp.revoke(lost)
 		}),
 	)
 	opts = append(opts, c.cfg.ClientOpts...)
@@ -134,6 +148,11 @@ func (c *Consumer) Run(ctx context.Context) error {
 		return fmt.Errorf("kafka: new consumer client: %w", err)
 	}
 	defer cl.Close()
+	trackCtx, stopTracking := context.WithCancel(ctx)
+	var tracking sync.WaitGroup
+	tracking.Go(func() { c.trackCatchUp(trackCtx, cl) })
+	defer tracking.Wait() // before the client closes
+	defer stopTracking()
 
 	for {
 		fetches := cl.PollRecords(ctx, c.cfg.MaxPollRecords)
@@ -193,6 +212,7 @@ func (c *Consumer) process(ctx context.Context, fetches kgo.Fetches) []*kgo.Reco
 			consumedTotal.WithLabelValues(c.cfg.Group, p.Topic).Add(float64(applied))
 			observeLag(c.cfg.Group, p, last)
 			if last != nil {
+				c.caughtUp.processed(topicPartition{p.Topic, p.Partition}, last.Offset+1)
 				mu.Lock()
 				done = append(done, last)
 				mu.Unlock()

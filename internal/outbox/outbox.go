@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -44,6 +45,53 @@ func Add(ctx context.Context, tx pgx.Tx, topic, key string, ev events.Envelope) 
 // one round trip). After the commit, call Committed.
 func Queue(b *pgx.Batch, row Row) {
 	b.Queue(insertSQL, row.Args()...)
+}
+
+// Record is one event of AddBatch: the topic it is published on (unprefixed),
+// its record key and the event.
+type Record struct {
+	Topic string
+	Key   string
+	Event events.Envelope
+}
+
+// AddBatch writes many events to the outbox in tx with one COPY, which costs
+// a round trip or two whatever their number (Add costs a statement each).
+// They are published in the order of recs, like as many calls to Add. After
+// the commit, call Committed.
+func AddBatch(ctx context.Context, tx pgx.Tx, recs []Record) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	traceparent := TraceParent(ctx)
+	rows := make([][]any, len(recs))
+	for i, r := range recs {
+		ev := r.Event
+		if err := ev.Validate(); err != nil {
+			return fmt.Errorf("outbox: %w", err)
+		}
+		if r.Topic == "" {
+			return fmt.Errorf("outbox: event %s has no topic", ev.ID)
+		}
+		// A [16]byte: for a string (or a uuid.UUID, a driver.Valuer giving a
+		// string) pgx would try the binary encoding, fail and fall back.
+		id, err := uuid.Parse(ev.ID)
+		if err != nil {
+			return fmt.Errorf("outbox: event id %q: %w", ev.ID, err)
+		}
+		payload, err := ev.Encode()
+		if err != nil {
+			return fmt.Errorf("outbox: encode event %s: %w", ev.ID, err)
+		}
+		rows[i] = []any{[16]byte(id), r.Topic, r.Key, ev.Type, payload, traceparent}
+	}
+	// COPY keeps the rows' order, so seq (and publication) follows recs.
+	_, err := tx.CopyFrom(ctx, pgx.Identifier{"outbox"}, []string{"id", "topic", "key", "type", "payload", "traceparent"},
+		pgx.CopyFromRows(rows))
+	if err != nil {
+		return fmt.Errorf("outbox: add %d events: %w", len(recs), err)
+	}
+	return nil
 }
 
 // relays holds the running relays per database pool, for Committed.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -201,6 +202,67 @@ func TestAddAndClaim(t *testing.T) {
 	})
 	if n, err := outbox.PruneClaims(ctx, pool, time.Now().Add(time.Minute)); err != nil || n != 2 {
 		t.Fatalf("PruneClaims = %d, %v", n, err)
+	}
+}
+
+// TestAddBatch: a batch lands as the same rows as one Add per event, in the
+// batch's order, and an invalid event writes none of the batch.
+func TestAddBatch(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t, 20*time.Second)
+	pool := newDatabase(t)
+	var recs []outbox.Record
+	for i := range 5 {
+		key := fmt.Sprint("prac-", i%2)
+		recs = append(recs, outbox.Record{Topic: events.BookingEvents, Key: key, Event: newEvent(t, key, i)})
+	}
+	single := newEvent(t, "prac-0", 99)
+	inTx(ctx, t, pool, func(tx pgx.Tx) error {
+		if err := outbox.Add(ctx, tx, events.BookingEvents, "prac-0", single); err != nil {
+			return err
+		}
+		return outbox.AddBatch(ctx, tx, recs)
+	})
+	rows, err := pool.Query(ctx, "SELECT id::text, topic, key, type, payload, traceparent FROM outbox ORDER BY seq")
+	if err != nil {
+		t.Fatal(err)
+	}
+	type row struct {
+		ID, Topic, Key, Type string
+		Payload              []byte
+		TraceParent          string
+	}
+	got, err := pgx.CollectRows(rows, pgx.RowToStructByPos[row])
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := append([]outbox.Record{{Topic: events.BookingEvents, Key: "prac-0", Event: single}}, recs...)
+	if len(got) != len(want) {
+		t.Fatalf("%d rows, want %d", len(got), len(want))
+	}
+	for i, w := range want {
+		payload, _ := w.Event.Encode()
+		g := got[i]
+		if g.ID != w.Event.ID || g.Topic != w.Topic || g.Key != w.Key || g.Type != w.Event.Type || string(g.Payload) != string(payload) || g.TraceParent != "" {
+			t.Fatalf("row %d = %+v, want %+v", i, g, w)
+		}
+	}
+
+	bad := append(slices.Clone(recs[:1]), outbox.Record{Topic: events.BookingEvents, Key: "prac-9", Event: events.Envelope{ID: "x"}})
+	bad[0].Event = newEvent(t, "prac-9", 0)
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if err := outbox.AddBatch(ctx, tx, bad); err == nil {
+		t.Fatal("an invalid event was accepted")
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := outboxCount(ctx, t, pool); n != len(want) {
+		t.Fatalf("outbox has %d rows, want %d", n, len(want))
 	}
 }
 

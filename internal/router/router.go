@@ -31,6 +31,7 @@ import (
 
 	"github.com/careslot/careslot/internal/auth"
 	careslotconfig "github.com/careslot/careslot/internal/config"
+	"github.com/careslot/careslot/internal/httpclient"
 	"github.com/careslot/careslot/internal/router/edge"
 	routerconfig "github.com/careslot/careslot/router-config"
 )
@@ -137,7 +138,7 @@ func Run(ctx context.Context, opts Options) error {
 	routerCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 
-	edgeControls, err := newEdge(routerCtx, opts, logger)
+	edgeControls, edgeKeys, err := newEdge(routerCtx, opts, logger)
 	if err != nil {
 		return err
 	}
@@ -184,8 +185,17 @@ func Run(ctx context.Context, opts Options) error {
 			logger.Error("router: serve", "error", err)
 		}
 	}()
-	srv.HealthChecks().SetReady(true)
 	served = true
+	// Ready only once the edge can verify the tokens of WebSocket clients too.
+	if edgeKeys != nil {
+		if err := waitKeys(ctx, edgeKeys, startTimeout); err != nil {
+			if ctx.Err() != nil {
+				return shutdown()
+			}
+			return errors.Join(err, shutdown())
+		}
+	}
+	srv.HealthChecks().SetReady(true)
 	if err := waitReady(ctx, cfg.ListenAddr, cfg.ReadinessCheckPath, startTimeout); err != nil {
 		if ctx.Err() != nil { // cancelled while starting: not a failure
 			return shutdown()
@@ -205,24 +215,27 @@ func Run(ctx context.Context, opts Options) error {
 	return nil
 }
 
-// newEdge builds the edge controls of opts.
-func newEdge(ctx context.Context, opts Options, logger *slog.Logger) (*edge.Edge, error) {
+// newEdge builds the edge controls of opts, and returns the verifier they use, if any.
+func newEdge(ctx context.Context, opts Options, logger *slog.Logger) (*edge.Edge, *auth.JWKSVerifier, error) {
 	var settings edge.Settings
 	if opts.Edge != nil {
 		settings = *opts.Edge
 	} else {
 		var err error
 		if settings, err = edge.DefaultSettings(); err != nil {
-			return nil, fmt.Errorf("router: %w", err)
+			return nil, nil, fmt.Errorf("router: %w", err)
 		}
 	}
-	var verifier auth.Verifier
+	var (
+		verifier auth.Verifier
+		keys     *auth.JWKSVerifier
+	)
 	if opts.JWKSURL != "" && opts.JWTIssuer != "" && opts.JWTAudience != "" {
 		v, err := auth.NewJWKSVerifier(ctx, opts.JWKSURL, opts.JWTIssuer, opts.JWTAudience)
 		if err != nil {
-			return nil, fmt.Errorf("router: %w", err)
+			return nil, nil, fmt.Errorf("router: %w", err)
 		}
-		verifier = v
+		verifier, keys = v, v
 	}
 	e, err := edge.New(edge.Config{
 		Settings:      settings,
@@ -233,9 +246,9 @@ func newEdge(ctx context.Context, opts Options, logger *slog.Logger) (*edge.Edge
 		Logger:        logger,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("router: %w", err)
+		return nil, nil, fmt.Errorf("router: %w", err)
 	}
-	return e, nil
+	return e, keys, nil
 }
 
 // Settings returns the router configuration Run uses: router-config/router.yaml over the
@@ -429,7 +442,7 @@ func disableUsageTracking() {
 
 // waitJWKS polls the JWKS URL until it answers 200.
 func waitJWKS(ctx context.Context, jwksURL string, timeout time.Duration) error {
-	client := &http.Client{Timeout: 2 * time.Second}
+	client := httpclient.New(2 * time.Second)
 	deadline := time.Now().Add(timeout)
 	for {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, jwksURL, nil)
@@ -458,6 +471,20 @@ func waitJWKS(ctx context.Context, jwksURL string, timeout time.Duration) error 
 	}
 }
 
+// waitKeys waits until v has loaded its signing keys (fetched in the background).
+func waitKeys(ctx context.Context, v *auth.JWKSVerifier, timeout time.Duration) error {
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-v.Loaded():
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return fmt.Errorf("router: signing keys not loaded after %s: %w", timeout, v.Ready(ctx))
+	}
+}
+
 // waitReady polls the router's readiness endpoint until it answers 200.
 func waitReady(ctx context.Context, listenAddr, path string, timeout time.Duration) error {
 	host, port, err := net.SplitHostPort(listenAddr)
@@ -471,7 +498,7 @@ func waitReady(ctx context.Context, listenAddr, path string, timeout time.Durati
 		path = "/health/ready"
 	}
 	target := "http://" + net.JoinHostPort(host, port) + path
-	client := &http.Client{Timeout: time.Second}
+	client := httpclient.New(time.Second)
 	deadline := time.Now().Add(timeout)
 	for {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)

@@ -2,12 +2,14 @@
 // slots and next available slot (design §3, §6), served from a Redis read
 // model that its workers derive from practitioner-events and booking-events,
 // and that Rebuild recomputes from the authoritative stores' exports.
+//
+// This file is the constructor and the wiring (handler, workers, producer);
+// the rules are in business/, every Redis key, script and pipeline in store/.
 package availability
 
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
@@ -40,7 +42,7 @@ const (
 
 // DefaultMaintenanceInterval is how often the maintenance worker looks for
 // practitioners due (window roll at local midnight, next slot expiry).
-const DefaultMaintenanceInterval = 5 * time.Second
+const DefaultMaintenanceInterval = business.DefaultMaintenanceInterval
 
 // Deps are what the subgraph needs from the platform.
 type Deps struct {
@@ -70,6 +72,8 @@ type Subgraph struct {
 	producer *kgo.Client
 	hub      *livehub.Hub
 	log      *slog.Logger
+	// consumers keep the read model fed; see Workers.
+	consumers []*kafka.Consumer
 }
 
 // New builds the subgraph. With brokers it opens the idempotent producer for
@@ -101,6 +105,29 @@ func New(_ context.Context, deps Deps) (*Subgraph, error) {
 		Publisher: pub, Logger: sg.log, Now: deps.Now, Hub: sg.hub,
 	})
 	sg.resolver = &graph.Resolver{Service: sg.Service}
+	if len(deps.KafkaBrokers) > 0 {
+		for _, c := range []struct {
+			group, topic string
+			handler      kafka.Handler
+		}{
+			{PractitionersGroup, events.PractitionerEvents, sg.Service.ApplyPractitionerEvent},
+			{BookingsGroup, events.BookingEvents, sg.Service.ApplyBookingEvent},
+		} {
+			consumer, err := kafka.NewConsumer(kafka.ConsumerConfig{
+				Brokers: deps.KafkaBrokers,
+				Group:   kafka.Topic(deps.TopicPrefix, c.group),
+				Topics:  []string{kafka.Topic(deps.TopicPrefix, c.topic)},
+				Handler: c.handler,
+				Logger:  sg.log,
+				Dedupe:  kafka.NewRedisDeduper(deps.Redis, deps.KeyPrefix, c.group, 0),
+			})
+			if err != nil {
+				sg.Close()
+				return nil, err
+			}
+			sg.consumers = append(sg.consumers, consumer)
+		}
+	}
 	return sg, nil
 }
 
@@ -153,117 +180,18 @@ func (s *Subgraph) Rebuild(ctx context.Context,
 // the practitioner-events and booking-events consumers (with brokers) and
 // the maintenance worker.
 func (s *Subgraph) Workers() []func(context.Context) error {
-	ws := []func(context.Context) error{s.RunMaintenance}
-	if len(s.deps.KafkaBrokers) > 0 {
-		ws = append(ws, s.runConsumer(PractitionersGroup, events.PractitionerEvents, s.HandlePractitionerEvent),
-			s.runConsumer(BookingsGroup, events.BookingEvents, s.HandleBookingEvent))
+	ws := []func(context.Context) error{
+		func(ctx context.Context) error { return s.Service.RunMaintenance(ctx, s.deps.MaintenanceInterval) },
+	}
+	for _, c := range s.consumers {
+		ws = append(ws, c.Run)
 	}
 	return ws
 }
 
-func (s *Subgraph) runConsumer(group, topic string, h kafka.Handler) func(context.Context) error {
-	return func(ctx context.Context) error {
-		c, err := kafka.NewConsumer(kafka.ConsumerConfig{
-			Brokers: s.deps.KafkaBrokers,
-			Group:   kafka.Topic(s.deps.TopicPrefix, group),
-			Topics:  []string{kafka.Topic(s.deps.TopicPrefix, topic)},
-			Handler: h,
-			Logger:  s.log,
-			Dedupe:  kafka.NewRedisDeduper(s.deps.Redis, s.deps.KeyPrefix, group, 0),
-		})
-		if err != nil {
-			return err
-		}
-		return c.Run(ctx)
-	}
-}
-
-// HandlePractitionerEvent applies one practitioner-events event: every one
-// carries the whole practice at a version.
-func (s *Subgraph) HandlePractitionerEvent(ctx context.Context, ev events.Envelope) error {
-	var p eventdata.Practitioner
-	if err := ev.DataAs(&p); err != nil {
-		s.log.Error("skipping undecodable practitioner event", "event_id", ev.ID, "type", ev.Type, "err", err)
-		return nil
-	}
-	if p.ID == "" || p.Country == "" {
-		s.log.Error("skipping practitioner event without id or country", "event_id", ev.ID, "type", ev.Type)
-		return nil
-	}
-	_, err := s.Service.ApplyPractitioner(ctx, p)
-	return err
-}
-
-// HandleBookingEvent applies one booking-events event about an appointment
-// (or hold): those carry it after the change. Others (SeriesBooked, whose
-// sessions have their own AppointmentBooked) carry no status and are passed
-// over.
-func (s *Subgraph) HandleBookingEvent(ctx context.Context, ev events.Envelope) error {
-	var a eventdata.Appointment
-	if err := ev.DataAs(&a); err != nil {
-		s.log.Error("skipping undecodable booking event", "event_id", ev.ID, "type", ev.Type, "err", err)
-		return nil
-	}
-	if a.Status == "" {
-		return nil
-	}
-	if a.ID == "" || a.PractitionerID == "" || a.Country == "" {
-		s.log.Error("skipping booking event without ids or country", "event_id", ev.ID, "type", ev.Type)
-		return nil
-	}
-	_, err := s.Service.ApplyAppointment(ctx, a)
-	return err
-}
-
-// RunMaintenance refreshes the practitioners whose maintenance is due (the
-// day entering the window at local midnight, a next slot that time
-// overtook) until ctx ends.
-func (s *Subgraph) RunMaintenance(ctx context.Context) error {
-	now := s.deps.Now
-	if now == nil {
-		now = time.Now
-	}
-	t := time.NewTicker(s.deps.MaintenanceInterval)
-	defer t.Stop()
-	for {
-		n, err := s.MaintainOnce(ctx, now())
-		if err != nil && ctx.Err() == nil {
-			s.log.Warn("availability maintenance", "err", err)
-		}
-		if n == maintenanceBatch && err == nil {
-			continue // more are due
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
-	}
-}
-
-const maintenanceBatch = 500
-
-// MaintainOnce refreshes up to a batch of practitioners due at now and says
-// how many it took.
-func (s *Subgraph) MaintainOnce(ctx context.Context, now time.Time) (int, error) {
-	st := s.Service.Store()
-	due, err := st.DueBefore(ctx, now, maintenanceBatch)
-	if err != nil {
-		return 0, err
-	}
-	var errs []error
-	for _, m := range due {
-		cc, pid, ok := store.ParseDueMember(m)
-		if !ok {
-			_ = st.Client().ZRem(ctx, st.Keys.Due(), m).Err()
-			continue
-		}
-		if _, err := s.Service.Refresh(ctx, cc, pid); err != nil {
-			errs = append(errs, fmt.Errorf("refresh %s: %w", pid, err))
-		}
-	}
-	return len(due), errors.Join(errs...)
-}
+// CaughtUp returns nil once every consumer of Workers has processed what its
+// topic held when it started: the read model is warm (a readiness check).
+func (s *Subgraph) CaughtUp(context.Context) error { return kafka.CaughtUp(s.consumers...) }
 
 // kafkaPublisher sends AvailabilityChanged, keyed by practitioner id.
 type kafkaPublisher struct{ cl *kgo.Client }

@@ -15,5 +15,6 @@ func TestOnRedisCluster(t *testing.T) {
 		"TestSlotsChangedAcrossInstances", "TestSlotsChangedLeavesNothingBehind",
 		"TestScheduleEventBuildsWindowAndListsLikeSlotsOpen", "TestBookingEventsTakeAndFreeSlots",
 		"TestBookingBeforeScheduleAndInvalidInput", "TestMaintenanceRollsTheWindow",
-		"TestRebuildReproducesTheIncrementalModel", "TestExportNextSlotsSeesEveryPractitioner")
+		"TestRebuildReproducesTheIncrementalModel", "TestRebuildInPlaceDropsWhatTheExportsLack",
+		"TestExportNextSlotsSeesEveryPractitioner")
 }

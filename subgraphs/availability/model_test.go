@@ -444,13 +444,13 @@ func TestMaintenanceRollsTheWindow(t *testing.T) {
 		t.Fatal("day 29 stored")
 	}
 	// Nothing is due before the first slot (09:00, no notice) passes.
-	if n, err := e.sg.MaintainOnce(ctx, start.Add(30*time.Minute)); err != nil || n != 0 {
+	if n, err := e.svc.MaintainOnce(ctx, start.Add(30*time.Minute)); err != nil || n != 0 {
 		t.Fatalf("early maintenance: %d %v", n, err)
 	}
 	// After midnight the new day enters the window and the next slot moves on.
 	later := at(1, 1, 0) // the roll is spread over the hour after midnight
 	e.clock.Set(later)
-	if n, err := e.sg.MaintainOnce(ctx, later); err != nil || n != 1 {
+	if n, err := e.svc.MaintainOnce(ctx, later); err != nil || n != 1 {
 		t.Fatalf("maintenance: %d %v", n, err)
 	}
 	if n, _ := e.rdb.Exists(ctx, e.prefix+"fr:avail:{p4}:"+date(29)).Result(); n != 1 {
@@ -618,6 +618,61 @@ func TestRebuildReproducesTheIncrementalModel(t *testing.T) {
 // read over HTTP as search reads it, streams every practitioner's stored
 // next slot, whichever node of a Redis Cluster holds it; resumed after any
 // page's cursor, it gives exactly the pages that followed.
+// TestRebuildInPlaceDropsWhatTheExportsLack: a rebuild over a model that
+// holds more than the exports (a practitioner no longer exported, one whose
+// zone moved its window by a day, one that changed country) leaves what a
+// rebuild into an empty prefix leaves.
+func TestRebuildInPlaceDropsWhatTheExportsLack(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil, "")
+	ctx := context.Background()
+	stays, left, moved, emigrated := snapshot("stays", 1), snapshot("left", 1), snapshot("moved", 1), snapshot("emigrated", 1)
+	for _, p := range []eventdata.Practitioner{stays, left, moved, emigrated} {
+		mustApplyP(t, e, p)
+		mustApplyA(t, e, appointment(p, p.ID+"-a", "consult-"+p.ID, at(2, 9, 20), 1, eventdata.StatusConfirmed))
+	}
+	// Pago Pago's date is the day before Paris's at start: its window ends a
+	// day earlier.
+	moved.Version = 2
+	moved.Locations[0].TimeZone = "Pacific/Pago_Pago"
+	emigrated.Version = 2
+	emigrated.Country = "de"
+	emigrated.Locations[0].Country = "de"
+	if n, _ := e.rdb.Exists(ctx, e.prefix+"fr:avail:{moved}:"+date(28)).Result(); n != 1 {
+		t.Fatal("no bitmap for the last day of moved's Paris window")
+	}
+	exported := []eventdata.Practitioner{stays, moved, emigrated}
+	var occ []eventdata.Appointment
+	for _, p := range exported {
+		occ = append(occ, appointment(p, p.ID+"-a", "consult-"+p.ID, at(2, 9, 20), 1, eventdata.StatusConfirmed))
+	}
+	exportP := func(fn func([]eventdata.Practitioner) error) error { return fn(exported) }
+	exportA := func(fn func([]eventdata.Appointment) error) error { return fn(occ) }
+	if err := e.sg.Rebuild(ctx, exportP, exportA); err != nil {
+		t.Fatal(err)
+	}
+	fresh := newEnvOn(t, e.rdb, e.prefix+"fresh:", nil, "")
+	if err := fresh.sg.Rebuild(ctx, exportP, exportA); err != nil {
+		t.Fatal(err)
+	}
+	skip := func(k string) bool {
+		return strings.Contains(k, ":gone:") || strings.Contains(k, "seen:{") || strings.HasPrefix(k, "~fresh:")
+	}
+	got := dump(t, e.rdb, e.prefix, skip)
+	if n, _ := e.rdb.Exists(ctx, e.prefix+"fr:avail:{moved}:"+date(28)).Result(); n != 0 {
+		t.Error("moved keeps the bitmap of a day its window no longer holds")
+	}
+	for k := range got {
+		if strings.Contains(k, "{left}") || strings.Contains(k, "fr:avail:{emigrated}") {
+			t.Errorf("%s survived the rebuild", k)
+		}
+	}
+	diff(t, got, dump(t, e.rdb, e.prefix+"fresh:", skip))
+}
+
+// TestExportNextSlotsSeesEveryPractitioner: the export search warms from
+// streams every practitioner's stored next slot, whichever node of a Redis
+// Cluster holds it.
 func TestExportNextSlotsSeesEveryPractitioner(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, nil, "")

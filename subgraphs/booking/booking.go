@@ -21,6 +21,7 @@ import (
 	"github.com/careslot/careslot/internal/events"
 	"github.com/careslot/careslot/internal/export"
 	"github.com/careslot/careslot/internal/gqlserver"
+	"github.com/careslot/careslot/internal/httpclient"
 	"github.com/careslot/careslot/internal/kafka"
 	"github.com/careslot/careslot/internal/livehub"
 	"github.com/careslot/careslot/subgraphs/booking/business"
@@ -57,8 +58,12 @@ type Deps struct {
 	// refuses is checked against the practice there, in case the replica
 	// lags (ADR 8). Empty: the replica's answer stands.
 	PractitionerURL string
-	// HTTPClient calls it (default: http.DefaultClient; each read is bounded
-	// by business.DefaultOwnerTimeout).
+	// PatientURL is the patient service's internal listener: a desk booking
+	// naming a desk patient the replica has not learnt yet reads it there
+	// (ADR 21). Empty: the replica's answer stands.
+	PatientURL string
+	// HTTPClient calls them (default: httpclient.New, which carries the
+	// trace; each read is bounded by business.DefaultOwnerTimeout).
 	HTTPClient *http.Client
 }
 
@@ -69,6 +74,8 @@ type Subgraph struct {
 	resolver *graph.Resolver
 	deps     Deps
 	hub      *livehub.Hub
+	// consumers keep the replicas (and the live agenda) fed; see Workers.
+	consumers []*kafka.Consumer
 }
 
 // PartitionedTables are the tables split by country: `careslot migrate`
@@ -101,12 +108,15 @@ func New(_ context.Context, deps Deps) (*Subgraph, error) {
 	}
 	st := store.New(deps.Pool)
 	opts := business.Options{HoldTTL: deps.HoldTTL, Logger: deps.Logger}
+	client := deps.HTTPClient
+	if client == nil {
+		client = httpclient.New(0) // each read is bounded by the owner timeout
+	}
 	if deps.PractitionerURL != "" {
-		client := deps.HTTPClient
-		if client == nil {
-			client = http.DefaultClient
-		}
 		opts.Owner = practiceOwner{baseURL: deps.PractitionerURL, client: client}
+	}
+	if deps.PatientURL != "" {
+		opts.DeskPatients = deskPatientOwner{baseURL: deps.PatientURL, client: client}
 	}
 	svc := business.New(st, deps.Countries, opts)
 	sg := &Subgraph{Service: svc, resolver: &graph.Resolver{Service: svc}, deps: deps}
@@ -115,6 +125,9 @@ func New(_ context.Context, deps Deps) (*Subgraph, error) {
 		sg.hub = livehub.New(deps.Redis, deps.Logger.With("service", Name))
 		sg.Live = business.NewLive(svc, deps.Redis, deps.KeyPrefix, sg.hub)
 		sg.resolver.Live = sg.Live
+	}
+	if err := sg.newConsumers(); err != nil {
+		return nil, err
 	}
 	return sg, nil
 }
@@ -147,6 +160,19 @@ func (s *Subgraph) Workers() []func(context.Context) error {
 		s.deps.Logger.Warn("booking: no Kafka brokers; practitioner and patient replicas will not be updated")
 		return workers
 	}
+	for _, c := range s.consumers {
+		workers = append(workers, c.Run)
+	}
+	return workers
+}
+
+// newConsumers makes (without starting) the consumers of Workers: the
+// practitioner-events and patient-events consumers that keep the replicas
+// and, with Redis, the one of booking's own events for the live agenda.
+func (s *Subgraph) newConsumers() error {
+	if len(s.deps.KafkaBrokers) == 0 {
+		return nil
+	}
 	type consumer struct {
 		group, topic string
 		handler      kafka.Handler
@@ -163,23 +189,25 @@ func (s *Subgraph) Workers() []func(context.Context) error {
 			kafka.NewRedisDeduper(s.deps.Redis, s.deps.KeyPrefix, business.AgendaGroup, 0)})
 	}
 	for _, c := range consumers {
-		workers = append(workers, func(ctx context.Context) error {
-			consumer, err := kafka.NewConsumer(kafka.ConsumerConfig{
-				Brokers: s.deps.KafkaBrokers,
-				Group:   kafka.Topic(s.deps.TopicPrefix, c.group),
-				Topics:  []string{kafka.Topic(s.deps.TopicPrefix, c.topic)},
-				Handler: c.handler,
-				Logger:  s.deps.Logger,
-				Dedupe:  c.dedupe,
-			})
-			if err != nil {
-				return err
-			}
-			return consumer.Run(ctx)
+		consumer, err := kafka.NewConsumer(kafka.ConsumerConfig{
+			Brokers: s.deps.KafkaBrokers,
+			Group:   kafka.Topic(s.deps.TopicPrefix, c.group),
+			Topics:  []string{kafka.Topic(s.deps.TopicPrefix, c.topic)},
+			Handler: c.handler,
+			Logger:  s.deps.Logger,
+			Dedupe:  c.dedupe,
 		})
+		if err != nil {
+			return err
+		}
+		s.consumers = append(s.consumers, consumer)
 	}
-	return workers
+	return nil
 }
+
+// CaughtUp returns nil once every consumer of Workers has processed what its
+// topic held when it started: the replicas are warm (a readiness check).
+func (s *Subgraph) CaughtUp(context.Context) error { return kafka.CaughtUp(s.consumers...) }
 
 func (s *Subgraph) sweepInterval() time.Duration {
 	if s.deps.SweepInterval > 0 {

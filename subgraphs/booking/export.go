@@ -13,10 +13,10 @@ import (
 const ExportPath = "/internal/export"
 
 // ExportHandler serves GET /internal/export (internal listener): every
-// appointment of the patient whose bearer token comes with the request (the
-// patient service forwards the caller's) and their live no-show
-// restrictions, as one JSON document
-// {"patientId": ..., "appointments": [...], "bookingRestrictions": [...]}.
+// appointment, waitlist entry and live no-show restriction of the patient
+// whose bearer token comes with the request (the patient service forwards
+// the caller's), as one JSON document {"patientId": ..., "appointments":
+// [...], "waitlist": [...], "bookingRestrictions": [...]}.
 func (s *Subgraph) ExportHandler() http.Handler {
 	return auth.Middleware(s.deps.Verifier)(export.Document(func(r *http.Request) (any, error) {
 		ctx := r.Context()
@@ -31,8 +31,15 @@ func (s *Subgraph) ExportHandler() http.Handler {
 		out := struct {
 			PatientID    string              `json:"patientId"`
 			Appointments []store.Appointment `json:"appointments"`
+			Waitlist     []store.Entry       `json:"waitlist"`
 			Restrictions []store.Restriction `json:"bookingRestrictions"`
 		}{PatientID: p.Account, Appointments: []store.Appointment{}, Restrictions: append([]store.Restriction{}, restrictions...)}
+		if out.Waitlist, err = s.Service.WaitlistEntries(ctx); err != nil {
+			return nil, err
+		}
+		if out.Waitlist == nil {
+			out.Waitlist = []store.Entry{}
+		}
 		first := business.MaxPageSize
 		in := business.PageInput{First: &first}
 		for {

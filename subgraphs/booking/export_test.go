@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -12,8 +13,8 @@ import (
 	"github.com/careslot/careslot/subgraphs/booking"
 )
 
-// GET /internal/export answers, with a patient's token, every appointment of
-// that patient and nobody else's.
+// GET /internal/export answers, with a patient's token, every appointment and
+// waitlist entry of that patient and nobody else's.
 func TestExportHandler(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
@@ -26,6 +27,11 @@ func TestExportHandler(t *testing.T) {
 	}
 	if r := do(t, f.srv, "patient:"+bob, bookOp, bookVars(f, slotAt(14, 0), "bob")); len(r.Errors) > 0 {
 		t.Fatalf("book: %+v", r.Errors)
+	}
+	join := `mutation($input: JoinWaitlistInput!) { joinWaitlist(input: $input) { entry { id status } } }`
+	if r := do(t, f.srv, "patient:"+alice, join, map[string]any{"input": map[string]any{"practitionerId": f.practitioner,
+		"appointmentTypeId": f.typeID, "latestDate": slotAt(9, 0).AddDate(0, 0, 7).Format(time.DateOnly), "weekdays": []string{"MONDAY"}}}); len(r.Errors) > 0 {
+		t.Fatalf("join: %+v", r.Errors)
 	}
 	srv := httptest.NewServer(f.sg.ExportHandler())
 	defer srv.Close()
@@ -53,13 +59,18 @@ func TestExportHandler(t *testing.T) {
 			t.Fatalf("someone else's appointment: %v", a)
 		}
 	}
+	if w, _ := body["waitlist"].([]any); len(w) != 1 || w[0].(map[string]any)["status"] != "WAITING" ||
+		w[0].(map[string]any)["patientId"] != authtest.Account(alice) {
+		t.Fatalf("the waitlist in the export: %v", body["waitlist"])
+	}
 	if code, _ := get(""); code != http.StatusUnauthorized {
 		t.Fatalf("anonymous: %d", code)
 	}
 	if code, _ := get("practitioner:" + f.prSub); code != http.StatusForbidden {
 		t.Fatalf("practitioner: %d", code)
 	}
-	if code, body := get("patient:" + uuid.NewString()); code != http.StatusOK || len(body["appointments"].([]any)) != 0 {
+	if code, body := get("patient:" + uuid.NewString()); code != http.StatusOK || len(body["appointments"].([]any)) != 0 ||
+		len(body["waitlist"].([]any)) != 0 {
 		t.Fatalf("a stranger: %d %v", code, body)
 	}
 }

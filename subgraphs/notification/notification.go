@@ -59,9 +59,10 @@ type Deps struct {
 
 // Subgraph is a ready notification service.
 type Subgraph struct {
-	Service  *business.Service
-	resolver *graph.Resolver
-	deps     Deps
+	Service   *business.Service
+	resolver  *graph.Resolver
+	deps      Deps
+	consumers []*kafka.Consumer // see Workers
 }
 
 // New builds the subgraph.
@@ -78,7 +79,11 @@ func New(_ context.Context, deps Deps) (*Subgraph, error) {
 		opts.Sender = deps.Sender
 	}
 	svc := business.New(store.New(deps.Pool), deps.Countries, opts)
-	return &Subgraph{Service: svc, resolver: &graph.Resolver{Service: svc}, deps: deps}, nil
+	sg := &Subgraph{Service: svc, resolver: &graph.Resolver{Service: svc}, deps: deps}
+	if err := sg.newConsumers(); err != nil {
+		return nil, err
+	}
+	return sg, nil
 }
 
 // NewSchema returns the executable schema.
@@ -111,6 +116,18 @@ func (s *Subgraph) Workers() []func(context.Context) error {
 		s.deps.Logger.Warn("notification: no Kafka brokers; no events will be consumed")
 		return workers
 	}
+	for _, c := range s.consumers {
+		workers = append(workers, c.Run)
+	}
+	return workers
+}
+
+// newConsumers makes (without starting) the booking-events, patient-events
+// and practitioner-events consumers of Workers.
+func (s *Subgraph) newConsumers() error {
+	if len(s.deps.KafkaBrokers) == 0 {
+		return nil
+	}
 	consumers := []struct {
 		group, topic string
 		handler      kafka.Handler
@@ -120,19 +137,21 @@ func (s *Subgraph) Workers() []func(context.Context) error {
 		{business.PractitionerGroup, events.PractitionerEvents, s.Service.ApplyPractitionerEvent},
 	}
 	for _, c := range consumers {
-		workers = append(workers, func(ctx context.Context) error {
-			consumer, err := kafka.NewConsumer(kafka.ConsumerConfig{
-				Brokers: s.deps.KafkaBrokers,
-				Group:   kafka.Topic(s.deps.TopicPrefix, c.group),
-				Topics:  []string{kafka.Topic(s.deps.TopicPrefix, c.topic)},
-				Handler: c.handler,
-				Logger:  s.deps.Logger,
-			})
-			if err != nil {
-				return err
-			}
-			return consumer.Run(ctx)
+		consumer, err := kafka.NewConsumer(kafka.ConsumerConfig{
+			Brokers: s.deps.KafkaBrokers,
+			Group:   kafka.Topic(s.deps.TopicPrefix, c.group),
+			Topics:  []string{kafka.Topic(s.deps.TopicPrefix, c.topic)},
+			Handler: c.handler,
+			Logger:  s.deps.Logger,
 		})
+		if err != nil {
+			return err
+		}
+		s.consumers = append(s.consumers, consumer)
 	}
-	return workers
+	return nil
 }
+
+// CaughtUp returns nil once every consumer of Workers has processed what its
+// topic held when it started (a readiness check).
+func (s *Subgraph) CaughtUp(context.Context) error { return kafka.CaughtUp(s.consumers...) }

@@ -13,6 +13,7 @@ import (
 	"github.com/careslot/careslot/internal/auth"
 	"github.com/careslot/careslot/internal/countries"
 	"github.com/careslot/careslot/internal/gqlserver"
+	"github.com/careslot/careslot/internal/httpclient"
 	"github.com/careslot/careslot/subgraphs/patient/business"
 	"github.com/careslot/careslot/subgraphs/patient/graph"
 	"github.com/careslot/careslot/subgraphs/patient/store"
@@ -32,7 +33,8 @@ type Deps struct {
 	// "http://127.0.0.1:4005"); each answers GET <url>/internal/export for
 	// the patient whose bearer token it is given.
 	ExportSources map[string]string
-	// HTTPClient calls the export sources (default: a client with a timeout).
+	// HTTPClient calls the export sources (default: httpclient.New with the export timeout,
+	// carrying the request's trace).
 	HTTPClient *http.Client
 }
 
@@ -49,7 +51,7 @@ func New(_ context.Context, deps Deps) (*Subgraph, error) {
 	svc := business.New(store.New(deps.Pool), deps.Countries)
 	client := deps.HTTPClient
 	if client == nil {
-		client = &http.Client{Timeout: business.ExportTimeout}
+		client = httpclient.New(business.ExportTimeout)
 	}
 	sources := make(map[string]business.ExportSource, len(deps.ExportSources))
 	for name, url := range deps.ExportSources {

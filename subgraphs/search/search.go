@@ -16,7 +16,6 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/redis/go-redis/v9"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/careslot/careslot/internal/auth"
 	"github.com/careslot/careslot/internal/countries"
@@ -27,6 +26,7 @@ import (
 	"github.com/careslot/careslot/subgraphs/search/business"
 	"github.com/careslot/careslot/subgraphs/search/graph"
 	"github.com/careslot/careslot/subgraphs/search/store"
+	"github.com/careslot/careslot/subgraphs/search/store/embedded"
 )
 
 // Name is the service's name in configuration, routing and events.
@@ -65,6 +65,7 @@ type Subgraph struct {
 	started  time.Time
 	instance string
 	ready    chan struct{}
+	consumer *kafka.Consumer // nil without brokers
 }
 
 // New builds the subgraph on the configured backend and makes sure every
@@ -80,11 +81,11 @@ func New(ctx context.Context, deps Deps) (*Subgraph, error) {
 		deps.Now = time.Now
 	}
 	var (
-		idx      store.Index
-		embedded bool
+		idx       store.Index
+		inProcess bool
 	)
 	if deps.OpenSearchURL == "" {
-		idx, embedded = store.NewEmbedded(), true
+		idx, inProcess = embedded.New(), true
 	} else {
 		osIdx, err := store.NewOpenSearch(deps.OpenSearchURL, "")
 		if err != nil {
@@ -105,10 +106,14 @@ func New(ctx context.Context, deps Deps) (*Subgraph, error) {
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	host, _ := os.Hostname()
-	return &Subgraph{
-		Service: svc, resolver: &graph.Resolver{Service: svc}, deps: deps, embedded: embedded,
+	sg := &Subgraph{
+		Service: svc, resolver: &graph.Resolver{Service: svc}, deps: deps, embedded: inProcess,
 		started: deps.Now(), instance: host + "-" + hex.EncodeToString(b), ready: make(chan struct{}),
-	}, nil
+	}
+	if err := sg.newConsumer(); err != nil {
+		return nil, err
+	}
+	return sg, nil
 }
 
 // NewSchema returns the executable schema.
@@ -153,21 +158,39 @@ func (s *Subgraph) Rebuild(ctx context.Context, practitioners func(fn func([]eve
 }
 
 // Ready is closed once the event consumer has joined its group.
-func (s *Subgraph) Ready() <-chan struct{} { return s.ready }
+func (s *Subgraph) Ready() <-chan struct{} {
+	if s.consumer == nil {
+		return s.ready // never: nothing is consumed
+	}
+	return s.consumer.Ready()
+}
+
+// CaughtUp returns nil once the event consumer has processed what its topics
+// held when it started (a readiness check; nil without brokers).
+func (s *Subgraph) CaughtUp(context.Context) error {
+	if s.consumer == nil {
+		return nil
+	}
+	return kafka.CaughtUp(s.consumer)
+}
 
 // Workers are the background loops: one consumer of practitioner-events and
-// availability-events. An embedded index is per process, so each process
-// consumes every event in a consumer group of its own that starts a little
-// before the process did (the warm start covers what came earlier); with
-// OpenSearch the processes share the group "search".
+// availability-events.
 func (s *Subgraph) Workers() []func(context.Context) error {
+	if s.consumer == nil {
+		return nil
+	}
+	return []func(context.Context) error{s.consumer.Run}
+}
+
+// newConsumer makes the consumer of Workers. An embedded index is per
+// process, so each process consumes every event in a consumer group of its
+// own that starts a little before the process did (the warm start covers
+// what came earlier); with OpenSearch the processes share the group "search".
+func (s *Subgraph) newConsumer() error {
 	if len(s.deps.KafkaBrokers) == 0 {
 		return nil
 	}
-	return []func(context.Context) error{s.consume}
-}
-
-func (s *Subgraph) consume(ctx context.Context) error {
 	cfg := kafka.ConsumerConfig{
 		Brokers: s.deps.KafkaBrokers,
 		Group:   Name,
@@ -177,7 +200,7 @@ func (s *Subgraph) consume(ctx context.Context) error {
 	}
 	if s.embedded {
 		cfg.Group = Name + "-" + s.instance
-		cfg.ClientOpts = []kgo.Opt{kgo.ConsumeResetOffset(kgo.NewOffset().AfterMilli(s.started.Add(-replayMargin).UnixMilli()))}
+		cfg.StartAt = s.started.Add(-replayMargin)
 	}
 	if s.deps.Redis != nil && !s.embedded {
 		// A shared index dedupes by event id across processes; an embedded
@@ -188,12 +211,6 @@ func (s *Subgraph) consume(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	go func() {
-		select {
-		case <-c.Ready():
-			close(s.ready)
-		case <-ctx.Done():
-		}
-	}()
-	return c.Run(ctx)
+	s.consumer = c
+	return nil
 }

@@ -374,6 +374,10 @@ type model struct {
 	stored map[string][]byte
 	built  map[string]slots.Day
 	now    time.Time
+	// open, if set, shares the opening hours' days with other
+	// practitioners (a rebuild); hours is the key of this one's.
+	open  *openingCache
+	hours string
 }
 
 func newModel(ag *Agenda, busy map[string]occupied, stored map[string][]byte, now time.Time) *model {
@@ -382,7 +386,13 @@ func newModel(ag *Agenda, busy map[string]occupied, stored map[string][]byte, no
 
 // build computes date from the schedule (and remembers it).
 func (m *model) build(date string) (slots.Day, error) {
-	d, err := slots.BuildDay(m.sched, date, m.ag.Zone)
+	var d slots.Day
+	var err error
+	if m.open != nil {
+		d, err = m.open.build(m, date)
+	} else {
+		d, err = slots.BuildDay(m.sched, date, m.ag.Zone)
+	}
 	if err == nil {
 		m.built[date] = d
 	}

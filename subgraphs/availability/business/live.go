@@ -41,7 +41,7 @@ func (s *Service) WatchSlots(ctx context.Context, q SlotsQuery) (*SlotsWatch, er
 	if err := ValidateRange(q.From, q.To); err != nil {
 		return nil, err
 	}
-	sub, err := s.hub.Subscribe(ctx, s.st.Keys.Channel(q.PractitionerID), 1)
+	sub, err := s.st.SubscribeChanges(ctx, s.hub, q.PractitionerID)
 	if err != nil {
 		return nil, err
 	}

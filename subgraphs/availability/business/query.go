@@ -189,7 +189,7 @@ func (s *Service) NextSlots(ctx context.Context, pids []string) ([]*time.Time, e
 			continue
 		}
 		if t.Before(now) {
-			cc, err := s.st.Client().Get(ctx, s.st.Keys.Index(pids[i])).Result()
+			cc, err := s.st.Country(ctx, pids[i])
 			if err != nil {
 				return nil, err
 			}

@@ -91,9 +91,6 @@ func New(cfg Config) *Service {
 		log: cfg.Logger, now: cfg.Now, hub: cfg.Hub, cache: map[string]cachedAgenda{}}
 }
 
-// Store is the service's store.
-func (s *Service) Store() *store.Store { return s.st }
-
 // WindowDays is the number of stored days.
 func (s *Service) WindowDays() int { return s.window }
 
@@ -225,7 +222,10 @@ func nextSlot(ag *Agenda, now time.Time, day func(date string) (slots.Day, error
 	limit = min(limit, maxSearchDays)
 	req := slots.Request{Now: now, Online: true, NewPatient: true}
 	today := dateOf(now, ag.Zone)
-	const chunk = 7
+	// The days are searched in chunks that grow to a week: the soonest slot
+	// is usually within the first days, and slots.Open lists every slot of
+	// its range. The first chunk with a slot has the soonest one.
+	chunk := 1
 	days := map[string]slots.Day{}
 	get := func(date string) (slots.Day, error) {
 		if d, ok := days[date]; ok {
@@ -237,7 +237,7 @@ func nextSlot(ag *Agenda, now time.Time, day func(date string) (slots.Day, error
 		}
 		return d, err
 	}
-	for off := 0; off < limit; off += chunk {
+	for off := 0; off < limit; off, chunk = off+chunk, min(2*chunk, 7) {
 		first, last := today.add(off), today.add(min(off+chunk, limit)-1)
 		var list []slots.Day
 		for _, date := range dateRange(first.add(-1), last.add(1)) {

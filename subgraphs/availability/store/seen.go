@@ -20,7 +20,7 @@ import (
 // patient erased their account) is removed from its former person's hash.
 
 // Seen is a person's hash of appointments with a practitioner.
-func (k Keys) Seen(pid, person string) string { return k.Prefix + "seen:" + tag(pid) + ":" + person }
+func (k Keys) Seen(pid, person string) string { return k.Prefix + "seen:{" + pid + "}:" + person }
 
 // putSeen stores an appointment's entry unless the hash holds it at the same
 // or a newer version.

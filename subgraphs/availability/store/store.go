@@ -1,7 +1,10 @@
 // Package store is the availability read model in Redis: key layout, the
-// optimistic per-practitioner transaction writers use, and the one-round-trip
-// reads of the GraphQL edge. It holds bytes and strings; what they mean is the
-// business layer's.
+// optimistic per-practitioner transaction writers use, the one-round-trip
+// reads of the GraphQL edge, the rebuild's bulk writes, the maintenance
+// schedule and the change channel. Every Redis command, script and pipeline
+// of the service is here. It holds bytes and strings; what they mean is the
+// business layer's (one exception: the scripts read the version at the start
+// of a busy or gone entry, "version|…").
 //
 // Key layout (every key under the configured prefix; {pid} is written with
 // its braces, a Redis Cluster hash tag, so all of one practitioner's keys
@@ -23,74 +26,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/careslot/careslot/internal/livehub"
 )
-
-// Keys builds the key names under a prefix.
-type Keys struct{ Prefix string }
-
-func tag(pid string) string { return "{" + pid + "}" }
-
-// Index is the practitioner → country index.
-func (k Keys) Index(pid string) string { return k.Prefix + "pidx:" + tag(pid) }
-
-// Sched is the practitioner's snapshot.
-func (k Keys) Sched(cc, pid string) string { return k.Prefix + cc + ":sched:" + tag(pid) }
-
-// Busy is the hash of occupying appointments.
-func (k Keys) Busy(cc, pid string) string { return k.Prefix + cc + ":busy:" + tag(pid) }
-
-// Gone is the hash of appointments that no longer occupy (their last version).
-func (k Keys) Gone(cc, pid string) string { return k.Prefix + cc + ":gone:" + tag(pid) }
-
-// Day is one local day's bitmap.
-func (k Keys) Day(cc, pid, date string) string {
-	return k.Prefix + cc + ":avail:" + tag(pid) + ":" + date
-}
-
-// Next is the next available slot.
-func (k Keys) Next(cc, pid string) string { return k.Prefix + cc + ":next:" + tag(pid) }
-
-// Pending is the change notification not yet published.
-func (k Keys) Pending(cc, pid string) string { return k.Prefix + cc + ":pending:" + tag(pid) }
-
-// Due is the maintenance schedule.
-func (k Keys) Due() string { return k.Prefix + "avail:due" }
-
-// Channel is the pub/sub channel of a practitioner's changes.
-func (k Keys) Channel(pid string) string { return k.Prefix + "avail-changes:" + pid }
-
-// DueMember is a practitioner's member in the Due set.
-func DueMember(cc, pid string) string { return cc + "|" + pid }
-
-// ParseDueMember splits a Due member.
-func ParseDueMember(m string) (cc, pid string, ok bool) { return strings.Cut(m, "|") }
-
-// IsModelKey reports whether key (under the prefix) belongs to the read
-// model that Rebuild clears: everything above but the Gone hashes, which are
-// idempotency memory like the consumers' dedupe keys.
-func (k Keys) IsModelKey(key string) bool {
-	rest, ok := strings.CutPrefix(key, k.Prefix)
-	if !ok {
-		return false
-	}
-	if rest == "avail:due" || strings.HasPrefix(rest, "pidx:{") {
-		return true
-	}
-	_, kind, ok := strings.Cut(rest, ":")
-	if !ok {
-		return false
-	}
-	for _, p := range []string{"sched:{", "busy:{", "avail:{", "next:{", "pending:{"} {
-		if strings.HasPrefix(kind, p) {
-			return true
-		}
-	}
-	return false
-}
 
 // Store is the Redis read model.
 type Store struct {
@@ -103,9 +44,6 @@ type Store struct {
 func New(rdb redis.UniversalClient, prefix string) *Store {
 	return &Store{rdb: rdb, Keys: Keys{Prefix: prefix}}
 }
-
-// Client is the underlying client.
-func (s *Store) Client() redis.UniversalClient { return s.rdb }
 
 // State is what a writer reads of one practitioner.
 type State struct {
@@ -181,7 +119,7 @@ func (s *Store) Update(ctx context.Context, cc, pid string, dates func(*State) [
 			return err
 		}
 		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
-			s.QueueWrite(ctx, p, cc, pid, ch)
+			s.queueWrite(ctx, p, cc, pid, ch)
 			return nil
 		})
 		return err
@@ -222,8 +160,8 @@ func (s *Store) read(ctx context.Context, c redis.Cmdable, cc, pid string) (*Sta
 	return st, nil
 }
 
-// QueueWrite queues ch on p (without MULTI; Update wraps it in one).
-func (s *Store) QueueWrite(ctx context.Context, p redis.Pipeliner, cc, pid string, ch *Changes) {
+// queueWrite queues ch on p (without MULTI; Update wraps it in one).
+func (s *Store) queueWrite(ctx context.Context, p redis.Pipeliner, cc, pid string, ch *Changes) {
 	k := s.Keys
 	if ch.Sched != nil {
 		p.Set(ctx, k.Sched(cc, pid), ch.Sched, 0)
@@ -279,6 +217,17 @@ func (s *Store) DueBefore(ctx context.Context, t time.Time, n int64) ([]string, 
 	}).Result()
 }
 
+// DropDue removes a member from the schedule (one that does not parse).
+func (s *Store) DropDue(ctx context.Context, member string) error {
+	return s.rdb.ZRem(ctx, s.Keys.Due(), member).Err()
+}
+
+// Country reads a practitioner's country from the index (redis.Nil when the
+// practitioner is unknown).
+func (s *Store) Country(ctx context.Context, pid string) (string, error) {
+	return s.rdb.Get(ctx, s.Keys.Index(pid)).Result()
+}
+
 var clearPending = redis.NewScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`)
@@ -291,4 +240,10 @@ func (s *Store) ClearPending(ctx context.Context, cc, pid string, value []byte) 
 // Publish sends msg on the practitioner's pub/sub channel.
 func (s *Store) Publish(ctx context.Context, pid string, msg []byte) error {
 	return s.rdb.Publish(ctx, s.Keys.Channel(pid), msg).Err()
+}
+
+// SubscribeChanges subscribes, through hub, to the practitioner's channel,
+// keeping the latest message only (size 1).
+func (s *Store) SubscribeChanges(ctx context.Context, hub *livehub.Hub, pid string) (*livehub.Subscription, error) {
+	return hub.Subscribe(ctx, s.Keys.Channel(pid), 1)
 }

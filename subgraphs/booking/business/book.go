@@ -27,15 +27,40 @@ type BookInput struct {
 // bookRequest is a booking request once checked.
 type bookRequest struct {
 	in    BookInput
-	me    string // the calling account
+	me    string // the calling account: the idempotency key's subject
 	key   string // the idempotency key
 	note  string
 	start time.Time // UTC
 	hash  []byte    // the request's content, for the key
-	// atDesk marks a booking the practice makes for the patient (a desk
-	// booking): the online-only rules — the no-show restriction — do not
-	// apply to it. Online bookings (Book) leave it false.
-	atDesk bool
+	// op is the key's operation (opBook when empty, or opAcceptOffer). A
+	// desk booking (desk.go) is for patient (a desk patient, deskPatient
+	// true, or the account that claimed one) and decided with the desk's
+	// rules, none of the online-only ones (nor the no-show restriction:
+	// store.Booking.AtDesk); otherwise the booking is for me (or
+	// in.RelativeID).
+	op          string
+	desk        bool
+	patient     string
+	deskPatient bool
+	// offer, when set, is the earlier-slot offer the booking accepts (its
+	// hold is in.HoldID).
+	offer *store.OfferTaken
+}
+
+// operation is the idempotency key's operation.
+func (r bookRequest) operation() string {
+	if r.op == "" {
+		return opBook
+	}
+	return r.op
+}
+
+// patientID is the account (or desk patient) the booking is for.
+func (r bookRequest) patientID() string {
+	if r.patient == "" {
+		return r.me
+	}
+	return r.patient
 }
 
 // Book books a slot for the calling patient or one of their relatives. Every
@@ -91,7 +116,7 @@ func checkBooking(me string, in BookInput) (bookRequest, error) {
 		return bookRequest{}, apperr.Invalid("note", "must be at most %d characters", MaxNoteLength)
 	}
 	start := in.StartsAt.UTC()
-	return bookRequest{in: in, me: me, key: key, note: note, start: start,
+	return bookRequest{in: in, me: me, key: key, note: note, start: start, op: opBook,
 		hash: requestHash(opBook, in.PractitionerID, in.AppointmentTypeID, start.Format(time.RFC3339Nano), in.HoldID, in.RelativeID, note),
 	}, nil
 }
@@ -104,10 +129,14 @@ func (s *Service) book(ctx context.Context, req bookRequest) (store.Appointment,
 		return store.Appointment{}, err
 	}
 	if r.HasKey {
-		a, err := storedAnswer(r.Key, opBook, req.hash)
+		a, err := storedAnswer(r.Key, req.operation(), req.hash)
 		return a.Appointment, err
 	}
-	b, err := decideBooking(req, p, r, now, s.dayLimit(p.country, now))
+	limit := s.dayLimit(p.country, now)
+	if req.desk {
+		limit = store.DayLimit{Uncounted: true}
+	}
+	b, err := decideBooking(req, p, r, now, limit)
 	if err != nil {
 		return store.Appointment{}, err
 	}
@@ -126,7 +155,7 @@ const maxScheduleReads = 4
 func (s *Service) readForBooking(ctx context.Context, req bookRequest, now time.Time) (store.BookRead, *plan, error) {
 	in := req.in
 	pid := canonicalID(in.PractitionerID)
-	person, relative := canonicalID(req.me), ""
+	person, relative := canonicalID(req.patientID()), ""
 	if in.RelativeID != "" {
 		relative = canonicalID(in.RelativeID)
 		person = relative
@@ -134,7 +163,7 @@ func (s *Service) readForBooking(ctx context.Context, req bookRequest, now time.
 	pr := s.plans.get(pid)
 	for attempt := 0; ; attempt++ {
 		q := store.BookReadQuery{Subject: req.me, Key: req.key, PractitionerID: pid, KnownVersion: knownVersion(pr),
-			PersonID: person, Start: req.start, Now: now, PatientID: req.me, RelativeID: relative, RelativeOf: in.RelativeID,
+			PersonID: person, Start: req.start, Now: now, PatientID: canonicalID(req.patientID()), RelativeID: relative, RelativeOf: in.RelativeID,
 			HoldID: in.HoldID}
 		var (
 			p       *plan
@@ -186,9 +215,18 @@ func (s *Service) commitBooking(ctx context.Context, req bookRequest, p *plan, b
 		if errors.Is(err, store.ErrKeyTaken) {
 			// Another request committed this key first (the insert waited
 			// for it): its answer, or INVALID_INPUT for another request.
-			got, found, err := s.replay(ctx, req.me, req.key, opBook, req.hash)
+			got, found, err := s.replay(ctx, req.me, req.key, req.operation(), req.hash)
 			if err == nil && !found {
 				err = fmt.Errorf("booking: idempotency key %q vanished", req.key)
+			}
+			return got.Appointment, err
+		}
+		if errors.Is(err, store.ErrOfferTaken) {
+			// Another accept took the offer first: its answer for this very
+			// request (same key), else the offer is gone.
+			got, found, err := s.replay(ctx, req.me, req.key, req.op, req.hash)
+			if err == nil && !found {
+				err = offerUnavailable()
 			}
 			return got.Appointment, err
 		}
@@ -206,7 +244,7 @@ func (s *Service) commitBooking(ctx context.Context, req bookRequest, p *plan, b
 		}
 		switch {
 		case why.HasKey:
-			got, err := storedAnswer(why.Key, opBook, req.hash)
+			got, err := storedAnswer(why.Key, req.operation(), req.hash)
 			return got.Appointment, err
 		case why.Restriction != nil:
 			// A restriction committed between the read and the booking.

@@ -65,6 +65,11 @@ func (s *Service) Cancel(ctx context.Context, in CancelInput) (store.Appointment
 		if out, err = tx.Cancel(ctx, a.Country, a.ID, by, reason, now); err != nil {
 			return err
 		}
+		// The freed slot goes to a waiting patient first, its offer written
+		// before the cancellation: nobody sees it open in between.
+		if err := s.offerFreed(ctx, tx, out, now); err != nil {
+			return err
+		}
 		return s.emit(ctx, tx, eventdata.AppointmentCancelled, out, nil)
 	})
 	if err != nil {

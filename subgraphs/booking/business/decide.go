@@ -55,6 +55,13 @@ func blockedRange(p *plan, start time.Time) slots.Interval { return slots.Blocke
 // reason for anything else, marked as the replica's when the practice's
 // snapshot decided it (readthrough.go).
 func decideStart(p *plan, start time.Time, now time.Time, newPatient bool, dates []string, ranges [][2]time.Time) (decision, error) {
+	return decideStartFor(p, start, slots.Request{Now: now, NewPatient: newPatient, Online: true}, dates, ranges)
+}
+
+// decideStartFor is decideStart in the context req: a patient's online
+// request, or the desk's (deskRequest), which the online-only rules do not
+// bind.
+func decideStartFor(p *plan, start time.Time, req slots.Request, dates []string, ranges [][2]time.Time) (decision, error) {
 	br := slots.BlockedRange(start, p.typ)
 	sched := slots.Schedule{Rules: p.rules, Absences: p.absences}
 	for _, r := range ranges {
@@ -68,7 +75,6 @@ func decideStart(p *plan, start time.Time, now time.Time, newPatient bool, dates
 		}
 		days = append(days, d)
 	}
-	req := slots.Request{Now: now, NewPatient: newPatient, Online: true}
 	if r := slots.CheckWithSchedule(sched, days, p.rules, p.typ, start, req); r != "" {
 		if snapshotDecides(r) {
 			return decision{}, byReplica(refusal(r), p.practitionerID, p.version)
@@ -92,10 +98,10 @@ func decideStart(p *plan, start time.Time, now time.Time, newPatient bool, dates
 // answer its key remembers say the same, counted against limit, and the end
 // of the hold it replaces.
 func decideBooking(req bookRequest, p *plan, r store.BookRead, now time.Time, limit store.DayLimit) (store.Booking, error) {
-	if r.Restriction != nil && !req.atDesk {
+	if r.Restriction != nil && !req.desk {
 		return store.Booking{}, restricted(*r.Restriction)
 	}
-	person, relative := canonicalID(req.me), ""
+	person, relative := canonicalID(req.patientID()), ""
 	if req.in.RelativeID != "" {
 		if !r.IsRelative {
 			return store.Booking{}, apperr.Invalid("relativeId", "is not one of your relatives")
@@ -110,21 +116,29 @@ func decideBooking(req bookRequest, p *plan, r store.BookRead, now time.Time, li
 			return store.Booking{}, err
 		}
 	}
+	if req.offer != nil && replaced == nil {
+		// An offer is its hold: once that ended, there is nothing to accept.
+		return store.Booking{}, offerUnavailable()
+	}
 	dates, _, _, err := blockedWindow(p, req.start)
 	if err != nil {
 		return store.Booking{}, err
 	}
-	d, err := decideStart(p, req.start, now, !r.Seen, dates, r.Blocked)
+	rules := slots.Request{Now: now, NewPatient: !r.Seen, Online: true}
+	if req.desk {
+		rules = deskRequest(now)
+	}
+	d, err := decideStartFor(p, req.start, rules, dates, r.Blocked)
 	if err != nil {
 		return store.Booking{}, err
 	}
 	a := store.Appointment{
-		Country: p.country, ID: uid.New(), PractitionerID: p.practitionerID, PatientID: canonicalID(req.me), RelativeID: relative,
+		Country: p.country, ID: uid.New(), PractitionerID: p.practitionerID, PatientID: canonicalID(req.patientID()), RelativeID: relative,
 		PersonID: person, AppointmentTypeID: canonicalID(p.typ.ID), LocationID: canonicalID(d.locationID),
 		Status: store.StatusConfirmed, StartsAt: req.start, EndsAt: req.start.Add(p.typ.Duration),
 		BlockedFrom: d.blocked.Start.UTC(), BlockedUntil: d.blocked.End.UTC(), IdempotencyKey: req.key, Note: req.note,
 		Version: 1, CreatedAt: time.Now().UTC().Truncate(time.Microsecond),
-		PatientName: r.PatientName, PatientPhone: r.PatientPhone,
+		PatientName: r.PatientName, PatientPhone: r.PatientPhone, DeskPatient: req.deskPatient,
 	}
 	resp, err := json.Marshal(answer{Appointment: a})
 	if err != nil {
@@ -134,9 +148,9 @@ func decideBooking(req bookRequest, p *plan, r store.BookRead, now time.Time, li
 	if err != nil {
 		return store.Booking{}, err
 	}
-	return store.Booking{Appointment: a, Limit: limit, Topic: events.BookingEvents, Event: ev, Replaces: replaced,
-		Key:    store.NewKey{Subject: req.me, Key: req.key, Operation: opBook, RequestHash: req.hash, Response: resp},
-		AtDesk: req.atDesk, Now: now}, nil
+	return store.Booking{Appointment: a, Limit: limit, Topic: events.BookingEvents, Event: ev, Replaces: replaced, Offer: req.offer,
+		Key:    store.NewKey{Subject: req.me, Key: req.key, Operation: req.operation(), RequestHash: req.hash, Response: resp},
+		AtDesk: req.desk, Now: now}, nil
 }
 
 // replacedHold checks the hold a booking names against its row as read: the

@@ -15,7 +15,7 @@ import (
 
 // TestRestrictionIsOnlineOnly: the booking decision refuses an online
 // booking of a restricted account (BOOKING_RESTRICTED with extensions.until)
-// and lets a desk booking (bookRequest.atDesk, the hook desk bookings set)
+// and lets a desk booking (bookRequest.desk, set by bookAtDesk)
 // through, which the store then writes without the restriction check
 // (store.Booking.AtDesk).
 func TestRestrictionIsOnlineOnly(t *testing.T) {
@@ -49,7 +49,7 @@ func TestRestrictionIsOnlineOnly(t *testing.T) {
 	if e, ok := apperr.As(err); !ok || e.Code != apperr.BookingRestricted || e.Extensions["until"] != until.UTC().Format(time.RFC3339Nano) {
 		t.Fatalf("online: %v", err)
 	}
-	req.atDesk = true
+	req.desk = true
 	b, err := decideBooking(req, p, read, now, store.DayLimit{Max: 4})
 	if err != nil || !b.AtDesk || b.Appointment.StartsAt != req.start {
 		t.Fatalf("at the desk: %+v, %v", b, err)

@@ -141,6 +141,17 @@ func (s *Service) ReleaseHold(ctx context.Context, holdID string) (store.Appoint
 		if out, err = tx.EndHold(ctx, h.Country, h.ID, now); err != nil {
 			return err
 		}
+		// Releasing an earlier-slot offer's hold declines the offer: the slot
+		// passes on (offer.go) before its HoldReleased is written.
+		declined, err := tx.DecideOffer(ctx, h.ID, store.OfferDeclined, now)
+		if err != nil {
+			return err
+		}
+		if declined {
+			if err := s.offerFreed(ctx, tx, out, now); err != nil {
+				return err
+			}
+		}
 		return s.emit(ctx, tx, eventdata.HoldReleased, out, nil)
 	})
 	return out, err

@@ -18,8 +18,9 @@ import (
 // answer; another request under the same key is INVALID_INPUT.
 
 const (
-	opBook       = "book"
-	opReschedule = "reschedule"
+	opBook        = "book"
+	opReschedule  = "reschedule"
+	opAcceptOffer = "accept-offer"
 )
 
 // answer is what an idempotency key remembers.

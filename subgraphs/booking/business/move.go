@@ -8,6 +8,7 @@ import (
 	"github.com/careslot/careslot/internal/apperr"
 	"github.com/careslot/careslot/internal/auth"
 	"github.com/careslot/careslot/internal/eventdata"
+	"github.com/careslot/careslot/internal/slots"
 	"github.com/careslot/careslot/subgraphs/booking/store"
 )
 
@@ -32,10 +33,21 @@ type Moved struct {
 // The appointment keeps its id; one AppointmentRescheduled carries the new
 // times and the previous slot. The country's cancellation cut-off applies
 // (moving frees the old slot, as a cancellation would).
+//
+// The practitioner, or a secretary acting for them, may move any
+// appointment of the practice (ADR 21): with the desk's rules (desk.go: not
+// the online-only ones) and no cut-off; their keys are their own.
 func (s *Service) Reschedule(ctx context.Context, in RescheduleInput) (Moved, error) {
-	me, err := auth.PatientAccount(ctx)
+	caller, err := auth.RequireRole(ctx)
 	if err != nil {
 		return Moved{}, err
+	}
+	staff := caller.Role != auth.RolePatient
+	me := caller.Account
+	if !staff {
+		if me, err = auth.PatientAccount(ctx); err != nil {
+			return Moved{}, err
+		}
 	}
 	if err := ids(field{"appointmentId", in.AppointmentID}); err != nil {
 		return Moved{}, err
@@ -47,16 +59,22 @@ func (s *Service) Reschedule(ctx context.Context, in RescheduleInput) (Moved, er
 	start := in.StartsAt.UTC()
 	hash := requestHash(opReschedule, in.AppointmentID, start.Format(time.RFC3339Nano))
 	return onceMoreIfConnectionLost(s, func() (Moved, error) {
-		return withFreshPractice(ctx, s, func() (Moved, error) { return s.reschedule(ctx, me, in, key, start, hash) })
+		return withFreshPractice(ctx, s, func() (Moved, error) { return s.reschedule(ctx, caller, staff, me, in, key, start, hash) })
 	})
 }
 
 // reschedule is Reschedule once its input is checked.
-func (s *Service) reschedule(ctx context.Context, me string, in RescheduleInput, key string, start time.Time, hash []byte) (Moved, error) {
+func (s *Service) reschedule(ctx context.Context, caller auth.Principal, staff bool, me string, in RescheduleInput, key string, start time.Time, hash []byte) (Moved, error) {
 	if a, ok, err := s.replay(ctx, me, key, opReschedule, hash); ok || err != nil {
 		return moved(a), err
 	}
-	cur, err := s.own(ctx, me, in.AppointmentID)
+	var cur store.Appointment
+	var err error
+	if staff {
+		cur, err = s.ofPractice(ctx, caller, in.AppointmentID)
+	} else {
+		cur, err = s.own(ctx, me, in.AppointmentID)
+	}
 	if err != nil {
 		return Moved{}, err
 	}
@@ -81,30 +99,8 @@ func (s *Service) reschedule(ctx context.Context, me string, in RescheduleInput,
 			return &apperr.Error{Code: apperr.InvalidInput, Field: "appointmentId", Reason: "NOT_CONFIRMED",
 				Message: "only a confirmed appointment can be moved"}
 		}
-		now := s.now()
-		if err := s.cancellationOpen(old, now); err != nil {
-			return err
-		}
-		if err := s.expireOverlapping(ctx, tx, p, start, now); err != nil {
-			return err
-		}
-		seen, err := tx.SeenBefore(ctx, p.country, p.practitionerID, old.PersonID, start, old.ID)
+		a, err := s.moveInTx(ctx, tx, p, old, start, s.now(), staff)
 		if err != nil {
-			return err
-		}
-		d, err := s.decideInTx(ctx, tx, p, start, now, !seen, old.ID)
-		if err != nil {
-			return err
-		}
-		next := old
-		next.StartsAt, next.EndsAt = start, start.Add(p.typ.Duration)
-		next.BlockedFrom, next.BlockedUntil = d.blocked.Start, d.blocked.End
-		a, err := tx.Move(ctx, next, now)
-		if err != nil {
-			return conflict(err)
-		}
-		prev := &eventdata.Slot{StartsAt: old.StartsAt, EndsAt: old.EndsAt, BlockedFrom: old.BlockedFrom, BlockedUntil: old.BlockedUntil}
-		if err := s.emit(ctx, tx, eventdata.AppointmentRescheduled, a, prev); err != nil {
 			return err
 		}
 		out = Moved{Appointment: a, Previous: old}
@@ -120,12 +116,76 @@ func (s *Service) reschedule(ctx context.Context, me string, in RescheduleInput,
 	return out, nil
 }
 
+// moveInTx moves old (confirmed, locked by tx) to start at now: the
+// country's cut-off applies to a patient (moving frees the old slot, as a cancellation
+// would), due holds in the way are expired, the start is decided
+// (decideStart; the appointment itself does not count) and the update is
+// what finally decides a race: the constraints. The slot it leaves is
+// offered to a waiting patient (offer.go) before AppointmentRescheduled is
+// written, so that nobody sees it open in between.
+//
+// staff is a move by the practice (ADR 21): no cut-off, and the desk's rules
+// (deskRequest) rather than the online ones.
+func (s *Service) moveInTx(ctx context.Context, tx *store.Tx, p *plan, old store.Appointment, start, now time.Time, staff bool) (store.Appointment, error) {
+	if !staff {
+		if err := s.cancellationOpen(old, now); err != nil {
+			return store.Appointment{}, err
+		}
+	}
+	if err := s.expireOverlapping(ctx, tx, p, start, now); err != nil {
+		return store.Appointment{}, err
+	}
+	rules := deskRequest(now)
+	if !staff {
+		seen, err := tx.SeenBefore(ctx, p.country, p.practitionerID, old.PersonID, start, old.ID)
+		if err != nil {
+			return store.Appointment{}, err
+		}
+		rules = slots.Request{Now: now, NewPatient: !seen, Online: true}
+	}
+	d, err := s.decideInTx(ctx, tx, p, start, rules, old.ID)
+	if err != nil {
+		return store.Appointment{}, err
+	}
+	next := old
+	next.StartsAt, next.EndsAt = start, start.Add(p.typ.Duration)
+	next.BlockedFrom, next.BlockedUntil = d.blocked.Start, d.blocked.End
+	a, err := tx.Move(ctx, next, now)
+	if err != nil {
+		return store.Appointment{}, conflict(err)
+	}
+	if err := s.offerFreed(ctx, tx, old, now); err != nil {
+		return store.Appointment{}, err
+	}
+	prev := &eventdata.Slot{StartsAt: old.StartsAt, EndsAt: old.EndsAt, BlockedFrom: old.BlockedFrom, BlockedUntil: old.BlockedUntil}
+	if err := s.emit(ctx, tx, eventdata.AppointmentRescheduled, a, prev); err != nil {
+		return store.Appointment{}, err
+	}
+	return a, nil
+}
+
 func moved(a answer) Moved {
 	m := Moved{Appointment: a.Appointment}
 	if a.Previous != nil {
 		m.Previous = *a.Previous
 	}
 	return m
+}
+
+// ofPractice reads an appointment (not a hold) of a practice the caller
+// acts for: NOT_FOUND otherwise.
+func (s *Service) ofPractice(ctx context.Context, caller auth.Principal, id string) (store.Appointment, error) {
+	rows, err := s.store.ByIDs(ctx, []string{id})
+	if err != nil {
+		return store.Appointment{}, err
+	}
+	if len(rows) == 0 {
+		return store.Appointment{}, apperr.NotFoundf("appointment %q not found", id)
+	}
+	if by, ok := side(caller, rows[0]); !ok || by != cancelledByPractitioner {
+		return store.Appointment{}, apperr.NotFoundf("appointment %q not found", id)
+	}
+	return rows[0], nil
 }
 
 // own reads the caller's appointment (not a hold): NOT_FOUND otherwise.
@@ -140,11 +200,13 @@ func (s *Service) own(ctx context.Context, me, id string) (store.Appointment, er
 	return rows[0], nil
 }
 
-// decideInTx decides start (decideStart) at now against the practitioner's
-// confirmed appointments and live holds as this transaction sees them
-// (excludeID, the appointment being moved, does not count). The update that
-// follows is what finally decides a race: the constraint.
-func (s *Service) decideInTx(ctx context.Context, tx *store.Tx, p *plan, start time.Time, now time.Time, newPatient bool, excludeID string) (decision, error) {
+// decideInTx decides start (decideStartFor) in the context rules against
+// the practitioner's confirmed appointments and live holds as this
+// transaction sees them at rules.Now (excludeID, the appointment being
+// moved, does not count). The update that follows is what finally decides
+// a race: the constraint.
+func (s *Service) decideInTx(ctx context.Context, tx *store.Tx, p *plan, start time.Time, rules slots.Request, excludeID string) (decision, error) {
+	now := rules.Now
 	dates, from, to, err := blockedWindow(p, start)
 	if err != nil {
 		return decision{}, err
@@ -155,5 +217,5 @@ func (s *Service) decideInTx(ctx context.Context, tx *store.Tx, p *plan, start t
 			return decision{}, err
 		}
 	}
-	return decideStart(p, start, now, newPatient, dates, ranges)
+	return decideStartFor(p, start, rules, dates, ranges)
 }

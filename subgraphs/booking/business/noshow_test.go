@@ -267,3 +267,106 @@ func TestNoShowLimitUnderRace(t *testing.T) {
 	t.Logf("%d booked before the restriction, %d refused", len(booked), codes[apperr.BookingRestricted])
 	e.checkInvariants()
 }
+
+// TestRestrictedPatientCannotAcceptAnOffer: accepting an earlier-slot offer
+// is an online booking. A patient restricted after their offers were made
+// gets BOOKING_RESTRICTED (with until) whether accepting would move their
+// appointment or book the slot, and nothing changes: the appointment stays,
+// the offers stay on offer, the key stays unused. While restricted they are
+// passed over when a slot frees. Once the practice lifts the restriction,
+// the next freed slot is offered to them and accepting it (with the key
+// refused before) moves their appointment.
+func TestRestrictedPatientCannotAcceptAnOffer(t *testing.T) {
+	t.Parallel()
+	e := newEnvWith(t, business.Options{}, func(c *countries.Catalog) {
+		moreBookingsPerDay(c)
+		fr, _ := c.Get("fr")
+		fr.OfferWindowMinutes = 120 // the offers outlive the no-shows marked below
+	}, 0)
+	doc := e.addPractitioner()
+	pat, x := e.addPatient("Absent"), e.addPatient("Xavier")
+	var missed []store.Appointment
+	for _, hh := range []int{8, 9, 10} {
+		missed = append(missed, e.mustBook(pat, doc, typeA, monday(hh, 0)))
+	}
+	cur := e.mustBook(pat, doc, typeA, friday(15, 0))
+	e.clock.Advance(monday(9, 5).Sub(e.clock.Now()))
+	for _, a := range missed[:2] {
+		if _, err := e.svc.MarkNoShow(asPractitioner(doc), a.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.join(pat, doc, typeA, business.JoinWaitlistInput{CurrentAppointmentID: cur.ID, LatestDate: time.Date(2030, 6, 7, 0, 0, 0, 0, time.UTC)})
+	e.join(pat, doc, typeB, business.JoinWaitlistInput{})
+	free := func(hh int) {
+		a := e.mustBook(x, doc, typeA, tuesday(hh, 0))
+		e.cancel(x, a.ID)
+	}
+	offers := func() []*store.Offer {
+		items, err := e.svc.Waitlist(asPatient(pat), pat)
+		if err != nil || len(items) != 2 {
+			t.Fatalf("waiting entries: %+v, %v", items, err)
+		}
+		return []*store.Offer{items[0].Offer, items[1].Offer}
+	}
+	free(10) // to the entry with the appointment (a move)
+	free(11) // to the other (a booking)
+	o := offers()
+	if o[0] == nil || !o[0].Hold.StartsAt.Equal(tuesday(10, 0)) || o[1] == nil || !o[1].Hold.StartsAt.Equal(tuesday(11, 0)) {
+		t.Fatalf("offers: %+v", o)
+	}
+
+	e.clock.Advance(monday(10, 5).Sub(e.clock.Now()))
+	if _, err := e.svc.MarkNoShow(asPractitioner(doc), missed[2].ID); err != nil {
+		t.Fatal(err)
+	}
+	var until time.Time
+	if err := e.pool.QueryRow(context.Background(), `SELECT until FROM booking_restrictions
+		WHERE patient_id = $1 AND practitioner_id = $2 AND lifted_at IS NULL`, pat, doc).Scan(&until); err != nil {
+		t.Fatalf("no restriction after the third no-show: %v", err)
+	}
+	confirmed := e.count(`SELECT count(*) FROM appointments WHERE patient_id = $1 AND status = 'CONFIRMED'`, pat)
+	_, err := e.svc.AcceptSlotOffer(asPatient(pat), o[0].ID, "accept")
+	wantRestricted(t, err, until)
+	_, err = e.svc.AcceptSlotOffer(asPatient(pat), o[1].ID, "accept-book")
+	wantRestricted(t, err, until)
+	if n := e.count(`SELECT count(*) FROM appointments WHERE id = $1 AND starts_at = $2 AND status = 'CONFIRMED'`, cur.ID, friday(15, 0)); n != 1 {
+		t.Fatal("a refused accept moved the appointment")
+	}
+	if n := e.count(`SELECT count(*) FROM appointments WHERE patient_id = $1 AND status = 'CONFIRMED'`, pat); n != confirmed {
+		t.Fatalf("a refused accept booked: %d confirmed, was %d", n, confirmed)
+	}
+	if n := e.count(`SELECT count(*) FROM waitlist_offers o JOIN appointments h ON h.id = o.id
+		WHERE o.id = ANY($1::uuid[]) AND o.status = 'OFFERED' AND h.status = 'HELD'`, []string{o[0].ID, o[1].ID}); n != 2 {
+		t.Fatalf("%d offers still on offer, want 2", n)
+	}
+	if n := e.count(`SELECT count(*) FROM idempotency_keys WHERE subject = $1 AND key IN ('accept', 'accept-book')`, pat); n != 0 {
+		t.Fatal("a refused accept used its key")
+	}
+
+	// Restricted, the patient is passed over: their declined offers and a
+	// slot freed meanwhile go to nobody (nobody else waits).
+	for _, of := range o {
+		if _, err := e.svc.DeclineSlotOffer(asPatient(pat), of.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	free(12)
+	if n := e.occupying(doc, tuesday(12, 0)); n != 0 {
+		t.Fatal("a slot freed was offered to a restricted patient")
+	}
+
+	if lifted, err := e.svc.LiftRestriction(asSecretary(doc), doc, pat); err != nil || !lifted {
+		t.Fatalf("lift: %v, %v", lifted, err)
+	}
+	free(13)
+	o = offers()
+	if o[0] == nil || !o[0].Hold.StartsAt.Equal(tuesday(13, 0)) {
+		t.Fatalf("no offer after the lift: %+v", o[0])
+	}
+	m, err := e.svc.AcceptSlotOffer(asPatient(pat), o[0].ID, "accept")
+	if err != nil || m.Appointment.ID != cur.ID || !m.Appointment.StartsAt.Equal(tuesday(13, 0)) {
+		t.Fatalf("accept after the lift: %+v, %v", m.Appointment, err)
+	}
+	e.checkInvariants()
+}

@@ -27,6 +27,10 @@ func slotTaken() error {
 		Message: "this slot is no longer available"}
 }
 
+func offerUnavailable() error {
+	return apperr.E(apperr.OfferUnavailable, "this offer is no longer available: it was accepted, declined or has expired")
+}
+
 // ReasonPatientOverlap is the reason of SLOT_UNAVAILABLE when the person
 // attending already has a confirmed appointment at that time.
 const ReasonPatientOverlap = "PATIENT_OVERLAP"

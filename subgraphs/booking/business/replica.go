@@ -2,6 +2,8 @@ package business
 
 import (
 	"context"
+	"encoding/json"
+	"reflect"
 	"strings"
 
 	"github.com/careslot/careslot/internal/eventdata"
@@ -33,16 +35,47 @@ func (s *Service) ApplyPractitionerEvent(ctx context.Context, ev events.Envelope
 		s.log.ErrorContext(ctx, "skipping malformed practitioner event", "event_id", ev.ID, "type", ev.Type, "err", err)
 		return nil
 	}
-	_, err := s.store.PutSchedule(ctx, store.Schedule{PractitionerID: p.ID, Country: p.Country, Version: p.Version, Snapshot: ev.Data})
-	return err
+	applied, waiting, before, err := s.store.PutScheduleSeeingWaitlist(ctx, store.Schedule{PractitionerID: p.ID, Country: p.Country,
+		Version: p.Version, Snapshot: ev.Data})
+	if err != nil || !applied || !waiting || !mayOpenSlots(before, p) {
+		return err
+	}
+	// New hours (or types, or an absence gone) may open slots that waiting
+	// patients are to be offered first. A failure here must not hold the
+	// replica back: it is logged.
+	if n, err := s.OfferOpenSlots(ctx, p.ID); err != nil {
+		s.log.WarnContext(ctx, "offering opened slots to waiting patients", "practitioner_id", p.ID, "err", err)
+	} else if n > 0 {
+		s.log.InfoContext(ctx, "opened slots offered to waiting patients", "practitioner_id", p.ID, "offers", n)
+	}
+	return nil
+}
+
+// mayOpenSlots reports whether practice p, replacing the snapshot before
+// (nil: none), changed what can open slots: its opening hours, absences or
+// appointment types (a profile edit opens none).
+func mayOpenSlots(before []byte, p eventdata.Practitioner) bool {
+	var old eventdata.Practitioner
+	if before == nil || json.Unmarshal(before, &old) != nil {
+		return true
+	}
+	return !reflect.DeepEqual(old.OpeningHours, p.OpeningHours) || !reflect.DeepEqual(old.Absences, p.Absences) ||
+		!reflect.DeepEqual(old.AppointmentTypes, p.AppointmentTypes) || old.AcceptsNewPatients != p.AcceptsNewPatients
 }
 
 // ApplyPatientEvent keeps the patient replica (names for the agenda,
 // relatives to check bookings against): a newer version replaces it; an
-// erasure anonymises the patient for good and removes their notes.
+// erasure anonymises the patient for good and removes their notes. Desk
+// patients are kept beside the accounts, and a claim moves a desk patient's
+// appointments to the account (desk.go).
 func (s *Service) ApplyPatientEvent(ctx context.Context, ev events.Envelope) error {
-	if !strings.HasPrefix(ev.Type, "careslot.patient.") {
+	switch {
+	case !strings.HasPrefix(ev.Type, "careslot.patient."):
 		return nil
+	case ev.Type == eventdata.DeskPatientRecorded:
+		return s.applyDeskPatient(ctx, ev)
+	case ev.Type == eventdata.DeskPatientClaimed:
+		return s.applyDeskClaim(ctx, ev)
 	}
 	var p eventdata.Patient
 	if len(ev.Data) > 0 {
@@ -76,25 +109,40 @@ func (s *Service) ApplyPatientEvent(ctx context.Context, ev events.Envelope) err
 }
 
 // ErasePatient carries out a patient's erasure in one transaction, with its
-// events in the outbox: their live holds end (HoldReleased) and their future
+// events in the outbox: their waitlist entries go; their live holds end
+// (HoldReleased) and their future
 // appointments, their relatives' included, are cancelled with reason
 // PATIENT_ERASED (AppointmentCancelled), so availability frees the slots and
-// notification tells each practice; every row the account booked, past ones
+// notification tells each practice (each slot freed is first offered to a
+// waiting patient: offer.go); every row the account booked, past ones
 // included, stays for the practice's records anonymised
 // (AppointmentAnonymised). Replays find nothing left to change.
 func (s *Service) ErasePatient(ctx context.Context, id string, version int64, erasedRelatives []string) error {
 	id = canonicalID(id)
 	return s.store.InTx(ctx, func(tx *store.Tx) error {
-		e, err := tx.ErasePatient(ctx, id, version, erasedRelatives, eventdata.ReasonPatientErased, s.now())
+		// The account's waitlist goes (its offers' holds end below).
+		if err := tx.DeleteWaitlistOf(ctx, id); err != nil {
+			return err
+		}
+		now := s.now()
+		e, err := tx.ErasePatient(ctx, id, version, erasedRelatives, eventdata.ReasonPatientErased, now)
 		if err != nil {
 			return err
 		}
+		// Each slot freed goes to a waiting patient first, its offer written
+		// before the event that freed it.
 		for _, h := range e.Released {
+			if err := s.offerFreed(ctx, tx, h, now); err != nil {
+				return err
+			}
 			if err := s.emit(ctx, tx, eventdata.HoldReleased, h, nil); err != nil {
 				return err
 			}
 		}
 		for _, a := range e.Cancelled {
+			if err := s.offerFreed(ctx, tx, a, now); err != nil {
+				return err
+			}
 			if err := s.emit(ctx, tx, eventdata.AppointmentCancelled, a, nil); err != nil {
 				return err
 			}

@@ -16,8 +16,9 @@ import (
 // its period (its own policy, carried in its snapshot, or its country's),
 // markNoShow restricts the account with the practice (noshow.go); online
 // holds and bookings of a restricted account are then BOOKING_RESTRICTED
-// until the restriction ends or the practice lifts it. Desk bookings are not
-// restricted (bookRequest.atDesk).
+// until the restriction ends or the practice lifts it, and so is accepting
+// an earlier-slot offer (acceptoffer.go). Desk bookings are not restricted
+// (bookRequest.desk).
 
 // ReasonNoShows is the reason of BOOKING_RESTRICTED.
 const ReasonNoShows = "NO_SHOWS"

@@ -15,6 +15,7 @@ import (
 	"github.com/careslot/careslot/internal/auth"
 	"github.com/careslot/careslot/internal/eventdata"
 	"github.com/careslot/careslot/internal/events"
+	"github.com/careslot/careslot/internal/slots"
 	"github.com/careslot/careslot/internal/uid"
 	"github.com/careslot/careslot/subgraphs/booking/store"
 )
@@ -165,7 +166,7 @@ func seriesStarts(p *plan, first time.Time, every, count int) []time.Time {
 func decideSeries(req seriesRequest, p *plan, r store.BookRead, starts []time.Time, blocked [][2]time.Time,
 	now time.Time, limit store.DayLimit) (store.SeriesBooking, error) {
 	in := req.first.in
-	if r.Restriction != nil && !req.first.atDesk {
+	if r.Restriction != nil && !req.first.desk {
 		return store.SeriesBooking{}, restricted(*r.Restriction)
 	}
 	person, relative := canonicalID(req.first.me), ""
@@ -219,7 +220,7 @@ func decideSeries(req seriesRequest, p *plan, r store.BookRead, starts []time.Ti
 		return store.SeriesBooking{}, err
 	}
 	return store.SeriesBooking{Series: se, Sessions: sessions, Limit: limit, Topic: events.BookingEvents,
-		Events: append(evs, ev), AtDesk: req.first.atDesk, Now: now,
+		Events: append(evs, ev), AtDesk: req.first.desk, Now: now,
 		Key: store.NewKey{Subject: req.first.me, Key: req.first.key, Operation: opBookSeries, RequestHash: req.first.hash, Response: resp},
 	}, nil
 }
@@ -349,8 +350,9 @@ type CancelSeriesInput struct {
 // confirmed, in one transaction (one AppointmentCancelled each), with a
 // reason: the patient who booked it until the country's cut-off before that
 // session (CANCELLATION_CLOSED after), the practitioner or a secretary
-// acting for them at any time. It returns the sessions from that one on, as
-// they are now; cancelling again changes nothing.
+// acting for them at any time. Each slot it frees is offered to a waiting
+// patient (offerFreed) in the same transaction. It returns the sessions from
+// that one on, as they are now; cancelling again changes nothing.
 func (s *Service) CancelSeries(ctx context.Context, in CancelSeriesInput) ([]store.Appointment, error) {
 	caller, err := auth.RequireRole(ctx)
 	if err != nil {
@@ -399,6 +401,11 @@ func (s *Service) CancelSeries(ctx context.Context, in CancelSeriesInput) ([]sto
 			if err != nil {
 				return err
 			}
+			// Each freed slot goes to a waiting patient first, its offer
+			// written before the cancellation (as Cancel does).
+			if err := s.offerFreed(ctx, tx, c, now); err != nil {
+				return err
+			}
 			if err := s.emit(ctx, tx, eventdata.AppointmentCancelled, c, nil); err != nil {
 				return err
 			}
@@ -435,7 +442,9 @@ type seriesMoves struct {
 // as a move is (decideStart), the sessions' old ranges do not stand in each
 // other's way, and a refusal names the session (extensions.sessionIndex).
 // For the patient who booked it (until the country's cut-off before that
-// session) and the practitioner or a secretary acting for them. One
+// session) and the practitioner or a secretary acting for them (with the
+// desk's rules, as Reschedule). The old slots are offered to waiting
+// patients (offerFreed) in the same transaction. One
 // AppointmentRescheduled per session; a retry with the same idempotency key
 // returns the first answer. It returns the sessions moved, as they are now
 // and as they were.
@@ -538,7 +547,11 @@ func (s *Service) rescheduleSeries(ctx context.Context, caller auth.Principal, s
 			if err != nil {
 				return atSession(err, old.SeriesIndex, starts[i])
 			}
-			d, err := decideStart(p, starts[i], now, i == 0 && !seen, dates, within(blocked, wf, wt))
+			rules := slots.Request{Now: now, NewPatient: i == 0 && !seen, Online: true}
+			if by == cancelledByPractitioner {
+				rules = deskRequest(now) // a staff move: the desk's rules, as Reschedule's
+			}
+			d, err := decideStartFor(p, starts[i], rules, dates, within(blocked, wf, wt))
 			if err != nil {
 				return atSession(err, old.SeriesIndex, starts[i])
 			}
@@ -562,12 +575,22 @@ func (s *Service) rescheduleSeries(ctx context.Context, caller auth.Principal, s
 			if err != nil {
 				return atSession(conflict(err), olds[i].SeriesIndex, starts[i])
 			}
-			old := olds[i]
-			prev := &eventdata.Slot{StartsAt: old.StartsAt, EndsAt: old.EndsAt, BlockedFrom: old.BlockedFrom, BlockedUntil: old.BlockedUntil}
-			if err := s.emit(ctx, tx, eventdata.AppointmentRescheduled, a, prev); err != nil {
+			out[i] = Moved{Appointment: a, Previous: olds[i]}
+		}
+		// The old slots are offered to waiting patients once every session
+		// has moved (one may move onto another's old slot), and before the
+		// moves' events: nobody sees them open in between.
+		for _, m := range out {
+			if err := s.offerFreed(ctx, tx, m.Previous, now); err != nil {
 				return err
 			}
-			out[i] = Moved{Appointment: a, Previous: old}
+		}
+		for _, i := range order {
+			old := olds[i]
+			prev := &eventdata.Slot{StartsAt: old.StartsAt, EndsAt: old.EndsAt, BlockedFrom: old.BlockedFrom, BlockedUntil: old.BlockedUntil}
+			if err := s.emit(ctx, tx, eventdata.AppointmentRescheduled, out[i].Appointment, prev); err != nil {
+				return err
+			}
 		}
 		remembered := seriesMoves{}
 		for _, m := range out {

@@ -329,3 +329,54 @@ func TestSeriesRacingSingleBookings(t *testing.T) {
 	}
 	t.Logf("series held in %d rounds, refused in %d", outcomes[true], outcomes[false])
 }
+
+// TestSeriesFreedSlotsAreOffered: the slots a series move or cancellation
+// frees go to waiting patients first, in its transaction, each offer written
+// before the event that freed its slot. A series moved a week on lands each
+// session on the next one's old slot: only the first old slot is free, and
+// only it is offered (offers are made once every session has moved, so none
+// takes a slot a later session moves onto). Cancelling the last two sessions
+// offers both slots, one to each of the next waiting patients.
+func TestSeriesFreedSlotsAreOffered(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, business.Options{})
+	doc := e.addPractitioner()
+	pat := e.addPatient("Kiné")
+	w1, w2, w3 := e.addPatient("Une"), e.addPatient("Deux"), e.addPatient("Trois")
+	b, err := e.series(pat, doc, tuesday(9, 0), 7, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := b.Sessions
+	for _, w := range []string{w1, w2, w3} {
+		e.join(w, doc, typeA, business.JoinWaitlistInput{LatestDate: time.Date(2030, 7, 31, 0, 0, 0, 0, time.UTC)})
+	}
+
+	moved, err := e.svc.RescheduleSeries(asPatient(pat), business.RescheduleSeriesInput{SeriesID: b.Series.ID,
+		FromAppointmentID: s[0].ID, StartsAt: s[0].StartsAt.AddDate(0, 0, 7), IdempotencyKey: "week-on"})
+	if err != nil || len(moved) != 4 {
+		t.Fatalf("a week on: %d moved, %v", len(moved), err)
+	}
+	first := e.liveOffer(w1, s[0].StartsAt)
+	if e.offerOf(w2) != nil || e.offerOf(w3) != nil {
+		t.Fatal("a slot a session moved onto was offered")
+	}
+	if n := e.events(eventdata.SlotOffered, ""); n != 1 {
+		t.Fatalf("%d SlotOffered, want 1", n)
+	}
+	if e.seq(eventdata.SlotOffered, first.ID) > e.seq(eventdata.AppointmentRescheduled, s[0].ID) {
+		t.Fatal("SlotOffered written after the move that freed the slot")
+	}
+
+	if _, err := e.svc.CancelSeries(asPatient(pat), business.CancelSeriesInput{SeriesID: b.Series.ID,
+		FromAppointmentID: s[2].ID, Reason: "better"}); err != nil {
+		t.Fatal(err)
+	}
+	for i, w := range []string{w2, w3} {
+		o := e.liveOffer(w, moved[2+i].Appointment.StartsAt)
+		if e.seq(eventdata.SlotOffered, o.ID) > e.seq(eventdata.AppointmentCancelled, s[2+i].ID) {
+			t.Fatalf("SlotOffered written after the cancellation of session %d", 3+i)
+		}
+	}
+	e.checkInvariants()
+}

@@ -4,9 +4,11 @@
 // PostgreSQL), idempotency, and which event each change emits.
 //
 // One file per use case: hold.go (Hold, ReleaseHold), book.go (Book),
+// desk.go (BookAtDesk, desk patients' replica and claims),
 // move.go (Reschedule), cancel.go (Cancel), noshow.go (MarkNoShow), read.go
 // (the queries), replica.go (the replicas' consumers), sweeper.go (expiry
-// and export). What they share: decide.go (the decision, pure), refusals.go
+// and export), waitlist.go, offer.go and acceptoffer.go (earlier-slot
+// offers). What they share: decide.go (the decision, pure), refusals.go
 // (the errors a refusal maps to), practice.go (the practice snapshot a
 // decision is made against), idempotency.go (keys and their answers),
 // readthrough.go (deciding again with the practice owner's snapshot).
@@ -59,8 +61,12 @@ type Options struct {
 	// Owner reads a practice from the practitioner service when the
 	// schedule replica refused a request (nil: the replica's answer stands).
 	Owner PracticeOwner
-	// OwnerTimeout bounds such a read (DefaultOwnerTimeout when zero).
+	// OwnerTimeout bounds such a read (DefaultOwnerTimeout when zero), and
+	// a read from DeskPatients.
 	OwnerTimeout time.Duration
+	// DeskPatients reads a desk patient from the patient service when the
+	// replica has not learnt it yet (nil: the replica's answer stands).
+	DeskPatients DeskPatientOwner
 }
 
 // Service is the booking business layer.
@@ -76,12 +82,14 @@ type Service struct {
 	owner        PracticeOwner
 	ownerTimeout time.Duration
 	ownerReads   singleflight.Group
+	deskOwner    DeskPatientOwner // desk.go
 }
 
 // New builds the service.
 func New(st *store.Store, cat *countries.Catalog, opts Options) *Service {
 	s := &Service{store: st, countries: cat, now: opts.Now, holdTTL: opts.HoldTTL, log: opts.Logger,
-		plans: newPlanCache(DefaultPlanCacheSize), owner: opts.Owner, ownerTimeout: opts.OwnerTimeout}
+		plans: newPlanCache(DefaultPlanCacheSize), owner: opts.Owner, ownerTimeout: opts.OwnerTimeout,
+		deskOwner: opts.DeskPatients}
 	if s.ownerTimeout <= 0 {
 		s.ownerTimeout = DefaultOwnerTimeout
 	}
@@ -159,7 +167,7 @@ func Payload(a store.Appointment) eventdata.Appointment {
 		RelativeID: a.RelativeID, AppointmentTypeID: a.AppointmentTypeID, LocationID: a.LocationID, Status: a.Status,
 		StartsAt: a.StartsAt, EndsAt: a.EndsAt, BlockedFrom: a.BlockedFrom, BlockedUntil: a.BlockedUntil,
 		HoldExpiresAt: a.HoldExpiresAt, CancelledBy: a.CancelledBy, CancellationReason: a.CancellationReason,
-		SeriesID: a.SeriesID, SeriesIndex: a.SeriesIndex,
+		DeskPatient: a.DeskPatient, SeriesID: a.SeriesID, SeriesIndex: a.SeriesIndex,
 	}
 }
 

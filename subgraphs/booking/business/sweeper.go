@@ -17,19 +17,40 @@ const KeyRetention = 7 * 24 * time.Hour
 
 // ExpireDueHolds marks every hold that is due as EXPIRED and emits
 // HoldReleased for each in the same transaction, so that availability frees
-// the slot; it returns how many it expired. Several sweepers may run at once
+// the slot — unless it was an earlier-slot offer that passes to the next
+// waiting patient (offer.go); it returns how many it expired. Several sweepers may run at once
 // (rows locked by one are skipped by the others).
 func (s *Service) ExpireDueHolds(ctx context.Context) (int, error) {
 	total := 0
 	for {
 		var n int
 		err := s.store.InTx(ctx, func(tx *store.Tx) error {
-			expired, err := tx.ExpireDueHolds(ctx, s.now(), sweepBatch)
+			now := s.now()
+			expired, err := tx.ExpireDueHolds(ctx, now, sweepBatch)
 			if err != nil {
 				return err
 			}
 			n = len(expired)
+			if n == 0 {
+				return nil
+			}
+			ids := make([]string, n)
+			for i, h := range expired {
+				ids[i] = h.ID
+			}
+			offers, err := tx.OffersAmong(ctx, ids, now)
+			if err != nil {
+				return err
+			}
 			for _, h := range expired {
+				// An expired offer passes to the next waiting patient, its
+				// offer written before the HoldReleased: no slot is held
+				// forever, and none reads as open while offered.
+				if offers[h.ID] {
+					if err := s.offerFreed(ctx, tx, h, now); err != nil {
+						return err
+					}
+				}
 				if err := s.emit(ctx, tx, eventdata.HoldReleased, h, nil); err != nil {
 					return err
 				}

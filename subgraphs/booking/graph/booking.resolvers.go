@@ -93,6 +93,62 @@ func (r *mutationResolver) RevokeCalendarFeed(ctx context.Context, practitionerI
 	return &model.RevokeCalendarFeedPayload{Revoked: revoked}, nil
 }
 
+// BookAtDesk is the resolver for the bookAtDesk field.
+func (r *mutationResolver) BookAtDesk(ctx context.Context, input model.BookAtDeskInput) (*model.BookAtDeskPayload, error) {
+	a, err := r.Service.BookAtDesk(ctx, business.BookAtDeskInput{
+		PractitionerID: input.PractitionerID, AppointmentTypeID: input.AppointmentTypeID, StartsAt: input.StartsAt,
+		DeskPatientID: deref(input.DeskPatientID), PatientID: deref(input.PatientID), IdempotencyKey: input.IdempotencyKey,
+		Note: deref(input.Note),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &model.BookAtDeskPayload{Appointment: appointment(a)}, nil
+}
+
+// JoinWaitlist is the resolver for the joinWaitlist field.
+func (r *mutationResolver) JoinWaitlist(ctx context.Context, input model.JoinWaitlistInput) (*model.JoinWaitlistPayload, error) {
+	in := business.JoinWaitlistInput{PractitionerID: input.PractitionerID, AppointmentTypeID: input.AppointmentTypeID,
+		CurrentAppointmentID: deref(input.CurrentAppointmentID), RelativeID: deref(input.RelativeID), LatestDate: input.LatestDate.Time,
+		EarliestMinute: minutes(input.EarliestTime), LatestMinute: minutes(input.LatestTime), Weekdays: isoWeekdays(input.Weekdays)}
+	e, err := r.Service.JoinWaitlist(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	return &model.JoinWaitlistPayload{Entry: r.waitlistEntry(ctx, business.WaitlistItem{Entry: e})}, nil
+}
+
+// LeaveWaitlist is the resolver for the leaveWaitlist field.
+func (r *mutationResolver) LeaveWaitlist(ctx context.Context, entryID string) (*model.LeaveWaitlistPayload, error) {
+	e, err := r.Service.LeaveWaitlist(ctx, entryID)
+	if err != nil {
+		return nil, err
+	}
+	return &model.LeaveWaitlistPayload{Entry: r.waitlistEntry(ctx, business.WaitlistItem{Entry: e})}, nil
+}
+
+// AcceptSlotOffer is the resolver for the acceptSlotOffer field.
+func (r *mutationResolver) AcceptSlotOffer(ctx context.Context, offerID string, idempotencyKey string) (*model.AcceptSlotOfferPayload, error) {
+	m, err := r.Service.AcceptSlotOffer(ctx, offerID, idempotencyKey)
+	if err != nil {
+		return nil, err
+	}
+	out := &model.AcceptSlotOfferPayload{Appointment: appointment(m.Appointment)}
+	if m.Previous.ID != "" {
+		out.Previous = previous(m.Previous)
+	}
+	return out, nil
+}
+
+// DeclineSlotOffer is the resolver for the declineSlotOffer field.
+func (r *mutationResolver) DeclineSlotOffer(ctx context.Context, offerID string) (*model.DeclineSlotOfferPayload, error) {
+	o, err := r.Service.DeclineSlotOffer(ctx, offerID)
+	if err != nil {
+		return nil, err
+	}
+	return &model.DeclineSlotOfferPayload{Offer: slotOffer(o, r.Service.Now())}, nil
+}
+
 // LiftBookingRestriction is the resolver for the liftBookingRestriction field.
 func (r *mutationResolver) LiftBookingRestriction(ctx context.Context, practitionerID string, patientID string) (*model.LiftBookingRestrictionPayload, error) {
 	lifted, err := r.Service.LiftRestriction(ctx, practitionerID, patientID)
@@ -149,6 +205,19 @@ func (r *patientResolver) Appointments(ctx context.Context, obj *model.Patient, 
 		return nil, err
 	}
 	return connection(page), nil
+}
+
+// Waitlist is the resolver for the waitlist field.
+func (r *patientResolver) Waitlist(ctx context.Context, obj *model.Patient) ([]model.WaitlistEntry, error) {
+	items, err := r.Service.Waitlist(ctx, obj.ID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]model.WaitlistEntry, len(items))
+	for i, it := range items {
+		out[i] = *r.waitlistEntry(ctx, it)
+	}
+	return out, nil
 }
 
 // BookingRestrictions is the resolver for the bookingRestrictions field.

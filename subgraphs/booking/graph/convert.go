@@ -24,6 +24,9 @@ func appointment(a store.Appointment) *model.Appointment {
 	if a.RelativeID != "" {
 		m.Relative = &model.Relative{ID: a.RelativeID}
 	}
+	if a.DeskPatient {
+		m.DeskPatient = &model.DeskPatient{ID: a.PatientID}
+	}
 	if a.CancelledBy != "" {
 		by := model.CancelledBy(a.CancelledBy)
 		m.CancelledBy = &by

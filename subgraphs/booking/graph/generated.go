@@ -43,6 +43,11 @@ type DirectiveRoot struct {
 }
 
 type ComplexityRoot struct {
+	AcceptSlotOfferPayload struct {
+		Appointment func(childComplexity int) int
+		Previous    func(childComplexity int) int
+	}
+
 	AgendaChange struct {
 		Appointment func(childComplexity int) int
 		Change      func(childComplexity int) int
@@ -54,6 +59,7 @@ type ComplexityRoot struct {
 		CancelledAt        func(childComplexity int) int
 		CancelledBy        func(childComplexity int) int
 		CreatedAt          func(childComplexity int) int
+		DeskPatient        func(childComplexity int) int
 		EndsAt             func(childComplexity int) int
 		ID                 func(childComplexity int) int
 		Location           func(childComplexity int) int
@@ -96,6 +102,10 @@ type ComplexityRoot struct {
 		Appointment func(childComplexity int) int
 	}
 
+	BookAtDeskPayload struct {
+		Appointment func(childComplexity int) int
+	}
+
 	BookSeriesPayload struct {
 		Appointments func(childComplexity int) int
 		SeriesID     func(childComplexity int) int
@@ -127,6 +137,14 @@ type ComplexityRoot struct {
 		Path func(childComplexity int) int
 	}
 
+	DeclineSlotOfferPayload struct {
+		Offer func(childComplexity int) int
+	}
+
+	DeskPatient struct {
+		ID func(childComplexity int) int
+	}
+
 	Entity struct {
 		FindManyAppointmentByIDs  func(childComplexity int, reps []*model.AppointmentByIDsInput) int
 		FindManyPatientByIDs      func(childComplexity int, reps []*model.PatientByIDsInput) int
@@ -144,6 +162,14 @@ type ComplexityRoot struct {
 		Hold func(childComplexity int) int
 	}
 
+	JoinWaitlistPayload struct {
+		Entry func(childComplexity int) int
+	}
+
+	LeaveWaitlistPayload struct {
+		Entry func(childComplexity int) int
+	}
+
 	LiftBookingRestrictionPayload struct {
 		Lifted func(childComplexity int) int
 	}
@@ -157,12 +183,17 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
+		AcceptSlotOffer        func(childComplexity int, offerID string, idempotencyKey string) int
 		BookAppointment        func(childComplexity int, input model.BookAppointmentInput) int
+		BookAtDesk             func(childComplexity int, input model.BookAtDeskInput) int
 		BookSeries             func(childComplexity int, input model.BookSeriesInput) int
 		CancelAppointment      func(childComplexity int, input model.CancelAppointmentInput) int
 		CancelSeries           func(childComplexity int, input model.CancelSeriesInput) int
 		CreateCalendarFeed     func(childComplexity int, practitionerID string) int
+		DeclineSlotOffer       func(childComplexity int, offerID string) int
 		HoldSlot               func(childComplexity int, input model.HoldSlotInput) int
+		JoinWaitlist           func(childComplexity int, input model.JoinWaitlistInput) int
+		LeaveWaitlist          func(childComplexity int, entryID string) int
 		LiftBookingRestriction func(childComplexity int, practitionerID string, patientID string) int
 		MarkNoShow             func(childComplexity int, appointmentID string) int
 		ReleaseHold            func(childComplexity int, holdID string) int
@@ -175,6 +206,7 @@ type ComplexityRoot struct {
 		Appointments        func(childComplexity int, upcoming *bool, first *int, after *string) int
 		BookingRestrictions func(childComplexity int) int
 		ID                  func(childComplexity int) int
+		Waitlist            func(childComplexity int) int
 	}
 
 	Practitioner struct {
@@ -218,8 +250,32 @@ type ComplexityRoot struct {
 		Revoked func(childComplexity int) int
 	}
 
+	SlotOffer struct {
+		EndsAt    func(childComplexity int) int
+		ExpiresAt func(childComplexity int) int
+		ID        func(childComplexity int) int
+		Location  func(childComplexity int) int
+		StartsAt  func(childComplexity int) int
+		Status    func(childComplexity int) int
+	}
+
 	Subscription struct {
 		AgendaChanged func(childComplexity int, practitionerID string) int
+	}
+
+	WaitlistEntry struct {
+		AppointmentType    func(childComplexity int) int
+		CreatedAt          func(childComplexity int) int
+		CurrentAppointment func(childComplexity int) int
+		EarliestTime       func(childComplexity int) int
+		ID                 func(childComplexity int) int
+		LatestDate         func(childComplexity int) int
+		LatestTime         func(childComplexity int) int
+		Offer              func(childComplexity int) int
+		Practitioner       func(childComplexity int) int
+		Relative           func(childComplexity int) int
+		Status             func(childComplexity int) int
+		Weekdays           func(childComplexity int) int
 	}
 
 	_Service struct {
@@ -245,6 +301,11 @@ type MutationResolver interface {
 	MarkNoShow(ctx context.Context, appointmentID string) (*model.MarkNoShowPayload, error)
 	CreateCalendarFeed(ctx context.Context, practitionerID string) (*model.CreateCalendarFeedPayload, error)
 	RevokeCalendarFeed(ctx context.Context, practitionerID string) (*model.RevokeCalendarFeedPayload, error)
+	BookAtDesk(ctx context.Context, input model.BookAtDeskInput) (*model.BookAtDeskPayload, error)
+	JoinWaitlist(ctx context.Context, input model.JoinWaitlistInput) (*model.JoinWaitlistPayload, error)
+	LeaveWaitlist(ctx context.Context, entryID string) (*model.LeaveWaitlistPayload, error)
+	AcceptSlotOffer(ctx context.Context, offerID string, idempotencyKey string) (*model.AcceptSlotOfferPayload, error)
+	DeclineSlotOffer(ctx context.Context, offerID string) (*model.DeclineSlotOfferPayload, error)
 	LiftBookingRestriction(ctx context.Context, practitionerID string, patientID string) (*model.LiftBookingRestrictionPayload, error)
 	BookSeries(ctx context.Context, input model.BookSeriesInput) (*model.BookSeriesPayload, error)
 	CancelSeries(ctx context.Context, input model.CancelSeriesInput) (*model.CancelSeriesPayload, error)
@@ -252,6 +313,7 @@ type MutationResolver interface {
 }
 type PatientResolver interface {
 	Appointments(ctx context.Context, obj *model.Patient, upcoming *bool, first *int, after *string) (*model.AppointmentConnection, error)
+	Waitlist(ctx context.Context, obj *model.Patient) ([]model.WaitlistEntry, error)
 	BookingRestrictions(ctx context.Context, obj *model.Patient) ([]model.BookingRestriction, error)
 }
 type PractitionerResolver interface {
@@ -283,6 +345,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 	ec := newExecutionContext(nil, e, nil)
 	_ = ec
 	switch typeName + "." + field {
+
+	case "AcceptSlotOfferPayload.appointment":
+		if e.ComplexityRoot.AcceptSlotOfferPayload.Appointment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AcceptSlotOfferPayload.Appointment(childComplexity), true
+	case "AcceptSlotOfferPayload.previous":
+		if e.ComplexityRoot.AcceptSlotOfferPayload.Previous == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AcceptSlotOfferPayload.Previous(childComplexity), true
 
 	case "AgendaChange.appointment":
 		if e.ComplexityRoot.AgendaChange.Appointment == nil {
@@ -327,6 +402,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Appointment.CreatedAt(childComplexity), true
+	case "Appointment.deskPatient":
+		if e.ComplexityRoot.Appointment.DeskPatient == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Appointment.DeskPatient(childComplexity), true
 	case "Appointment.endsAt":
 		if e.ComplexityRoot.Appointment.EndsAt == nil {
 			break
@@ -466,6 +547,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.BookAppointmentPayload.Appointment(childComplexity), true
 
+	case "BookAtDeskPayload.appointment":
+		if e.ComplexityRoot.BookAtDeskPayload.Appointment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BookAtDeskPayload.Appointment(childComplexity), true
+
 	case "BookSeriesPayload.appointments":
 		if e.ComplexityRoot.BookSeriesPayload.Appointments == nil {
 			break
@@ -550,6 +638,20 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CreateCalendarFeedPayload.Path(childComplexity), true
 
+	case "DeclineSlotOfferPayload.offer":
+		if e.ComplexityRoot.DeclineSlotOfferPayload.Offer == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeclineSlotOfferPayload.Offer(childComplexity), true
+
+	case "DeskPatient.id":
+		if e.ComplexityRoot.DeskPatient.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeskPatient.ID(childComplexity), true
+
 	case "Entity.findManyAppointmentByIDs":
 		if e.ComplexityRoot.Entity.FindManyAppointmentByIDs == nil {
 			break
@@ -616,6 +718,20 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.HoldSlotPayload.Hold(childComplexity), true
 
+	case "JoinWaitlistPayload.entry":
+		if e.ComplexityRoot.JoinWaitlistPayload.Entry == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JoinWaitlistPayload.Entry(childComplexity), true
+
+	case "LeaveWaitlistPayload.entry":
+		if e.ComplexityRoot.LeaveWaitlistPayload.Entry == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LeaveWaitlistPayload.Entry(childComplexity), true
+
 	case "LiftBookingRestrictionPayload.lifted":
 		if e.ComplexityRoot.LiftBookingRestrictionPayload.Lifted == nil {
 			break
@@ -637,6 +753,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.MarkNoShowPayload.Appointment(childComplexity), true
 
+	case "Mutation.acceptSlotOffer":
+		if e.ComplexityRoot.Mutation.AcceptSlotOffer == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_acceptSlotOffer_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AcceptSlotOffer(childComplexity, args["offerId"].(string), args["idempotencyKey"].(string)), true
 	case "Mutation.bookAppointment":
 		if e.ComplexityRoot.Mutation.BookAppointment == nil {
 			break
@@ -648,6 +775,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.BookAppointment(childComplexity, args["input"].(model.BookAppointmentInput)), true
+	case "Mutation.bookAtDesk":
+		if e.ComplexityRoot.Mutation.BookAtDesk == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_bookAtDesk_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.BookAtDesk(childComplexity, args["input"].(model.BookAtDeskInput)), true
 	case "Mutation.bookSeries":
 		if e.ComplexityRoot.Mutation.BookSeries == nil {
 			break
@@ -692,6 +830,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateCalendarFeed(childComplexity, args["practitionerId"].(string)), true
+	case "Mutation.declineSlotOffer":
+		if e.ComplexityRoot.Mutation.DeclineSlotOffer == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_declineSlotOffer_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeclineSlotOffer(childComplexity, args["offerId"].(string)), true
 	case "Mutation.holdSlot":
 		if e.ComplexityRoot.Mutation.HoldSlot == nil {
 			break
@@ -703,6 +852,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.HoldSlot(childComplexity, args["input"].(model.HoldSlotInput)), true
+	case "Mutation.joinWaitlist":
+		if e.ComplexityRoot.Mutation.JoinWaitlist == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_joinWaitlist_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.JoinWaitlist(childComplexity, args["input"].(model.JoinWaitlistInput)), true
+	case "Mutation.leaveWaitlist":
+		if e.ComplexityRoot.Mutation.LeaveWaitlist == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_leaveWaitlist_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.LeaveWaitlist(childComplexity, args["entryId"].(string)), true
 	case "Mutation.liftBookingRestriction":
 		if e.ComplexityRoot.Mutation.LiftBookingRestriction == nil {
 			break
@@ -793,6 +964,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Patient.ID(childComplexity), true
+	case "Patient.waitlist":
+		if e.ComplexityRoot.Patient.Waitlist == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Patient.Waitlist(childComplexity), true
 
 	case "Practitioner.agenda":
 		if e.ComplexityRoot.Practitioner.Agenda == nil {
@@ -920,6 +1097,43 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.RevokeCalendarFeedPayload.Revoked(childComplexity), true
 
+	case "SlotOffer.endsAt":
+		if e.ComplexityRoot.SlotOffer.EndsAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SlotOffer.EndsAt(childComplexity), true
+	case "SlotOffer.expiresAt":
+		if e.ComplexityRoot.SlotOffer.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SlotOffer.ExpiresAt(childComplexity), true
+	case "SlotOffer.id":
+		if e.ComplexityRoot.SlotOffer.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SlotOffer.ID(childComplexity), true
+	case "SlotOffer.location":
+		if e.ComplexityRoot.SlotOffer.Location == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SlotOffer.Location(childComplexity), true
+	case "SlotOffer.startsAt":
+		if e.ComplexityRoot.SlotOffer.StartsAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SlotOffer.StartsAt(childComplexity), true
+	case "SlotOffer.status":
+		if e.ComplexityRoot.SlotOffer.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SlotOffer.Status(childComplexity), true
+
 	case "Subscription.agendaChanged":
 		if e.ComplexityRoot.Subscription.AgendaChanged == nil {
 			break
@@ -931,6 +1145,79 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Subscription.AgendaChanged(childComplexity, args["practitionerId"].(string)), true
+
+	case "WaitlistEntry.appointmentType":
+		if e.ComplexityRoot.WaitlistEntry.AppointmentType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WaitlistEntry.AppointmentType(childComplexity), true
+	case "WaitlistEntry.createdAt":
+		if e.ComplexityRoot.WaitlistEntry.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WaitlistEntry.CreatedAt(childComplexity), true
+	case "WaitlistEntry.currentAppointment":
+		if e.ComplexityRoot.WaitlistEntry.CurrentAppointment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WaitlistEntry.CurrentAppointment(childComplexity), true
+	case "WaitlistEntry.earliestTime":
+		if e.ComplexityRoot.WaitlistEntry.EarliestTime == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WaitlistEntry.EarliestTime(childComplexity), true
+	case "WaitlistEntry.id":
+		if e.ComplexityRoot.WaitlistEntry.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WaitlistEntry.ID(childComplexity), true
+	case "WaitlistEntry.latestDate":
+		if e.ComplexityRoot.WaitlistEntry.LatestDate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WaitlistEntry.LatestDate(childComplexity), true
+	case "WaitlistEntry.latestTime":
+		if e.ComplexityRoot.WaitlistEntry.LatestTime == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WaitlistEntry.LatestTime(childComplexity), true
+	case "WaitlistEntry.offer":
+		if e.ComplexityRoot.WaitlistEntry.Offer == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WaitlistEntry.Offer(childComplexity), true
+	case "WaitlistEntry.practitioner":
+		if e.ComplexityRoot.WaitlistEntry.Practitioner == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WaitlistEntry.Practitioner(childComplexity), true
+	case "WaitlistEntry.relative":
+		if e.ComplexityRoot.WaitlistEntry.Relative == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WaitlistEntry.Relative(childComplexity), true
+	case "WaitlistEntry.status":
+		if e.ComplexityRoot.WaitlistEntry.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WaitlistEntry.Status(childComplexity), true
+	case "WaitlistEntry.weekdays":
+		if e.ComplexityRoot.WaitlistEntry.Weekdays == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WaitlistEntry.Weekdays(childComplexity), true
 
 	case "_Service.sdl":
 		if e.ComplexityRoot._Service.SDL == nil {
@@ -950,10 +1237,12 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		return graphql.NewInputUnmarshalerIndex(
 			graphql.NewInputUnmarshaler("AppointmentByIDsInput", ec.unmarshalInputAppointmentByIDsInput),
 			graphql.NewInputUnmarshaler("BookAppointmentInput", ec.unmarshalInputBookAppointmentInput),
+			graphql.NewInputUnmarshaler("BookAtDeskInput", ec.unmarshalInputBookAtDeskInput),
 			graphql.NewInputUnmarshaler("BookSeriesInput", ec.unmarshalInputBookSeriesInput),
 			graphql.NewInputUnmarshaler("CancelAppointmentInput", ec.unmarshalInputCancelAppointmentInput),
 			graphql.NewInputUnmarshaler("CancelSeriesInput", ec.unmarshalInputCancelSeriesInput),
 			graphql.NewInputUnmarshaler("HoldSlotInput", ec.unmarshalInputHoldSlotInput),
+			graphql.NewInputUnmarshaler("JoinWaitlistInput", ec.unmarshalInputJoinWaitlistInput),
 			graphql.NewInputUnmarshaler("PatientByIDsInput", ec.unmarshalInputPatientByIDsInput),
 			graphql.NewInputUnmarshaler("PractitionerByIDsInput", ec.unmarshalInputPractitionerByIDsInput),
 			graphql.NewInputUnmarshaler("RescheduleAppointmentInput", ec.unmarshalInputRescheduleAppointmentInput),
@@ -1093,7 +1382,9 @@ type Mutation {
   """
   Moves an appointment of the calling patient to another start, in one
   transaction: the new slot is taken and the old one freed together, or nothing
-  changes. The appointment keeps its id.
+  changes. The appointment keeps its id. The practitioner or a secretary acting
+  for them may move any appointment of the practice, with the desk's rules
+  (bookAtDesk) and no cut-off.
   """
   rescheduleAppointment(input: RescheduleAppointmentInput!): RescheduleAppointmentPayload!
   """
@@ -1339,6 +1630,185 @@ type RevokeCalendarFeedPayload {
   revoked: Boolean!
 }
 
+# --- Desk bookings (ADR 21): the practice books, moves and cancels for a caller without an account.
+
+extend type Mutation {
+  """
+  Books a slot at the practice's desk for one of its desk patients (recorded
+  with recordDeskPatient), or for a patient with an account the practice knows
+  from its agenda: for the practitioner or a secretary acting for them
+  (FORBIDDEN otherwise). The same constraints as an online booking — no overlap
+  for the practitioner or the person (SLOT_UNAVAILABLE), opening hours,
+  absences, minimum notice and horizon (INVALID_INPUT with extensions.reason)
+  — and the same idempotency (a retry with the same key returns the first
+  answer and books nothing twice); not the online-only rules (a type not
+  bookable online or not open to new patients) nor the patient's online limits
+  (bookings per day). A desk patient of another practice, or a patient the
+  practice has never had an appointment with, is NOT_FOUND. The caller is told
+  by SMS or e-mail when the practice recorded a contact (a patient with an
+  account, as they chose); once the person has claimed the record, the
+  appointment is their account's.
+  """
+  bookAtDesk(input: BookAtDeskInput!): BookAtDeskPayload!
+}
+
+extend type Appointment {
+  "The practice's desk patient the appointment is for; null when it is a Careslot account's."
+  deskPatient: DeskPatient
+}
+
+type DeskPatient @key(fields: "id", resolvable: false) {
+  id: ID!
+}
+
+input BookAtDeskInput {
+  practitionerId: ID!
+  appointmentTypeId: ID!
+  startsAt: DateTime!
+  "One of the practice's desk patients (or give patientId)."
+  deskPatientId: ID
+  "A patient with an account who has had an appointment with the practice (or give deskPatientId)."
+  patientId: ID
+  "A client key, unique per booking attempt (1 to 200 characters), scoped to the caller."
+  idempotencyKey: String!
+  "A note for the practitioner (at most 1000 characters)."
+  note: String
+}
+
+type BookAtDeskPayload {
+  appointment: Appointment!
+}
+
+# --- Earlier-slot offers (ADR 21): a waitlist per practitioner; a freed slot is held for the
+# first waiting patient it suits, for the country's offer window.
+
+scalar LocalTime
+
+"A day of the week (the practice's local calendar)."
+enum Weekday {
+  MONDAY
+  TUESDAY
+  WEDNESDAY
+  THURSDAY
+  FRIDAY
+  SATURDAY
+  SUNDAY
+}
+
+extend type Mutation {
+  """
+  Asks to be offered an earlier slot with a practitioner, for the calling patient
+  (or a relative). When a slot that suits the entry frees (a cancellation, a
+  move, an erasure, an offer refused or expired, new opening hours), Careslot
+  holds it in the patient's name for the country's offer window (15 minutes by
+  default) and tells them; oldest entries first. With currentAppointmentId,
+  only slots before that appointment are offered, and accepting moves it.
+  Joining again for the same person, practitioner and type changes the terms
+  and keeps the place in line. INVALID_INPUT (reason TOO_MANY_WAITLIST_ENTRIES)
+  beyond 5 waiting entries per account.
+  """
+  joinWaitlist(input: JoinWaitlistInput!): JoinWaitlistPayload!
+  "Takes one of the calling patient's entries off the waitlist; its live offer, if any, passes on at once."
+  leaveWaitlist(entryId: ID!): LeaveWaitlistPayload!
+  """
+  Takes one of the calling patient's live offers: the entry's current appointment
+  is moved onto the offered slot (same appointment, in one transaction), or,
+  without one, the slot is booked. A retry with the same idempotencyKey returns
+  the first answer. OFFER_UNAVAILABLE once the offer was taken, declined,
+  withdrawn or has expired.
+  """
+  acceptSlotOffer(offerId: ID!, idempotencyKey: String!): AcceptSlotOfferPayload!
+  "Refuses one of the calling patient's offers: the slot passes to the next waiting patient at once. The entry keeps waiting."
+  declineSlotOffer(offerId: ID!): DeclineSlotOfferPayload!
+}
+
+extend type Patient {
+  "The patient's waiting entries, oldest first, each with its latest offer (only the patient themself)."
+  waitlist: [WaitlistEntry!]!
+}
+
+input JoinWaitlistInput {
+  practitionerId: ID!
+  appointmentTypeId: ID!
+  "An upcoming confirmed appointment of the caller with this practitioner, of this type: accepting an offer moves it."
+  currentAppointmentId: ID
+  "One of the caller's relatives, when waiting for them (the current appointment's person when one is given)."
+  relativeId: ID
+  "The last date (the practice's local calendar) the patient would accept."
+  latestDate: Date!
+  "The appointment must start at or after this local time (default: the day's start)."
+  earliestTime: LocalTime
+  "The appointment must end by this local time (default: the day's end)."
+  latestTime: LocalTime
+  "The days the patient can come (default: any)."
+  weekdays: [Weekday!]
+}
+
+enum WaitlistEntryStatus {
+  WAITING
+  "An offer was accepted."
+  FULFILLED
+  LEFT
+}
+
+"A patient waiting for an earlier slot with a practitioner."
+type WaitlistEntry {
+  id: ID!
+  status: WaitlistEntryStatus!
+  practitioner: Practitioner!
+  appointmentType: AppointmentType!
+  "The appointment an accepted offer moves, if any."
+  currentAppointment: Appointment
+  relative: Relative
+  latestDate: Date!
+  earliestTime: LocalTime!
+  latestTime: LocalTime!
+  "Empty: any day."
+  weekdays: [Weekday!]!
+  createdAt: DateTime!
+  "The latest slot offered to this entry, if any."
+  offer: SlotOffer
+}
+
+enum SlotOfferStatus {
+  "Held for the patient until expiresAt."
+  OFFERED
+  ACCEPTED
+  DECLINED
+  "The entry left the waitlist."
+  WITHDRAWN
+  EXPIRED
+}
+
+"A slot held for a waiting patient until expiresAt."
+type SlotOffer {
+  id: ID!
+  status: SlotOfferStatus!
+  startsAt: DateTime!
+  endsAt: DateTime!
+  location: Location!
+  expiresAt: DateTime!
+}
+
+type JoinWaitlistPayload {
+  entry: WaitlistEntry!
+}
+
+type LeaveWaitlistPayload {
+  entry: WaitlistEntry!
+}
+
+type AcceptSlotOfferPayload {
+  "The appointment at the offered slot: the current one moved (same id), or a new booking."
+  appointment: Appointment!
+  "The current appointment as it was before, when accepting moved it."
+  previous: PreviousAppointment
+}
+
+type DeclineSlotOfferPayload {
+  offer: SlotOffer!
+}
+
 # --- No-show restrictions and treatment series (ADR 21).
 
 extend type Mutation {
@@ -1525,7 +1995,7 @@ type RescheduleSeriesPayload {
 `, BuiltIn: true},
 	{Name: "../../../federation/entity.graphql", Input: `
 # a union of all types that use the @key directive
-union _Entity = Appointment | AppointmentType | Location | Patient | Practitioner | Relative
+union _Entity = Appointment | AppointmentType | DeskPatient | Location | Patient | Practitioner | Relative
 
 input AppointmentByIDsInput {
 	ID: ID!
@@ -1561,6 +2031,16 @@ var parsedSchema = gqlparser.MustLoadSchema(sources...)
 // childFields_* functions provide shared child field context lookups.
 // Each function is generated once per unique object type, deduplicating the
 // switch statements that were previously inlined in every fieldContext_* function.
+
+func (ec *executionContext) childFields_AcceptSlotOfferPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "appointment":
+		return ec.fieldContext_AcceptSlotOfferPayload_appointment(ctx, field)
+	case "previous":
+		return ec.fieldContext_AcceptSlotOfferPayload_previous(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AcceptSlotOfferPayload", field.Name)
+}
 
 func (ec *executionContext) childFields_AgendaChange(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
@@ -1604,6 +2084,8 @@ func (ec *executionContext) childFields_Appointment(ctx context.Context, field g
 		return ec.fieldContext_Appointment_cancellationReason(ctx, field)
 	case "createdAt":
 		return ec.fieldContext_Appointment_createdAt(ctx, field)
+	case "deskPatient":
+		return ec.fieldContext_Appointment_deskPatient(ctx, field)
 	case "series":
 		return ec.fieldContext_Appointment_series(ctx, field)
 	}
@@ -1668,6 +2150,14 @@ func (ec *executionContext) childFields_BookAppointmentPayload(ctx context.Conte
 	return nil, fmt.Errorf("no field named %q was found under type BookAppointmentPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_BookAtDeskPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "appointment":
+		return ec.fieldContext_BookAtDeskPayload_appointment(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BookAtDeskPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_BookSeriesPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "seriesId":
@@ -1730,6 +2220,22 @@ func (ec *executionContext) childFields_CreateCalendarFeedPayload(ctx context.Co
 	return nil, fmt.Errorf("no field named %q was found under type CreateCalendarFeedPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_DeclineSlotOfferPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "offer":
+		return ec.fieldContext_DeclineSlotOfferPayload_offer(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DeclineSlotOfferPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_DeskPatient(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_DeskPatient_id(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DeskPatient", field.Name)
+}
+
 func (ec *executionContext) childFields_Hold(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -1750,6 +2256,22 @@ func (ec *executionContext) childFields_HoldSlotPayload(ctx context.Context, fie
 		return ec.fieldContext_HoldSlotPayload_hold(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type HoldSlotPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_JoinWaitlistPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "entry":
+		return ec.fieldContext_JoinWaitlistPayload_entry(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type JoinWaitlistPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_LeaveWaitlistPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "entry":
+		return ec.fieldContext_LeaveWaitlistPayload_entry(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type LeaveWaitlistPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_LiftBookingRestrictionPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -1782,6 +2304,8 @@ func (ec *executionContext) childFields_Patient(ctx context.Context, field graph
 		return ec.fieldContext_Patient_id(ctx, field)
 	case "appointments":
 		return ec.fieldContext_Patient_appointments(ctx, field)
+	case "waitlist":
+		return ec.fieldContext_Patient_waitlist(ctx, field)
 	case "bookingRestrictions":
 		return ec.fieldContext_Patient_bookingRestrictions(ctx, field)
 	}
@@ -1856,6 +2380,54 @@ func (ec *executionContext) childFields_RevokeCalendarFeedPayload(ctx context.Co
 		return ec.fieldContext_RevokeCalendarFeedPayload_revoked(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RevokeCalendarFeedPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_SlotOffer(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_SlotOffer_id(ctx, field)
+	case "status":
+		return ec.fieldContext_SlotOffer_status(ctx, field)
+	case "startsAt":
+		return ec.fieldContext_SlotOffer_startsAt(ctx, field)
+	case "endsAt":
+		return ec.fieldContext_SlotOffer_endsAt(ctx, field)
+	case "location":
+		return ec.fieldContext_SlotOffer_location(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_SlotOffer_expiresAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SlotOffer", field.Name)
+}
+
+func (ec *executionContext) childFields_WaitlistEntry(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_WaitlistEntry_id(ctx, field)
+	case "status":
+		return ec.fieldContext_WaitlistEntry_status(ctx, field)
+	case "practitioner":
+		return ec.fieldContext_WaitlistEntry_practitioner(ctx, field)
+	case "appointmentType":
+		return ec.fieldContext_WaitlistEntry_appointmentType(ctx, field)
+	case "currentAppointment":
+		return ec.fieldContext_WaitlistEntry_currentAppointment(ctx, field)
+	case "relative":
+		return ec.fieldContext_WaitlistEntry_relative(ctx, field)
+	case "latestDate":
+		return ec.fieldContext_WaitlistEntry_latestDate(ctx, field)
+	case "earliestTime":
+		return ec.fieldContext_WaitlistEntry_earliestTime(ctx, field)
+	case "latestTime":
+		return ec.fieldContext_WaitlistEntry_latestTime(ctx, field)
+	case "weekdays":
+		return ec.fieldContext_WaitlistEntry_weekdays(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_WaitlistEntry_createdAt(ctx, field)
+	case "offer":
+		return ec.fieldContext_WaitlistEntry_offer(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WaitlistEntry", field.Name)
 }
 
 func (ec *executionContext) childFields__Service(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2024,12 +2596,48 @@ func (ec *executionContext) field_Entity_findManyPractitionerByIDs_args(ctx cont
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_acceptSlotOffer_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "offerId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["offerId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "idempotencyKey",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["idempotencyKey"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_bookAppointment_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.BookAppointmentInput, error) {
 			return ec.unmarshalNBookAppointmentInput2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐBookAppointmentInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_bookAtDesk_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.BookAtDeskInput, error) {
+			return ec.unmarshalNBookAtDeskInput2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐBookAtDeskInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -2094,6 +2702,20 @@ func (ec *executionContext) field_Mutation_createCalendarFeed_args(ctx context.C
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_declineSlotOffer_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "offerId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["offerId"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_holdSlot_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -2105,6 +2727,34 @@ func (ec *executionContext) field_Mutation_holdSlot_args(ctx context.Context, ra
 		return nil, err
 	}
 	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_joinWaitlist_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.JoinWaitlistInput, error) {
+			return ec.unmarshalNJoinWaitlistInput2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐJoinWaitlistInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_leaveWaitlist_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "entryId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["entryId"] = arg0
 	return args, nil
 }
 
@@ -2381,6 +3031,70 @@ func (ec *executionContext) field___Type_inputFields_args(ctx context.Context, r
 // endregion ***************************** args.gotpl *****************************
 
 // region    **************************** field.gotpl *****************************
+
+func (ec *executionContext) _AcceptSlotOfferPayload_appointment(ctx context.Context, field graphql.CollectedField, obj *model.AcceptSlotOfferPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AcceptSlotOfferPayload_appointment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Appointment, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Appointment) graphql.Marshaler {
+			return ec.marshalNAppointment2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐAppointment(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AcceptSlotOfferPayload_appointment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AcceptSlotOfferPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Appointment(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AcceptSlotOfferPayload_previous(ctx context.Context, field graphql.CollectedField, obj *model.AcceptSlotOfferPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AcceptSlotOfferPayload_previous(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Previous, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PreviousAppointment) graphql.Marshaler {
+			return ec.marshalOPreviousAppointment2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐPreviousAppointment(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AcceptSlotOfferPayload_previous(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AcceptSlotOfferPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PreviousAppointment(ctx, field)
+		},
+	}
+	return fc, nil
+}
 
 func (ec *executionContext) _AgendaChange_appointment(ctx context.Context, field graphql.CollectedField, obj *model.AgendaChange) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
@@ -2818,6 +3532,38 @@ func (ec *executionContext) fieldContext_Appointment_createdAt(_ context.Context
 	return graphql.NewScalarFieldContext("Appointment", field, false, false, "DateTime")
 }
 
+func (ec *executionContext) _Appointment_deskPatient(ctx context.Context, field graphql.CollectedField, obj *model.Appointment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Appointment_deskPatient(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeskPatient, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DeskPatient) graphql.Marshaler {
+			return ec.marshalODeskPatient2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐDeskPatient(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Appointment_deskPatient(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Appointment",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DeskPatient(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Appointment_series(ctx context.Context, field graphql.CollectedField, obj *model.Appointment) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -3129,6 +3875,38 @@ func (ec *executionContext) _BookAppointmentPayload_appointment(ctx context.Cont
 func (ec *executionContext) fieldContext_BookAppointmentPayload_appointment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "BookAppointmentPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Appointment(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _BookAtDeskPayload_appointment(ctx context.Context, field graphql.CollectedField, obj *model.BookAtDeskPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BookAtDeskPayload_appointment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Appointment, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Appointment) graphql.Marshaler {
+			return ec.marshalNAppointment2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐAppointment(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BookAtDeskPayload_appointment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "BookAtDeskPayload",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
@@ -3483,6 +4261,61 @@ func (ec *executionContext) fieldContext_CreateCalendarFeedPayload_feed(_ contex
 	return fc, nil
 }
 
+func (ec *executionContext) _DeclineSlotOfferPayload_offer(ctx context.Context, field graphql.CollectedField, obj *model.DeclineSlotOfferPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeclineSlotOfferPayload_offer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Offer, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SlotOffer) graphql.Marshaler {
+			return ec.marshalNSlotOffer2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐSlotOffer(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeclineSlotOfferPayload_offer(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DeclineSlotOfferPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SlotOffer(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DeskPatient_id(ctx context.Context, field graphql.CollectedField, obj *model.DeskPatient) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeskPatient_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeskPatient_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeskPatient", field, false, false, "ID")
+}
+
 func (ec *executionContext) _Entity_findManyAppointmentByIDs(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -3734,6 +4567,70 @@ func (ec *executionContext) fieldContext_HoldSlotPayload_hold(_ context.Context,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Hold(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _JoinWaitlistPayload_entry(ctx context.Context, field graphql.CollectedField, obj *model.JoinWaitlistPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JoinWaitlistPayload_entry(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Entry, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.WaitlistEntry) graphql.Marshaler {
+			return ec.marshalNWaitlistEntry2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐWaitlistEntry(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JoinWaitlistPayload_entry(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "JoinWaitlistPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WaitlistEntry(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _LeaveWaitlistPayload_entry(ctx context.Context, field graphql.CollectedField, obj *model.LeaveWaitlistPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LeaveWaitlistPayload_entry(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Entry, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.WaitlistEntry) graphql.Marshaler {
+			return ec.marshalNWaitlistEntry2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐWaitlistEntry(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LeaveWaitlistPayload_entry(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "LeaveWaitlistPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WaitlistEntry(ctx, field)
 		},
 	}
 	return fc, nil
@@ -4169,6 +5066,226 @@ func (ec *executionContext) fieldContext_Mutation_revokeCalendarFeed(ctx context
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_bookAtDesk(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_bookAtDesk(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().BookAtDesk(ctx, fc.Args["input"].(model.BookAtDeskInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.BookAtDeskPayload) graphql.Marshaler {
+			return ec.marshalNBookAtDeskPayload2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐBookAtDeskPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_bookAtDesk(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BookAtDeskPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_bookAtDesk_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_joinWaitlist(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_joinWaitlist(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().JoinWaitlist(ctx, fc.Args["input"].(model.JoinWaitlistInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.JoinWaitlistPayload) graphql.Marshaler {
+			return ec.marshalNJoinWaitlistPayload2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐJoinWaitlistPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_joinWaitlist(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_JoinWaitlistPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_joinWaitlist_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_leaveWaitlist(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_leaveWaitlist(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().LeaveWaitlist(ctx, fc.Args["entryId"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.LeaveWaitlistPayload) graphql.Marshaler {
+			return ec.marshalNLeaveWaitlistPayload2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐLeaveWaitlistPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_leaveWaitlist(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LeaveWaitlistPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_leaveWaitlist_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_acceptSlotOffer(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_acceptSlotOffer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().AcceptSlotOffer(ctx, fc.Args["offerId"].(string), fc.Args["idempotencyKey"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AcceptSlotOfferPayload) graphql.Marshaler {
+			return ec.marshalNAcceptSlotOfferPayload2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐAcceptSlotOfferPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_acceptSlotOffer(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AcceptSlotOfferPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_acceptSlotOffer_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_declineSlotOffer(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_declineSlotOffer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeclineSlotOffer(ctx, fc.Args["offerId"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DeclineSlotOfferPayload) graphql.Marshaler {
+			return ec.marshalNDeclineSlotOfferPayload2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐDeclineSlotOfferPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_declineSlotOffer(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DeclineSlotOfferPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_declineSlotOffer_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_liftBookingRestriction(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -4408,6 +5525,38 @@ func (ec *executionContext) fieldContext_Patient_appointments(ctx context.Contex
 	if fc.Args, err = ec.field_Patient_appointments_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Patient_waitlist(ctx context.Context, field graphql.CollectedField, obj *model.Patient) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Patient_waitlist(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Patient().Waitlist(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.WaitlistEntry) graphql.Marshaler {
+			return ec.marshalNWaitlistEntry2ᚕgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐWaitlistEntryᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Patient_waitlist(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Patient",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WaitlistEntry(ctx, field)
+		},
 	}
 	return fc, nil
 }
@@ -5037,6 +6186,153 @@ func (ec *executionContext) fieldContext_RevokeCalendarFeedPayload_revoked(_ con
 	return graphql.NewScalarFieldContext("RevokeCalendarFeedPayload", field, false, false, "Boolean")
 }
 
+func (ec *executionContext) _SlotOffer_id(ctx context.Context, field graphql.CollectedField, obj *model.SlotOffer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SlotOffer_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SlotOffer_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SlotOffer", field, false, false, "ID")
+}
+
+func (ec *executionContext) _SlotOffer_status(ctx context.Context, field graphql.CollectedField, obj *model.SlotOffer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SlotOffer_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.SlotOfferStatus) graphql.Marshaler {
+			return ec.marshalNSlotOfferStatus2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐSlotOfferStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SlotOffer_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SlotOffer", field, false, false, "SlotOfferStatus")
+}
+
+func (ec *executionContext) _SlotOffer_startsAt(ctx context.Context, field graphql.CollectedField, obj *model.SlotOffer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SlotOffer_startsAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StartsAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SlotOffer_startsAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SlotOffer", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _SlotOffer_endsAt(ctx context.Context, field graphql.CollectedField, obj *model.SlotOffer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SlotOffer_endsAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EndsAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SlotOffer_endsAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SlotOffer", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _SlotOffer_location(ctx context.Context, field graphql.CollectedField, obj *model.SlotOffer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SlotOffer_location(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Location, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Location) graphql.Marshaler {
+			return ec.marshalNLocation2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐLocation(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SlotOffer_location(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SlotOffer",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Location(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SlotOffer_expiresAt(ctx context.Context, field graphql.CollectedField, obj *model.SlotOffer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SlotOffer_expiresAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExpiresAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SlotOffer_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SlotOffer", field, false, false, "DateTime")
+}
+
 func (ec *executionContext) _Subscription_agendaChanged(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
 	return graphql.ResolveFieldStream(
 		ctx,
@@ -5077,6 +6373,327 @@ func (ec *executionContext) fieldContext_Subscription_agendaChanged(ctx context.
 	if fc.Args, err = ec.field_Subscription_agendaChanged_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WaitlistEntry_id(ctx context.Context, field graphql.CollectedField, obj *model.WaitlistEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WaitlistEntry_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WaitlistEntry_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WaitlistEntry", field, false, false, "ID")
+}
+
+func (ec *executionContext) _WaitlistEntry_status(ctx context.Context, field graphql.CollectedField, obj *model.WaitlistEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WaitlistEntry_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.WaitlistEntryStatus) graphql.Marshaler {
+			return ec.marshalNWaitlistEntryStatus2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐWaitlistEntryStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WaitlistEntry_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WaitlistEntry", field, false, false, "WaitlistEntryStatus")
+}
+
+func (ec *executionContext) _WaitlistEntry_practitioner(ctx context.Context, field graphql.CollectedField, obj *model.WaitlistEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WaitlistEntry_practitioner(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Practitioner, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Practitioner) graphql.Marshaler {
+			return ec.marshalNPractitioner2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐPractitioner(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WaitlistEntry_practitioner(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WaitlistEntry",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Practitioner(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WaitlistEntry_appointmentType(ctx context.Context, field graphql.CollectedField, obj *model.WaitlistEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WaitlistEntry_appointmentType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AppointmentType, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AppointmentType) graphql.Marshaler {
+			return ec.marshalNAppointmentType2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐAppointmentType(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WaitlistEntry_appointmentType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WaitlistEntry",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AppointmentType(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WaitlistEntry_currentAppointment(ctx context.Context, field graphql.CollectedField, obj *model.WaitlistEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WaitlistEntry_currentAppointment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CurrentAppointment, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Appointment) graphql.Marshaler {
+			return ec.marshalOAppointment2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐAppointment(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WaitlistEntry_currentAppointment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WaitlistEntry",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Appointment(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WaitlistEntry_relative(ctx context.Context, field graphql.CollectedField, obj *model.WaitlistEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WaitlistEntry_relative(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Relative, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Relative) graphql.Marshaler {
+			return ec.marshalORelative2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐRelative(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WaitlistEntry_relative(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WaitlistEntry",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Relative(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WaitlistEntry_latestDate(ctx context.Context, field graphql.CollectedField, obj *model.WaitlistEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WaitlistEntry_latestDate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LatestDate, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v gqlscalar.Date) graphql.Marshaler {
+			return ec.marshalNDate2githubᚗcomᚋcareslotᚋcareslotᚋinternalᚋgqlscalarᚐDate(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WaitlistEntry_latestDate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WaitlistEntry", field, false, false, "Date")
+}
+
+func (ec *executionContext) _WaitlistEntry_earliestTime(ctx context.Context, field graphql.CollectedField, obj *model.WaitlistEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WaitlistEntry_earliestTime(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EarliestTime, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v gqlscalar.LocalTime) graphql.Marshaler {
+			return ec.marshalNLocalTime2githubᚗcomᚋcareslotᚋcareslotᚋinternalᚋgqlscalarᚐLocalTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WaitlistEntry_earliestTime(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WaitlistEntry", field, false, false, "LocalTime")
+}
+
+func (ec *executionContext) _WaitlistEntry_latestTime(ctx context.Context, field graphql.CollectedField, obj *model.WaitlistEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WaitlistEntry_latestTime(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LatestTime, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v gqlscalar.LocalTime) graphql.Marshaler {
+			return ec.marshalNLocalTime2githubᚗcomᚋcareslotᚋcareslotᚋinternalᚋgqlscalarᚐLocalTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WaitlistEntry_latestTime(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WaitlistEntry", field, false, false, "LocalTime")
+}
+
+func (ec *executionContext) _WaitlistEntry_weekdays(ctx context.Context, field graphql.CollectedField, obj *model.WaitlistEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WaitlistEntry_weekdays(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Weekdays, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.Weekday) graphql.Marshaler {
+			return ec.marshalNWeekday2ᚕgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐWeekdayᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WaitlistEntry_weekdays(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WaitlistEntry", field, false, false, "Weekday")
+}
+
+func (ec *executionContext) _WaitlistEntry_createdAt(ctx context.Context, field graphql.CollectedField, obj *model.WaitlistEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WaitlistEntry_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WaitlistEntry_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WaitlistEntry", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _WaitlistEntry_offer(ctx context.Context, field graphql.CollectedField, obj *model.WaitlistEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WaitlistEntry_offer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Offer, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SlotOffer) graphql.Marshaler {
+			return ec.marshalOSlotOffer2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐSlotOffer(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WaitlistEntry_offer(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WaitlistEntry",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SlotOffer(ctx, field)
+		},
 	}
 	return fc, nil
 }
@@ -6303,6 +7920,90 @@ func UnmarshalBookAppointmentInput(ctx context.Context, raw any) (model.BookAppo
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputBookAtDeskInput(ctx context.Context, obj any) (model.BookAtDeskInput, error) {
+	var it model.BookAtDeskInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"practitionerId", "appointmentTypeId", "startsAt", "deskPatientId", "patientId", "idempotencyKey", "note"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "practitionerId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("practitionerId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PractitionerID = data
+		case "appointmentTypeId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("appointmentTypeId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AppointmentTypeID = data
+		case "startsAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("startsAt"))
+			data, err := ec.unmarshalNDateTime2timeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StartsAt = data
+		case "deskPatientId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deskPatientId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeskPatientID = data
+		case "patientId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("patientId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PatientID = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		case "note":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("note"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Note = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalBookAtDeskInput unmarshals raw into the BookAtDeskInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalBookAtDeskInput(ctx context.Context, raw any) (model.BookAtDeskInput, error) {
+	var out model.BookAtDeskInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "BookAtDeskInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputBookSeriesInput(ctx context.Context, obj any) (model.BookSeriesInput, error) {
 	var it model.BookSeriesInput
 	if obj == nil {
@@ -6555,6 +8256,97 @@ func UnmarshalHoldSlotInput(ctx context.Context, raw any) (model.HoldSlotInput, 
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputJoinWaitlistInput(ctx context.Context, obj any) (model.JoinWaitlistInput, error) {
+	var it model.JoinWaitlistInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"practitionerId", "appointmentTypeId", "currentAppointmentId", "relativeId", "latestDate", "earliestTime", "latestTime", "weekdays"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "practitionerId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("practitionerId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PractitionerID = data
+		case "appointmentTypeId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("appointmentTypeId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AppointmentTypeID = data
+		case "currentAppointmentId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("currentAppointmentId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CurrentAppointmentID = data
+		case "relativeId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("relativeId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RelativeID = data
+		case "latestDate":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("latestDate"))
+			data, err := ec.unmarshalNDate2githubᚗcomᚋcareslotᚋcareslotᚋinternalᚋgqlscalarᚐDate(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LatestDate = data
+		case "earliestTime":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("earliestTime"))
+			data, err := ec.unmarshalOLocalTime2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋinternalᚋgqlscalarᚐLocalTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EarliestTime = data
+		case "latestTime":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("latestTime"))
+			data, err := ec.unmarshalOLocalTime2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋinternalᚋgqlscalarᚐLocalTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LatestTime = data
+		case "weekdays":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("weekdays"))
+			data, err := ec.unmarshalOWeekday2ᚕgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐWeekdayᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Weekdays = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalJoinWaitlistInput unmarshals raw into the JoinWaitlistInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalJoinWaitlistInput(ctx context.Context, raw any) (model.JoinWaitlistInput, error) {
+	var out model.JoinWaitlistInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "JoinWaitlistInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputPatientByIDsInput(ctx context.Context, obj any) (model.PatientByIDsInput, error) {
 	var it model.PatientByIDsInput
 	if obj == nil {
@@ -6794,6 +8586,13 @@ func (ec *executionContext) __Entity(ctx context.Context, sel ast.SelectionSet, 
 			return graphql.Null
 		}
 		return ec._Location(ctx, sel, obj)
+	case model.DeskPatient:
+		return ec._DeskPatient(ctx, sel, &obj)
+	case *model.DeskPatient:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._DeskPatient(ctx, sel, obj)
 	case model.AppointmentType:
 		return ec._AppointmentType(ctx, sel, &obj)
 	case *model.AppointmentType:
@@ -6820,6 +8619,44 @@ func (ec *executionContext) __Entity(ctx context.Context, sel ast.SelectionSet, 
 // endregion ************************** interface.gotpl ***************************
 
 // region    **************************** object.gotpl ****************************
+
+var acceptSlotOfferPayloadImplementors = []string{"AcceptSlotOfferPayload"}
+
+func (ec *executionContext) _AcceptSlotOfferPayload(ctx context.Context, sel ast.SelectionSet, obj *model.AcceptSlotOfferPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, acceptSlotOfferPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AcceptSlotOfferPayload")
+		case "appointment":
+			out.Values[i] = ec._AcceptSlotOfferPayload_appointment(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "previous":
+			out.Values[i] = ec._AcceptSlotOfferPayload_previous(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
 
 var agendaChangeImplementors = []string{"AgendaChange"}
 
@@ -6943,6 +8780,11 @@ func (ec *executionContext) _Appointment(ctx context.Context, sel ast.SelectionS
 		case "createdAt":
 			out.Values[i] = ec._Appointment_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deskPatient":
+			out.Values[i] = ec._Appointment_deskPatient(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "series":
@@ -7170,6 +9012,39 @@ func (ec *executionContext) _BookAppointmentPayload(ctx context.Context, sel ast
 			out.Values[i] = graphql.MarshalString("BookAppointmentPayload")
 		case "appointment":
 			out.Values[i] = ec._BookAppointmentPayload_appointment(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var bookAtDeskPayloadImplementors = []string{"BookAtDeskPayload"}
+
+func (ec *executionContext) _BookAtDeskPayload(ctx context.Context, sel ast.SelectionSet, obj *model.BookAtDeskPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, bookAtDeskPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("BookAtDeskPayload")
+		case "appointment":
+			out.Values[i] = ec._BookAtDeskPayload_appointment(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -7423,6 +9298,72 @@ func (ec *executionContext) _CreateCalendarFeedPayload(ctx context.Context, sel 
 	return out
 }
 
+var declineSlotOfferPayloadImplementors = []string{"DeclineSlotOfferPayload"}
+
+func (ec *executionContext) _DeclineSlotOfferPayload(ctx context.Context, sel ast.SelectionSet, obj *model.DeclineSlotOfferPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, declineSlotOfferPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DeclineSlotOfferPayload")
+		case "offer":
+			out.Values[i] = ec._DeclineSlotOfferPayload_offer(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var deskPatientImplementors = []string{"DeskPatient", "_Entity"}
+
+func (ec *executionContext) _DeskPatient(ctx context.Context, sel ast.SelectionSet, obj *model.DeskPatient) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, deskPatientImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DeskPatient")
+		case "id":
+			out.Values[i] = ec._DeskPatient_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var entityImplementors = []string{"Entity"}
 
 func (ec *executionContext) _Entity(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
@@ -7538,6 +9479,72 @@ func (ec *executionContext) _HoldSlotPayload(ctx context.Context, sel ast.Select
 			out.Values[i] = graphql.MarshalString("HoldSlotPayload")
 		case "hold":
 			out.Values[i] = ec._HoldSlotPayload_hold(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var joinWaitlistPayloadImplementors = []string{"JoinWaitlistPayload"}
+
+func (ec *executionContext) _JoinWaitlistPayload(ctx context.Context, sel ast.SelectionSet, obj *model.JoinWaitlistPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, joinWaitlistPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("JoinWaitlistPayload")
+		case "entry":
+			out.Values[i] = ec._JoinWaitlistPayload_entry(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var leaveWaitlistPayloadImplementors = []string{"LeaveWaitlistPayload"}
+
+func (ec *executionContext) _LeaveWaitlistPayload(ctx context.Context, sel ast.SelectionSet, obj *model.LeaveWaitlistPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, leaveWaitlistPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("LeaveWaitlistPayload")
+		case "entry":
+			out.Values[i] = ec._LeaveWaitlistPayload_entry(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -7732,6 +9739,41 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "bookAtDesk":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_bookAtDesk(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "joinWaitlist":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_joinWaitlist(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "leaveWaitlist":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_leaveWaitlist(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "acceptSlotOffer":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_acceptSlotOffer(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "declineSlotOffer":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_declineSlotOffer(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "liftBookingRestriction":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_liftBookingRestriction(ctx, field)
@@ -7798,6 +9840,12 @@ func (ec *executionContext) _Patient(ctx context.Context, sel ast.SelectionSet, 
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Patient_appointments(ctx, field, obj)
+				})
+		case "waitlist":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Patient_waitlist(ctx, field, obj)
 				})
 		case "bookingRestrictions":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
@@ -8159,6 +10207,64 @@ func (ec *executionContext) _RevokeCalendarFeedPayload(ctx context.Context, sel 
 	return out
 }
 
+var slotOfferImplementors = []string{"SlotOffer"}
+
+func (ec *executionContext) _SlotOffer(ctx context.Context, sel ast.SelectionSet, obj *model.SlotOffer) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, slotOfferImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SlotOffer")
+		case "id":
+			out.Values[i] = ec._SlotOffer_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "status":
+			out.Values[i] = ec._SlotOffer_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "startsAt":
+			out.Values[i] = ec._SlotOffer_startsAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "endsAt":
+			out.Values[i] = ec._SlotOffer_endsAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "location":
+			out.Values[i] = ec._SlotOffer_location(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "expiresAt":
+			out.Values[i] = ec._SlotOffer_expiresAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var subscriptionImplementors = []string{"Subscription"}
 
 func (ec *executionContext) _Subscription(ctx context.Context, sel ast.SelectionSet) func(ctx context.Context) graphql.Marshaler {
@@ -8177,6 +10283,94 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 	default:
 		panic("unknown field " + strconv.Quote(fields[0].Name))
 	}
+}
+
+var waitlistEntryImplementors = []string{"WaitlistEntry"}
+
+func (ec *executionContext) _WaitlistEntry(ctx context.Context, sel ast.SelectionSet, obj *model.WaitlistEntry) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, waitlistEntryImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("WaitlistEntry")
+		case "id":
+			out.Values[i] = ec._WaitlistEntry_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "status":
+			out.Values[i] = ec._WaitlistEntry_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "practitioner":
+			out.Values[i] = ec._WaitlistEntry_practitioner(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "appointmentType":
+			out.Values[i] = ec._WaitlistEntry_appointmentType(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "currentAppointment":
+			out.Values[i] = ec._WaitlistEntry_currentAppointment(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "relative":
+			out.Values[i] = ec._WaitlistEntry_relative(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "latestDate":
+			out.Values[i] = ec._WaitlistEntry_latestDate(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "earliestTime":
+			out.Values[i] = ec._WaitlistEntry_earliestTime(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "latestTime":
+			out.Values[i] = ec._WaitlistEntry_latestTime(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "weekdays":
+			out.Values[i] = ec._WaitlistEntry_weekdays(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createdAt":
+			out.Values[i] = ec._WaitlistEntry_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "offer":
+			out.Values[i] = ec._WaitlistEntry_offer(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
 }
 
 var _ServiceImplementors = []string{"_Service"}
@@ -8574,6 +10768,14 @@ func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, o
 
 // region    ***************************** type.gotpl *****************************
 
+func (ec *executionContext) marshalNAcceptSlotOfferPayload2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐAcceptSlotOfferPayload(ctx context.Context, sel ast.SelectionSet, v *model.AcceptSlotOfferPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "AcceptSlotOfferPayload!")
+		return graphql.Null
+	}
+	return ec._AcceptSlotOfferPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNAgendaChange2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐAgendaChange(ctx context.Context, sel ast.SelectionSet, v *model.AgendaChange) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "AgendaChange!")
@@ -8701,6 +10903,19 @@ func (ec *executionContext) marshalNBookAppointmentPayload2ᚖgithubᚗcomᚋcar
 	return ec._BookAppointmentPayload(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNBookAtDeskInput2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐBookAtDeskInput(ctx context.Context, v any) (model.BookAtDeskInput, error) {
+	res, err := ec.unmarshalInputBookAtDeskInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNBookAtDeskPayload2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐBookAtDeskPayload(ctx context.Context, sel ast.SelectionSet, v *model.BookAtDeskPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "BookAtDeskPayload!")
+		return graphql.Null
+	}
+	return ec._BookAtDeskPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNBookSeriesInput2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐBookSeriesInput(ctx context.Context, v any) (model.BookSeriesInput, error) {
 	res, err := ec.unmarshalInputBookSeriesInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -8814,6 +11029,14 @@ func (ec *executionContext) marshalNDateTime2timeᚐTime(ctx context.Context, se
 	return res
 }
 
+func (ec *executionContext) marshalNDeclineSlotOfferPayload2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐDeclineSlotOfferPayload(ctx context.Context, sel ast.SelectionSet, v *model.DeclineSlotOfferPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DeclineSlotOfferPayload!")
+		return graphql.Null
+	}
+	return ec._DeclineSlotOfferPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNFieldSet2string(ctx context.Context, v any) (string, error) {
 	res, err := graphql.UnmarshalString(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -8877,12 +11100,43 @@ func (ec *executionContext) marshalNInt2int(ctx context.Context, sel ast.Selecti
 	return res
 }
 
+func (ec *executionContext) unmarshalNJoinWaitlistInput2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐJoinWaitlistInput(ctx context.Context, v any) (model.JoinWaitlistInput, error) {
+	res, err := ec.unmarshalInputJoinWaitlistInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNJoinWaitlistPayload2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐJoinWaitlistPayload(ctx context.Context, sel ast.SelectionSet, v *model.JoinWaitlistPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "JoinWaitlistPayload!")
+		return graphql.Null
+	}
+	return ec._JoinWaitlistPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNLeaveWaitlistPayload2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐLeaveWaitlistPayload(ctx context.Context, sel ast.SelectionSet, v *model.LeaveWaitlistPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "LeaveWaitlistPayload!")
+		return graphql.Null
+	}
+	return ec._LeaveWaitlistPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNLiftBookingRestrictionPayload2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐLiftBookingRestrictionPayload(ctx context.Context, sel ast.SelectionSet, v *model.LiftBookingRestrictionPayload) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "LiftBookingRestrictionPayload!")
 		return graphql.Null
 	}
 	return ec._LiftBookingRestrictionPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNLocalTime2githubᚗcomᚋcareslotᚋcareslotᚋinternalᚋgqlscalarᚐLocalTime(ctx context.Context, v any) (gqlscalar.LocalTime, error) {
+	var res gqlscalar.LocalTime
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNLocalTime2githubᚗcomᚋcareslotᚋcareslotᚋinternalᚋgqlscalarᚐLocalTime(ctx context.Context, sel ast.SelectionSet, v gqlscalar.LocalTime) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) marshalNLocation2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐLocation(ctx context.Context, sel ast.SelectionSet, v *model.Location) graphql.Marshaler {
@@ -8987,6 +11241,24 @@ func (ec *executionContext) marshalNRevokeCalendarFeedPayload2ᚖgithubᚗcomᚋ
 	return ec._RevokeCalendarFeedPayload(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNSlotOffer2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐSlotOffer(ctx context.Context, sel ast.SelectionSet, v *model.SlotOffer) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SlotOffer!")
+		return graphql.Null
+	}
+	return ec._SlotOffer(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNSlotOfferStatus2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐSlotOfferStatus(ctx context.Context, v any) (model.SlotOfferStatus, error) {
+	var res model.SlotOfferStatus
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNSlotOfferStatus2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐSlotOfferStatus(ctx context.Context, sel ast.SelectionSet, v model.SlotOfferStatus) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {
 	res, err := graphql.UnmarshalString(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -8999,6 +11271,84 @@ func (ec *executionContext) marshalNString2string(ctx context.Context, sel ast.S
 		graphql.AddInvalidNullFromMarshaler(ctx, "String!")
 	}
 	return res
+}
+
+func (ec *executionContext) marshalNWaitlistEntry2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐWaitlistEntry(ctx context.Context, sel ast.SelectionSet, v model.WaitlistEntry) graphql.Marshaler {
+	return ec._WaitlistEntry(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNWaitlistEntry2ᚕgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐWaitlistEntryᚄ(ctx context.Context, sel ast.SelectionSet, v []model.WaitlistEntry) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNWaitlistEntry2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐWaitlistEntry(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNWaitlistEntry2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐWaitlistEntry(ctx context.Context, sel ast.SelectionSet, v *model.WaitlistEntry) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "WaitlistEntry!")
+		return graphql.Null
+	}
+	return ec._WaitlistEntry(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNWaitlistEntryStatus2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐWaitlistEntryStatus(ctx context.Context, v any) (model.WaitlistEntryStatus, error) {
+	var res model.WaitlistEntryStatus
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNWaitlistEntryStatus2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐWaitlistEntryStatus(ctx context.Context, sel ast.SelectionSet, v model.WaitlistEntryStatus) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNWeekday2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐWeekday(ctx context.Context, v any) (model.Weekday, error) {
+	var res model.Weekday
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNWeekday2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐWeekday(ctx context.Context, sel ast.SelectionSet, v model.Weekday) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNWeekday2ᚕgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐWeekdayᚄ(ctx context.Context, v any) ([]model.Weekday, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]model.Weekday, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNWeekday2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐWeekday(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNWeekday2ᚕgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐWeekdayᚄ(ctx context.Context, sel ast.SelectionSet, v []model.Weekday) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNWeekday2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐWeekday(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) unmarshalN_Any2map(ctx context.Context, v any) (map[string]any, error) {
@@ -9454,6 +11804,13 @@ func (ec *executionContext) marshalODateTime2ᚖtimeᚐTime(ctx context.Context,
 	return res
 }
 
+func (ec *executionContext) marshalODeskPatient2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐDeskPatient(ctx context.Context, sel ast.SelectionSet, v *model.DeskPatient) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._DeskPatient(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalOID2ᚖstring(ctx context.Context, v any) (*string, error) {
 	if v == nil {
 		return nil, nil
@@ -9488,6 +11845,22 @@ func (ec *executionContext) marshalOInt2ᚖint(ctx context.Context, sel ast.Sele
 	_ = ctx
 	res := graphql.MarshalInt(*v)
 	return res
+}
+
+func (ec *executionContext) unmarshalOLocalTime2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋinternalᚋgqlscalarᚐLocalTime(ctx context.Context, v any) (*gqlscalar.LocalTime, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(gqlscalar.LocalTime)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOLocalTime2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋinternalᚋgqlscalarᚐLocalTime(ctx context.Context, sel ast.SelectionSet, v *gqlscalar.LocalTime) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) marshalOPatient2ᚕᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐPatient(ctx context.Context, sel ast.SelectionSet, v []*model.Patient) graphql.Marshaler {
@@ -9546,11 +11919,25 @@ func (ec *executionContext) unmarshalOPractitionerByIDsInput2ᚖgithubᚗcomᚋc
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalOPreviousAppointment2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐPreviousAppointment(ctx context.Context, sel ast.SelectionSet, v *model.PreviousAppointment) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._PreviousAppointment(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalORelative2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐRelative(ctx context.Context, sel ast.SelectionSet, v *model.Relative) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return ec._Relative(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOSlotOffer2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐSlotOffer(ctx context.Context, sel ast.SelectionSet, v *model.SlotOffer) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._SlotOffer(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOString2string(ctx context.Context, v any) (string, error) {
@@ -9616,6 +12003,42 @@ func (ec *executionContext) marshalOString2ᚖstring(ctx context.Context, sel as
 	_ = ctx
 	res := graphql.MarshalString(*v)
 	return res
+}
+
+func (ec *executionContext) unmarshalOWeekday2ᚕgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐWeekdayᚄ(ctx context.Context, v any) ([]model.Weekday, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]model.Weekday, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNWeekday2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐWeekday(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOWeekday2ᚕgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐWeekdayᚄ(ctx context.Context, sel ast.SelectionSet, v []model.Weekday) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNWeekday2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋbookingᚋgraphᚋmodelᚐWeekday(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) marshalO_Entity2githubᚗcomᚋ99designsᚋgqlgenᚋpluginᚋfederationᚋfedruntimeᚐEntity(ctx context.Context, sel ast.SelectionSet, v fedruntime.Entity) graphql.Marshaler {

@@ -47,6 +47,8 @@ type Appointment struct {
 	CreatedAt          time.Time  `json:"createdAt"`
 	PatientName        string     `json:"patientName,omitempty"`
 	PatientPhone       string     `json:"patientPhone,omitempty"`
+	// DeskPatient: PatientID is a practice's desk patient, not an account (ADR 21).
+	DeskPatient bool `json:"deskPatient,omitempty"`
 	// SeriesID, SeriesIndex (1 to SeriesCount) and SeriesCount place a
 	// session of a treatment series (series.go); empty otherwise.
 	SeriesID    string `json:"seriesId,omitempty"`
@@ -58,7 +60,8 @@ type Appointment struct {
 // confirmed appointment; an expired hold still HELD blocks until expired).
 func (a Appointment) Occupies() bool { return a.Status == StatusHeld || a.Status == StatusConfirmed }
 
-// selectCols reads an appointment row "a" joined with the patient replica "p".
+// selectCols reads an appointment row "a" joined with the patient replica "p"
+// (an account, or a practice's desk patient: then p.practitioner_id is set).
 const selectCols = `a.country, a.id::text, a.practitioner_id::text, a.patient_id::text,
 	coalesce(a.relative_id::text, ''), a.person_id::text, a.appointment_type_id::text, a.location_id::text,
 	a.status, a.starts_at, a.ends_at, lower(a.blocked), upper(a.blocked), a.hold_expires_at,
@@ -71,6 +74,7 @@ const selectCols = `a.country, a.id::text, a.practitioner_id::text, a.patient_id
 			FROM jsonb_array_elements(p.relatives) r WHERE r->>'id' = a.relative_id::text LIMIT 1)
 	END, ''),
 	coalesce(CASE WHEN p.erased_at IS NULL THEN p.phone END, ''),
+	p.practitioner_id IS NOT NULL,
 	coalesce(a.series_id::text, ''), coalesce(a.series_index, 0),
 	coalesce(CASE WHEN a.series_id IS NOT NULL THEN (SELECT s.count FROM series s WHERE s.id = a.series_id) END, 0)`
 
@@ -94,7 +98,7 @@ func scanAppointmentAnd(row pgx.Row, extra ...any) (Appointment, error) {
 	err := row.Scan(append([]any{&a.Country, &a.ID, &a.PractitionerID, &a.PatientID, &a.RelativeID, &a.PersonID,
 		&a.AppointmentTypeID, &a.LocationID, &a.Status, &a.StartsAt, &a.EndsAt, &a.BlockedFrom, &a.BlockedUntil,
 		&a.HoldExpiresAt, &a.IdempotencyKey, &a.Note, &a.CancelledAt, &a.CancelledBy, &a.CancellationReason,
-		&a.Version, &a.CreatedAt, &a.PatientName, &a.PatientPhone, &a.SeriesID, &a.SeriesIndex, &a.SeriesCount}, extra...)...)
+		&a.Version, &a.CreatedAt, &a.PatientName, &a.PatientPhone, &a.DeskPatient, &a.SeriesID, &a.SeriesIndex, &a.SeriesCount}, extra...)...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return a, ErrNotFound
 	}

@@ -45,6 +45,10 @@ type Booking struct {
 	Event events.Envelope
 	// Replaces, when set, is the booker's hold the booking takes the place of.
 	Replaces *HoldEnd
+	// Offer, when set, is the earlier-slot offer whose hold (Replaces) the
+	// booking accepts: it is taken in the same transaction, or nothing is
+	// written (ErrOfferTaken).
+	Offer *OfferTaken
 	// AtDesk is a booking the practice makes (a desk booking): the account's
 	// no-show restriction with the practice, which stops online bookings
 	// only, is not checked. Now is when the restriction is checked at.
@@ -86,6 +90,7 @@ var bookSQL = `WITH ins AS (
 		SELECT $16, $17, $18, $19, ins.id, $20 FROM ins
 	), c AS (
 		INSERT INTO booking_counts (patient_id, practitioner_id, day, booked, max_booked) SELECT $4, $3, $21, 1, $22 FROM ins
+		WHERE $22::integer IS NOT NULL
 		ON CONFLICT (patient_id, practitioner_id, day) DO UPDATE
 		SET booked = booking_counts.booked + 1, max_booked = EXCLUDED.max_booked
 	), o AS (` + outbox.InsertFromSQL("ins", 23) + `)
@@ -112,7 +117,8 @@ var errNotBooked = errors.New("nothing booked")
 // ErrKeyTaken: another request committed the key first. ErrPersonOverlap:
 // the person has a confirmed appointment then, in any country.
 // ErrBookingLimit: the account has booked Limit.Max appointments with the
-// practice on Limit.Day already. Nothing is written in those cases either.
+// practice on Limit.Day already. ErrOfferTaken: b accepts an offer that is no
+// longer on offer. Nothing is written in those cases either.
 func (s *Store) Book(ctx context.Context, b Booking) (bool, error) {
 	a := b.Appointment
 	if a.Status != StatusConfirmed || a.HoldExpiresAt != nil || a.Version != 1 {
@@ -126,10 +132,12 @@ func (s *Store) Book(ctx context.Context, b Booking) (bool, error) {
 		a.AppointmentTypeID, a.LocationID, a.StartsAt, a.EndsAt, a.BlockedFrom, a.BlockedUntil,
 		a.IdempotencyKey, a.Note, a.CreatedAt,
 		b.Key.Subject, b.Key.Key, b.Key.Operation, b.Key.RequestHash, b.Key.Response,
-		b.Limit.Day, b.Limit.Max}, event.Args()...)
+		b.Limit.Day, b.Limit.max()}, event.Args()...)
 	args = append(args, b.AtDesk, b.Now)
 	var n int
 	switch {
+	case b.Offer != nil:
+		err = s.bookTakingOffer(ctx, b, args, &n)
 	case b.Replaces != nil:
 		err = s.bookReplacingHold(ctx, *b.Replaces, b.Topic, a, b.AtDesk, args, &n)
 	case b.AtDesk:
@@ -195,6 +203,17 @@ func (s *Store) bookReplacingHold(ctx context.Context, end HoldEnd, topic string
 type DayLimit struct {
 	Day time.Time // a date: only year, month and day count
 	Max int
+	// Uncounted: the booking counts against no limit (a desk booking: the
+	// practice booked it, not the patient online).
+	Uncounted bool
+}
+
+// max is the statement's argument: NULL when the booking is not counted.
+func (l DayLimit) max() any {
+	if l.Uncounted {
+		return nil
+	}
+	return l.Max
 }
 
 // ErrBookingLimit is a booking past the country's bookings per account,

@@ -160,6 +160,31 @@ func (s *Store) LiftRestriction(ctx context.Context, patientID, practitionerID, 
 	return tag.RowsAffected() == 1, err
 }
 
+// LockRestriction takes the account's shared restriction lock with the
+// practice for the transaction (as an online booking does) and then, in a
+// statement of its own, reads its restriction live at now (nil when none).
+func (t *Tx) LockRestriction(ctx context.Context, patientID, practitionerID string, now time.Time) (*Restriction, error) {
+	var restriction *Restriction
+	b := &pgx.Batch{}
+	b.Queue(restrictionLockSQL, patientID, practitionerID)
+	b.Queue(`SELECT r.country, r.until, r.created_at, r.no_shows FROM booking_restrictions r
+		WHERE r.patient_id = $1 AND r.practitioner_id = $2 AND r.lifted_at IS NULL AND r.until > $3`,
+		patientID, practitionerID, now).QueryRow(func(row pgx.Row) error {
+		x := Restriction{PatientID: patientID, PractitionerID: practitionerID}
+		err := row.Scan(&x.Country, &x.Until, &x.Since, &x.NoShows)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		x.Until, x.Since = x.Until.UTC(), x.Since.UTC()
+		restriction = &x
+		return err
+	})
+	if err := t.tx.SendBatch(ctx, b).Close(); err != nil {
+		return nil, err
+	}
+	return restriction, nil
+}
+
 // ErrRestricted is a booking the account's live restriction with the
 // practice refused (nothing was written).
 var ErrRestricted = errors.New("the account may not book this practice online")

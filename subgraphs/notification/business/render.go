@@ -13,6 +13,9 @@ const (
 	KindRescheduled  = "RESCHEDULED"
 	KindCancelled    = "CANCELLED"
 	KindReminder     = "REMINDER"
+	// KindSlotOffered: an earlier slot is held for a waiting patient until
+	// a deadline (booking's SlotOffered).
+	KindSlotOffered = "SLOT_OFFERED"
 	// KindSeriesConfirmation confirms a whole treatment series in one
 	// message listing every session (series.go).
 	KindSeriesConfirmation = "SERIES_CONFIRMATION"
@@ -42,6 +45,9 @@ type Rendering struct {
 	PreviousStartsAt *time.Time // RESCHEDULED: where it was
 	CancelledBy      string     // CANCELLED: PATIENT or PRACTITIONER
 	Reason           string     // CANCELLED by the practitioner: their reason
+	// Deadline is, for SLOT_OFFERED, until when the slot is held; with
+	// PreviousStartsAt, the appointment accepting would move.
+	Deadline *time.Time
 	// Sessions are, for SERIES_CONFIRMATION, the start of every session
 	// (StartsAt is the first's).
 	Sessions []time.Time
@@ -68,8 +74,9 @@ type language struct {
 // Template placeholders: {name} the account holder's first name, {for} " for
 // <relative>" or "", {practitioner}, {when}, {old} the previous time, {place},
 // {type} the appointment type (in parentheses, or ""), {reason} a reason line
-// or "", {count} and {sessions} a series' sessions (one per line in an email,
-// separated by "; " in an SMS).
+// or "", {deadline} until when an offered slot is held, {count} and
+// {sessions} a series' sessions (one per line in an email, separated by "; "
+// in an SMS).
 var languages = map[string]language{
 	"fr": {
 		weekdays: [7]string{"dimanche", "lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi"},
@@ -92,6 +99,12 @@ var languages = map[string]language{
 			"CANCELLED_PRACTITIONER": {"{practitioner} a annulé votre rendez-vous du {when}",
 				"Bonjour {name},\n\n{practitioner} a annulé votre rendez-vous{for} du {when}.{reason}\nVous pouvez prendre un nouveau rendez-vous sur Careslot.\n\nCareslot",
 				"Careslot : {practitioner} a annulé votre RDV{for} du {when}.{reason}"},
+			"SLOT_OFFERED": {"Un créneau plus tôt s'est libéré : {practitioner}, {when}",
+				"Bonjour {name},\n\nUn créneau plus tôt s'est libéré{for} avec {practitioner}{type} : le {when}.\nAdresse : {place}\n\nNous vous le réservons jusqu'au {deadline}. Acceptez-le ou refusez-le dans Careslot ; passé ce délai, il sera proposé au patient suivant.\n\nCareslot",
+				"Careslot : créneau plus tôt{for} avec {practitioner} le {when}, réservé pour vous jusqu'au {deadline}. Répondez dans Careslot."},
+			"SLOT_OFFERED_MOVE": {"Un créneau plus tôt s'est libéré : {practitioner}, {when}",
+				"Bonjour {name},\n\nUn créneau plus tôt s'est libéré{for} avec {practitioner}{type} : le {when}, au lieu du {old}.\nAdresse : {place}\n\nNous vous le réservons jusqu'au {deadline}. Si vous l'acceptez dans Careslot, votre rendez-vous du {old} y sera déplacé ; passé ce délai, il sera proposé au patient suivant.\n\nCareslot",
+				"Careslot : créneau plus tôt{for} avec {practitioner} le {when} au lieu du {old}, réservé pour vous jusqu'au {deadline}. Répondez dans Careslot."},
 			"REMINDER": {"Rappel : rendez-vous avec {practitioner}, {when}",
 				"Bonjour {name},\n\nNous vous rappelons votre rendez-vous{for} avec {practitioner}{type} le {when}.\nAdresse : {place}\n\nCareslot",
 				"Careslot : rappel, RDV{for} avec {practitioner} le {when}, {place}."},
@@ -121,6 +134,12 @@ var languages = map[string]language{
 			"CANCELLED_PRACTITIONER": {"{practitioner} hat Ihren Termin am {when} abgesagt",
 				"Guten Tag {name},\n\n{practitioner} hat Ihren Termin{for} am {when} abgesagt.{reason}\nSie können auf Careslot einen neuen Termin buchen.\n\nCareslot",
 				"Careslot: {practitioner} hat Ihren Termin{for} am {when} abgesagt.{reason}"},
+			"SLOT_OFFERED": {"Ein früherer Termin ist frei: {practitioner}, {when}",
+				"Guten Tag {name},\n\nein früherer Termin{for} bei {practitioner}{type} ist frei geworden: {when}.\nAdresse: {place}\n\nWir halten ihn für Sie bis {deadline}. Nehmen Sie ihn in Careslot an oder lehnen Sie ihn ab; danach wird er dem nächsten Patienten angeboten.\n\nCareslot",
+				"Careslot: früherer Termin{for} bei {practitioner}: {when}, für Sie reserviert bis {deadline}. Antworten Sie in Careslot."},
+			"SLOT_OFFERED_MOVE": {"Ein früherer Termin ist frei: {practitioner}, {when}",
+				"Guten Tag {name},\n\nein früherer Termin{for} bei {practitioner}{type} ist frei geworden: {when} statt {old}.\nAdresse: {place}\n\nWir halten ihn für Sie bis {deadline}. Nehmen Sie ihn in Careslot an, wird Ihr Termin am {old} dorthin verschoben; danach wird er dem nächsten Patienten angeboten.\n\nCareslot",
+				"Careslot: früherer Termin{for} bei {practitioner}: {when} statt {old}, für Sie reserviert bis {deadline}. Antworten Sie in Careslot."},
 			"REMINDER": {"Erinnerung: Termin bei {practitioner}, {when}",
 				"Guten Tag {name},\n\nwir erinnern Sie an Ihren Termin{for} bei {practitioner}{type}: {when}.\nAdresse: {place}\n\nCareslot",
 				"Careslot: Erinnerung, Termin{for} bei {practitioner}: {when}, {place}."},
@@ -150,6 +169,12 @@ var languages = map[string]language{
 			"CANCELLED_PRACTITIONER": {"{practitioner} ha annullato il suo appuntamento di {when}",
 				"Buongiorno {name},\n\n{practitioner} ha annullato il suo appuntamento{for} di {when}.{reason}\nPuò prenotare un nuovo appuntamento su Careslot.\n\nCareslot",
 				"Careslot: {practitioner} ha annullato il suo appuntamento{for} di {when}.{reason}"},
+			"SLOT_OFFERED": {"Si è liberato un appuntamento prima: {practitioner}, {when}",
+				"Buongiorno {name},\n\nsi è liberato un appuntamento prima{for} con {practitioner}{type}: {when}.\nIndirizzo: {place}\n\nLo teniamo per lei fino a {deadline}. Lo accetti o lo rifiuti su Careslot; dopo, sarà proposto al paziente successivo.\n\nCareslot",
+				"Careslot: appuntamento prima{for} con {practitioner}: {when}, riservato per lei fino a {deadline}. Risponda su Careslot."},
+			"SLOT_OFFERED_MOVE": {"Si è liberato un appuntamento prima: {practitioner}, {when}",
+				"Buongiorno {name},\n\nsi è liberato un appuntamento prima{for} con {practitioner}{type}: {when} invece di {old}.\nIndirizzo: {place}\n\nLo teniamo per lei fino a {deadline}. Se lo accetta su Careslot, il suo appuntamento di {old} sarà spostato lì; dopo, sarà proposto al paziente successivo.\n\nCareslot",
+				"Careslot: appuntamento prima{for} con {practitioner}: {when} invece di {old}, riservato per lei fino a {deadline}. Risponda su Careslot."},
 			"REMINDER": {"Promemoria: appuntamento con {practitioner}, {when}",
 				"Buongiorno {name},\n\nle ricordiamo il suo appuntamento{for} con {practitioner}{type}: {when}.\nIndirizzo: {place}\n\nCareslot",
 				"Careslot: promemoria, appuntamento{for} con {practitioner}: {when}, {place}."},
@@ -179,6 +204,12 @@ var languages = map[string]language{
 			"CANCELLED_PRACTITIONER": {"{practitioner} cancelled your appointment on {when}",
 				"Hello {name},\n\n{practitioner} cancelled your appointment{for} on {when}.{reason}\nYou can book a new appointment on Careslot.\n\nCareslot",
 				"Careslot: {practitioner} cancelled your appointment{for} on {when}.{reason}"},
+			"SLOT_OFFERED": {"An earlier slot is free: {practitioner}, {when}",
+				"Hello {name},\n\nAn earlier slot{for} with {practitioner}{type} has come free: {when}.\nAddress: {place}\n\nWe are holding it for you until {deadline}. Accept or decline it in Careslot; after that it goes to the next patient.\n\nCareslot",
+				"Careslot: earlier slot{for} with {practitioner} on {when}, held for you until {deadline}. Reply in Careslot."},
+			"SLOT_OFFERED_MOVE": {"An earlier slot is free: {practitioner}, {when}",
+				"Hello {name},\n\nAn earlier slot{for} with {practitioner}{type} has come free: {when}, instead of {old}.\nAddress: {place}\n\nWe are holding it for you until {deadline}. If you accept it in Careslot, your appointment on {old} moves there; after that it goes to the next patient.\n\nCareslot",
+				"Careslot: earlier slot{for} with {practitioner} on {when} instead of {old}, held for you until {deadline}. Reply in Careslot."},
 			"REMINDER": {"Reminder: appointment with {practitioner}, {when}",
 				"Hello {name},\n\nThis is a reminder of your appointment{for} with {practitioner}{type} on {when}.\nAddress: {place}\n\nCareslot",
 				"Careslot: reminder, appointment{for} with {practitioner} on {when}, {place}."},
@@ -214,17 +245,22 @@ func FormatWhen(locale string, t time.Time, zone *time.Location) string {
 func Render(r Rendering) (Rendered, error) {
 	l := languages[Language(r.Locale)]
 	key := r.Kind
-	if r.Kind == KindCancelled {
+	switch r.Kind {
+	case KindCancelled:
 		key = "CANCELLED_PATIENT"
 		if r.CancelledBy == "PRACTITIONER" {
 			key = "CANCELLED_PRACTITIONER"
+		}
+	case KindSlotOffered:
+		if r.PreviousStartsAt != nil {
+			key = "SLOT_OFFERED_MOVE"
 		}
 	}
 	t, ok := l.templates[key]
 	if !ok {
 		return Rendered{}, fmt.Errorf("no template for %s", key)
 	}
-	forWhom, typ, reason, old := "", "", "", ""
+	forWhom, typ, reason, old, deadline := "", "", "", "", ""
 	if r.RelativeName != "" {
 		forWhom = fmt.Sprintf(l.forWhom, r.RelativeName)
 	}
@@ -240,6 +276,9 @@ func Render(r Rendering) (Rendered, error) {
 	if r.PreviousStartsAt != nil {
 		old = FormatWhen(r.Locale, *r.PreviousStartsAt, r.Zone)
 	}
+	if r.Deadline != nil {
+		deadline = FormatWhen(r.Locale, *r.Deadline, r.Zone)
+	}
 	sessions := make([]string, len(r.Sessions))
 	for i, at := range r.Sessions {
 		sessions[i] = FormatWhen(r.Locale, at, r.Zone)
@@ -251,7 +290,7 @@ func Render(r Rendering) (Rendered, error) {
 	rep := strings.NewReplacer(
 		"{name}", r.FirstName, "{for}", forWhom, "{practitioner}", r.Practitioner,
 		"{when}", FormatWhen(r.Locale, r.StartsAt, r.Zone), "{old}", old, "{place}", r.Place,
-		"{type}", typ, "{reason}", reason, "{count}", strconv.Itoa(len(r.Sessions)), "{sessions}", list)
+		"{type}", typ, "{reason}", reason, "{deadline}", deadline, "{count}", strconv.Itoa(len(r.Sessions)), "{sessions}", list)
 	if r.Channel == ChannelSMS {
 		return Rendered{Body: rep.Replace(t[2])}, nil
 	}

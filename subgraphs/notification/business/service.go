@@ -105,6 +105,8 @@ func (s *Service) ApplyBookingEvent(ctx context.Context, ev events.Envelope) err
 	case eventdata.AppointmentBooked, eventdata.AppointmentRescheduled, eventdata.AppointmentCancelled:
 	case eventdata.AppointmentAnonymised:
 		return s.forgetAppointment(ctx, ev)
+	case eventdata.SlotOffered:
+		return s.applySlotOffer(ctx, ev)
 	case eventdata.SeriesBooked:
 		return s.applySeriesBooked(ctx, ev)
 	default:
@@ -138,6 +140,7 @@ func (s *Service) ApplyBookingEvent(ctx context.Context, ev events.Envelope) err
 			}
 		}
 		p, err := tx.Patient(ctx, a.PatientID)
+		replicated := err == nil
 		switch {
 		case err == store.ErrNotFound:
 			// Not replicated yet: email, the default channel; the address is
@@ -157,6 +160,11 @@ func (s *Service) ApplyBookingEvent(ctx context.Context, ev events.Envelope) err
 			return err // a stale event (an older version) calls for nothing
 		}
 		channels := channelsOf(p)
+		if !replicated && a.DeskPatient {
+			// A practice's desk patient not replicated yet (desk.go): either
+			// channel, each sent only if the record has that contact.
+			channels = []string{ChannelEmail, ChannelSMS}
+		}
 		add := func(kind, key string, due time.Time) error {
 			for _, ch := range channels {
 				ok, err := tx.AddMessage(ctx, store.Message{ID: uid.New(), PatientID: a.PatientID, AppointmentID: a.ID,
@@ -192,6 +200,51 @@ func (s *Service) ApplyBookingEvent(ctx context.Context, ev events.Envelope) err
 			}
 			return add(KindCancelled, "", now)
 		}
+	})
+	if err == nil && added {
+		s.Wake()
+	}
+	return err
+}
+
+// applySlotOffer records the message an earlier-slot offer calls for: the
+// slot, the deadline to accept and, when accepting moves an appointment,
+// which one (in one transaction with the event's claim; once per offer and
+// channel). The offer is a hold, not an appointment: no copy is kept.
+func (s *Service) applySlotOffer(ctx context.Context, ev events.Envelope) error {
+	var a eventdata.Appointment
+	if err := ev.DataAs(&a); err != nil || !uid.Valid(a.ID) || !uid.Valid(a.PatientID) || !uid.Valid(a.PractitionerID) ||
+		a.HoldExpiresAt == nil {
+		s.log.ErrorContext(ctx, "skipping malformed booking event", "event_id", ev.ID, "type", ev.Type, "err", err)
+		return nil
+	}
+	facts, err := json.Marshal(a)
+	if err != nil {
+		return err
+	}
+	added := false
+	err = s.store.InTx(ctx, func(tx *store.Tx) error {
+		if first, err := tx.Claim(ctx, BookingGroup, ev.ID); err != nil || !first {
+			return err
+		}
+		p, err := tx.Patient(ctx, a.PatientID)
+		switch {
+		case err == store.ErrNotFound:
+			p = store.Patient{ID: a.PatientID, NotifyEmail: true}
+		case err != nil:
+			return err
+		case p.Erased:
+			return nil
+		}
+		for _, ch := range channelsOf(p) {
+			ok, err := tx.AddMessage(ctx, store.Message{ID: uid.New(), PatientID: a.PatientID, AppointmentID: a.ID,
+				Kind: KindSlotOffered, Channel: ch, Facts: facts, DueAt: s.now()})
+			if err != nil {
+				return err
+			}
+			added = added || ok
+		}
+		return nil
 	})
 	if err == nil && added {
 		s.Wake()
@@ -250,7 +303,14 @@ func channelsOf(p store.Patient) []string {
 // the patient's messages and contact data for good. It is the handler of the
 // patient-events consumer.
 func (s *Service) ApplyPatientEvent(ctx context.Context, ev events.Envelope) error {
-	if !strings.HasPrefix(ev.Type, "careslot.patient.") {
+	switch {
+	case !strings.HasPrefix(ev.Type, "careslot.patient."):
+		return nil
+	case ev.Type == eventdata.DeskPatientRecorded:
+		return s.applyDeskPatient(ctx, ev)
+	case ev.Type == eventdata.DeskPatientClaimed:
+		// The record stays as it is: messages already due still go to the
+		// contact the practice recorded; booking's next events name the account.
 		return nil
 	}
 	var p eventdata.Patient

@@ -184,7 +184,13 @@ func (s *Service) prepare(ctx context.Context, m store.Message) (prepared, error
 		}
 	}
 	if r.Locale == "" {
-		if c, ok := s.countries.Get(p.Country); ok {
+		// The patient's country, else (a practice's desk patient has none)
+		// the appointment's: the practice's.
+		country := p.Country
+		if country == "" {
+			country = a.Country
+		}
+		if c, ok := s.countries.Get(country); ok {
 			r.Locale = c.Locale
 		}
 	}
@@ -198,6 +204,9 @@ func (s *Service) prepare(ctx context.Context, m store.Message) (prepared, error
 	if a.Previous != nil {
 		prev := a.Previous.StartsAt
 		r.PreviousStartsAt = &prev
+	}
+	if m.Kind == KindSlotOffered {
+		r.Deadline = a.HoldExpiresAt
 	}
 	var loc store.Location
 	for _, l := range pr.Locations {

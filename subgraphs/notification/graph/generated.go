@@ -597,6 +597,13 @@ enum PracticeNotificationKind {
   CANCELLED_BY_PATIENT
 }
 
+# --- Earlier-slot offers (ADR 21).
+
+extend enum NotificationKind {
+  "An earlier slot is held for the patient until a deadline (they were on a practitioner's waitlist)."
+  SLOT_OFFERED
+}
+
 # --- Treatment series (ADR 21): one confirmation for every session.
 
 extend enum NotificationKind {

@@ -60,7 +60,9 @@ type RegisterInput struct {
 // it from the token alone. An identity that has an account is CONFLICT
 // (reason ALREADY_REGISTERED); an email already in use (in any letter case)
 // is INVALID_INPUT on "email"; past the country's registrations per client
-// address and hour, REGISTRATION_LIMIT_REACHED.
+// address and hour, REGISTRATION_LIMIT_REACHED. The desk records practices
+// hold of the person (same birth date, a contact the token's identity
+// provider vouches for) are claimed by the new account (desk.go).
 func (s *Service) Register(ctx context.Context, in RegisterInput) (store.Patient, error) {
 	country, err := s.country(in.Country)
 	if err != nil {
@@ -115,8 +117,12 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (store.Patient
 			}
 			return err
 		}
-		agg, err = s.emit(ctx, tx, p.ID, EventRegistered)
-		return err
+		if agg, err = s.emit(ctx, tx, p.ID, EventRegistered); err != nil {
+			return err
+		}
+		// The practices' desk records of this person become the account's
+		// (ADR 21), in the same transaction.
+		return s.claimDeskPatients(ctx, tx, caller, p)
 	})
 	if err != nil {
 		return store.Patient{}, err

@@ -4,6 +4,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 
 	"github.com/careslot/careslot/internal/gqlscalar"
+	"github.com/careslot/careslot/subgraphs/patient/business"
 	"github.com/careslot/careslot/subgraphs/patient/graph/model"
 	"github.com/careslot/careslot/subgraphs/patient/store"
 )
@@ -41,4 +42,30 @@ func batchErrors(perIndex []error) error {
 		return nil
 	}
 	return graphql.BatchErrorList(perIndex)
+}
+
+func deskPatient(d store.DeskPatient) *model.DeskPatient {
+	return &model.DeskPatient{ID: d.ID, PractitionerID: d.PractitionerID, FirstName: d.FirstName, LastName: d.LastName,
+		BirthDate: gqlscalar.Date{Time: d.BirthDate}, Email: optional(d.Email), Phone: optional(d.Phone),
+		Claimed: d.ClaimedBy != "", CreatedAt: d.CreatedAt}
+}
+
+func deskConnection(p business.DeskPage) *model.DeskPatientConnection {
+	c := &model.DeskPatientConnection{Edges: make([]model.DeskPatientEdge, len(p.Patients)),
+		PageInfo: &model.DeskPatientPageInfo{HasNextPage: p.HasNextPage}}
+	for i, d := range p.Patients {
+		c.Edges[i] = model.DeskPatientEdge{Cursor: p.Cursors[i], Node: deskPatient(d)}
+	}
+	if n := len(p.Cursors); n > 0 {
+		end := p.Cursors[n-1]
+		c.PageInfo.EndCursor = &end
+	}
+	return c
+}
+
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }

@@ -7,11 +7,25 @@ package graph
 
 import (
 	"context"
+	"strings"
 
 	"github.com/careslot/careslot/dataloaders"
 	"github.com/careslot/careslot/subgraphs/patient/graph/model"
 	"github.com/careslot/careslot/subgraphs/patient/store"
 )
+
+// FindManyDeskPatientByIDs is the resolver for the findManyDeskPatientByIDs field.
+func (r *entityResolver) FindManyDeskPatientByIDs(ctx context.Context, reps []*model.DeskPatientByIDsInput) ([]*model.DeskPatient, error) {
+	ids := make([]string, len(reps))
+	for i, rep := range reps {
+		ids[i] = strings.ToLower(rep.ID)
+	}
+	rows, perIndex, err := r.Service.DeskPatientsByIDs(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	return dataloaders.InOrder(ids, rows, func(d store.DeskPatient) string { return d.ID }, deskPatient), batchErrors(perIndex)
+}
 
 // FindManyPatientByIDs is the resolver for the findManyPatientByIDs field.
 func (r *entityResolver) FindManyPatientByIDs(ctx context.Context, reps []*model.PatientByIDsInput) ([]*model.Patient, error) {

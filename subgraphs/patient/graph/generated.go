@@ -49,9 +49,37 @@ type ComplexityRoot struct {
 		Deleted func(childComplexity int) int
 	}
 
+	DeskPatient struct {
+		BirthDate      func(childComplexity int) int
+		Claimed        func(childComplexity int) int
+		CreatedAt      func(childComplexity int) int
+		Email          func(childComplexity int) int
+		FirstName      func(childComplexity int) int
+		ID             func(childComplexity int) int
+		LastName       func(childComplexity int) int
+		Phone          func(childComplexity int) int
+		PractitionerID func(childComplexity int) int
+	}
+
+	DeskPatientConnection struct {
+		Edges    func(childComplexity int) int
+		PageInfo func(childComplexity int) int
+	}
+
+	DeskPatientEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	DeskPatientPageInfo struct {
+		EndCursor   func(childComplexity int) int
+		HasNextPage func(childComplexity int) int
+	}
+
 	Entity struct {
-		FindManyPatientByIDs  func(childComplexity int, reps []*model.PatientByIDsInput) int
-		FindManyRelativeByIDs func(childComplexity int, reps []*model.RelativeByIDsInput) int
+		FindManyDeskPatientByIDs func(childComplexity int, reps []*model.DeskPatientByIDsInput) int
+		FindManyPatientByIDs     func(childComplexity int, reps []*model.PatientByIDsInput) int
+		FindManyRelativeByIDs    func(childComplexity int, reps []*model.RelativeByIDsInput) int
 	}
 
 	ExportMyDataPayload struct {
@@ -62,6 +90,7 @@ type ComplexityRoot struct {
 		AddRelative                func(childComplexity int, input model.AddRelativeInput) int
 		DeleteMyAccount            func(childComplexity int) int
 		ExportMyData               func(childComplexity int) int
+		RecordDeskPatient          func(childComplexity int, practitionerID string, input model.RecordDeskPatientInput) int
 		RegisterPatient            func(childComplexity int, input model.RegisterPatientInput) int
 		SetNotificationPreferences func(childComplexity int, input model.NotificationPreferencesInput) int
 		UpdateMyProfile            func(childComplexity int, input model.UpdateMyProfileInput) int
@@ -87,9 +116,15 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
+		DeskPatients       func(childComplexity int, practitionerID string, search *string, first *int, after *string) int
 		Me                 func(childComplexity int) int
 		__resolve__service func(childComplexity int) int
 		__resolve_entities func(childComplexity int, representations []map[string]any) int
+	}
+
+	RecordDeskPatientPayload struct {
+		Created     func(childComplexity int) int
+		DeskPatient func(childComplexity int) int
 	}
 
 	RegisterPatientPayload struct {
@@ -121,6 +156,7 @@ type ComplexityRoot struct {
 // region    ************************** generated!.gotpl **************************
 
 type EntityResolver interface {
+	FindManyDeskPatientByIDs(ctx context.Context, reps []*model.DeskPatientByIDsInput) ([]*model.DeskPatient, error)
 	FindManyPatientByIDs(ctx context.Context, reps []*model.PatientByIDsInput) ([]*model.Patient, error)
 	FindManyRelativeByIDs(ctx context.Context, reps []*model.RelativeByIDsInput) ([]*model.Relative, error)
 }
@@ -131,12 +167,14 @@ type MutationResolver interface {
 	SetNotificationPreferences(ctx context.Context, input model.NotificationPreferencesInput) (*model.SetNotificationPreferencesPayload, error)
 	ExportMyData(ctx context.Context) (*model.ExportMyDataPayload, error)
 	DeleteMyAccount(ctx context.Context) (*model.DeleteMyAccountPayload, error)
+	RecordDeskPatient(ctx context.Context, practitionerID string, input model.RecordDeskPatientInput) (*model.RecordDeskPatientPayload, error)
 }
 type PatientResolver interface {
 	Relatives(ctx context.Context, obj *model.Patient) ([]model.Relative, error)
 }
 type QueryResolver interface {
 	Me(ctx context.Context) (*model.Patient, error)
+	DeskPatients(ctx context.Context, practitionerID string, search *string, first *int, after *string) (*model.DeskPatientConnection, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -171,6 +209,111 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.DeleteMyAccountPayload.Deleted(childComplexity), true
 
+	case "DeskPatient.birthDate":
+		if e.ComplexityRoot.DeskPatient.BirthDate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeskPatient.BirthDate(childComplexity), true
+	case "DeskPatient.claimed":
+		if e.ComplexityRoot.DeskPatient.Claimed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeskPatient.Claimed(childComplexity), true
+	case "DeskPatient.createdAt":
+		if e.ComplexityRoot.DeskPatient.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeskPatient.CreatedAt(childComplexity), true
+	case "DeskPatient.email":
+		if e.ComplexityRoot.DeskPatient.Email == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeskPatient.Email(childComplexity), true
+	case "DeskPatient.firstName":
+		if e.ComplexityRoot.DeskPatient.FirstName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeskPatient.FirstName(childComplexity), true
+	case "DeskPatient.id":
+		if e.ComplexityRoot.DeskPatient.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeskPatient.ID(childComplexity), true
+	case "DeskPatient.lastName":
+		if e.ComplexityRoot.DeskPatient.LastName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeskPatient.LastName(childComplexity), true
+	case "DeskPatient.phone":
+		if e.ComplexityRoot.DeskPatient.Phone == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeskPatient.Phone(childComplexity), true
+	case "DeskPatient.practitionerId":
+		if e.ComplexityRoot.DeskPatient.PractitionerID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeskPatient.PractitionerID(childComplexity), true
+
+	case "DeskPatientConnection.edges":
+		if e.ComplexityRoot.DeskPatientConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeskPatientConnection.Edges(childComplexity), true
+	case "DeskPatientConnection.pageInfo":
+		if e.ComplexityRoot.DeskPatientConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeskPatientConnection.PageInfo(childComplexity), true
+
+	case "DeskPatientEdge.cursor":
+		if e.ComplexityRoot.DeskPatientEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeskPatientEdge.Cursor(childComplexity), true
+	case "DeskPatientEdge.node":
+		if e.ComplexityRoot.DeskPatientEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeskPatientEdge.Node(childComplexity), true
+
+	case "DeskPatientPageInfo.endCursor":
+		if e.ComplexityRoot.DeskPatientPageInfo.EndCursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeskPatientPageInfo.EndCursor(childComplexity), true
+	case "DeskPatientPageInfo.hasNextPage":
+		if e.ComplexityRoot.DeskPatientPageInfo.HasNextPage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeskPatientPageInfo.HasNextPage(childComplexity), true
+
+	case "Entity.findManyDeskPatientByIDs":
+		if e.ComplexityRoot.Entity.FindManyDeskPatientByIDs == nil {
+			break
+		}
+
+		args, err := ec.field_Entity_findManyDeskPatientByIDs_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Entity.FindManyDeskPatientByIDs(childComplexity, args["reps"].([]*model.DeskPatientByIDsInput)), true
 	case "Entity.findManyPatientByIDs":
 		if e.ComplexityRoot.Entity.FindManyPatientByIDs == nil {
 			break
@@ -224,6 +367,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ExportMyData(childComplexity), true
+	case "Mutation.recordDeskPatient":
+		if e.ComplexityRoot.Mutation.RecordDeskPatient == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_recordDeskPatient_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RecordDeskPatient(childComplexity, args["practitionerId"].(string), args["input"].(model.RecordDeskPatientInput)), true
 	case "Mutation.registerPatient":
 		if e.ComplexityRoot.Mutation.RegisterPatient == nil {
 			break
@@ -338,6 +492,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Patient.Relatives(childComplexity), true
 
+	case "Query.deskPatients":
+		if e.ComplexityRoot.Query.DeskPatients == nil {
+			break
+		}
+
+		args, err := ec.field_Query_deskPatients_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.DeskPatients(childComplexity, args["practitionerId"].(string), args["search"].(*string), args["first"].(*int), args["after"].(*string)), true
+
 	case "Query.me":
 		if e.ComplexityRoot.Query.Me == nil {
 			break
@@ -361,6 +527,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.__resolve_entities(childComplexity, args["representations"].([]map[string]any)), true
+
+	case "RecordDeskPatientPayload.created":
+		if e.ComplexityRoot.RecordDeskPatientPayload.Created == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RecordDeskPatientPayload.Created(childComplexity), true
+	case "RecordDeskPatientPayload.deskPatient":
+		if e.ComplexityRoot.RecordDeskPatientPayload.DeskPatient == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RecordDeskPatientPayload.DeskPatient(childComplexity), true
 
 	case "RegisterPatientPayload.patient":
 		if e.ComplexityRoot.RegisterPatientPayload.Patient == nil {
@@ -425,8 +604,10 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	inputUnmarshalers := func() *graphql.InputUnmarshalerIndex {
 		return graphql.NewInputUnmarshalerIndex(
 			graphql.NewInputUnmarshaler("AddRelativeInput", ec.unmarshalInputAddRelativeInput),
+			graphql.NewInputUnmarshaler("DeskPatientByIDsInput", ec.unmarshalInputDeskPatientByIDsInput),
 			graphql.NewInputUnmarshaler("NotificationPreferencesInput", ec.unmarshalInputNotificationPreferencesInput),
 			graphql.NewInputUnmarshaler("PatientByIDsInput", ec.unmarshalInputPatientByIDsInput),
+			graphql.NewInputUnmarshaler("RecordDeskPatientInput", ec.unmarshalInputRecordDeskPatientInput),
 			graphql.NewInputUnmarshaler("RegisterPatientInput", ec.unmarshalInputRegisterPatientInput),
 			graphql.NewInputUnmarshaler("RelativeByIDsInput", ec.unmarshalInputRelativeByIDsInput),
 			graphql.NewInputUnmarshaler("UpdateMyProfileInput", ec.unmarshalInputUpdateMyProfileInput),
@@ -656,6 +837,84 @@ type ExportMyDataPayload {
 type DeleteMyAccountPayload {
   deleted: Boolean!
 }
+
+# --- Desk patients (ADR 21): a practice's record of a caller who has no account.
+
+extend type Query {
+  """
+  The practice's desk patients, newest first: for its practitioner or a
+  secretary acting for it (FORBIDDEN otherwise; another practice never sees
+  them). search is an e-mail address (exact), a phone number in international
+  format (exact), or part of the name. first defaults to 20 (at most 100);
+  after is an endCursor.
+  """
+  deskPatients(practitionerId: ID!, search: String, first: Int, after: String): DeskPatientConnection!
+}
+
+extend type Mutation {
+  """
+  Records a caller who has no Careslot account for the practice (its
+  practitioner or a secretary acting for it), to book for them at the desk
+  (bookAtDesk). Idempotent: a caller the practice already holds — same birth
+  date and the same e-mail or phone, in any letter case or spacing (or, with
+  neither, the same name) — is returned as it is, with created false. When the
+  person later registers with a contact their identity provider vouches for
+  and the same birth date, the record and its appointments become theirs.
+  """
+  recordDeskPatient(practitionerId: ID!, input: RecordDeskPatientInput!): RecordDeskPatientPayload!
+}
+
+"""
+A person a practice booked for at its desk, without a Careslot account. Held by
+that practice alone: resolvable by reference only for its practitioner and the
+secretaries acting for it (NOT_FOUND for anyone else).
+"""
+type DeskPatient @key(fields: "id") @entityResolver(multi: true) {
+  id: ID!
+  "The practice holding the record."
+  practitionerId: ID!
+  firstName: String!
+  lastName: String!
+  birthDate: Date!
+  "Lower case; confirmations go there when given."
+  email: String
+  "E.164; confirmations go there by SMS when given."
+  phone: String
+  "Whether the person has registered and claimed the record: its appointments are then their account's."
+  claimed: Boolean!
+  createdAt: DateTime!
+}
+
+input RecordDeskPatientInput {
+  firstName: String!
+  lastName: String!
+  birthDate: Date!
+  email: String
+  "International format: + and 8 to 15 digits (spaces, dots and dashes are dropped)."
+  phone: String
+}
+
+type RecordDeskPatientPayload {
+  deskPatient: DeskPatient!
+  "False when the practice already held this caller: the existing record is returned."
+  created: Boolean!
+}
+
+type DeskPatientConnection {
+  edges: [DeskPatientEdge!]!
+  pageInfo: DeskPatientPageInfo!
+}
+
+type DeskPatientEdge {
+  cursor: String!
+  node: DeskPatient!
+}
+
+"Where a page of desk patients ends."
+type DeskPatientPageInfo {
+  hasNextPage: Boolean!
+  endCursor: String
+}
 `, BuiltIn: false},
 	{Name: "../../../federation/directives.graphql", Input: `
 	directive @authenticated on FIELD_DEFINITION | OBJECT | INTERFACE | SCALAR | ENUM
@@ -711,7 +970,11 @@ type DeleteMyAccountPayload {
 `, BuiltIn: true},
 	{Name: "../../../federation/entity.graphql", Input: `
 # a union of all types that use the @key directive
-union _Entity = Patient | Relative
+union _Entity = DeskPatient | Patient | Relative
+
+input DeskPatientByIDsInput {
+	ID: ID!
+}
 
 input PatientByIDsInput {
 	ID: ID!
@@ -723,6 +986,7 @@ input RelativeByIDsInput {
 
 # fake type to build resolver interfaces for users to implement
 type Entity {
+	findManyDeskPatientByIDs(reps: [DeskPatientByIDsInput]!): [DeskPatient]
 	findManyPatientByIDs(reps: [PatientByIDsInput]!): [Patient]
 	findManyRelativeByIDs(reps: [RelativeByIDsInput]!): [Relative]
 }
@@ -757,6 +1021,60 @@ func (ec *executionContext) childFields_DeleteMyAccountPayload(ctx context.Conte
 		return ec.fieldContext_DeleteMyAccountPayload_deleted(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type DeleteMyAccountPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_DeskPatient(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_DeskPatient_id(ctx, field)
+	case "practitionerId":
+		return ec.fieldContext_DeskPatient_practitionerId(ctx, field)
+	case "firstName":
+		return ec.fieldContext_DeskPatient_firstName(ctx, field)
+	case "lastName":
+		return ec.fieldContext_DeskPatient_lastName(ctx, field)
+	case "birthDate":
+		return ec.fieldContext_DeskPatient_birthDate(ctx, field)
+	case "email":
+		return ec.fieldContext_DeskPatient_email(ctx, field)
+	case "phone":
+		return ec.fieldContext_DeskPatient_phone(ctx, field)
+	case "claimed":
+		return ec.fieldContext_DeskPatient_claimed(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_DeskPatient_createdAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DeskPatient", field.Name)
+}
+
+func (ec *executionContext) childFields_DeskPatientConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_DeskPatientConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_DeskPatientConnection_pageInfo(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DeskPatientConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_DeskPatientEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_DeskPatientEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_DeskPatientEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DeskPatientEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_DeskPatientPageInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "hasNextPage":
+		return ec.fieldContext_DeskPatientPageInfo_hasNextPage(ctx, field)
+	case "endCursor":
+		return ec.fieldContext_DeskPatientPageInfo_endCursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DeskPatientPageInfo", field.Name)
 }
 
 func (ec *executionContext) childFields_ExportMyDataPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -803,6 +1121,16 @@ func (ec *executionContext) childFields_Patient(ctx context.Context, field graph
 		return ec.fieldContext_Patient_createdAt(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Patient", field.Name)
+}
+
+func (ec *executionContext) childFields_RecordDeskPatientPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "deskPatient":
+		return ec.fieldContext_RecordDeskPatientPayload_deskPatient(ctx, field)
+	case "created":
+		return ec.fieldContext_RecordDeskPatientPayload_created(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RecordDeskPatientPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_RegisterPatientPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -967,6 +1295,20 @@ func (ec *executionContext) childFields___Type(ctx context.Context, field graphq
 
 // region    ***************************** args.gotpl *****************************
 
+func (ec *executionContext) field_Entity_findManyDeskPatientByIDs_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "reps",
+		func(ctx context.Context, v any) ([]*model.DeskPatientByIDsInput, error) {
+			return ec.unmarshalNDeskPatientByIDsInput2ᚕᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpatientᚋgraphᚋmodelᚐDeskPatientByIDsInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["reps"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Entity_findManyPatientByIDs_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -1006,6 +1348,28 @@ func (ec *executionContext) field_Mutation_addRelative_args(ctx context.Context,
 		return nil, err
 	}
 	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_recordDeskPatient_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "practitionerId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["practitionerId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.RecordDeskPatientInput, error) {
+			return ec.unmarshalNRecordDeskPatientInput2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpatientᚋgraphᚋmodelᚐRecordDeskPatientInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
 	return args, nil
 }
 
@@ -1076,6 +1440,44 @@ func (ec *executionContext) field_Query__entities_args(ctx context.Context, rawA
 		return nil, err
 	}
 	args["representations"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_deskPatients_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "practitionerId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["practitionerId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "search",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["search"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg3
 	return args, nil
 }
 
@@ -1206,6 +1608,422 @@ func (ec *executionContext) _DeleteMyAccountPayload_deleted(ctx context.Context,
 }
 func (ec *executionContext) fieldContext_DeleteMyAccountPayload_deleted(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("DeleteMyAccountPayload", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _DeskPatient_id(ctx context.Context, field graphql.CollectedField, obj *model.DeskPatient) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeskPatient_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeskPatient_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeskPatient", field, false, false, "ID")
+}
+
+func (ec *executionContext) _DeskPatient_practitionerId(ctx context.Context, field graphql.CollectedField, obj *model.DeskPatient) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeskPatient_practitionerId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PractitionerID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeskPatient_practitionerId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeskPatient", field, false, false, "ID")
+}
+
+func (ec *executionContext) _DeskPatient_firstName(ctx context.Context, field graphql.CollectedField, obj *model.DeskPatient) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeskPatient_firstName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FirstName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeskPatient_firstName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeskPatient", field, false, false, "String")
+}
+
+func (ec *executionContext) _DeskPatient_lastName(ctx context.Context, field graphql.CollectedField, obj *model.DeskPatient) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeskPatient_lastName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeskPatient_lastName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeskPatient", field, false, false, "String")
+}
+
+func (ec *executionContext) _DeskPatient_birthDate(ctx context.Context, field graphql.CollectedField, obj *model.DeskPatient) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeskPatient_birthDate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BirthDate, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v gqlscalar.Date) graphql.Marshaler {
+			return ec.marshalNDate2githubᚗcomᚋcareslotᚋcareslotᚋinternalᚋgqlscalarᚐDate(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeskPatient_birthDate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeskPatient", field, false, false, "Date")
+}
+
+func (ec *executionContext) _DeskPatient_email(ctx context.Context, field graphql.CollectedField, obj *model.DeskPatient) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeskPatient_email(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Email, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DeskPatient_email(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeskPatient", field, false, false, "String")
+}
+
+func (ec *executionContext) _DeskPatient_phone(ctx context.Context, field graphql.CollectedField, obj *model.DeskPatient) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeskPatient_phone(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Phone, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DeskPatient_phone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeskPatient", field, false, false, "String")
+}
+
+func (ec *executionContext) _DeskPatient_claimed(ctx context.Context, field graphql.CollectedField, obj *model.DeskPatient) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeskPatient_claimed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Claimed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeskPatient_claimed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeskPatient", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _DeskPatient_createdAt(ctx context.Context, field graphql.CollectedField, obj *model.DeskPatient) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeskPatient_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeskPatient_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeskPatient", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _DeskPatientConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.DeskPatientConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeskPatientConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.DeskPatientEdge) graphql.Marshaler {
+			return ec.marshalNDeskPatientEdge2ᚕgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpatientᚋgraphᚋmodelᚐDeskPatientEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeskPatientConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DeskPatientConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DeskPatientEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DeskPatientConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.DeskPatientConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeskPatientConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DeskPatientPageInfo) graphql.Marshaler {
+			return ec.marshalNDeskPatientPageInfo2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpatientᚋgraphᚋmodelᚐDeskPatientPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeskPatientConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DeskPatientConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DeskPatientPageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DeskPatientEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.DeskPatientEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeskPatientEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeskPatientEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeskPatientEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _DeskPatientEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.DeskPatientEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeskPatientEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DeskPatient) graphql.Marshaler {
+			return ec.marshalNDeskPatient2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpatientᚋgraphᚋmodelᚐDeskPatient(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeskPatientEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DeskPatientEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DeskPatient(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DeskPatientPageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *model.DeskPatientPageInfo) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeskPatientPageInfo_hasNextPage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.HasNextPage, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeskPatientPageInfo_hasNextPage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeskPatientPageInfo", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _DeskPatientPageInfo_endCursor(ctx context.Context, field graphql.CollectedField, obj *model.DeskPatientPageInfo) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeskPatientPageInfo_endCursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EndCursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DeskPatientPageInfo_endCursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeskPatientPageInfo", field, false, false, "String")
+}
+
+func (ec *executionContext) _Entity_findManyDeskPatientByIDs(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Entity_findManyDeskPatientByIDs(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Entity().FindManyDeskPatientByIDs(ctx, fc.Args["reps"].([]*model.DeskPatientByIDsInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.DeskPatient) graphql.Marshaler {
+			return ec.marshalODeskPatient2ᚕᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpatientᚋgraphᚋmodelᚐDeskPatient(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Entity_findManyDeskPatientByIDs(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Entity",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DeskPatient(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Entity_findManyDeskPatientByIDs_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Entity_findManyPatientByIDs(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -1559,6 +2377,50 @@ func (ec *executionContext) fieldContext_Mutation_deleteMyAccount(_ context.Cont
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_recordDeskPatient(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_recordDeskPatient(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RecordDeskPatient(ctx, fc.Args["practitionerId"].(string), fc.Args["input"].(model.RecordDeskPatientInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RecordDeskPatientPayload) graphql.Marshaler {
+			return ec.marshalNRecordDeskPatientPayload2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpatientᚋgraphᚋmodelᚐRecordDeskPatientPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_recordDeskPatient(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RecordDeskPatientPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_recordDeskPatient_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _NotificationPreferences_email(ctx context.Context, field graphql.CollectedField, obj *model.NotificationPreferences) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -1908,6 +2770,50 @@ func (ec *executionContext) fieldContext_Query_me(_ context.Context, field graph
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_deskPatients(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_deskPatients(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().DeskPatients(ctx, fc.Args["practitionerId"].(string), fc.Args["search"].(*string), fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DeskPatientConnection) graphql.Marshaler {
+			return ec.marshalNDeskPatientConnection2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpatientᚋgraphᚋmodelᚐDeskPatientConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_deskPatients(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DeskPatientConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_deskPatients_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query__entities(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -2058,6 +2964,61 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _RecordDeskPatientPayload_deskPatient(ctx context.Context, field graphql.CollectedField, obj *model.RecordDeskPatientPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RecordDeskPatientPayload_deskPatient(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeskPatient, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DeskPatient) graphql.Marshaler {
+			return ec.marshalNDeskPatient2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpatientᚋgraphᚋmodelᚐDeskPatient(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RecordDeskPatientPayload_deskPatient(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RecordDeskPatientPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DeskPatient(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RecordDeskPatientPayload_created(ctx context.Context, field graphql.CollectedField, obj *model.RecordDeskPatientPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RecordDeskPatientPayload_created(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Created, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RecordDeskPatientPayload_created(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RecordDeskPatientPayload", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _RegisterPatientPayload_patient(ctx context.Context, field graphql.CollectedField, obj *model.RegisterPatientPayload) (ret graphql.Marshaler) {
@@ -3400,6 +4361,48 @@ func UnmarshalAddRelativeInput(ctx context.Context, raw any) (model.AddRelativeI
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputDeskPatientByIDsInput(ctx context.Context, obj any) (model.DeskPatientByIDsInput, error) {
+	var it model.DeskPatientByIDsInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"ID"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "ID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ID"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalDeskPatientByIDsInput unmarshals raw into the DeskPatientByIDsInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalDeskPatientByIDsInput(ctx context.Context, raw any) (model.DeskPatientByIDsInput, error) {
+	var out model.DeskPatientByIDsInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "DeskPatientByIDsInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputNotificationPreferencesInput(ctx context.Context, obj any) (model.NotificationPreferencesInput, error) {
 	var it model.NotificationPreferencesInput
 	if obj == nil {
@@ -3488,6 +4491,76 @@ func (ec *executionContext) unmarshalInputPatientByIDsInput(ctx context.Context,
 func UnmarshalPatientByIDsInput(ctx context.Context, raw any) (model.PatientByIDsInput, error) {
 	var out model.PatientByIDsInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "PatientByIDsInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputRecordDeskPatientInput(ctx context.Context, obj any) (model.RecordDeskPatientInput, error) {
+	var it model.RecordDeskPatientInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"firstName", "lastName", "birthDate", "email", "phone"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "firstName":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("firstName"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FirstName = data
+		case "lastName":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lastName"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LastName = data
+		case "birthDate":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("birthDate"))
+			data, err := ec.unmarshalNDate2githubᚗcomᚋcareslotᚋcareslotᚋinternalᚋgqlscalarᚐDate(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BirthDate = data
+		case "email":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("email"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Email = data
+		case "phone":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phone"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Phone = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRecordDeskPatientInput unmarshals raw into the RecordDeskPatientInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRecordDeskPatientInput(ctx context.Context, raw any) (model.RecordDeskPatientInput, error) {
+	var out model.RecordDeskPatientInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RecordDeskPatientInput", raw, &out)
 	return out, err
 }
 
@@ -3702,6 +4775,13 @@ func (ec *executionContext) __Entity(ctx context.Context, sel ast.SelectionSet, 
 			return graphql.Null
 		}
 		return ec._Patient(ctx, sel, obj)
+	case model.DeskPatient:
+		return ec._DeskPatient(ctx, sel, &obj)
+	case *model.DeskPatient:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._DeskPatient(ctx, sel, obj)
 	default:
 		if typedObj, ok := obj.(graphql.Marshaler); ok {
 			return typedObj
@@ -3781,6 +4861,193 @@ func (ec *executionContext) _DeleteMyAccountPayload(ctx context.Context, sel ast
 	return out
 }
 
+var deskPatientImplementors = []string{"DeskPatient", "_Entity"}
+
+func (ec *executionContext) _DeskPatient(ctx context.Context, sel ast.SelectionSet, obj *model.DeskPatient) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, deskPatientImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DeskPatient")
+		case "id":
+			out.Values[i] = ec._DeskPatient_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "practitionerId":
+			out.Values[i] = ec._DeskPatient_practitionerId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "firstName":
+			out.Values[i] = ec._DeskPatient_firstName(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "lastName":
+			out.Values[i] = ec._DeskPatient_lastName(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "birthDate":
+			out.Values[i] = ec._DeskPatient_birthDate(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "email":
+			out.Values[i] = ec._DeskPatient_email(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "phone":
+			out.Values[i] = ec._DeskPatient_phone(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "claimed":
+			out.Values[i] = ec._DeskPatient_claimed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createdAt":
+			out.Values[i] = ec._DeskPatient_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var deskPatientConnectionImplementors = []string{"DeskPatientConnection"}
+
+func (ec *executionContext) _DeskPatientConnection(ctx context.Context, sel ast.SelectionSet, obj *model.DeskPatientConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, deskPatientConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DeskPatientConnection")
+		case "edges":
+			out.Values[i] = ec._DeskPatientConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._DeskPatientConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var deskPatientEdgeImplementors = []string{"DeskPatientEdge"}
+
+func (ec *executionContext) _DeskPatientEdge(ctx context.Context, sel ast.SelectionSet, obj *model.DeskPatientEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, deskPatientEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DeskPatientEdge")
+		case "cursor":
+			out.Values[i] = ec._DeskPatientEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._DeskPatientEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var deskPatientPageInfoImplementors = []string{"DeskPatientPageInfo"}
+
+func (ec *executionContext) _DeskPatientPageInfo(ctx context.Context, sel ast.SelectionSet, obj *model.DeskPatientPageInfo) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, deskPatientPageInfoImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DeskPatientPageInfo")
+		case "hasNextPage":
+			out.Values[i] = ec._DeskPatientPageInfo_hasNextPage(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "endCursor":
+			out.Values[i] = ec._DeskPatientPageInfo_endCursor(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var entityImplementors = []string{"Entity"}
 
 func (ec *executionContext) _Entity(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
@@ -3800,6 +5067,12 @@ func (ec *executionContext) _Entity(ctx context.Context, sel ast.SelectionSet) g
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Entity")
+		case "findManyDeskPatientByIDs":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Entity_findManyDeskPatientByIDs(ctx, field)
+				})
 		case "findManyPatientByIDs":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, false,
@@ -3919,6 +5192,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "deleteMyAccount":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_deleteMyAccount(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "recordDeskPatient":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_recordDeskPatient(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -4087,6 +5367,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_me(ctx, field)
 				})
+		case "deskPatients":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_deskPatients(ctx, field)
+				})
 		case "_entities":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -4112,6 +5398,44 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			})
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var recordDeskPatientPayloadImplementors = []string{"RecordDeskPatientPayload"}
+
+func (ec *executionContext) _RecordDeskPatientPayload(ctx context.Context, sel ast.SelectionSet, obj *model.RecordDeskPatientPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, recordDeskPatientPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RecordDeskPatientPayload")
+		case "deskPatient":
+			out.Values[i] = ec._RecordDeskPatientPayload_deskPatient(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "created":
+			out.Values[i] = ec._RecordDeskPatientPayload_created(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -4731,6 +6055,64 @@ func (ec *executionContext) marshalNDeleteMyAccountPayload2ᚖgithubᚗcomᚋcar
 	return ec._DeleteMyAccountPayload(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNDeskPatient2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpatientᚋgraphᚋmodelᚐDeskPatient(ctx context.Context, sel ast.SelectionSet, v *model.DeskPatient) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DeskPatient!")
+		return graphql.Null
+	}
+	return ec._DeskPatient(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNDeskPatientByIDsInput2ᚕᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpatientᚋgraphᚋmodelᚐDeskPatientByIDsInput(ctx context.Context, v any) ([]*model.DeskPatientByIDsInput, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*model.DeskPatientByIDsInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalODeskPatientByIDsInput2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpatientᚋgraphᚋmodelᚐDeskPatientByIDsInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNDeskPatientConnection2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpatientᚋgraphᚋmodelᚐDeskPatientConnection(ctx context.Context, sel ast.SelectionSet, v *model.DeskPatientConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DeskPatientConnection!")
+		return graphql.Null
+	}
+	return ec._DeskPatientConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNDeskPatientEdge2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpatientᚋgraphᚋmodelᚐDeskPatientEdge(ctx context.Context, sel ast.SelectionSet, v model.DeskPatientEdge) graphql.Marshaler {
+	return ec._DeskPatientEdge(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNDeskPatientEdge2ᚕgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpatientᚋgraphᚋmodelᚐDeskPatientEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.DeskPatientEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDeskPatientEdge2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpatientᚋgraphᚋmodelᚐDeskPatientEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNDeskPatientPageInfo2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpatientᚋgraphᚋmodelᚐDeskPatientPageInfo(ctx context.Context, sel ast.SelectionSet, v *model.DeskPatientPageInfo) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DeskPatientPageInfo!")
+		return graphql.Null
+	}
+	return ec._DeskPatientPageInfo(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNExportMyDataPayload2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpatientᚋgraphᚋmodelᚐExportMyDataPayload(ctx context.Context, sel ast.SelectionSet, v *model.ExportMyDataPayload) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "ExportMyDataPayload!")
@@ -4814,6 +6196,19 @@ func (ec *executionContext) unmarshalNPatientByIDsInput2ᚕᚖgithubᚗcomᚋcar
 		}
 	}
 	return res, nil
+}
+
+func (ec *executionContext) unmarshalNRecordDeskPatientInput2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpatientᚋgraphᚋmodelᚐRecordDeskPatientInput(ctx context.Context, v any) (model.RecordDeskPatientInput, error) {
+	res, err := ec.unmarshalInputRecordDeskPatientInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRecordDeskPatientPayload2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpatientᚋgraphᚋmodelᚐRecordDeskPatientPayload(ctx context.Context, sel ast.SelectionSet, v *model.RecordDeskPatientPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RecordDeskPatientPayload!")
+		return graphql.Null
+	}
+	return ec._RecordDeskPatientPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNRegisterPatientInput2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpatientᚋgraphᚋmodelᚐRegisterPatientInput(ctx context.Context, v any) (model.RegisterPatientInput, error) {
@@ -5280,6 +6675,52 @@ func (ec *executionContext) marshalOBoolean2ᚖbool(ctx context.Context, sel ast
 	_ = sel
 	_ = ctx
 	res := graphql.MarshalBoolean(*v)
+	return res
+}
+
+func (ec *executionContext) marshalODeskPatient2ᚕᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpatientᚋgraphᚋmodelᚐDeskPatient(ctx context.Context, sel ast.SelectionSet, v []*model.DeskPatient) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalODeskPatient2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpatientᚋgraphᚋmodelᚐDeskPatient(ctx, sel, v[i])
+	})
+
+	return ret
+}
+
+func (ec *executionContext) marshalODeskPatient2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpatientᚋgraphᚋmodelᚐDeskPatient(ctx context.Context, sel ast.SelectionSet, v *model.DeskPatient) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._DeskPatient(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalODeskPatientByIDsInput2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋpatientᚋgraphᚋmodelᚐDeskPatientByIDsInput(ctx context.Context, v any) (*model.DeskPatientByIDsInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputDeskPatientByIDsInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOInt2ᚖint(ctx context.Context, v any) (*int, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := graphql.UnmarshalInt(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOInt2ᚖint(ctx context.Context, sel ast.SelectionSet, v *int) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalInt(*v)
 	return res
 }
 

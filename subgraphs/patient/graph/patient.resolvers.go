@@ -73,6 +73,18 @@ func (r *mutationResolver) DeleteMyAccount(ctx context.Context) (*model.DeleteMy
 	return &model.DeleteMyAccountPayload{Deleted: true}, nil
 }
 
+// RecordDeskPatient is the resolver for the recordDeskPatient field.
+func (r *mutationResolver) RecordDeskPatient(ctx context.Context, practitionerID string, input model.RecordDeskPatientInput) (*model.RecordDeskPatientPayload, error) {
+	d, created, err := r.Service.RecordDeskPatient(ctx, practitionerID, business.DeskPatientInput{
+		FirstName: input.FirstName, LastName: input.LastName, BirthDate: input.BirthDate.Time,
+		Email: deref(input.Email), Phone: deref(input.Phone),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &model.RecordDeskPatientPayload{DeskPatient: deskPatient(d), Created: created}, nil
+}
+
 // Relatives is the resolver for the relatives field.
 func (r *patientResolver) Relatives(ctx context.Context, obj *model.Patient) ([]model.Relative, error) {
 	rows, err := loaders(ctx).Relatives.Load(ctx, obj.ID)
@@ -93,6 +105,15 @@ func (r *queryResolver) Me(ctx context.Context) (*model.Patient, error) {
 		return nil, err
 	}
 	return patient(p), nil
+}
+
+// DeskPatients is the resolver for the deskPatients field.
+func (r *queryResolver) DeskPatients(ctx context.Context, practitionerID string, search *string, first *int, after *string) (*model.DeskPatientConnection, error) {
+	page, err := r.Service.DeskPatients(ctx, practitionerID, deref(search), first, deref(after))
+	if err != nil {
+		return nil, err
+	}
+	return deskConnection(page), nil
 }
 
 // Mutation returns MutationResolver implementation.

@@ -26,7 +26,8 @@ const MaxImportRows = 5000
 // overwritten (optional fields left nil keep their value), locations and
 // appointment types are matched by name (case-insensitively) and updated in
 // place or added, never deleted, and the opening hours of each imported
-// location are replaced by the imported ones.
+// location are replaced by the imported ones. A row that changes nothing
+// writes nothing: no new version, no event.
 type ImportRow struct {
 	ExternalID         string
 	Country            string
@@ -94,12 +95,15 @@ type planned struct {
 	before *store.Aggregate
 	after  store.Aggregate
 	write  store.PracticeWrite
+	// unchanged: the row changes nothing; after is the stored practice.
+	unchanged bool
 }
 
 // Import creates or updates practices from an external system (admin only).
 // Each row is validated like the portal's mutations; a bad row is reported in
-// Failed and changes nothing, and the others are imported. The whole call
-// runs in one transaction: rows are written together in a few statements, and
+// Failed and changes nothing, and the others are imported, each changed
+// practice with one event. The whole call runs in one transaction: rows are
+// written together (store.WritePractices: COPY, a dozen round trips), and
 // should the database refuse a group, its rows are retried one by one, each
 // in a savepoint.
 func (s *Service) Import(ctx context.Context, rows []ImportRow) (ImportResult, error) {
@@ -144,7 +148,7 @@ func (s *Service) Import(ctx context.Context, rows []ImportRow) (ImportResult, e
 			for k, a := range found {
 				state[k] = &a
 			}
-			var wave []planned
+			wave := make([]planned, 0, len(ready))
 			inWave := map[store.ExternalKey]bool{}
 			flush := func() error {
 				refused, err := s.writeWave(ctx, tx, wave)
@@ -201,6 +205,10 @@ func (s *Service) Import(ctx context.Context, rows []ImportRow) (ImportResult, e
 						return err
 					}
 					fail(pr.index, err)
+					continue
+				}
+				if pl.unchanged {
+					res.PractitionerIDs[pr.index] = pl.after.Practitioner.ID
 					continue
 				}
 				state[pr.key] = &pl.after
@@ -264,6 +272,9 @@ func (s *Service) replan(ctx context.Context, tx *store.Tx, pl planned) (*store.
 	again, err := s.plan(pl.pr, &cur)
 	if err != nil {
 		return nil, err
+	}
+	if again.unchanged {
+		return &again.after, nil
 	}
 	if err := tx.Savepoint(ctx, func(sp *store.Tx) error { return sp.WritePractices(ctx, []store.PracticeWrite{again.write}) }); err != nil {
 		return nil, err
@@ -417,11 +428,16 @@ func (s *Service) prepare(r ImportRow) (prepared, error) {
 }
 
 // plan turns a prepared row into the writes and the resulting practice, given
-// the practice's current state (nil: a new practice).
+// the practice's current state (nil: a new practice). Only what the row
+// changes is written: locations and types that differ from the stored ones,
+// and the opening hours of the locations whose imported rules differ from
+// the stored rules (rules that are the same keep their ids). A row that
+// changes nothing is planned as unchanged: no write, no version, no event.
 func (s *Service) plan(pr prepared, cur *store.Aggregate) (planned, error) {
 	pl := planned{index: pr.index, pr: pr, key: pr.key, before: cur}
 	var agg store.Aggregate
 	p := pr.p
+	changed := cur == nil
 	if cur == nil {
 		p.ID, p.Version, p.AcceptsNewPatients = uid.New(), 1, true
 		if p.Languages == nil {
@@ -449,22 +465,29 @@ func (s *Service) plan(pr prepared, cur *store.Aggregate) (planned, error) {
 	if pr.row.AcceptsNewPatients != nil {
 		p.AcceptsNewPatients = *pr.row.AcceptsNewPatients
 	}
+	if cur != nil && !sameProfile(cur.Practitioner, p) {
+		changed = true
+	}
 	agg.Practitioner = p
 	w := store.PracticeWrite{New: cur == nil, Practitioner: p}
 
 	locIDs := make([]string, len(pr.locs))
+	stored := make([]bool, len(pr.locs)) // whether locs[i] is a stored location
 	for i, l := range pr.locs {
 		l.PractitionerID, l.Country = p.ID, p.Country
 		j := slices.IndexFunc(agg.Locations, func(e store.Location) bool { return strings.EqualFold(e.Name, l.Name) })
 		if j >= 0 {
-			l.ID = agg.Locations[j].ID
-			agg.Locations[j] = l
+			l.ID, stored[i] = agg.Locations[j].ID, true
+			if agg.Locations[j] != l {
+				agg.Locations[j] = l
+				w.UpdatedLocations = append(w.UpdatedLocations, l)
+			}
 		} else {
 			l.ID = uid.New()
 			agg.Locations = append(agg.Locations, l)
+			w.NewLocations = append(w.NewLocations, l)
 		}
 		locIDs[i] = l.ID
-		w.Locations = append(w.Locations, l)
 	}
 	typeIDs := make(map[string]string, len(pr.types))
 	for _, a := range pr.types {
@@ -473,15 +496,18 @@ func (s *Service) plan(pr prepared, cur *store.Aggregate) (planned, error) {
 		j := slices.IndexFunc(agg.AppointmentTypes, func(e store.AppointmentType) bool { return strings.EqualFold(e.Name, a.Name) })
 		if j >= 0 {
 			a.ID, a.Position = agg.AppointmentTypes[j].ID, agg.AppointmentTypes[j].Position
-			agg.AppointmentTypes[j] = a
+			if agg.AppointmentTypes[j] != a {
+				agg.AppointmentTypes[j] = a
+				w.UpdatedTypes = append(w.UpdatedTypes, a)
+			}
 		} else {
 			a.ID, a.Position = uid.New(), len(agg.AppointmentTypes)
 			agg.AppointmentTypes = append(agg.AppointmentTypes, a)
+			w.NewTypes = append(w.NewTypes, a)
 		}
 		typeIDs[key] = a.ID
-		w.Types = append(w.Types, a)
 	}
-	others := slices.DeleteFunc(agg.OpeningHours, func(h store.OpeningHours) bool { return slices.Contains(locIDs, h.LocationID) })
+	others := slices.DeleteFunc(slices.Clone(agg.OpeningHours), func(h store.OpeningHours) bool { return slices.Contains(locIDs, h.LocationID) })
 	rules := make([]store.OpeningHours, len(pr.hours))
 	for i, h := range pr.hours {
 		ids := make([]string, len(h.AppointmentTypeIDs))
@@ -494,15 +520,48 @@ func (s *Service) plan(pr prepared, cur *store.Aggregate) (planned, error) {
 	if err := checkOverlaps("openingHours", rules, others, locationNames(agg.Locations)); err != nil {
 		return pl, err
 	}
-	agg.OpeningHours = append(others, rules...)
+	// Each imported location's rules are replaced by the imported ones,
+	// unless they are the same as the stored ones.
+	hours := make([]store.OpeningHours, 0, len(others)+len(rules))
+	hours = append(hours, others...)
+	w.Hours = make([]store.OpeningHours, 0, len(rules))
+	for i, id := range locIDs {
+		var before []store.OpeningHours
+		for _, h := range agg.OpeningHours {
+			if h.LocationID == id {
+				before = append(before, h)
+			}
+		}
+		// after is a slice of w.Hours, which holds them if they are written.
+		at := len(w.Hours)
+		for k, h := range rules {
+			if pr.hourLocs[k] == i {
+				w.Hours = append(w.Hours, h)
+			}
+		}
+		after := w.Hours[at:]
+		if sameRules(before, after) {
+			w.Hours = w.Hours[:at]
+			hours = append(hours, before...)
+			continue
+		}
+		if stored[i] {
+			w.ReplaceHoursOf = append(w.ReplaceHoursOf, id)
+		}
+		hours = append(hours, after...)
+	}
+	agg.OpeningHours = hours
 	slices.SortStableFunc(agg.OpeningHours, func(a, b store.OpeningHours) int {
 		return cmp.Or(cmp.Compare(a.Weekday, b.Weekday), cmp.Compare(a.StartMinute, b.StartMinute),
 			cmp.Compare(a.LocationID, b.LocationID), cmp.Compare(a.ID, b.ID))
 	})
 	now := s.now()
 	agg.Absences = slices.DeleteFunc(slices.Clone(agg.Absences), func(a store.Absence) bool { return !a.EndsAt.After(now) })
-	w.ReplaceHoursOf, w.Hours = locIDs, rules
 
+	if !changed && len(w.NewLocations)+len(w.UpdatedLocations) == 0 && len(w.NewTypes)+len(w.UpdatedTypes) == 0 && len(w.ReplaceHoursOf) == 0 && len(w.Hours) == 0 {
+		pl.unchanged, pl.after = true, *cur
+		return pl, nil
+	}
 	ev, err := events.New(Source, EventImported, p.ID, SnapshotOf(agg))
 	if err != nil {
 		return pl, err
@@ -510,6 +569,34 @@ func (s *Service) plan(pr prepared, cur *store.Aggregate) (planned, error) {
 	w.Event = ev
 	pl.after, pl.write = agg, w
 	return pl, nil
+}
+
+// sameProfile tells whether an import leaves a stored profile as it is.
+func sameProfile(a, b store.Practitioner) bool {
+	return a.FirstName == b.FirstName && a.LastName == b.LastName && a.Bio == b.Bio &&
+		slices.Equal(a.Languages, b.Languages) && slices.Equal(a.Specialties, b.Specialties) &&
+		a.RegistrationNumber == b.RegistrationNumber && a.AcceptsNewPatients == b.AcceptsNewPatients
+}
+
+// sameRules tells whether two rule sets of one location say the same thing,
+// whatever their ids and order.
+func sameRules(a, b []store.OpeningHours) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	order := func(x, y store.OpeningHours) int {
+		return cmp.Or(cmp.Compare(x.Weekday, y.Weekday), cmp.Compare(x.StartMinute, y.StartMinute),
+			cmp.Compare(x.EndMinute, y.EndMinute), cmp.Compare(x.StepMinutes, y.StepMinutes))
+	}
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.SortFunc(a, order)
+	slices.SortFunc(b, order)
+	for i := range a {
+		if order(a[i], b[i]) != 0 || !slices.Equal(a[i].AppointmentTypeIDs, b[i].AppointmentTypeIDs) {
+			return false
+		}
+	}
+	return true
 }
 
 // within prefixes the field of a domain error with the path of its parent.

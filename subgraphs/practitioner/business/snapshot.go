@@ -45,7 +45,14 @@ func SnapshotOf(a store.Aggregate) eventdata.Practitioner {
 }
 
 // ClockTime writes minutes since midnight as HH:MM (1440 is 24:00).
-func ClockTime(minutes int) string { return fmt.Sprintf("%02d:%02d", minutes/60, minutes%60) }
+func ClockTime(minutes int) string {
+	if minutes < 0 || minutes >= 100*60 {
+		return fmt.Sprintf("%02d:%02d", minutes/60, minutes%60)
+	}
+	// Without fmt: every snapshot writes a few dozen of these.
+	h, m := minutes/60, minutes%60
+	return string([]byte{byte('0' + h/10), byte('0' + h%10), ':', byte('0' + m/10), byte('0' + m%10)})
+}
 
 func nonNil(s []string) []string {
 	if s == nil {

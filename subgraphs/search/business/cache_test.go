@@ -13,13 +13,14 @@ import (
 	"github.com/careslot/careslot/subgraphs/search/business"
 	"github.com/careslot/careslot/subgraphs/search/indextest"
 	"github.com/careslot/careslot/subgraphs/search/store"
+	"github.com/careslot/careslot/subgraphs/search/store/embedded"
 )
 
 func TestCache(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	rdb, prefix := testenv.Redis(t)
-	idx := store.NewEmbedded()
+	idx := embedded.New()
 	cache := store.NewRedisCache(rdb, prefix, time.Second)
 	svc := business.New(idx, cache, countries.MustDefault(), func() time.Time { return indextest.Now },
 		slog.New(slog.NewTextHandler(io.Discard, nil)))

@@ -19,6 +19,7 @@ import (
 	"github.com/careslot/careslot/internal/eventdata"
 	"github.com/careslot/careslot/subgraphs/search/business"
 	"github.com/careslot/careslot/subgraphs/search/store"
+	"github.com/careslot/careslot/subgraphs/search/store/relevance"
 )
 
 // Now is the suite's clock.
@@ -264,7 +265,7 @@ func Run(t *testing.T, newIndex func(t *testing.T) store.Index) {
 		for _, near := range []*business.Near{&Paris, nil} {
 			p = search(t, shared, business.Input{Near: near})
 			score := func(e business.Edge) float64 {
-				return store.Relevance(e.DistanceKm, e.Doc.NextAvailableSlot, e.Doc.Rating, Now)
+				return relevance.Score(relevance.InputsOf(e.DistanceKm, e.Doc.NextAvailableSlot, e.Doc.Rating, Now))
 			}
 			for i := 1; i < len(p.Edges); i++ {
 				a, b := p.Edges[i-1], p.Edges[i]

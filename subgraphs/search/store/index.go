@@ -1,7 +1,9 @@
 // Package store holds the search index: one interface, Index, with two
-// backends — Embedded (in-process, the default) and OpenSearch — that the
-// shared behavioural suite (package store/indextest) holds to the same
-// behaviour. It imports neither the business nor the GraphQL layer.
+// backends — the in-process engine of package store/embedded (the default)
+// and OpenSearch (this package) — that the shared behavioural suite (package
+// search/indextest) holds to the same behaviour, and whose RELEVANCE order
+// both take from package store/relevance. It imports neither the business
+// nor the GraphQL layer.
 package store
 
 import (
@@ -24,7 +26,7 @@ const (
 type Sort string
 
 const (
-	// SortRelevance is a blend of distance, soonest slot and rating; see Relevance.
+	// SortRelevance is a blend of distance, soonest slot and rating; see package relevance.
 	SortRelevance Sort = "RELEVANCE"
 	// SortDistance is nearest first (requires Query.Near).
 	SortDistance Sort = "DISTANCE"

@@ -14,6 +14,9 @@ import (
 	"time"
 
 	"github.com/opensearch-project/opensearch-go/v4"
+
+	"github.com/careslot/careslot/internal/httpclient"
+	"github.com/careslot/careslot/subgraphs/search/store/relevance"
 )
 
 // VersionsIndex holds one small document per practitioner, indexed with
@@ -46,7 +49,8 @@ func NewOpenSearch(rawURL, indexPrefix string) (*OpenSearch, error) {
 	if err != nil {
 		return nil, fmt.Errorf("search: OpenSearch URL: %w", err)
 	}
-	cfg := opensearch.Config{Addresses: []string{rawURL}}
+	// Requests made inside a trace (a search, a consumer's update) are spans of it.
+	cfg := opensearch.Config{Addresses: []string{rawURL}, Transport: httpclient.Transport(nil)}
 	if u.User != nil {
 		cfg.Username = u.User.Username()
 		cfg.Password, _ = u.User.Password()
@@ -223,12 +227,6 @@ func SetNextBody(practitionerID string, next *time.Time) map[string]any {
 	}
 }
 
-// relevanceScript computes Relevance (see relevance.go) in the cluster.
-const relevanceScript = `double d = 0; if (params.near && !doc['location'].empty) { d = 1.0 / (1.0 + doc['location'].arcDistance(params.lat, params.lon) / 1000.0 / params.dist_km); } ` +
-	`double s = 0; if (!doc['next_available_slot'].empty) { double h = (doc['next_available_slot'].value.toInstant().toEpochMilli() - params.now) / 3600000.0; s = 1.0 / (1.0 + Math.max(h, 0.0) / params.slot_h); } ` +
-	`double r = doc['rating'].empty ? 0.0 : doc['rating'].value / 5.0; ` +
-	`return params.wd * d + params.ws * s + params.wr * r;`
-
 func point(n *Near) map[string]any { return map[string]any{"lat": n.Lat, "lon": n.Lon} }
 
 // SearchBody is the search request for q.
@@ -272,17 +270,14 @@ func SearchBody(q Query) map[string]any {
 	case SortSoonest:
 		sort = []any{map[string]any{"next_available_slot": map[string]any{"order": "asc", "missing": "_last"}}}
 	default:
-		params := map[string]any{
-			"now": q.Now.UnixMilli(), "near": q.Near != nil, "lat": 0.0, "lon": 0.0,
-			"dist_km": relevanceDistanceKm, "slot_h": relevanceSlotHours,
-			"wd": RelevanceWeightDistance, "ws": RelevanceWeightSlot, "wr": RelevanceWeightRating,
-		}
+		var lat, lon float64
 		if q.Near != nil {
-			params["lat"], params["lon"] = q.Near.Lat, q.Near.Lon
+			lat, lon = q.Near.Lat, q.Near.Lon
 		}
 		query = map[string]any{"script_score": map[string]any{
-			"query":  query,
-			"script": map[string]any{"lang": "painless", "source": relevanceScript, "params": params},
+			"query": query,
+			"script": map[string]any{"lang": "painless", "source": relevance.Script,
+				"params": relevance.ScriptParams(q.Now, q.Near != nil, lat, lon)},
 		}}
 		sort = []any{map[string]any{"_score": "desc"}}
 	}

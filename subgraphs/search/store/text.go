@@ -70,13 +70,3 @@ func Fold(s string) string {
 
 // Tokens returns the folded words of s.
 func Tokens(s string) []string { return strings.Fields(Fold(s)) }
-
-// wordsPadded is " w1 w2 … " for folded words, so that " "+prefix is a
-// substring exactly when prefix begins one of the words.
-func wordsPadded(s string) string {
-	f := Fold(s)
-	if f == "" {
-		return ""
-	}
-	return " " + f + " "
-}

@@ -29,6 +29,7 @@ type Appointment struct {
 	CancelledBy        *CancelledBy       `json:"cancelledBy,omitempty"`
 	CancellationReason *string            `json:"cancellationReason,omitempty"`
 	CreatedAt          time.Time          `json:"createdAt"`
+	DeskPatient        *DeskPatient       `json:"deskPatient,omitempty"`
 	Series             *AppointmentSeries `json:"series,omitempty"`
 }
 
@@ -66,6 +67,11 @@ type Relative struct {
 	ID string `json:"id"`
 }
 
+// DeskPatient is a reference to a practice's desk patient (owned by patient).
+type DeskPatient struct {
+	ID string `json:"id"`
+}
+
 // IsEntity marks the federation entities.
 func (Appointment) IsEntity()     {}
 func (Practitioner) IsEntity()    {}
@@ -73,6 +79,7 @@ func (Patient) IsEntity()         {}
 func (Location) IsEntity()        {}
 func (AppointmentType) IsEntity() {}
 func (Relative) IsEntity()        {}
+func (DeskPatient) IsEntity()     {}
 
 // AppointmentStatus is an appointment's state.
 type AppointmentStatus string

@@ -8,7 +8,16 @@ import (
 	"io"
 	"strconv"
 	"time"
+
+	"github.com/careslot/careslot/internal/gqlscalar"
 )
+
+type AcceptSlotOfferPayload struct {
+	// The appointment at the offered slot: the current one moved (same id), or a new booking.
+	Appointment *Appointment `json:"appointment"`
+	// The current appointment as it was before, when accepting moved it.
+	Previous *PreviousAppointment `json:"previous,omitempty"`
+}
 
 // One change of a practitioner's agenda.
 type AgendaChange struct {
@@ -52,6 +61,24 @@ type BookAppointmentInput struct {
 }
 
 type BookAppointmentPayload struct {
+	Appointment *Appointment `json:"appointment"`
+}
+
+type BookAtDeskInput struct {
+	PractitionerID    string    `json:"practitionerId"`
+	AppointmentTypeID string    `json:"appointmentTypeId"`
+	StartsAt          time.Time `json:"startsAt"`
+	// One of the practice's desk patients (or give patientId).
+	DeskPatientID *string `json:"deskPatientId,omitempty"`
+	// A patient with an account who has had an appointment with the practice (or give deskPatientId).
+	PatientID *string `json:"patientId,omitempty"`
+	// A client key, unique per booking attempt (1 to 200 characters), scoped to the caller.
+	IdempotencyKey string `json:"idempotencyKey"`
+	// A note for the practitioner (at most 1000 characters).
+	Note *string `json:"note,omitempty"`
+}
+
+type BookAtDeskPayload struct {
 	Appointment *Appointment `json:"appointment"`
 }
 
@@ -126,6 +153,10 @@ type CreateCalendarFeedPayload struct {
 	Feed *CalendarFeed `json:"feed"`
 }
 
+type DeclineSlotOfferPayload struct {
+	Offer *SlotOffer `json:"offer"`
+}
+
 // A slot held for the calling patient until expiresAt.
 type Hold struct {
 	ID        string    `json:"id"`
@@ -142,6 +173,31 @@ type HoldSlotInput struct {
 
 type HoldSlotPayload struct {
 	Hold *Hold `json:"hold"`
+}
+
+type JoinWaitlistInput struct {
+	PractitionerID    string `json:"practitionerId"`
+	AppointmentTypeID string `json:"appointmentTypeId"`
+	// An upcoming confirmed appointment of the caller with this practitioner, of this type: accepting an offer moves it.
+	CurrentAppointmentID *string `json:"currentAppointmentId,omitempty"`
+	// One of the caller's relatives, when waiting for them (the current appointment's person when one is given).
+	RelativeID *string `json:"relativeId,omitempty"`
+	// The last date (the practice's local calendar) the patient would accept.
+	LatestDate gqlscalar.Date `json:"latestDate"`
+	// The appointment must start at or after this local time (default: the day's start).
+	EarliestTime *gqlscalar.LocalTime `json:"earliestTime,omitempty"`
+	// The appointment must end by this local time (default: the day's end).
+	LatestTime *gqlscalar.LocalTime `json:"latestTime,omitempty"`
+	// The days the patient can come (default: any).
+	Weekdays []Weekday `json:"weekdays,omitempty"`
+}
+
+type JoinWaitlistPayload struct {
+	Entry *WaitlistEntry `json:"entry"`
+}
+
+type LeaveWaitlistPayload struct {
+	Entry *WaitlistEntry `json:"entry"`
 }
 
 type LiftBookingRestrictionPayload struct {
@@ -213,7 +269,36 @@ type RevokeCalendarFeedPayload struct {
 	Revoked bool `json:"revoked"`
 }
 
+// A slot held for a waiting patient until expiresAt.
+type SlotOffer struct {
+	ID        string          `json:"id"`
+	Status    SlotOfferStatus `json:"status"`
+	StartsAt  time.Time       `json:"startsAt"`
+	EndsAt    time.Time       `json:"endsAt"`
+	Location  *Location       `json:"location"`
+	ExpiresAt time.Time       `json:"expiresAt"`
+}
+
 type Subscription struct {
+}
+
+// A patient waiting for an earlier slot with a practitioner.
+type WaitlistEntry struct {
+	ID              string              `json:"id"`
+	Status          WaitlistEntryStatus `json:"status"`
+	Practitioner    *Practitioner       `json:"practitioner"`
+	AppointmentType *AppointmentType    `json:"appointmentType"`
+	// The appointment an accepted offer moves, if any.
+	CurrentAppointment *Appointment        `json:"currentAppointment,omitempty"`
+	Relative           *Relative           `json:"relative,omitempty"`
+	LatestDate         gqlscalar.Date      `json:"latestDate"`
+	EarliestTime       gqlscalar.LocalTime `json:"earliestTime"`
+	LatestTime         gqlscalar.LocalTime `json:"latestTime"`
+	// Empty: any day.
+	Weekdays  []Weekday `json:"weekdays"`
+	CreatedAt time.Time `json:"createdAt"`
+	// The latest slot offered to this entry, if any.
+	Offer *SlotOffer `json:"offer,omitempty"`
 }
 
 // What happened to an appointment of a practitioner's agenda.
@@ -271,6 +356,193 @@ func (e *AgendaChangeKind) UnmarshalJSON(b []byte) error {
 }
 
 func (e AgendaChangeKind) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type SlotOfferStatus string
+
+const (
+	// Held for the patient until expiresAt.
+	SlotOfferStatusOffered  SlotOfferStatus = "OFFERED"
+	SlotOfferStatusAccepted SlotOfferStatus = "ACCEPTED"
+	SlotOfferStatusDeclined SlotOfferStatus = "DECLINED"
+	// The entry left the waitlist.
+	SlotOfferStatusWithdrawn SlotOfferStatus = "WITHDRAWN"
+	SlotOfferStatusExpired   SlotOfferStatus = "EXPIRED"
+)
+
+var AllSlotOfferStatus = []SlotOfferStatus{
+	SlotOfferStatusOffered,
+	SlotOfferStatusAccepted,
+	SlotOfferStatusDeclined,
+	SlotOfferStatusWithdrawn,
+	SlotOfferStatusExpired,
+}
+
+func (e SlotOfferStatus) IsValid() bool {
+	switch e {
+	case SlotOfferStatusOffered, SlotOfferStatusAccepted, SlotOfferStatusDeclined, SlotOfferStatusWithdrawn, SlotOfferStatusExpired:
+		return true
+	}
+	return false
+}
+
+func (e SlotOfferStatus) String() string {
+	return string(e)
+}
+
+func (e *SlotOfferStatus) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = SlotOfferStatus(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid SlotOfferStatus", str)
+	}
+	return nil
+}
+
+func (e SlotOfferStatus) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *SlotOfferStatus) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e SlotOfferStatus) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type WaitlistEntryStatus string
+
+const (
+	WaitlistEntryStatusWaiting WaitlistEntryStatus = "WAITING"
+	// An offer was accepted.
+	WaitlistEntryStatusFulfilled WaitlistEntryStatus = "FULFILLED"
+	WaitlistEntryStatusLeft      WaitlistEntryStatus = "LEFT"
+)
+
+var AllWaitlistEntryStatus = []WaitlistEntryStatus{
+	WaitlistEntryStatusWaiting,
+	WaitlistEntryStatusFulfilled,
+	WaitlistEntryStatusLeft,
+}
+
+func (e WaitlistEntryStatus) IsValid() bool {
+	switch e {
+	case WaitlistEntryStatusWaiting, WaitlistEntryStatusFulfilled, WaitlistEntryStatusLeft:
+		return true
+	}
+	return false
+}
+
+func (e WaitlistEntryStatus) String() string {
+	return string(e)
+}
+
+func (e *WaitlistEntryStatus) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = WaitlistEntryStatus(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid WaitlistEntryStatus", str)
+	}
+	return nil
+}
+
+func (e WaitlistEntryStatus) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *WaitlistEntryStatus) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e WaitlistEntryStatus) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// A day of the week (the practice's local calendar).
+type Weekday string
+
+const (
+	WeekdayMonday    Weekday = "MONDAY"
+	WeekdayTuesday   Weekday = "TUESDAY"
+	WeekdayWednesday Weekday = "WEDNESDAY"
+	WeekdayThursday  Weekday = "THURSDAY"
+	WeekdayFriday    Weekday = "FRIDAY"
+	WeekdaySaturday  Weekday = "SATURDAY"
+	WeekdaySunday    Weekday = "SUNDAY"
+)
+
+var AllWeekday = []Weekday{
+	WeekdayMonday,
+	WeekdayTuesday,
+	WeekdayWednesday,
+	WeekdayThursday,
+	WeekdayFriday,
+	WeekdaySaturday,
+	WeekdaySunday,
+}
+
+func (e Weekday) IsValid() bool {
+	switch e {
+	case WeekdayMonday, WeekdayTuesday, WeekdayWednesday, WeekdayThursday, WeekdayFriday, WeekdaySaturday, WeekdaySunday:
+		return true
+	}
+	return false
+}
+
+func (e Weekday) String() string {
+	return string(e)
+}
+
+func (e *Weekday) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = Weekday(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid Weekday", str)
+	}
+	return nil
+}
+
+func (e Weekday) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *Weekday) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e Weekday) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

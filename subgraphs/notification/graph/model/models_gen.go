@@ -145,6 +145,8 @@ const (
 	NotificationKindCancelled NotificationKind = "CANCELLED"
 	// A reminder before the appointment (per country, e.g. 24 h and 2 h before).
 	NotificationKindReminder NotificationKind = "REMINDER"
+	// An earlier slot is held for the patient until a deadline (they were on a practitioner's waitlist).
+	NotificationKindSlotOffered NotificationKind = "SLOT_OFFERED"
 	// A treatment series was booked: one message listing every session (about its first session).
 	NotificationKindSeriesConfirmation NotificationKind = "SERIES_CONFIRMATION"
 )
@@ -154,12 +156,13 @@ var AllNotificationKind = []NotificationKind{
 	NotificationKindRescheduled,
 	NotificationKindCancelled,
 	NotificationKindReminder,
+	NotificationKindSlotOffered,
 	NotificationKindSeriesConfirmation,
 }
 
 func (e NotificationKind) IsValid() bool {
 	switch e {
-	case NotificationKindConfirmation, NotificationKindRescheduled, NotificationKindCancelled, NotificationKindReminder, NotificationKindSeriesConfirmation:
+	case NotificationKindConfirmation, NotificationKindRescheduled, NotificationKindCancelled, NotificationKindReminder, NotificationKindSlotOffered, NotificationKindSeriesConfirmation:
 		return true
 	}
 	return false

@@ -3,6 +3,8 @@
 package model
 
 import (
+	"time"
+
 	"github.com/careslot/careslot/internal/gqlscalar"
 )
 
@@ -18,6 +20,47 @@ type AddRelativePayload struct {
 
 type DeleteMyAccountPayload struct {
 	Deleted bool `json:"deleted"`
+}
+
+// A person a practice booked for at its desk, without a Careslot account. Held by
+// that practice alone: resolvable by reference only for its practitioner and the
+// secretaries acting for it (NOT_FOUND for anyone else).
+type DeskPatient struct {
+	ID string `json:"id"`
+	// The practice holding the record.
+	PractitionerID string         `json:"practitionerId"`
+	FirstName      string         `json:"firstName"`
+	LastName       string         `json:"lastName"`
+	BirthDate      gqlscalar.Date `json:"birthDate"`
+	// Lower case; confirmations go there when given.
+	Email *string `json:"email,omitempty"`
+	// E.164; confirmations go there by SMS when given.
+	Phone *string `json:"phone,omitempty"`
+	// Whether the person has registered and claimed the record: its appointments are then their account's.
+	Claimed   bool      `json:"claimed"`
+	CreatedAt time.Time `json:"createdAt"`
+}
+
+func (DeskPatient) IsEntity() {}
+
+type DeskPatientByIDsInput struct {
+	ID string `json:"ID"`
+}
+
+type DeskPatientConnection struct {
+	Edges    []DeskPatientEdge    `json:"edges"`
+	PageInfo *DeskPatientPageInfo `json:"pageInfo"`
+}
+
+type DeskPatientEdge struct {
+	Cursor string       `json:"cursor"`
+	Node   *DeskPatient `json:"node"`
+}
+
+// Where a page of desk patients ends.
+type DeskPatientPageInfo struct {
+	HasNextPage bool    `json:"hasNextPage"`
+	EndCursor   *string `json:"endCursor,omitempty"`
 }
 
 type ExportMyDataPayload struct {
@@ -40,6 +83,21 @@ type PatientByIDsInput struct {
 }
 
 type Query struct {
+}
+
+type RecordDeskPatientInput struct {
+	FirstName string         `json:"firstName"`
+	LastName  string         `json:"lastName"`
+	BirthDate gqlscalar.Date `json:"birthDate"`
+	Email     *string        `json:"email,omitempty"`
+	// International format: + and 8 to 15 digits (spaces, dots and dashes are dropped).
+	Phone *string `json:"phone,omitempty"`
+}
+
+type RecordDeskPatientPayload struct {
+	DeskPatient *DeskPatient `json:"deskPatient"`
+	// False when the practice already held this caller: the existing record is returned.
+	Created bool `json:"created"`
 }
 
 type RegisterPatientInput struct {

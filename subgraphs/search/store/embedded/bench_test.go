@@ -1,4 +1,4 @@
-package store_test
+package embedded_test
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/careslot/careslot/subgraphs/search/store"
+	"github.com/careslot/careslot/subgraphs/search/store/embedded"
 )
 
 var benchSpecialties = []struct{ code, label string }{
@@ -37,7 +38,7 @@ func benchCities(r *rand.Rand) []benchCity {
 }
 
 type benchIndex struct {
-	idx      *store.Embedded
+	idx      *embedded.Index
 	cities   []benchCity
 	build    time.Duration
 	heap     uint64
@@ -62,7 +63,7 @@ func buildBenchIndex() *benchIndex {
 		runtime.ReadMemStats(&ms)
 		base := ms.HeapInuse
 		ctx := context.Background()
-		idx := store.NewEmbedded()
+		idx := embedded.New()
 		now := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
 		start := time.Now()
 		docs := 0

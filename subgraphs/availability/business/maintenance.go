@@ -1,0 +1,63 @@
+package business
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/careslot/careslot/subgraphs/availability/store"
+)
+
+// DefaultMaintenanceInterval is how often the maintenance worker looks for
+// practitioners due (window roll at local midnight, next slot expiry).
+const DefaultMaintenanceInterval = 5 * time.Second
+
+// maintenanceBatch is how many due practitioners one pass takes.
+const maintenanceBatch = 500
+
+// RunMaintenance refreshes the practitioners whose maintenance is due (the
+// day entering the window at local midnight, a next slot that time
+// overtook) every interval until ctx ends.
+func (s *Service) RunMaintenance(ctx context.Context, interval time.Duration) error {
+	if interval <= 0 {
+		interval = DefaultMaintenanceInterval
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		n, err := s.MaintainOnce(ctx, s.now())
+		if err != nil && ctx.Err() == nil {
+			s.log.Warn("availability maintenance", "err", err)
+		}
+		if n == maintenanceBatch && err == nil {
+			continue // more are due
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// MaintainOnce refreshes up to a batch of practitioners due at now and says
+// how many it took.
+func (s *Service) MaintainOnce(ctx context.Context, now time.Time) (int, error) {
+	due, err := s.st.DueBefore(ctx, now, maintenanceBatch)
+	if err != nil {
+		return 0, err
+	}
+	var errs []error
+	for _, m := range due {
+		cc, pid, ok := store.ParseDueMember(m)
+		if !ok {
+			_ = s.st.DropDue(ctx, m)
+			continue
+		}
+		if _, err := s.Refresh(ctx, cc, pid); err != nil {
+			errs = append(errs, fmt.Errorf("refresh %s: %w", pid, err))
+		}
+	}
+	return len(due), errors.Join(errs...)
+}
