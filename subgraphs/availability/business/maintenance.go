@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"time"
-
-	"github.com/careslot/careslot/subgraphs/availability/store"
 )
 
 // DefaultMaintenanceInterval is how often the maintenance worker looks for
@@ -49,13 +47,8 @@ func (s *Service) MaintainOnce(ctx context.Context, now time.Time) (int, error) 
 		return 0, err
 	}
 	var errs []error
-	for _, m := range due {
-		cc, pid, ok := store.ParseDueMember(m)
-		if !ok {
-			_ = s.st.DropDue(ctx, m)
-			continue
-		}
-		if _, err := s.Refresh(ctx, cc, pid); err != nil {
+	for _, pid := range due {
+		if _, err := s.Refresh(ctx, pid); err != nil {
 			errs = append(errs, fmt.Errorf("refresh %s: %w", pid, err))
 		}
 	}
