@@ -60,8 +60,9 @@ func (s *Service) ApplyPractitioner(ctx context.Context, p eventdata.Practitione
 		busy := decodeBusy(st.Busy)
 		prune(ch, busy, decodeGoneMap(st.Gone), now)
 		m := newModel(ag, busy, nil, now)
-		rec := &store.Record{Country: p.Country, Terms: terms, Days: map[string][]byte{}}
-		for _, date := range s.windowDates(ag.Zone, now) {
+		window := s.windowDates(ag.Zone, now)
+		rec := &store.Record{Country: p.Country, Terms: terms, Days: make(map[string][]byte, len(window))}
+		for _, date := range window {
 			d, err := m.build(date)
 			if err != nil {
 				return nil, err
@@ -357,7 +358,9 @@ type model struct {
 }
 
 func newModel(ag *Agenda, busy map[string]occupied, stored map[string][]byte, now time.Time) *model {
-	return &model{ag: ag, sched: schedule(ag, busy), stored: stored, built: map[string]slots.Day{}, now: now}
+	// Sized for the window and its neighbours: growing it showed in a
+	// rebuild's profile.
+	return &model{ag: ag, sched: schedule(ag, busy), stored: stored, built: make(map[string]slots.Day, 40), now: now}
 }
 
 // build computes date from the schedule (and remembers it).

@@ -21,6 +21,9 @@ func (s *Service) RunMaintenance(ctx context.Context, interval time.Duration) er
 	if interval <= 0 {
 		interval = DefaultMaintenanceInterval
 	}
+	if old, err := s.st.FormerLayout(ctx); err == nil && old {
+		s.log.Error("the availability read model in Redis has the layout of an earlier release: listings stay empty until `careslot rebuild availability` runs (docs/deploy.md, Upgrading)")
+	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -148,15 +149,21 @@ func (r *rebuildRun) practitioners(ctx context.Context, batch []eventdata.Practi
 		return err
 	}
 	writes := make([]store.Rebuilt, 0, len(batch))
+	windows := map[*time.Location][]string{} // a batch's practices share a few zones
 	for i, pr := range batch {
 		ag := s.AgendaOf(pr)
+		window, ok := windows[ag.Zone]
+		if !ok {
+			window = s.windowDates(ag.Zone, now)
+			windows[ag.Zone] = window
+		}
 		ch := &store.Changes{}
 		b := decodeBusy(states[i].Busy)
 		prune(ch, b, decodeGoneMap(states[i].Gone), now)
 		m := newModel(ag, b, nil, now)
 		m.open = r.open
-		rec := &store.Record{Country: pr.Country, Terms: encodeTerms(ag), Days: map[string][]byte{}}
-		for _, date := range s.windowDates(ag.Zone, now) {
+		rec := &store.Record{Country: pr.Country, Terms: encodeTerms(ag), Days: make(map[string][]byte, len(window))}
+		for _, date := range window {
 			d, err := m.build(date)
 			if err != nil {
 				return err

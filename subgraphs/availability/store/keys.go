@@ -1,6 +1,9 @@
 package store
 
-import "strings"
+import (
+	"context"
+	"strings"
+)
 
 // Namespace is the read model's layout version in its key names ("av2:"):
 // a release that changes the layout changes it, so its keys never meet
@@ -58,11 +61,9 @@ func (k Keys) KeyKind(key string) string {
 	return ""
 }
 
-
 // IsLegacyKey reports whether key (under the prefix) belongs to the layout
 // before Namespace (one key per day and per field, the country in each
-// name): what a rebuild deletes. Its tombstones (LegacyGone) are carried
-// over first.
+// name): what a rebuild deletes. Its tombstones are carried over first.
 func (k Keys) IsLegacyKey(key string) bool {
 	rest, ok := strings.CutPrefix(key, k.Prefix)
 	if !ok {
@@ -87,4 +88,18 @@ func (k Keys) IsLegacyKey(key string) bool {
 func (k Keys) isLegacyGone(key string) bool {
 	_, kind, _ := strings.Cut(strings.TrimPrefix(key, k.Prefix), ":")
 	return strings.HasPrefix(kind, "gone:{")
+}
+
+// FormerLayout reports whether Redis holds a read model in the layout before
+// Namespace and none in this one: a release changed the layout and
+// `careslot rebuild availability` has not run since.
+func (s *Store) FormerLayout(ctx context.Context) (bool, error) {
+	k := s.Keys
+	// Two commands: on a cluster the keys live in different slots.
+	old, err := s.rdb.Exists(ctx, k.Prefix+"avail:due").Result()
+	if err != nil || old == 0 {
+		return false, err
+	}
+	cur, err := s.rdb.Exists(ctx, k.Due()).Result()
+	return cur == 0, err
 }

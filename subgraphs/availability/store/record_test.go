@@ -131,18 +131,28 @@ func TestReadSlotsReadsTheBusyHashOnlyWhenADayIsMissing(t *testing.T) {
 	}
 }
 
-// TestClearModelCarriesTheFormerLayoutsTombstonesOver: a rebuild's clear
-// deletes the former layout's keys, renaming its tombstones into this
-// layout's, keeps records and tombstones, and leaves other keys alone.
+// TestClearModelCarriesTheFormerLayoutsTombstonesOver: a former layout is
+// noticed until this one has a model; a rebuild's clear deletes the former
+// layout's keys, renaming its tombstones into this layout's, keeps records
+// and tombstones, and leaves other keys alone.
 func TestClearModelCarriesTheFormerLayoutsTombstonesOver(t *testing.T) {
 	rdb, prefix := testenv.Redis(t)
 	s := New(rdb, prefix)
 	ctx := context.Background()
-	for _, k := range []string{"pidx:{p}", "fr:sched:{p}", "fr:avail:{p}:2027-03-22", "fr:next:{p}", "fr:busy:{p}", "avail:due",
-		"seen:{p}:person", "dedupe:x", "av2:busy:{p}", "av2:pending:{p}", "av2:due", "av2:p:{p}"} {
-		if err := rdb.Set(ctx, prefix+k, "x", 0).Err(); err != nil {
-			t.Fatal(err)
+	set := func(keys ...string) {
+		for _, k := range keys {
+			if err := rdb.Set(ctx, prefix+k, "x", 0).Err(); err != nil {
+				t.Fatal(err)
+			}
 		}
+	}
+	set("pidx:{p}", "fr:sched:{p}", "fr:avail:{p}:2027-03-22", "fr:next:{p}", "fr:busy:{p}", "avail:due", "seen:{p}:person", "dedupe:x")
+	if old, err := s.FormerLayout(ctx); err != nil || !old {
+		t.Errorf("the former layout alone: %v %v", old, err)
+	}
+	set("av2:busy:{p}", "av2:pending:{p}", "av2:due", "av2:p:{p}")
+	if old, err := s.FormerLayout(ctx); err != nil || old {
+		t.Errorf("both layouts: %v %v", old, err)
 	}
 	rdb.HSet(ctx, prefix+"fr:gone:{p}", "a", "3|100")
 	rdb.HSet(ctx, prefix+"fr:gone:{q}", "b", "1|100")
