@@ -16,7 +16,9 @@ import (
 // that stayed), a cursor of other masters starts over, and a cursor it did
 // not make is refused.
 func TestScanPagesResumes(t *testing.T) {
-	rdb, prefix := testenv.Redis(t)
+	// A server of its own: resuming after each page re-scans the whole
+	// keyspace, whatever other tests keep in the shared one.
+	rdb, prefix := testenv.NewRedisServer(t), "t:"
 	ctx := context.Background()
 	var all []string
 	for i := range 200 {

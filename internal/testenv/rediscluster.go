@@ -352,3 +352,38 @@ func (c *RedisCluster) Close() {
 		c.Kill(n)
 	}
 }
+
+// NewRedisServer starts a redis-server of the test's own on a free port (no
+// persistence) and returns a client of it; the process ends, by its pid,
+// when the test ends. For tests whose cost grows with every key the server
+// holds (SCANs): the shared server carries every other test's keys.
+func NewRedisServer(tb testing.TB) *redis.Client {
+	tb.Helper()
+	ports, err := clusterPorts(1)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	n := &RedisNode{Port: ports[0], dir: tb.TempDir()}
+	args := []string{"--port", strconv.Itoa(n.Port), "--bind", "127.0.0.1", "--protected-mode", "no",
+		"--dir", n.dir, "--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning"}
+	p, err := StartProc("redis-"+strconv.Itoa(n.Port), nil, nil, "redis-server", args...)
+	if err != nil {
+		tb.Fatalf("redis-server: %v", err)
+	}
+	tb.Cleanup(func() { _ = p.Stop(5 * time.Second) })
+	rdb := redis.NewClient(&redis.Options{Addr: n.Addr()})
+	tb.Cleanup(func() { _ = rdb.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for rdb.Ping(ctx).Err() != nil {
+		if !p.Running() {
+			tb.Fatalf("redis-server on %d exited: %v", n.Port, p.Err())
+		}
+		select {
+		case <-ctx.Done():
+			tb.Fatalf("redis-server on %d: %v", n.Port, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return rdb
+}

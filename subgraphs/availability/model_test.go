@@ -653,10 +653,6 @@ func TestRebuildReproducesTheIncrementalModel(t *testing.T) {
 	diff(t, dump(t, e.rdb, e.prefix, noGone), dump(t, e.rdb, e.prefix+"fresh:", noGone))
 }
 
-// TestExportNextSlotsSeesEveryPractitioner: the export search warms from,
-// read over HTTP as search reads it, streams every practitioner's stored
-// next slot, whichever node of a Redis Cluster holds it; resumed after any
-// page's cursor, it gives exactly the pages that followed.
 // TestRebuildInPlaceDropsWhatTheExportsLack: a rebuild over a model that
 // holds more than the exports (a practitioner no longer exported, one whose
 // zone moved its window by a day, one that changed country) leaves what a
@@ -712,9 +708,10 @@ func TestRebuildInPlaceDropsWhatTheExportsLack(t *testing.T) {
 	diff(t, got, dump(t, e.rdb, e.prefix+"fresh:", skip))
 }
 
-// TestExportNextSlotsSeesEveryPractitioner: the export search warms from
-// streams every practitioner's stored next slot, whichever node of a Redis
-// Cluster holds it.
+// TestExportNextSlotsSeesEveryPractitioner: the export search warms from,
+// read over HTTP as search reads it, streams every practitioner's stored
+// next slot, whichever node of a Redis Cluster holds it; resumed after any
+// page's cursor, it gives exactly the pages that followed.
 func TestExportNextSlotsSeesEveryPractitioner(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, nil, "")

@@ -107,11 +107,6 @@ func (s *Service) ApplyAppointment(ctx context.Context, a eventdata.Appointment)
 	if a.ID == "" || a.PractitionerID == "" || a.Country == "" {
 		return Result{}, fmt.Errorf("availability: appointment without id, practitioner or country")
 	}
-	// Who is a returning patient first: the change published below makes
-	// live watchers list again, and they must see it.
-	if err := s.learnSeen(ctx, a); err != nil {
-		return Result{}, err
-	}
 	now := s.now()
 	var out outcome
 	err := s.st.Update(ctx, a.PractitionerID, func(st *store.State) (*store.Changes, error) {
@@ -187,6 +182,14 @@ func (s *Service) ApplyAppointment(ctx context.Context, a eventdata.Appointment)
 		return ch, nil
 	})
 	if err != nil {
+		return Result{}, err
+	}
+	// Who is a returning patient once the days hold the appointment (a
+	// listing for them in between would offer slots overlapping it), and
+	// before the change is published: it makes live watchers list again,
+	// and they must see it. A failure here retries the event; the update
+	// above is then a no-op and the pending change is published after.
+	if err := s.learnSeen(ctx, a); err != nil {
 		return Result{}, err
 	}
 	return out.res, s.after(ctx, a.PractitionerID, &out)
