@@ -185,7 +185,9 @@ func (s *Service) NextSlots(ctx context.Context, pids []string) ([]*time.Time, e
 	out := make([]*time.Time, len(pids))
 	for i, d := range data {
 		if d.Err != nil {
-			return nil, d.Err
+			// The field is nullable: one unreadable record must not fail a page.
+			s.log.Warn("unreadable availability record; run `careslot rebuild availability`", "practitioner", pids[i], "err", d.Err)
+			continue
 		}
 		if d.Next.Before(now) && !d.Next.IsZero() {
 			if _, err := s.Refresh(ctx, pids[i]); err != nil {
