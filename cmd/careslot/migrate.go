@@ -168,7 +168,9 @@ func grantServiceRole(ctx context.Context, dsn string, role roleSettings) (strin
 	for _, q := range []string{
 		verb + " ROLE " + r + " LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD " + password,
 		"REVOKE ALL ON DATABASE " + d + " FROM PUBLIC",
-		"GRANT CONNECT ON DATABASE " + d + " TO " + r,
+		// TEMPORARY: session-local staging tables (the practitioner import's
+		// COPY batches, ADR 22), not a change of the schema.
+		"GRANT CONNECT, TEMPORARY ON DATABASE " + d + " TO " + r,
 		"GRANT USAGE ON SCHEMA public TO " + r,
 		"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO " + r,
 		"GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO " + r,

@@ -105,6 +105,17 @@ func TestMigrateRolesGiveEachServiceItsOwnDatabaseOnly(t *testing.T) {
 		}
 	}
 
+	// A session's own staging tables are not the schema: the practitioner
+	// import stages its COPY batches in them (ADR 22).
+	staging, err := pgx.Connect(ctx, as("practitioner", "practitioner"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := staging.Exec(ctx, `CREATE TEMP TABLE import_stage (i int) ON COMMIT DELETE ROWS`); err != nil {
+		t.Errorf("practitioner's role making a staging table: %v", err)
+	}
+	_ = staging.Close(ctx)
+
 	// Neither role reaches the other's database.
 	for _, c := range [][2]string{{"booking", "practitioner"}, {"practitioner", "booking"}} {
 		conn, err := pgx.Connect(ctx, as(c[0], c[1]))

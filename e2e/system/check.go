@@ -293,8 +293,8 @@ func dumpModel(ctx context.Context, rdb redis.UniversalClient, prefix string) (m
 	var mu sync.Mutex
 	err := redisconn.Scan(ctx, rdb, prefix+"*", 1000, func(page []string) error {
 		for _, k := range page {
-			if !keys.IsModelKey(k) || strings.Contains(k, ":gone:") {
-				continue
+			if kind := keys.KeyKind(k); kind == "" || kind == "gone" {
+				continue // not the model's, or idempotency memory a rebuild keeps
 			}
 			short := strings.TrimPrefix(k, prefix)
 			var v string

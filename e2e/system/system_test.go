@@ -366,7 +366,7 @@ func stopRedisMaster(t *testing.T, s *System, st *Storm, _ []*Watcher) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	p := st.Practices[0]
-	master, err := s.Redis.MasterOf(ctx, s.RedisPrefix+"pidx:{"+p.ID+"}")
+	master, err := s.Redis.MasterOf(ctx, s.RedisPrefix+"av2:p:{"+p.ID+"}") // the practitioner's availability record
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,7 @@
 //
 // On a cluster every multi-key command, transaction and script must touch a
 // single hash slot: keys that go together share a hash tag (`{…}`, e.g.
-// availability's `fr:avail:{practitionerId}:2026-12-04`), and key prefixes
+// availability's `av2:busy:{practitionerId}` and `av2:p:{practitionerId}`), and key prefixes
 // must not contain braces. Pub/sub uses classic channels, which a cluster
 // delivers to subscribers on any node.
 package redisconn

@@ -1,6 +1,7 @@
 package availability_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -25,6 +26,7 @@ import (
 	"github.com/careslot/careslot/internal/testenv"
 	"github.com/careslot/careslot/subgraphs/availability"
 	"github.com/careslot/careslot/subgraphs/availability/business"
+	"github.com/careslot/careslot/subgraphs/availability/store"
 )
 
 func TestMain(m *testing.M) { kafkatest.Main(m) }
@@ -237,28 +239,31 @@ func TestScheduleEventBuildsWindowAndListsLikeSlotsOpen(t *testing.T) {
 		t.Fatalf("first snapshot: %+v", r)
 	}
 
-	// Every window day (and one either side) has a bitmap equal to BuildDay of the schedule, keyed as design §3 says.
+	// Every window day (and one either side) has a bitmap equal to BuildDay
+	// of the schedule (less its trailing zero bytes) in the practitioner's
+	// record, and no other day.
 	ag := e.svc.AgendaOf(p)
 	sched := slots.Schedule{Rules: ag.Rules, Absences: ag.Absences}
+	rec := record(t, e, "p1")
 	for i := -1; i <= 28; i++ {
 		date := date(i)
-		got, err := e.rdb.Get(ctx, e.prefix+"fr:avail:{p1}:"+date).Bytes()
-		if err != nil {
-			t.Fatalf("day %s: %v", date, err)
+		got, ok := rec.Days[date]
+		if !ok {
+			t.Fatalf("day %s not stored", date)
 		}
 		want, _ := slots.BuildDay(sched, date, paris)
-		if string(got) != string(want.Free) {
+		if !bytes.Equal(got, bytes.TrimRight(want.Free, "\x00")) {
 			t.Errorf("day %s: bitmap differs from BuildDay", date)
 		}
 		if i == 13 && want.Ticks != 276 {
 			t.Errorf("DST day has %d ticks", want.Ticks)
 		}
 	}
-	if n, _ := e.rdb.Exists(ctx, e.prefix+"fr:avail:{p1}:"+date(29)).Result(); n != 0 {
-		t.Errorf("a day beyond the window is stored")
+	if len(rec.Days) != 30 {
+		t.Errorf("%d days stored, want the window's 30", len(rec.Days))
 	}
-	if cc, _ := e.rdb.Get(ctx, e.prefix+"pidx:{p1}").Result(); cc != "fr" {
-		t.Errorf("index: %q", cc)
+	if rec.Country != "fr" {
+		t.Errorf("country: %q", rec.Country)
 	}
 
 	// Listing equals slots.Open over BuildDay, in the window, across it, and beyond it.
@@ -440,7 +445,7 @@ func TestMaintenanceRollsTheWindow(t *testing.T) {
 	ctx := context.Background()
 	p := snapshot("p4", 1)
 	mustApplyP(t, e, p)
-	if n, _ := e.rdb.Exists(ctx, e.prefix+"fr:avail:{p4}:"+date(29)).Result(); n != 0 {
+	if _, ok := record(t, e, "p4").Days[date(29)]; ok {
 		t.Fatal("day 29 stored")
 	}
 	// Nothing is due before the first slot (09:00, no notice) passes.
@@ -453,22 +458,41 @@ func TestMaintenanceRollsTheWindow(t *testing.T) {
 	if n, err := e.svc.MaintainOnce(ctx, later); err != nil || n != 1 {
 		t.Fatalf("maintenance: %d %v", n, err)
 	}
-	if n, _ := e.rdb.Exists(ctx, e.prefix+"fr:avail:{p4}:"+date(29)).Result(); n != 1 {
+	rec := record(t, e, "p4")
+	if _, ok := rec.Days[date(29)]; !ok {
 		t.Error("the day entering the window was not built")
+	}
+	// The day that left the window (the day before yesterday) is dropped.
+	if _, ok := rec.Days[date(-1)]; ok || len(rec.Days) != 30 {
+		t.Errorf("after the roll the record holds %d days (day -1: %v)", len(rec.Days), ok)
 	}
 	next, _ := e.svc.NextSlots(ctx, []string{"p4"})
 	if next[0] == nil || !next[0].Equal(at(1, 9, 0)) {
 		t.Errorf("next after the roll: %v", next[0])
 	}
-	// Day bitmaps expire at the end of their day.
-	ttl, _ := e.rdb.TTL(ctx, e.prefix+"fr:avail:{p4}:"+date(1)).Result()
-	if ttl <= 0 {
-		t.Errorf("day key without expiry: %v", ttl)
+}
+
+// record reads a practitioner's record (nil: none).
+func record(t testing.TB, e *env, pid string) *store.Record {
+	t.Helper()
+	b, err := e.rdb.Get(context.Background(), e.prefix+store.Namespace+"p:{"+pid+"}").Bytes()
+	if err == redis.Nil {
+		return nil
 	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := store.DecodeRecord(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rec
 }
 
 // dump returns every key under prefix (but the dedupe keys) with its value,
-// the prefix replaced by "~".
+// the prefix replaced by "~"; a practitioner's record is taken apart, one
+// entry per field ("~av2:p:{id}#next", "#day:2026-03-16", …), so that a
+// difference names the field.
 func dump(t testing.TB, rdb redis.UniversalClient, prefix string, skip func(string) bool) map[string]string {
 	t.Helper()
 	ctx := context.Background()
@@ -481,7 +505,22 @@ func dump(t testing.TB, rdb redis.UniversalClient, prefix string, skip func(stri
 			}
 			switch typ := rdb.Type(ctx, k).Val(); typ {
 			case "string":
-				out[short] = rdb.Get(ctx, k).Val()
+				v := rdb.Get(ctx, k).Val()
+				if !strings.Contains(short, store.Namespace+"p:{") {
+					out[short] = v
+					continue
+				}
+				rec, err := store.DecodeRecord([]byte(v))
+				if err != nil {
+					t.Errorf("%s: %v", short, err)
+					continue
+				}
+				out[short+"#country"] = rec.Country
+				out[short+"#next"] = rec.Next.String()
+				out[short+"#terms"] = fmt.Sprintf("%x", rec.Terms)
+				for d, b := range rec.Days {
+					out[short+"#day:"+d] = fmt.Sprintf("%x", b)
+				}
 			case "hash":
 				m := rdb.HGetAll(ctx, k).Val()
 				var fs []string
@@ -634,7 +673,7 @@ func TestRebuildInPlaceDropsWhatTheExportsLack(t *testing.T) {
 	emigrated.Version = 2
 	emigrated.Country = "de"
 	emigrated.Locations[0].Country = "de"
-	if n, _ := e.rdb.Exists(ctx, e.prefix+"fr:avail:{moved}:"+date(28)).Result(); n != 1 {
+	if _, ok := record(t, e, "moved").Days[date(28)]; !ok {
 		t.Fatal("no bitmap for the last day of moved's Paris window")
 	}
 	exported := []eventdata.Practitioner{stays, moved, emigrated}
@@ -655,11 +694,14 @@ func TestRebuildInPlaceDropsWhatTheExportsLack(t *testing.T) {
 		return strings.Contains(k, ":gone:") || strings.Contains(k, "seen:{") || strings.HasPrefix(k, "~fresh:")
 	}
 	got := dump(t, e.rdb, e.prefix, skip)
-	if n, _ := e.rdb.Exists(ctx, e.prefix+"fr:avail:{moved}:"+date(28)).Result(); n != 0 {
+	if _, ok := record(t, e, "moved").Days[date(28)]; ok {
 		t.Error("moved keeps the bitmap of a day its window no longer holds")
 	}
+	if cc := record(t, e, "emigrated").Country; cc != "de" {
+		t.Errorf("emigrated's record says %q", cc)
+	}
 	for k := range got {
-		if strings.Contains(k, "{left}") || strings.Contains(k, "fr:avail:{emigrated}") {
+		if strings.Contains(k, "{left}") {
 			t.Errorf("%s survived the rebuild", k)
 		}
 	}
@@ -683,13 +725,9 @@ func TestExportNextSlotsSeesEveryPractitioner(t *testing.T) {
 			first := list(t, e.svc, p.ID, "consult-"+p.ID, date(0), date(6))[0]
 			mustApplyA(t, e, appointment(p, p.ID+"-a", "consult-"+p.ID, first.Start, 1, eventdata.StatusConfirmed))
 		}
-		got, err := e.rdb.Get(ctx, e.prefix+"fr:next:{"+p.ID+"}").Result()
-		if err != nil {
-			t.Fatalf("%s has no next slot: %v", p.ID, err)
-		}
-		at, err := time.Parse(time.RFC3339, got)
-		if err != nil {
-			t.Fatal(err)
+		at := record(t, e, p.ID).Next
+		if at.IsZero() {
+			t.Fatalf("%s has no next slot", p.ID)
 		}
 		want[p.ID] = at
 	}

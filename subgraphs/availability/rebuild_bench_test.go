@@ -17,6 +17,7 @@ import (
 
 	"github.com/careslot/careslot/internal/eventdata"
 	"github.com/careslot/careslot/internal/redisconn"
+	"github.com/careslot/careslot/subgraphs/availability/store"
 )
 
 var (
@@ -221,7 +222,7 @@ func modelMemory(b *testing.B, rdb redis.UniversalClient, prefix string) (map[st
 			return err
 		}
 		for i, k := range page {
-			kind := keyKind(strings.TrimPrefix(k, prefix))
+			kind := keyKind(prefix, k)
 			u := out[kind]
 			if u == nil {
 				u = &kindUsage{}
@@ -240,9 +241,13 @@ func modelMemory(b *testing.B, rdb redis.UniversalClient, prefix string) (map[st
 	return out, keys, total
 }
 
-// keyKind names a key by its kind: "{cc}:avail:{pid}:date" → "avail".
-func keyKind(k string) string {
-	name, _, _ := strings.Cut(k, "{")
+// keyKind names a key by its kind: "record", "busy", … (store.Keys.KeyKind),
+// else its name up to the hash tag.
+func keyKind(prefix, k string) string {
+	if kind := (store.Keys{Prefix: prefix}).KeyKind(k); kind != "" {
+		return kind
+	}
+	name, _, _ := strings.Cut(strings.TrimPrefix(k, prefix), "{")
 	name = strings.TrimSuffix(name, ":")
 	if cc, rest, ok := strings.Cut(name, ":"); ok && len(cc) == 2 {
 		name = rest

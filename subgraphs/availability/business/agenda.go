@@ -1,9 +1,8 @@
 package business
 
 import (
-	"encoding/json"
+	"bytes"
 	"fmt"
-	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -13,12 +12,14 @@ import (
 	"github.com/careslot/careslot/internal/slots"
 )
 
-// Agenda is a practitioner snapshot turned into what slots decides with. The
-// agenda's zone (that of its day bitmaps) is the zone of the practitioner's
-// first location with a valid zone, else the country's default zone, else UTC.
+// Agenda is a practitioner snapshot turned into what slots decide with,
+// which is all that the read model keeps of it (encodeTerms). The agenda's
+// zone (that of its day bitmaps) is the zone of the practitioner's first
+// location with a valid zone, else the country's default zone, else UTC.
 // Each opening-hours rule keeps its own location's zone.
 type Agenda struct {
-	Snapshot eventdata.Practitioner
+	ID       string // the practitioner
+	Version  int64  // the snapshot's
 	Zone     *time.Location
 	Rules    []slots.Rule
 	Types    []slots.Type // snapshot order
@@ -36,35 +37,17 @@ func (a *Agenda) Type(id string) (slots.Type, bool) {
 }
 
 // sameSlots reports whether a and b open the same slots given the same
-// occupied ranges.
+// occupied ranges: whether they store the same terms but for the version.
 func sameSlots(a, b *Agenda) bool {
-	return a.Zone == b.Zone && reflect.DeepEqual(a.Rules, b.Rules) && reflect.DeepEqual(a.Types, b.Types) &&
-		reflect.DeepEqual(a.Absences, b.Absences)
+	x, y := *a, *b
+	x.Version, y.Version = 0, 0
+	return bytes.Equal(encodeTerms(&x), encodeTerms(&y))
 }
 
 // agendaOf converts a snapshot. fallback is the country's zone (may be nil).
 func agendaOf(p eventdata.Practitioner, fallback *time.Location) *Agenda {
 	t := slots.FromSnapshot(p, fallback)
-	return &Agenda{Snapshot: p, Zone: t.Zone, Rules: t.Rules, Types: t.Types, Absences: t.Absences}
-}
-
-// normalize makes a snapshot's stored form independent of how it arrived
-// (instants in UTC), so the incremental path and a rebuild store the same bytes.
-func normalize(p eventdata.Practitioner) eventdata.Practitioner {
-	p.Absences = slices.Clone(p.Absences)
-	for i := range p.Absences {
-		p.Absences[i].StartsAt = p.Absences[i].StartsAt.UTC()
-		p.Absences[i].EndsAt = p.Absences[i].EndsAt.UTC()
-	}
-	return p
-}
-
-func encodeSnapshot(p eventdata.Practitioner) ([]byte, error) { return json.Marshal(normalize(p)) }
-
-func decodeSnapshot(b []byte) (eventdata.Practitioner, error) {
-	var p eventdata.Practitioner
-	err := json.Unmarshal(b, &p)
-	return p, err
+	return &Agenda{ID: p.ID, Version: p.Version, Zone: t.Zone, Rules: t.Rules, Types: t.Types, Absences: t.Absences}
 }
 
 // occupied is an entry of the busy hash: an appointment or hold that blocks

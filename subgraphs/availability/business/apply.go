@@ -32,59 +32,54 @@ type outcome struct {
 }
 
 // ApplyPractitioner applies a practitioner snapshot if it is newer than the
-// stored one: it stores it, rebuilds every window day and the next slot, and
-// publishes a change when the slots changed (all dates from today to the
-// furthest booking horizon are then listed as changed).
+// stored one: it stores its terms, rebuilds every window day and the next
+// slot, and publishes a change when the slots changed (all dates from today
+// to the furthest booking horizon are then listed as changed).
 func (s *Service) ApplyPractitioner(ctx context.Context, p eventdata.Practitioner) (Result, error) {
 	if p.ID == "" || p.Country == "" {
 		return Result{}, fmt.Errorf("availability: practitioner snapshot without id or country")
 	}
 	now := s.now()
 	ag := s.AgendaOf(p)
-	raw, err := encodeSnapshot(p)
-	if err != nil {
-		return Result{}, err
-	}
+	terms := encodeTerms(ag)
 	var out outcome
-	err = s.st.Update(ctx, p.Country, p.ID,
-		func(*store.State) []string { return s.windowDates(ag.Zone, now) },
-		func(st *store.State) (*store.Changes, error) {
-			out = outcome{publish: st.Pending}
-			var old *Agenda
-			if st.Sched != nil {
-				prev, err := decodeSnapshot(st.Sched)
-				if err == nil && prev.Version >= p.Version {
-					return nil, nil // stale or duplicate
-				}
-				if err == nil {
-					old = s.AgendaOf(prev)
-				}
+	err := s.st.Update(ctx, p.ID, func(st *store.State) (*store.Changes, error) {
+		out = outcome{publish: st.Pending}
+		var old *Agenda
+		if st.Record != nil {
+			prev, err := decodeTerms(p.ID, st.Record.Terms)
+			if err == nil && prev.Version >= p.Version {
+				return nil, nil // stale or duplicate
 			}
-			out.res.Applied = true
-			ch := &store.Changes{Sched: raw}
-			busy := decodeBusy(st.Busy)
-			prune(ch, busy, decodeGoneMap(st.Gone), now)
-			m := newModel(ag, busy, st.Days, now)
-			for _, date := range s.windowDates(ag.Zone, now) {
-				d, err := m.build(date)
-				if err != nil {
-					return nil, err
-				}
-				if stored, ok := st.Days[date]; !ok || !sameBits(stored, d.Free) {
-					ch.Days = append(ch.Days, dayWrite(d))
-				}
+			if err == nil {
+				old = prev
 			}
-			var dates []string
-			if old == nil || !sameSlots(old, ag) {
-				dates = s.horizonDates(ag, old, now)
+		}
+		out.res.Applied = true
+		ch := &store.Changes{}
+		busy := decodeBusy(st.Busy)
+		prune(ch, busy, decodeGoneMap(st.Gone), now)
+		m := newModel(ag, busy, nil, now)
+		window := s.windowDates(ag.Zone, now)
+		rec := &store.Record{Country: p.Country, Terms: terms, Days: make(map[string][]byte, len(window))}
+		for _, date := range window {
+			d, err := m.build(date)
+			if err != nil {
+				return nil, err
 			}
-			s.finish(&out, ch, st, m, dates)
-			return ch, nil
-		})
+			rec.Days[date] = d.Free
+		}
+		var dates []string
+		if old == nil || !sameSlots(old, ag) {
+			dates = s.horizonDates(ag, old, now)
+		}
+		s.finish(&out, ch, st, m, rec, dates)
+		return ch, nil
+	})
 	if err != nil {
 		return Result{}, err
 	}
-	return out.res, s.after(ctx, p.Country, p.ID, &out)
+	return out.res, s.after(ctx, p.ID, &out)
 }
 
 // horizonDates are the dates whose slots a schedule change may change: from
@@ -114,88 +109,78 @@ func (s *Service) ApplyAppointment(ctx context.Context, a eventdata.Appointment)
 	}
 	now := s.now()
 	var out outcome
-	var ag *Agenda
-	err := s.st.Update(ctx, a.Country, a.PractitionerID,
-		func(st *store.State) []string {
-			ag = nil
-			if st.Sched != nil {
-				if g, err := s.agendaFromRaw(st.Sched); err == nil {
-					ag = g
-					return s.windowDates(ag.Zone, now)
+	err := s.st.Update(ctx, a.PractitionerID, func(st *store.State) (*store.Changes, error) {
+		out = outcome{publish: st.Pending}
+		busy, gones := decodeBusy(st.Busy), decodeGoneMap(st.Gone)
+		prev, had := busy[a.ID]
+		if had && prev.Version >= a.Version {
+			return nil, nil
+		}
+		if g, ok := gones[a.ID]; ok && g.Version >= a.Version {
+			return nil, nil
+		}
+		out.res.Applied = true
+		ch := &store.Changes{BusySet: map[string]string{}, GoneSet: map[string]string{}}
+		prune(ch, busy, gones, now)
+		next := occupied{Version: a.Version, Status: a.Status, Range: slots.Interval{Start: a.BlockedFrom.UTC(), End: a.BlockedUntil.UTC()}}
+		occupies := a.Occupies() && next.Range.End.After(now.Add(-pastRetention)) && next.Range.Start.Before(next.Range.End)
+		if occupies {
+			busy[a.ID] = next
+			ch.BusySet[a.ID] = next.encode()
+			if _, ok := gones[a.ID]; ok {
+				ch.GoneDel = append(ch.GoneDel, a.ID)
+			}
+		} else {
+			if had {
+				delete(busy, a.ID)
+				ch.BusyDel = append(ch.BusyDel, a.ID)
+			}
+			if a.BlockedUntil.After(now.Add(-goneRetention)) { // as prune would keep it
+				ch.GoneSet[a.ID] = gone{Version: a.Version, Until: a.BlockedUntil}.encode()
+			}
+		}
+		ag := s.recordAgenda(a.PractitionerID, st)
+		if ag == nil {
+			return ch, nil // no schedule yet: its first snapshot builds the days
+		}
+		// The ranges whose occupancy changed.
+		var ranges []slots.Interval
+		if had && (!occupies || prev.Range != next.Range) {
+			ranges = append(ranges, prev.Range)
+		}
+		if occupies && (!had || prev.Range != next.Range) {
+			ranges = append(ranges, next.Range)
+		}
+		m := newModel(ag, busy, st.Record.Days, now)
+		window := s.windowDates(ag.Zone, now)
+		today := dateOf(now, ag.Zone).String()
+		var dates []string
+		for _, r := range ranges {
+			for _, date := range slots.DaysCovering(ag.Zone, r.Start, r.End) {
+				if date < window[0] || slices.Contains(dates, date) {
+					continue
+				}
+				if !slices.Contains(window, date) {
+					dates = append(dates, date) // beyond the window: built on read, so changed
+					continue
+				}
+				d, err := m.build(date)
+				if err != nil {
+					return nil, err
+				}
+				if stored, ok := st.Record.Days[date]; (!ok || !sameBits(stored, d.Free)) && date >= today {
+					dates = append(dates, date) // yesterday is stored for its buffers only
 				}
 			}
-			return nil
-		},
-		func(st *store.State) (*store.Changes, error) {
-			out = outcome{publish: st.Pending}
-			busy, gones := decodeBusy(st.Busy), decodeGoneMap(st.Gone)
-			prev, had := busy[a.ID]
-			if had && prev.Version >= a.Version {
-				return nil, nil
-			}
-			if g, ok := gones[a.ID]; ok && g.Version >= a.Version {
-				return nil, nil
-			}
-			out.res.Applied = true
-			ch := &store.Changes{BusySet: map[string]string{}, GoneSet: map[string]string{}}
-			prune(ch, busy, gones, now)
-			next := occupied{Version: a.Version, Status: a.Status, Range: slots.Interval{Start: a.BlockedFrom.UTC(), End: a.BlockedUntil.UTC()}}
-			occupies := a.Occupies() && next.Range.End.After(now.Add(-pastRetention)) && next.Range.Start.Before(next.Range.End)
-			if occupies {
-				busy[a.ID] = next
-				ch.BusySet[a.ID] = next.encode()
-				if _, ok := gones[a.ID]; ok {
-					ch.GoneDel = append(ch.GoneDel, a.ID)
-				}
-			} else {
-				if had {
-					delete(busy, a.ID)
-					ch.BusyDel = append(ch.BusyDel, a.ID)
-				}
-				if a.BlockedUntil.After(now.Add(-goneRetention)) { // as prune would keep it
-					ch.GoneSet[a.ID] = gone{Version: a.Version, Until: a.BlockedUntil}.encode()
-				}
-			}
-			if ag == nil {
-				return ch, nil // no schedule yet: its first snapshot builds the days
-			}
-			// The ranges whose occupancy changed.
-			var ranges []slots.Interval
-			if had && (!occupies || prev.Range != next.Range) {
-				ranges = append(ranges, prev.Range)
-			}
-			if occupies && (!had || prev.Range != next.Range) {
-				ranges = append(ranges, next.Range)
-			}
-			m := newModel(ag, busy, st.Days, now)
-			window := s.windowDates(ag.Zone, now)
-			today := dateOf(now, ag.Zone).String()
-			var dates []string
-			for _, r := range ranges {
-				for _, date := range slots.DaysCovering(ag.Zone, r.Start, r.End) {
-					if date < window[0] || slices.Contains(dates, date) {
-						continue
-					}
-					if !slices.Contains(window, date) {
-						dates = append(dates, date) // beyond the window: built on read, so changed
-						continue
-					}
-					d, err := m.build(date)
-					if err != nil {
-						return nil, err
-					}
-					if stored, ok := st.Days[date]; !ok || !sameBits(stored, d.Free) {
-						ch.Days = append(ch.Days, dayWrite(d))
-						if date >= today { // yesterday is stored for its buffers only
-							dates = append(dates, date)
-						}
-					}
-				}
-			}
-			slices.Sort(dates)
-			s.finish(&out, ch, st, m, dates)
-			return ch, nil
-		})
+		}
+		slices.Sort(dates)
+		rec, err := m.windowRecord(st.Record, window)
+		if err != nil {
+			return nil, err
+		}
+		s.finish(&out, ch, st, m, rec, dates)
+		return ch, nil
+	})
 	if err != nil {
 		return Result{}, err
 	}
@@ -207,7 +192,7 @@ func (s *Service) ApplyAppointment(ctx context.Context, a eventdata.Appointment)
 	if err := s.learnSeen(ctx, a); err != nil {
 		return Result{}, err
 	}
-	return out.res, s.after(ctx, a.Country, a.PractitionerID, &out)
+	return out.res, s.after(ctx, a.PractitionerID, &out)
 }
 
 // learnSeen keeps the seen model (store.Seen) from a booking event: the
@@ -231,67 +216,56 @@ func (s *Service) learnSeen(ctx context.Context, a eventdata.Appointment) error 
 }
 
 // Refresh is the daily (and next-slot-expiry) maintenance of a
-// practitioner: it builds the day that entered the window, drops ended
-// occupied ranges and old tombstones, and recomputes the next slot,
-// publishing when it changed. Past day bitmaps expire by themselves.
-func (s *Service) Refresh(ctx context.Context, cc, pid string) (Result, error) {
+// practitioner: it builds the day that entered the window and drops those
+// that left it, drops ended occupied ranges and old tombstones, and
+// recomputes the next slot, publishing when it changed.
+func (s *Service) Refresh(ctx context.Context, pid string) (Result, error) {
 	now := s.now()
 	var out outcome
-	var ag *Agenda
-	err := s.st.Update(ctx, cc, pid,
-		func(st *store.State) []string {
-			ag = nil
-			if st.Sched != nil {
-				if g, err := s.agendaFromRaw(st.Sched); err == nil {
-					ag = g
-					return s.windowDates(ag.Zone, now)
-				}
-			}
-			return nil
-		},
-		func(st *store.State) (*store.Changes, error) {
-			out = outcome{publish: st.Pending, setDue: true}
-			ch := &store.Changes{}
-			busy := decodeBusy(st.Busy)
-			prune(ch, busy, decodeGoneMap(st.Gone), now)
-			if ag == nil {
-				return ch, nil // unscheduled (zero due)
-			}
-			m := newModel(ag, busy, st.Days, now)
-			for _, date := range s.windowDates(ag.Zone, now) {
-				if _, ok := st.Days[date]; ok {
-					continue
-				}
-				d, err := m.build(date)
-				if err != nil {
-					return nil, err
-				}
-				ch.Days = append(ch.Days, dayWrite(d))
-			}
-			s.finish(&out, ch, st, m, nil)
-			out.res.Applied = true
-			return ch, nil
-		})
+	err := s.st.Update(ctx, pid, func(st *store.State) (*store.Changes, error) {
+		out = outcome{publish: st.Pending, setDue: true}
+		ch := &store.Changes{}
+		busy := decodeBusy(st.Busy)
+		prune(ch, busy, decodeGoneMap(st.Gone), now)
+		ag := s.recordAgenda(pid, st)
+		if ag == nil {
+			return ch, nil // unscheduled (zero due)
+		}
+		m := newModel(ag, busy, st.Record.Days, now)
+		rec, err := m.windowRecord(st.Record, s.windowDates(ag.Zone, now))
+		if err != nil {
+			return nil, err
+		}
+		s.finish(&out, ch, st, m, rec, nil)
+		out.res.Applied = true
+		return ch, nil
+	})
 	if err != nil {
 		return Result{}, err
 	}
-	return out.res, s.after(ctx, cc, pid, &out)
+	return out.res, s.after(ctx, pid, &out)
 }
 
-// finish computes the next slot and, if anything changed, the notification
-// and the maintenance due time.
-func (s *Service) finish(out *outcome, ch *store.Changes, st *store.State, m *model, dates []string) {
+// finish computes the next slot into rec, which becomes the record to
+// store, and, if anything changed, the notification and the maintenance due
+// time.
+func (s *Service) finish(out *outcome, ch *store.Changes, st *store.State, m *model, rec *store.Record, dates []string) {
 	next, until, err := nextSlot(m.ag, m.now, m.day)
 	if err != nil {
 		s.log.Warn("next available slot", "err", err)
 	}
-	enc := encodeNext(next)
-	nextChanged := enc != st.Next
-	if nextChanged {
-		ch.Next = &enc
+	rec.Next = time.Time{}
+	if next != nil {
+		rec.Next = next.Truncate(time.Second) // what the record keeps
 	}
+	ch.Record = rec
+	var prevNext time.Time
+	if st.Record != nil {
+		prevNext = st.Record.Next
+	}
+	nextChanged := !rec.Next.Equal(prevNext)
 	out.setDue = true
-	out.due = nextMidnight(m.ag.Zone, m.now).Add(rollJitter(m.ag.Snapshot.ID))
+	out.due = nextMidnight(m.ag.Zone, m.now).Add(rollJitter(m.ag.ID))
 	if next != nil && until.Before(out.due) {
 		out.due = until
 	}
@@ -301,8 +275,12 @@ func (s *Service) finish(out *outcome, ch *store.Changes, st *store.State, m *mo
 	if len(dates) == 0 && !nextChanged {
 		return
 	}
+	var nextSlot *time.Time
+	if !rec.Next.IsZero() {
+		nextSlot = &rec.Next
+	}
 	a := mergePending(st.Pending, eventdata.Availability{
-		PractitionerID: m.ag.Snapshot.ID, Country: st.Country, NextAvailableSlot: next, ChangedDates: dates,
+		PractitionerID: m.ag.ID, Country: rec.Country, NextAvailableSlot: nextSlot, ChangedDates: dates,
 	})
 	b, _ := json.Marshal(a)
 	ch.Pending = b
@@ -314,10 +292,9 @@ func (s *Service) finish(out *outcome, ch *store.Changes, st *store.State, m *mo
 // publishes the pending notification (then clears it). A failed publish
 // leaves it pending: the next apply for the practitioner (a retry of the
 // same event included) publishes it.
-func (s *Service) after(ctx context.Context, cc, pid string, out *outcome) error {
+func (s *Service) after(ctx context.Context, pid string, out *outcome) error {
 	if out.setDue {
-		due := out.due
-		if err := s.st.SetDue(ctx, cc, pid, due); err != nil {
+		if err := s.st.SetDue(ctx, pid, out.due); err != nil {
 			return err
 		}
 	}
@@ -326,7 +303,7 @@ func (s *Service) after(ctx context.Context, cc, pid string, out *outcome) error
 	}
 	var a eventdata.Availability
 	if err := json.Unmarshal(out.publish, &a); err != nil {
-		return s.st.ClearPending(ctx, cc, pid, out.publish)
+		return s.st.ClearPending(ctx, pid, out.publish)
 	}
 	// Live subscribers first (a Redis PUBLISH is cheaper than an acknowledged
 	// Kafka produce, and they wait for it); a retry after a failed produce
@@ -340,7 +317,7 @@ func (s *Service) after(ctx context.Context, cc, pid string, out *outcome) error
 			return fmt.Errorf("publish availability change: %w", err)
 		}
 	}
-	return s.st.ClearPending(ctx, cc, pid, out.publish)
+	return s.st.ClearPending(ctx, pid, out.publish)
 }
 
 // rollJitter spreads the daily roll of a zone's practitioners over the hour
@@ -384,7 +361,9 @@ type model struct {
 }
 
 func newModel(ag *Agenda, busy map[string]occupied, stored map[string][]byte, now time.Time) *model {
-	return &model{ag: ag, sched: schedule(ag, busy), stored: stored, built: map[string]slots.Day{}, now: now}
+	// Sized for the window and its neighbours: growing it showed in a
+	// rebuild's profile.
+	return &model{ag: ag, sched: schedule(ag, busy), stored: stored, built: make(map[string]slots.Day, 40), now: now}
 }
 
 // build computes date from the schedule (and remembers it).
@@ -414,8 +393,24 @@ func (m *model) day(date string) (slots.Day, error) {
 	return m.build(date)
 }
 
-// dayWrite stores a day until the end of the day after it (it is the
-// padding day before the window then).
-func dayWrite(d slots.Day) store.DayWrite {
-	return store.DayWrite{Date: d.Date, Bits: d.Free, ExpireAt: d.End().Add(24 * time.Hour)}
+// windowRecord is old with exactly the days of window: those built during
+// this computation, else the stored ones, else built now (a day entering
+// the window); the days that left it are dropped.
+func (m *model) windowRecord(old *store.Record, window []string) (*store.Record, error) {
+	rec := *old
+	rec.Days = make(map[string][]byte, len(window))
+	for _, date := range window {
+		if d, ok := m.built[date]; ok {
+			rec.Days[date] = d.Free
+		} else if b, ok := m.stored[date]; ok {
+			rec.Days[date] = b
+		} else {
+			d, err := m.build(date)
+			if err != nil {
+				return nil, err
+			}
+			rec.Days[date] = d.Free
+		}
+	}
+	return &rec, nil
 }

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"time"
-
-	"github.com/careslot/careslot/subgraphs/availability/store"
 )
 
 // DefaultMaintenanceInterval is how often the maintenance worker looks for
@@ -22,6 +20,9 @@ const maintenanceBatch = 500
 func (s *Service) RunMaintenance(ctx context.Context, interval time.Duration) error {
 	if interval <= 0 {
 		interval = DefaultMaintenanceInterval
+	}
+	if old, err := s.st.FormerLayout(ctx); err == nil && old {
+		s.log.Error("the availability read model in Redis has the layout of an earlier release: listings stay empty until `careslot rebuild availability` runs (docs/deploy.md, Upgrading)")
 	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -49,13 +50,8 @@ func (s *Service) MaintainOnce(ctx context.Context, now time.Time) (int, error) 
 		return 0, err
 	}
 	var errs []error
-	for _, m := range due {
-		cc, pid, ok := store.ParseDueMember(m)
-		if !ok {
-			_ = s.st.DropDue(ctx, m)
-			continue
-		}
-		if _, err := s.Refresh(ctx, cc, pid); err != nil {
+	for _, pid := range due {
+		if _, err := s.Refresh(ctx, pid); err != nil {
 			errs = append(errs, fmt.Errorf("refresh %s: %w", pid, err))
 		}
 	}

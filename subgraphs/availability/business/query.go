@@ -122,10 +122,13 @@ func (s *Service) returningSince(ctx context.Context, qs []SlotsQuery, idx []int
 }
 
 func (s *Service) list(q SlotsQuery, dates []string, d store.SlotsData, returningSince *time.Time, now time.Time) ([]slots.Slot, error) {
-	if !d.Known || d.Sched == nil {
+	if d.Err != nil {
+		return nil, d.Err
+	}
+	if d.Record == nil {
 		return []slots.Slot{}, nil
 	}
-	ag, err := s.cachedAgendaFromRaw(q.PractitionerID, d.Sched)
+	ag, err := s.cachedAgenda(q.PractitionerID, d.Record.Terms)
 	if err != nil {
 		return nil, err
 	}
@@ -137,7 +140,7 @@ func (s *Service) list(q SlotsQuery, dates []string, d store.SlotsData, returnin
 	days := make([]slots.Day, 0, len(dates))
 	for _, date := range dates {
 		var day slots.Day
-		if b, ok := d.Days[date]; ok {
+		if b, ok := d.Record.Days[date]; ok {
 			day, err = dayOf(date, ag.Zone, b)
 		} else {
 			if sched == nil {
@@ -181,33 +184,25 @@ func (s *Service) NextSlots(ctx context.Context, pids []string) ([]*time.Time, e
 	now := s.now()
 	out := make([]*time.Time, len(pids))
 	for i, d := range data {
-		if d.Next == "" {
+		if d.Err != nil {
+			// The field is nullable: one unreadable record must not fail a page.
+			s.log.Warn("unreadable availability record; run `careslot rebuild availability`", "practitioner", pids[i], "err", d.Err)
 			continue
 		}
-		t, err := time.Parse(time.RFC3339, d.Next)
-		if err != nil {
-			continue
-		}
-		if t.Before(now) {
-			cc, err := s.st.Country(ctx, pids[i])
-			if err != nil {
-				return nil, err
-			}
-			if _, err := s.Refresh(ctx, cc, pids[i]); err != nil {
+		if d.Next.Before(now) && !d.Next.IsZero() {
+			if _, err := s.Refresh(ctx, pids[i]); err != nil {
 				return nil, err
 			}
 			again, err := s.st.ReadNext(ctx, pids[i:i+1])
 			if err != nil {
 				return nil, err
 			}
-			if again[0].Next == "" {
-				continue
-			}
-			if t, err = time.Parse(time.RFC3339, again[0].Next); err != nil {
-				continue
-			}
+			d = again[0]
 		}
-		out[i] = &t
+		if !d.Next.IsZero() {
+			t := d.Next
+			out[i] = &t
+		}
 	}
 	return out, nil
 }

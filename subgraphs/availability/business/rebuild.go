@@ -1,9 +1,9 @@
 package business
 
 import (
-	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"runtime"
 	"slices"
 	"strconv"
@@ -40,10 +40,11 @@ const occupiedWorkers = 2
 // occupied every live hold and confirmed appointment. It clears the model's
 // keys under the prefix (SCAN + UNLINK; the tombstones of appointments that
 // stopped occupying are kept, like the consumers' dedupe keys, so that an old
-// event replayed later still cannot bring one back; so are, until they are
-// written again, the day bitmaps of dates a window may hold), stores the
-// occupied ranges, then per batch of practitioners stores the snapshot, the
-// window's day bitmaps and the next slot, and finally drops the bitmaps no
+// event replayed later still cannot bring one back; the practitioners'
+// records are kept until overwritten, so listings keep an answer; the keys
+// of a former layout are deleted), stores the occupied ranges, then per
+// batch of practitioners writes the record (terms, the window's day bitmaps,
+// the next slot) and the maintenance time, and finally drops the records no
 // snapshot wrote again. Batches are computed and written by a few workers at
 // once, so that computing overlaps writing, and each write is one round trip
 // for the batch. It publishes nothing. The result is what the event path
@@ -54,13 +55,9 @@ func (s *Service) Rebuild(ctx context.Context,
 	practitioners func(fn func([]eventdata.Practitioner) error) error,
 	occupied func(fn func([]eventdata.Appointment) error) error,
 ) error {
-	r := &rebuildRun{s: s, open: &openingCache{days: map[string]map[string]slots.Day{}}, dates: s.anyWindowDates(s.now())}
+	r := &rebuildRun{s: s, open: &openingCache{days: map[string]map[string]slots.Day{}}}
 	var err error
-	r.left, err = s.st.ClearModel(ctx, func(date string) bool {
-		_, ok := slices.BinarySearch(r.dates, date)
-		return ok
-	})
-	if err != nil {
+	if r.left, err = s.st.ClearModel(ctx); err != nil {
 		return fmt.Errorf("rebuild availability: clear: %w", err)
 	}
 	if err := inBatches(ctx, occupied, occupiedBatch, occupiedWorkers, s.rebuildOccupied); err != nil {
@@ -69,54 +66,29 @@ func (s *Service) Rebuild(ctx context.Context,
 	if err := inBatches(ctx, practitioners, rebuildBatch, practitionerWorkers(), r.practitioners); err != nil {
 		return fmt.Errorf("rebuild availability: practitioners: %w", err)
 	}
-	// The bitmaps of practitioners no snapshot rebuilt (or of their former
-	// country).
-	who := make([]store.PractitionerRef, 0, len(r.left))
-	for m := range r.left {
-		if cc, pid, ok := store.ParseDueMember(m); ok {
-			who = append(who, store.PractitionerRef{Country: cc, PractitionerID: pid})
-		}
-	}
-	for part := range slices.Chunk(who, rebuildBatch) {
-		if err := s.st.DropDays(ctx, part, r.dates); err != nil {
-			return fmt.Errorf("rebuild availability: stale days: %w", err)
+	// The records of practitioners no snapshot rebuilt.
+	stale := slices.Collect(maps.Keys(r.left))
+	for part := range slices.Chunk(stale, occupiedBatch) {
+		if err := s.st.DropRecords(ctx, part); err != nil {
+			return fmt.Errorf("rebuild availability: stale records: %w", err)
 		}
 	}
 	return nil
 }
 
-// anyWindowDates are the dates a window may hold at now in any zone (local
-// dates are within a day of UTC's).
-func (s *Service) anyWindowDates(now time.Time) []string {
-	today := dateOf(now, time.UTC)
-	return dateRange(today.add(-2), today.add(s.window+1))
-}
-
 // rebuildRun is one rebuild's shared state.
 type rebuildRun struct {
-	s     *Service
-	open  *openingCache
-	dates []string // anyWindowDates at the start, sorted
-	mu    sync.Mutex
-	left  map[string]bool // who has a day bitmap that was kept and not written yet (DueMember form)
+	s    *Service
+	open *openingCache
+	mu   sync.Mutex
+	left map[string]bool // who has a record that was kept and not written yet
 }
 
-// rebuilding takes the practitioner out of those with kept bitmaps, and
-// says whether it was one and which of its kept dates are outside its
-// window (to drop).
-func (r *rebuildRun) rebuilding(cc, pid string, window []string) (bool, []string) {
-	m := store.DueMember(cc, pid)
+// rebuilding takes the practitioner out of those with a kept record.
+func (r *rebuildRun) rebuilding(pid string) {
 	r.mu.Lock()
-	had := r.left[m]
-	delete(r.left, m)
+	delete(r.left, pid)
 	r.mu.Unlock()
-	if !had {
-		return false, nil
-	}
-	return true, slices.DeleteFunc(slices.Clone(r.dates), func(d string) bool {
-		_, in := slices.BinarySearch(window, d)
-		return in
-	})
 }
 
 // inBatches cuts what stream yields into batches of at most size and runs
@@ -154,62 +126,53 @@ func (s *Service) rebuildOccupied(ctx context.Context, batch []eventdata.Appoint
 		if !a.Occupies() || !o.Range.End.After(now.Add(-pastRetention)) || !o.Range.Start.Before(o.Range.End) {
 			continue
 		}
-		out = append(out, store.Occupied{Country: a.Country, PractitionerID: a.PractitionerID, AppointmentID: a.ID,
+		out = append(out, store.Occupied{PractitionerID: a.PractitionerID, AppointmentID: a.ID,
 			Version: a.Version, Entry: o.encode()})
 	}
 	return s.st.PutOccupied(ctx, out)
 }
 
 // practitioners rebuilds a batch: one round trip reads the occupied ranges
-// and the kept bitmaps, one writes the snapshots, the bitmaps that changed
-// (an unchanged one is left as it is, as the event path leaves it) and the
-// next slots.
+// and tombstones, one writes the records, the pruned entries and the
+// maintenance times.
 func (r *rebuildRun) practitioners(ctx context.Context, batch []eventdata.Practitioner) error {
 	s := r.s
 	now := s.now()
 	batch = slices.DeleteFunc(batch, func(p eventdata.Practitioner) bool { return p.ID == "" || p.Country == "" })
-	ags := make([]*Agenda, len(batch))
-	windows := make([][]string, len(batch))
-	drops := make([][]string, len(batch))
-	qs := make([]store.RebuildQuery, len(batch))
+	pids := make([]string, len(batch))
 	for i, pr := range batch {
-		ags[i] = s.AgendaOf(pr)
-		windows[i] = s.windowDates(ags[i].Zone, now)
-		qs[i].PractitionerRef = store.PractitionerRef{Country: pr.Country, PractitionerID: pr.ID}
-		var kept bool
-		if kept, drops[i] = r.rebuilding(pr.Country, pr.ID, windows[i]); kept {
-			qs[i].Dates = windows[i]
-		}
+		pids[i] = pr.ID
+		r.rebuilding(pr.ID)
 	}
-	states, err := s.st.ReadRebuildState(ctx, qs)
+	states, err := s.st.ReadRebuildState(ctx, pids)
 	if err != nil {
 		return err
 	}
 	writes := make([]store.Rebuilt, 0, len(batch))
+	windows := map[*time.Location][]string{} // a batch's practices share a few zones
 	for i, pr := range batch {
-		raw, err := encodeSnapshot(pr)
-		if err != nil {
-			return err
+		ag := s.AgendaOf(pr)
+		window, ok := windows[ag.Zone]
+		if !ok {
+			window = s.windowDates(ag.Zone, now)
+			windows[ag.Zone] = window
 		}
-		ch := &store.Changes{Sched: raw}
+		ch := &store.Changes{}
 		b := decodeBusy(states[i].Busy)
 		prune(ch, b, decodeGoneMap(states[i].Gone), now)
-		m := newModel(ags[i], b, nil, now)
+		m := newModel(ag, b, nil, now)
 		m.open = r.open
-		for _, date := range windows[i] {
+		rec := &store.Record{Country: pr.Country, Terms: encodeTerms(ag), Days: make(map[string][]byte, len(window))}
+		for _, date := range window {
 			d, err := m.build(date)
 			if err != nil {
 				return err
 			}
-			if !bytes.Equal(states[i].Days[date], d.Free) {
-				ch.Days = append(ch.Days, dayWrite(d))
-			}
+			rec.Days[date] = d.Free
 		}
 		var out outcome
-		st := &store.State{Country: pr.Country}
-		s.finish(&out, ch, st, m, nil)
-		ch.Pending = nil // a rebuild notifies nobody
-		writes = append(writes, store.Rebuilt{Country: pr.Country, PractitionerID: pr.ID, Changes: ch, DropDays: drops[i], Due: out.due})
+		s.finish(&out, ch, &store.State{}, m, rec, nil) // a rebuild notifies nobody
+		writes = append(writes, store.Rebuilt{PractitionerID: pr.ID, Record: rec, BusyDel: ch.BusyDel, GoneDel: ch.GoneDel, Due: out.due})
 	}
 	return s.st.WriteRebuilt(ctx, writes)
 }

@@ -109,24 +109,33 @@ func (s *Service) AgendaOf(p eventdata.Practitioner) *Agenda {
 	return agendaOf(p, s.fallbackZone(p.Country))
 }
 
-// agendaFromRaw decodes a stored snapshot, through a small cache keyed by
-// practitioner and checked against the stored bytes.
-func (s *Service) agendaFromRaw(raw []byte) (*Agenda, error) {
-	p, err := decodeSnapshot(raw)
-	if err != nil {
-		return nil, err
+// recordAgenda is the agenda of a practitioner's record (nil: none, or
+// unreadable, which is logged: a rebuild rewrites it).
+func (s *Service) recordAgenda(pid string, st *store.State) *Agenda {
+	if st.RecordErr != nil {
+		s.log.Warn("unreadable availability record; run `careslot rebuild availability`", "practitioner", pid, "err", st.RecordErr)
 	}
-	return s.AgendaOf(p), nil
+	if st.Record == nil {
+		return nil
+	}
+	ag, err := s.cachedAgenda(pid, st.Record.Terms)
+	if err != nil {
+		s.log.Warn("unreadable availability terms; run `careslot rebuild availability`", "practitioner", pid, "err", err)
+		return nil
+	}
+	return ag
 }
 
-func (s *Service) cachedAgendaFromRaw(pid string, raw []byte) (*Agenda, error) {
+// cachedAgenda decodes a record's terms, through a small cache keyed by
+// practitioner and checked against the stored bytes.
+func (s *Service) cachedAgenda(pid string, terms []byte) (*Agenda, error) {
 	s.cacheMu.Lock()
 	c, ok := s.cache[pid]
 	s.cacheMu.Unlock()
-	if ok && c.raw == string(raw) {
+	if ok && c.raw == string(terms) {
 		return c.ag, nil
 	}
-	ag, err := s.agendaFromRaw(raw)
+	ag, err := decodeTerms(pid, terms)
 	if err != nil {
 		return nil, err
 	}
@@ -134,7 +143,7 @@ func (s *Service) cachedAgendaFromRaw(pid string, raw []byte) (*Agenda, error) {
 	if len(s.cache) >= agendaCacheSize {
 		clear(s.cache)
 	}
-	s.cache[pid] = cachedAgenda{raw: string(raw), ag: ag}
+	s.cache[pid] = cachedAgenda{raw: string(terms), ag: ag}
 	s.cacheMu.Unlock()
 	return ag, nil
 }
@@ -173,13 +182,18 @@ func (s *Service) windowDates(zone *time.Location, now time.Time) []string {
 	return dateRange(today.add(-1), today.add(s.window))
 }
 
-// dayOf turns a stored bitmap into a slots.Day.
+// dayOf turns a stored bitmap (whose trailing zero bytes the record
+// dropped) into a slots.Day.
 func dayOf(date string, zone *time.Location, bits []byte) (slots.Day, error) {
 	d, err := slots.NewDay(date, zone)
 	if err != nil {
 		return slots.Day{}, err
 	}
-	d.Free = slots.Bitmap(bits)
+	if len(bits) > len(d.Free) {
+		d.Free = slots.Bitmap(bits)
+	} else {
+		copy(d.Free, bits)
+	}
 	return d, nil
 }
 
@@ -282,14 +296,6 @@ func nextMidnight(zone *time.Location, now time.Time) time.Time {
 		return now.Add(24 * time.Hour)
 	}
 	return d.Start
-}
-
-// encodeNext is the stored form of a next available slot.
-func encodeNext(t *time.Time) string {
-	if t == nil {
-		return ""
-	}
-	return t.UTC().Format(time.RFC3339)
 }
 
 // mergePending combines an unpublished change with a new one.

@@ -3,125 +3,155 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
 
-// readSlots returns {cc, sched, day1, …, dayN[, busy]} for one practitioner:
-// the country from the index, the snapshot, each asked date's bitmap, and,
-// only when some bitmap is missing (a day beyond the window or in the past),
-// the busy hash flattened. {} when the practitioner is unknown. KEYS[1] is
-// the index key (so a cluster routes by the practitioner's hash tag); ARGV
-// are the prefix, the practitioner id and the dates.
-var readSlots = redis.NewScript(`
-local p, pid = ARGV[1], ARGV[2]
-local cc = redis.call('GET', KEYS[1])
-if not cc then return {} end
-local base = p .. cc
-local tag = '{' .. pid .. '}'
-local out = {cc, redis.call('GET', base .. ':sched:' .. tag)}
-local missing = false
-for i = 3, #ARGV do
-  local v = redis.call('GET', base .. ':avail:' .. tag .. ':' .. ARGV[i])
-  out[#out + 1] = v
-  if not v then missing = true end
+// readSlots returns {record} for one practitioner, or {record, busy
+// flattened} when the record's days do not span the asked dates (a day
+// beyond the window or in the past, built on read from the occupied
+// ranges); {} when the practitioner has no record. KEYS are the record and
+// the busy hash (one hash tag); ARGV the first and last asked dates as day
+// numbers. It reads the span from the record's header (see Record).
+var readSlots = redis.NewScript(fmt.Sprintf(`
+local rec = redis.call('GET', KEYS[1])
+if not rec then return {} end
+if #rec >= %d and string.byte(rec, 1) == %d then
+  local a, b, c, d, e, f = string.byte(rec, 10, 15)
+  local first = ((a * 256 + b) * 256 + c) * 256 + d
+  if tonumber(ARGV[1]) >= first and tonumber(ARGV[2]) < first + e * 256 + f then return {rec} end
 end
-if missing then out[#out + 1] = redis.call('HGETALL', base .. ':busy:' .. tag) end
-return out`)
+return {rec, redis.call('HGETALL', KEYS[2])}`, recordHeader, recordFormat))
 
-// readNext returns {cc, next} (next false when none), or {} when unknown.
-var readNext = redis.NewScript(`
-local cc = redis.call('GET', KEYS[1])
-if not cc then return {} end
-return {cc, redis.call('GET', ARGV[1] .. cc .. ':next:{' .. ARGV[2] .. '}')}`)
-
-// SlotsQuery asks for one practitioner's snapshot and day bitmaps.
+// SlotsQuery asks for one practitioner's terms and day bitmaps.
 type SlotsQuery struct {
 	PractitionerID string
-	Dates          []string
+	Dates          []string // in order
 }
 
 // SlotsData is the answer to a SlotsQuery.
 type SlotsData struct {
-	Known   bool // the practitioner is in the index
-	Country string
-	Sched   []byte            // nil: none
-	Days    map[string][]byte // dates that have a bitmap
+	// Record is nil when the practitioner has none (unknown to the model).
+	Record *Record
 	// Busy is the busy hash, read only when some date had no bitmap.
 	Busy map[string]string
+	// Err is a record that could not be read (ErrRecordFormat).
+	Err error
 }
 
-// ReadSlots answers the queries in one round trip (a pipeline of scripts).
+// ReadSlots answers the queries in one round trip (a pipeline of scripts);
+// a second one reads the busy hashes of records whose span holds a gap
+// among the dates (a maintenance that fell behind).
 func (s *Store) ReadSlots(ctx context.Context, qs []SlotsQuery) ([]SlotsData, error) {
-	cmds, err := s.runScripts(ctx, readSlots, len(qs), func(i int) ([]string, []any) {
-		q := qs[i]
-		args := make([]any, 0, 2+len(q.Dates))
-		args = append(args, s.Keys.Prefix, q.PractitionerID)
-		for _, d := range q.Dates {
-			args = append(args, d)
+	bounds := make([][2]int, len(qs))
+	for i, q := range qs {
+		if len(q.Dates) == 0 {
+			continue
 		}
-		return []string{s.Keys.Index(q.PractitionerID)}, args
+		first, err1 := dayNumber(q.Dates[0])
+		last, err2 := dayNumber(q.Dates[len(q.Dates)-1])
+		if err := errors.Join(err1, err2); err != nil {
+			return nil, err
+		}
+		bounds[i] = [2]int{first, last}
+	}
+	cmds, err := s.runScripts(ctx, readSlots, len(qs), func(i int) ([]string, []any) {
+		pid := qs[i].PractitionerID
+		return []string{s.Keys.Record(pid), s.Keys.Busy(pid)}, []any{bounds[i][0], bounds[i][1]}
 	})
 	if err != nil {
 		return nil, err
 	}
 	out := make([]SlotsData, len(qs))
-	for i, c := range cmds {
-		vals, _ := c.Val().([]any)
-		if len(vals) < 2 {
-			continue
-		}
-		d := SlotsData{Known: true, Days: make(map[string][]byte, len(qs[i].Dates))}
-		d.Country, _ = vals[0].(string)
-		if v, ok := vals[1].(string); ok {
-			d.Sched = []byte(v)
-		}
-		for j, date := range qs[i].Dates {
-			if 2+j < len(vals) {
-				if v, ok := vals[2+j].(string); ok {
-					d.Days[date] = []byte(v)
-				}
-			}
-		}
-		if n := 2 + len(qs[i].Dates); n < len(vals) {
-			flat, _ := vals[n].([]any)
-			d.Busy = make(map[string]string, len(flat)/2)
-			for j := 0; j+1 < len(flat); j += 2 {
-				f, _ := flat[j].(string)
-				v, _ := flat[j+1].(string)
-				d.Busy[f] = v
-			}
-		}
-		out[i] = d
-	}
-	return out, nil
-}
-
-// NextData is a practitioner's stored next available slot.
-type NextData struct {
-	Known bool
-	Next  string // RFC 3339, "" none
-}
-
-// ReadNext reads the next available slot of each practitioner in one round trip.
-func (s *Store) ReadNext(ctx context.Context, pids []string) ([]NextData, error) {
-	cmds, err := s.runScripts(ctx, readNext, len(pids), func(i int) ([]string, []any) {
-		return []string{s.Keys.Index(pids[i])}, []any{s.Keys.Prefix, pids[i]}
-	})
-	if err != nil {
-		return nil, err
-	}
-	out := make([]NextData, len(pids))
+	var gaps []int
 	for i, c := range cmds {
 		vals, _ := c.Val().([]any)
 		if len(vals) < 1 {
 			continue
 		}
-		out[i].Known = true
-		if len(vals) > 1 {
-			out[i].Next, _ = vals[1].(string)
+		raw, _ := vals[0].(string)
+		rec, err := decodeRecord([]byte(raw))
+		if err != nil {
+			out[i].Err = fmt.Errorf("practitioner %s: %w", qs[i].PractitionerID, err)
+			continue
 		}
+		out[i].Record = rec
+		if len(vals) > 1 {
+			out[i].Busy = flatMap(vals[1])
+			continue
+		}
+		for _, d := range qs[i].Dates {
+			if _, ok := rec.Days[d]; !ok {
+				gaps = append(gaps, i)
+				break
+			}
+		}
+	}
+	if len(gaps) == 0 {
+		return out, nil
+	}
+	busy := make([]*redis.MapStringStringCmd, len(gaps))
+	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for j, i := range gaps {
+			busy[j] = p.HGetAll(ctx, s.Keys.Busy(qs[i].PractitionerID))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for j, i := range gaps {
+		out[i].Busy = busy[j].Val()
+	}
+	return out, nil
+}
+
+func flatMap(v any) map[string]string {
+	flat, _ := v.([]any)
+	m := make(map[string]string, len(flat)/2)
+	for j := 0; j+1 < len(flat); j += 2 {
+		f, _ := flat[j].(string)
+		v, _ := flat[j+1].(string)
+		m[f] = v
+	}
+	return m
+}
+
+// NextData is a practitioner's stored next available slot.
+type NextData struct {
+	Known   bool // the practitioner has a record
+	Country string
+	Next    time.Time // zero: none
+	Err     error     // an unreadable record (ErrRecordFormat)
+}
+
+// ReadNext reads the next available slot of each practitioner in one round
+// trip (the head of each record).
+func (s *Store) ReadNext(ctx context.Context, pids []string) ([]NextData, error) {
+	cmds := make([]*redis.StringCmd, len(pids))
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, pid := range pids {
+			cmds[i] = p.GetRange(ctx, s.Keys.Record(pid), 0, nextHead-1)
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, err
+	}
+	out := make([]NextData, len(pids))
+	for i, c := range cmds {
+		head := c.Val()
+		if head == "" {
+			continue
+		}
+		cc, next, err := decodeHead([]byte(head))
+		if err != nil {
+			err = fmt.Errorf("practitioner %s: %w", pids[i], err)
+		}
+		out[i] = NextData{Known: true, Country: cc, Next: next, Err: err}
 	}
 	return out, nil
 }

@@ -16,23 +16,41 @@ import (
 // hash tag (one practitioner) only, and go-redis's cluster pipeline sends
 // each command to its slot's master.
 
-// ClearModel unlinks the read model's keys under the prefix (IsModelKey),
-// on every master, but the day bitmaps of the dates keep says: most of the
-// model is day bitmaps, and a rebuild mostly finds them unchanged, where
-// reading them costs Redis far less than deleting and writing them again.
-// It returns who has a bitmap left (DueMember form); the bitmaps a rebuild
-// does not write again are for it to drop (DropDays).
-func (s *Store) ClearModel(ctx context.Context, keep func(date string) bool) (map[string]bool, error) {
+// ClearModel unlinks the read model's keys under the prefix, on every
+// master: the busy hashes, pending notifications and the maintenance
+// schedule, and every key of the former layout (IsLegacyKey), whose
+// tombstones are first renamed into this layout's (unless it has some).
+// It keeps the tombstones (idempotency memory, like the consumers' dedupe
+// keys) and the records, which the rebuild overwrites, so that listings
+// keep an answer meanwhile; it returns who has one (the records a rebuild
+// does not write again are for it to drop, DropRecords).
+func (s *Store) ClearModel(ctx context.Context) (map[string]bool, error) {
 	k := s.Keys
 	_, cluster := s.rdb.(*redis.ClusterClient)
 	kept := map[string]bool{}
 	err := redisconn.Scan(ctx, s.rdb, k.Prefix+"*", 5000, func(keys []string) error {
+		var renames [][2]string
 		model := slices.DeleteFunc(keys, func(key string) bool {
-			if cc, pid, date, ok := k.parseDay(key); ok && keep(date) {
-				kept[DueMember(cc, pid)] = true
+			switch k.KeyKind(key) {
+			case "record":
+				if pid, ok := hashTag(key); ok {
+					kept[pid] = true
+				}
 				return true
+			case "busy", "pending", "due":
+				return false
+			case "":
+				if !k.IsLegacyKey(key) {
+					return true
+				}
+				if k.isLegacyGone(key) {
+					if pid, ok := hashTag(key); ok {
+						renames = append(renames, [2]string{key, k.Gone(pid)})
+					}
+				}
+				return false
 			}
-			return !k.IsModelKey(key)
+			return true // this layout's tombstones
 		})
 		if len(model) == 0 {
 			return nil
@@ -60,6 +78,9 @@ func (s *Store) ClearModel(ctx context.Context, keep func(date string) bool) (ma
 			}
 		}
 		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for _, r := range renames {
+				p.RenameNX(ctx, r[0], r[1])
+			}
 			for _, g := range groups {
 				p.Unlink(ctx, g...)
 			}
@@ -70,27 +91,18 @@ func (s *Store) ClearModel(ctx context.Context, keep func(date string) bool) (ma
 	return kept, err
 }
 
-// DropDays unlinks the day bitmaps of the dates of each practitioner (one
-// UNLINK each), in one round trip.
-func (s *Store) DropDays(ctx context.Context, who []PractitionerRef, dates []string) error {
-	if len(who) == 0 || len(dates) == 0 {
+// DropRecords unlinks the records of the practitioners, in one round trip.
+func (s *Store) DropRecords(ctx context.Context, pids []string) error {
+	if len(pids) == 0 {
 		return nil
 	}
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for _, w := range who {
-			p.Unlink(ctx, s.dayKeys(w.Country, w.PractitionerID, dates)...)
+		for _, pid := range pids {
+			p.Unlink(ctx, s.Keys.Record(pid))
 		}
 		return nil
 	})
 	return err
-}
-
-func (s *Store) dayKeys(cc, pid string, dates []string) []string {
-	keys := make([]string, len(dates))
-	for i, d := range dates {
-		keys[i] = s.Keys.Day(cc, pid, d)
-	}
-	return keys
 }
 
 // hashTag is what Redis Cluster hashes of key: the text between the first
@@ -106,15 +118,14 @@ func hashTag(key string) (string, bool) {
 
 // Occupied is an appointment to store in its practitioner's busy hash.
 type Occupied struct {
-	Country, PractitionerID, AppointmentID string
-	Version                                int64
-	Entry                                  string // the busy hash's value
+	PractitionerID, AppointmentID string
+	Version                       int64
+	Entry                         string // the busy hash's value
 }
 
 // putOccupied stores an occupied range unless the busy hash or a tombstone
 // has the appointment at the same or a newer version (as the event path
-// would decide), dropping a tombstone it supersedes, and indexes the
-// practitioner's country.
+// would decide), dropping a tombstone it supersedes.
 var putOccupied = redis.NewScript(`
 local function ver(s) if not s then return nil end return tonumber(string.match(s, '^(%d+)')) end
 local v = tonumber(ARGV[2])
@@ -124,7 +135,6 @@ local b = ver(redis.call('HGET', KEYS[1], ARGV[1]))
 if b and b >= v then return 0 end
 if g then redis.call('HDEL', KEYS[2], ARGV[1]) end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
-redis.call('SET', KEYS[3], ARGV[4])
 return 1`)
 
 // PutOccupied stores the appointments (a script each, pipelined).
@@ -132,93 +142,78 @@ func (s *Store) PutOccupied(ctx context.Context, batch []Occupied) error {
 	k := s.Keys
 	_, err := s.runScripts(ctx, putOccupied, len(batch), func(i int) ([]string, []any) {
 		o := batch[i]
-		cc, pid := o.Country, o.PractitionerID
-		return []string{k.Busy(cc, pid), k.Gone(cc, pid), k.Index(pid)}, []any{o.AppointmentID, o.Version, o.Entry, cc}
+		return []string{k.Busy(o.PractitionerID), k.Gone(o.PractitionerID)}, []any{o.AppointmentID, o.Version, o.Entry}
 	})
 	return err
 }
 
-// PractitionerRef names a practitioner.
-type PractitionerRef struct{ Country, PractitionerID string }
-
-// RebuildQuery asks what a rebuild reads of a practitioner: the busy and
-// gone hashes, and the kept bitmaps of Dates.
-type RebuildQuery struct {
-	PractitionerRef
-	Dates []string
-}
-
-// RebuildState answers a RebuildQuery.
+// RebuildState is what a rebuild reads of a practitioner: its busy and gone
+// hashes.
 type RebuildState struct {
 	Busy, Gone map[string]string
-	Days       map[string][]byte // the Dates that have a bitmap
 }
 
-// ReadRebuildState answers each query (HGETALL, HGETALL, MGET of one
-// practitioner's keys) in one round trip.
-func (s *Store) ReadRebuildState(ctx context.Context, qs []RebuildQuery) ([]RebuildState, error) {
+// ReadRebuildState reads each practitioner's hashes (two HGETALLs each) in
+// one round trip.
+func (s *Store) ReadRebuildState(ctx context.Context, pids []string) ([]RebuildState, error) {
 	k := s.Keys
-	busy := make([]*redis.MapStringStringCmd, len(qs))
-	gones := make([]*redis.MapStringStringCmd, len(qs))
-	days := make([]*redis.SliceCmd, len(qs))
+	busy := make([]*redis.MapStringStringCmd, len(pids))
+	gones := make([]*redis.MapStringStringCmd, len(pids))
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, q := range qs {
-			busy[i] = p.HGetAll(ctx, k.Busy(q.Country, q.PractitionerID))
-			gones[i] = p.HGetAll(ctx, k.Gone(q.Country, q.PractitionerID))
-			if len(q.Dates) > 0 {
-				days[i] = p.MGet(ctx, s.dayKeys(q.Country, q.PractitionerID, q.Dates)...)
-			}
+		for i, pid := range pids {
+			busy[i] = p.HGetAll(ctx, k.Busy(pid))
+			gones[i] = p.HGetAll(ctx, k.Gone(pid))
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	out := make([]RebuildState, len(qs))
-	for i, q := range qs {
+	out := make([]RebuildState, len(pids))
+	for i := range pids {
 		out[i] = RebuildState{Busy: busy[i].Val(), Gone: gones[i].Val()}
-		if days[i] == nil {
-			continue
-		}
-		out[i].Days = make(map[string][]byte, len(q.Dates))
-		for j, v := range days[i].Val() {
-			if b, ok := v.(string); ok {
-				out[i].Days[q.Dates[j]] = []byte(b)
-			}
-		}
 	}
 	return out, nil
 }
 
 // Rebuilt is a practitioner's model as a rebuild computed it.
 type Rebuilt struct {
-	Country, PractitionerID string
-	Changes                 *Changes
-	// DropDays are dates whose bitmap is no longer the model's (outside the
-	// window).
-	DropDays []string
-	Due      time.Time // its maintenance
+	PractitionerID string
+	Record         *Record
+	// BusyDel and GoneDel are the entries pruned (ended, as the event path
+	// prunes them).
+	BusyDel, GoneDel []string
+	Due              time.Time // its maintenance
 }
 
-// WriteRebuilt writes the practitioners' models as Update would write the
-// same Changes, drops their stale days, and schedules their maintenance
-// (one ZADD), in one round trip.
+// WriteRebuilt writes the practitioners' records and prunes their hashes
+// as Update would, and schedules their maintenance (one ZADD), in one round
+// trip.
 func (s *Store) WriteRebuilt(ctx context.Context, batch []Rebuilt) error {
 	if len(batch) == 0 {
 		return nil
 	}
+	k := s.Keys
+	recs := make([][]byte, len(batch))
 	due := make([]redis.Z, len(batch))
 	for i, w := range batch {
-		due[i] = redis.Z{Score: float64(w.Due.Unix()), Member: DueMember(w.Country, w.PractitionerID)}
+		var err error
+		if recs[i], err = encodeRecord(w.Record); err != nil {
+			return err
+		}
+		due[i] = redis.Z{Score: float64(w.Due.Unix()), Member: w.PractitionerID}
 	}
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for _, w := range batch {
-			s.queueWrite(ctx, p, w.Country, w.PractitionerID, w.Changes)
-			if len(w.DropDays) > 0 {
-				p.Unlink(ctx, s.dayKeys(w.Country, w.PractitionerID, w.DropDays)...)
+		for i, w := range batch {
+			p.Set(ctx, k.Record(w.PractitionerID), recs[i], 0)
+			if len(w.BusyDel) > 0 {
+				p.HDel(ctx, k.Busy(w.PractitionerID), w.BusyDel...)
+			}
+			if len(w.GoneDel) > 0 {
+				p.HDel(ctx, k.Gone(w.PractitionerID), w.GoneDel...)
 			}
 		}
-		p.ZAdd(ctx, s.Keys.Due(), due...)
+		p.ZAdd(ctx, k.Due(), due...)
 		return nil
 	})
 	return err

@@ -3,26 +3,26 @@
 // reads of the GraphQL edge, the rebuild's bulk writes, the maintenance
 // schedule and the change channel. Every Redis command, script and pipeline
 // of the service is here. It holds bytes and strings; what they mean is the
-// business layer's (one exception: the scripts read the version at the start
-// of a busy or gone entry, "version|…").
+// business layer's (exceptions: the scripts read the version at the start
+// of a busy or gone entry, "version|…", and a record's header).
 //
-// Key layout (every key under the configured prefix; {pid} is written with
-// its braces, a Redis Cluster hash tag, so all of one practitioner's keys
-// share a slot and a transaction or script may touch them together):
+// Key layout (every key under the configured prefix and the layout's
+// Namespace; {pid} is written with its braces, a Redis Cluster hash tag, so
+// all of one practitioner's keys share a slot and a transaction or script
+// may touch them together):
 //
-//	{prefix}pidx:{pid}                    string: the practitioner's country code
-//	{prefix}{cc}:sched:{pid}              string: the latest practitioner snapshot (JSON, with its version)
-//	{prefix}{cc}:busy:{pid}               hash: appointment id → "version|status|fromMs|untilMs" (occupying only)
-//	{prefix}{cc}:gone:{pid}               hash: appointment id → "version|untilMs" (no longer occupying; idempotency memory)
-//	{prefix}{cc}:avail:{pid}:{yyyy-mm-dd} string: the local day's free 5-minute ticks (slots.Bitmap), expiring when the day ends
-//	{prefix}{cc}:next:{pid}               string: next available slot, RFC 3339 (absent: none)
-//	{prefix}{cc}:pending:{pid}            string: an AvailabilityChanged not yet published (JSON)
-//	{prefix}avail:due                     sorted set: "{cc}|{pid}" scored by the Unix time its maintenance is due
+//	{prefix}av2:p:{pid}        string: the practitioner's Record (country, next slot, terms, window's day bitmaps)
+//	{prefix}av2:busy:{pid}     hash: appointment id → "version|status|fromMs|untilMs" (occupying only)
+//	{prefix}av2:gone:{pid}     hash: appointment id → "version|untilMs" (no longer occupying; idempotency memory)
+//	{prefix}av2:pending:{pid}  string: an AvailabilityChanged not yet published (JSON)
+//	{prefix}av2:due            sorted set: practitioner ids scored by the Unix time their maintenance is due
 //
-// and the pub/sub channel {prefix}avail-changes:{pid} (no braces).
+// and the pub/sub channel {prefix}avail-changes:{pid} (no braces). Nothing
+// expires by itself: the writers keep a record's days to the window.
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -47,79 +47,65 @@ func New(rdb redis.UniversalClient, prefix string) *Store {
 
 // State is what a writer reads of one practitioner.
 type State struct {
-	Country string
-	Sched   []byte            // nil: no snapshot yet
-	Busy    map[string]string // appointment id → entry
-	Gone    map[string]string
-	Next    string            // "" none
-	Pending []byte            // nil: nothing pending
-	Days    map[string][]byte // the requested dates that have a bitmap
-}
-
-// DayWrite is one day's bitmap to store.
-type DayWrite struct {
-	Date     string
-	Bits     []byte
-	ExpireAt time.Time
+	// Record is nil when the practitioner has none (no snapshot yet), or
+	// RecordErr says why it could not be read.
+	Record    *Record
+	RecordErr error
+	Busy      map[string]string // appointment id → entry
+	Gone      map[string]string
+	Pending   []byte // nil: nothing pending
+	raw       []byte // the record as read
 }
 
 // Changes are what a writer stores, atomically (MULTI/EXEC).
 type Changes struct {
-	Sched   []byte // nil: unchanged
+	// Record, if set, is the practitioner's record after the change (written
+	// only if it differs from the one read).
+	Record  *Record
 	BusySet map[string]string
 	BusyDel []string
 	GoneSet map[string]string
 	GoneDel []string
-	Days    []DayWrite
-	// Next: nil unchanged; "" delete; else the value.
-	Next *string
 	// Pending: nil unchanged; else the value.
 	Pending []byte
 }
 
 // Empty reports whether c changes nothing.
 func (c *Changes) Empty() bool {
-	return c.Sched == nil && len(c.BusySet) == 0 && len(c.BusyDel) == 0 && len(c.GoneSet) == 0 &&
-		len(c.GoneDel) == 0 && len(c.Days) == 0 && c.Next == nil && c.Pending == nil
+	return c.Record == nil && len(c.BusySet) == 0 && len(c.BusyDel) == 0 && len(c.GoneSet) == 0 &&
+		len(c.GoneDel) == 0 && c.Pending == nil
 }
 
 // ErrConflict is returned when a transaction kept losing to concurrent writers.
 var ErrConflict = errors.New("availability store: too many concurrent updates")
 
-// Update runs an optimistic transaction over practitioner pid of country
-// cc: it watches the practitioner's small keys, reads them, asks dates for
-// the day bitmaps to read, then calls fn, whose changes are applied in one
-// MULTI/EXEC; a concurrent write makes it start over. fn may be called more
-// than once and must not have side effects.
-func (s *Store) Update(ctx context.Context, cc, pid string, dates func(*State) []string, fn func(*State) (*Changes, error)) error {
+// Update runs an optimistic transaction over practitioner pid: it watches
+// the practitioner's keys, reads them, then calls fn, whose changes are
+// applied in one MULTI/EXEC; a concurrent write makes it start over. fn may
+// be called more than once and must not have side effects.
+func (s *Store) Update(ctx context.Context, pid string, fn func(*State) (*Changes, error)) error {
 	k := s.Keys
-	watched := []string{k.Sched(cc, pid), k.Busy(cc, pid), k.Gone(cc, pid), k.Next(cc, pid), k.Pending(cc, pid)}
+	watched := []string{k.Record(pid), k.Busy(pid), k.Gone(pid), k.Pending(pid)}
 	txf := func(tx *redis.Tx) error {
-		st, err := s.read(ctx, tx, cc, pid)
+		st, err := s.read(ctx, tx, pid)
 		if err != nil {
 			return err
-		}
-		if ds := dates(st); len(ds) > 0 {
-			keys := make([]string, len(ds))
-			for i, d := range ds {
-				keys[i] = k.Day(cc, pid, d)
-			}
-			vals, err := tx.MGet(ctx, keys...).Result()
-			if err != nil {
-				return err
-			}
-			for i, v := range vals {
-				if s, ok := v.(string); ok {
-					st.Days[ds[i]] = []byte(s)
-				}
-			}
 		}
 		ch, err := fn(st)
 		if err != nil || ch == nil || ch.Empty() {
 			return err
 		}
+		var rec []byte
+		if ch.Record != nil {
+			if rec, err = encodeRecord(ch.Record); err != nil {
+				return err
+			}
+			if bytes.Equal(rec, st.raw) {
+				rec = nil
+			}
+		}
 		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
-			s.queueWrite(ctx, p, cc, pid, ch)
+			s.queueWrite(ctx, p, pid, rec, ch)
 			return nil
 		})
 		return err
@@ -133,26 +119,26 @@ func (s *Store) Update(ctx context.Context, cc, pid string, dates func(*State) [
 	return ErrConflict
 }
 
-func (s *Store) read(ctx context.Context, c redis.Cmdable, cc, pid string) (*State, error) {
+func (s *Store) read(ctx context.Context, c redis.Cmdable, pid string) (*State, error) {
 	k := s.Keys
 	var (
-		sched, next, pending *redis.StringCmd
-		busy, gone           *redis.MapStringStringCmd
+		rec, pending *redis.StringCmd
+		busy, gone   *redis.MapStringStringCmd
 	)
 	_, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
-		sched = p.Get(ctx, k.Sched(cc, pid))
-		busy = p.HGetAll(ctx, k.Busy(cc, pid))
-		gone = p.HGetAll(ctx, k.Gone(cc, pid))
-		next = p.Get(ctx, k.Next(cc, pid))
-		pending = p.Get(ctx, k.Pending(cc, pid))
+		rec = p.Get(ctx, k.Record(pid))
+		busy = p.HGetAll(ctx, k.Busy(pid))
+		gone = p.HGetAll(ctx, k.Gone(pid))
+		pending = p.Get(ctx, k.Pending(pid))
 		return nil
 	})
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return nil, err
 	}
-	st := &State{Country: cc, Busy: busy.Val(), Gone: gone.Val(), Next: next.Val(), Days: map[string][]byte{}}
-	if b, err := sched.Bytes(); err == nil {
-		st.Sched = b
+	st := &State{Busy: busy.Val(), Gone: gone.Val()}
+	if b, err := rec.Bytes(); err == nil {
+		st.raw = b
+		st.Record, st.RecordErr = decodeRecord(b)
 	}
 	if b, err := pending.Bytes(); err == nil {
 		st.Pending = b
@@ -160,37 +146,27 @@ func (s *Store) read(ctx context.Context, c redis.Cmdable, cc, pid string) (*Sta
 	return st, nil
 }
 
-// queueWrite queues ch on p (without MULTI; Update wraps it in one).
-func (s *Store) queueWrite(ctx context.Context, p redis.Pipeliner, cc, pid string, ch *Changes) {
+// queueWrite queues ch on p (without MULTI; Update wraps it in one), with
+// rec the encoded record to store (nil: unchanged).
+func (s *Store) queueWrite(ctx context.Context, p redis.Pipeliner, pid string, rec []byte, ch *Changes) {
 	k := s.Keys
-	if ch.Sched != nil {
-		p.Set(ctx, k.Sched(cc, pid), ch.Sched, 0)
+	if rec != nil {
+		p.Set(ctx, k.Record(pid), rec, 0)
 	}
-	p.Set(ctx, k.Index(pid), cc, 0)
 	if len(ch.BusyDel) > 0 {
-		p.HDel(ctx, k.Busy(cc, pid), ch.BusyDel...)
+		p.HDel(ctx, k.Busy(pid), ch.BusyDel...)
 	}
 	if len(ch.BusySet) > 0 {
-		p.HSet(ctx, k.Busy(cc, pid), flatten(ch.BusySet)...)
+		p.HSet(ctx, k.Busy(pid), flatten(ch.BusySet)...)
 	}
 	if len(ch.GoneDel) > 0 {
-		p.HDel(ctx, k.Gone(cc, pid), ch.GoneDel...)
+		p.HDel(ctx, k.Gone(pid), ch.GoneDel...)
 	}
 	if len(ch.GoneSet) > 0 {
-		p.HSet(ctx, k.Gone(cc, pid), flatten(ch.GoneSet)...)
-	}
-	for _, d := range ch.Days {
-		p.SetArgs(ctx, k.Day(cc, pid, d.Date), d.Bits, redis.SetArgs{ExpireAt: d.ExpireAt})
-	}
-	if ch.Next != nil {
-		if *ch.Next == "" {
-			p.Del(ctx, k.Next(cc, pid))
-		} else {
-			p.Set(ctx, k.Next(cc, pid), *ch.Next, 0)
-		}
+		p.HSet(ctx, k.Gone(pid), flatten(ch.GoneSet)...)
 	}
 	if ch.Pending != nil {
-		p.Set(ctx, k.Pending(cc, pid), ch.Pending, 0)
+		p.Set(ctx, k.Pending(pid), ch.Pending, 0)
 	}
 }
 
@@ -203,29 +179,18 @@ func flatten(m map[string]string) []any {
 }
 
 // SetDue schedules (at non-zero) or unschedules a practitioner's maintenance.
-func (s *Store) SetDue(ctx context.Context, cc, pid string, at time.Time) error {
+func (s *Store) SetDue(ctx context.Context, pid string, at time.Time) error {
 	if at.IsZero() {
-		return s.rdb.ZRem(ctx, s.Keys.Due(), DueMember(cc, pid)).Err()
+		return s.rdb.ZRem(ctx, s.Keys.Due(), pid).Err()
 	}
-	return s.rdb.ZAdd(ctx, s.Keys.Due(), redis.Z{Score: float64(at.Unix()), Member: DueMember(cc, pid)}).Err()
+	return s.rdb.ZAdd(ctx, s.Keys.Due(), redis.Z{Score: float64(at.Unix()), Member: pid}).Err()
 }
 
-// DueBefore returns up to n members due at or before t.
+// DueBefore returns up to n practitioners due at or before t.
 func (s *Store) DueBefore(ctx context.Context, t time.Time, n int64) ([]string, error) {
 	return s.rdb.ZRangeByScore(ctx, s.Keys.Due(), &redis.ZRangeBy{
 		Min: "-inf", Max: fmt.Sprint(t.Unix()), Count: n,
 	}).Result()
-}
-
-// DropDue removes a member from the schedule (one that does not parse).
-func (s *Store) DropDue(ctx context.Context, member string) error {
-	return s.rdb.ZRem(ctx, s.Keys.Due(), member).Err()
-}
-
-// Country reads a practitioner's country from the index (redis.Nil when the
-// practitioner is unknown).
-func (s *Store) Country(ctx context.Context, pid string) (string, error) {
-	return s.rdb.Get(ctx, s.Keys.Index(pid)).Result()
 }
 
 var clearPending = redis.NewScript(`
@@ -233,8 +198,8 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0`)
 
 // ClearPending deletes the pending notification if it is still value.
-func (s *Store) ClearPending(ctx context.Context, cc, pid string, value []byte) error {
-	return clearPending.Run(ctx, s.rdb, []string{s.Keys.Pending(cc, pid)}, value).Err()
+func (s *Store) ClearPending(ctx context.Context, pid string, value []byte) error {
+	return clearPending.Run(ctx, s.rdb, []string{s.Keys.Pending(pid)}, value).Err()
 }
 
 // Publish sends msg on the practitioner's pub/sub channel.
