@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -16,6 +15,7 @@ import (
 	"github.com/careslot/careslot/internal/events"
 	"github.com/careslot/careslot/internal/kafka"
 	"github.com/careslot/careslot/internal/kafka/kafkatest"
+	"github.com/careslot/careslot/internal/testenv"
 )
 
 func TestMain(m *testing.M) { kafkatest.Main(m) }
@@ -295,11 +295,7 @@ func waitCommitted(ctx context.Context, t *testing.T, brokers []string, group, t
 
 func redisClient(t *testing.T) *redis.Client {
 	t.Helper()
-	url := os.Getenv("REDIS_URL")
-	if url == "" {
-		url = "redis://127.0.0.1:6379/0"
-	}
-	opts, err := redis.ParseURL(url)
+	opts, err := redis.ParseURL(testenv.RedisURL())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,12 +32,17 @@ func ServerURL() string {
 	return "postgres://postgres:postgres@127.0.0.1:5432/postgres?sslmode=disable"
 }
 
-// RedisURL is the Redis server tests use.
+// RedisURL is the Redis server tests use (TEST_REDIS_URL, else REDIS_URL),
+// by default the local server's logical database 13: the tests' own, so
+// their SCANs (clean-ups, exports, rebuilds) never walk the keys that
+// `make run` and `make bench` keep in database 0.
 func RedisURL() string {
-	if v := os.Getenv("REDIS_URL"); v != "" {
-		return v
+	for _, k := range []string{"TEST_REDIS_URL", "REDIS_URL"} {
+		if v := os.Getenv(k); v != "" {
+			return v
+		}
 	}
-	return "redis://127.0.0.1:6379/0"
+	return "redis://127.0.0.1:6379/13"
 }
 
 // EnvRedisCluster names the seed nodes (comma-separated) of a Redis Cluster
