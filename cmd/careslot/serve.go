@@ -14,6 +14,7 @@ import (
 	"github.com/careslot/careslot/internal/postgres"
 	"github.com/careslot/careslot/internal/router"
 	"github.com/careslot/careslot/internal/router/edge"
+	"github.com/careslot/careslot/internal/shutdown"
 	"github.com/careslot/careslot/internal/telemetry"
 )
 
@@ -32,6 +33,8 @@ func cmdServe(ctx context.Context, args []string) error {
 	if len(cfg.KafkaBrokers) == 0 {
 		return fmt.Errorf("KAFKA_BROKERS is required for `serve` (only `dev` embeds a broker)")
 	}
+	// Registered first so it runs last: the whole stop, tracing flush included.
+	defer shutdown.Bound(ctx, cfg.ShutdownDrain+cfg.ShutdownTimeout, telemetry.NewLogger(os.Stderr).With("service", fs.Arg(0)))()
 	tracing, stopTracing, err := telemetry.SetupTracing(ctx, cfg.OTLPEndpoint, serviceName("careslot-"+fs.Arg(0)))
 	if err != nil {
 		return err
@@ -74,6 +77,7 @@ func cmdRouter(ctx context.Context, args []string) error {
 	dev := fs.Bool("dev", false, "development mode (playground, introspection)")
 	_ = fs.Parse(args)
 	cfg := config.FromEnv()
+	defer shutdown.Bound(ctx, cfg.ShutdownDrain+cfg.ShutdownTimeout, telemetry.NewLogger(os.Stderr).With("component", "router"))()
 	p, err := newPlatform(ctx, cfg)
 	if err != nil {
 		return err

@@ -251,7 +251,10 @@ func (s *System) Env() []string {
 		"CARESLOT_DATA_DIR=" + filepath.Join(s.Dir, "data"),
 		// Longer than the proxies take to see readiness fail, so they
 		// have stopped sending requests before the server stops listening.
-		"SHUTDOWN_DRAIN=" + (ReadyFailures*(ReadyPoll+ReadyTimeout) + ReadyPoll).String(),
+		"SHUTDOWN_DRAIN=" + drain.String(),
+		// A stop that outlives Terminate's grace ends itself first, logging
+		// its goroutines, so a failure names what held it.
+		"SHUTDOWN_TIMEOUT=" + (terminateGrace - drain - 2*time.Second).String(),
 		"LOG_LEVEL=info",
 	}
 	for _, svc := range config.Services {
@@ -433,10 +436,17 @@ func (s *System) Kill(r *Replica) {
 	s.Proxies[r.Service].Remove(r.Addr)
 }
 
+// terminateGrace is Terminate's terminationGracePeriodSeconds; drain is
+// SHUTDOWN_DRAIN, longer than the proxies take to see readiness fail.
+const (
+	terminateGrace = 20 * time.Second
+	drain          = ReadyFailures*(ReadyPoll+ReadyTimeout) + ReadyPoll
+)
+
 // Terminate stops a replica with SIGTERM as Kubernetes does, waits for it to
 // exit, and takes it out of its proxy.
 func (s *System) Terminate(r *Replica) error {
-	err := r.Proc.Stop(20 * time.Second)
+	err := r.Proc.Stop(terminateGrace)
 	s.Proxies[r.Service].Remove(r.Addr)
 	if err == nil && r.Proc.Err() != nil {
 		err = fmt.Errorf("%s exited with %v after SIGTERM\n%s", r.Name, r.Proc.Err(), s.LogTail(r.Name, 20))

@@ -52,7 +52,11 @@ type Config struct {
 	DataDir                 string // local state for `dev`: broker log, dev signing key
 	CountriesFile           string
 	AWSRegion               string
-	ShutdownTimeout         time.Duration
+	// ShutdownTimeout is how long a stopping process may take after its
+	// drain (env SHUTDOWN_TIMEOUT) before it ends itself, logging what held
+	// it: preStop sleep + drain + this stays under Kubernetes'
+	// terminationGracePeriodSeconds (5 + 5 + 15 < 30 by default).
+	ShutdownTimeout time.Duration
 	// ShutdownDrain is how long a stopping service keeps serving with a
 	// failing /readyz before it stops listening (env SHUTDOWN_DRAIN), so
 	// its load balancer (Kubernetes endpoints) has taken it out first.
@@ -84,7 +88,7 @@ func FromEnv() Config {
 		DataDir:                 env("CARESLOT_DATA_DIR", ".data"),
 		CountriesFile:           os.Getenv("COUNTRIES_FILE"),
 		AWSRegion:               os.Getenv("AWS_REGION"),
-		ShutdownTimeout:         duration("SHUTDOWN_TIMEOUT", 10*time.Second),
+		ShutdownTimeout:         duration("SHUTDOWN_TIMEOUT", 15*time.Second),
 		ShutdownDrain:           duration("SHUTDOWN_DRAIN", 5*time.Second),
 	}
 	for i, s := range Services {
