@@ -5,10 +5,9 @@ import (
 
 	"github.com/careslot/careslot/subgraphs/booking/business"
 	"github.com/careslot/careslot/subgraphs/booking/graph/model"
-	"github.com/careslot/careslot/subgraphs/booking/store"
 )
 
-func appointment(a store.Appointment) *model.Appointment {
+func appointment(a business.Appointment) *model.Appointment {
 	m := &model.Appointment{
 		ID: a.ID, Status: model.AppointmentStatus(a.Status), StartsAt: a.StartsAt, EndsAt: a.EndsAt,
 		Practitioner:       &model.Practitioner{ID: a.PractitionerID},
@@ -37,7 +36,7 @@ func appointment(a store.Appointment) *model.Appointment {
 	return m
 }
 
-func appointments(rows []store.Appointment) []model.Appointment {
+func appointments(rows []business.Appointment) []model.Appointment {
 	out := make([]model.Appointment, len(rows))
 	for i, a := range rows {
 		out[i] = *appointment(a)
@@ -45,7 +44,7 @@ func appointments(rows []store.Appointment) []model.Appointment {
 	return out
 }
 
-func restrictions(rows []store.Restriction) []model.BookingRestriction {
+func restrictions(rows []business.Restriction) []model.BookingRestriction {
 	out := make([]model.BookingRestriction, len(rows))
 	for i, x := range rows {
 		out[i] = model.BookingRestriction{Practitioner: &model.Practitioner{ID: x.PractitionerID}, PatientID: x.PatientID,
@@ -54,11 +53,11 @@ func restrictions(rows []store.Restriction) []model.BookingRestriction {
 	return out
 }
 
-func previous(a store.Appointment) *model.PreviousAppointment {
+func previous(a business.Appointment) *model.PreviousAppointment {
 	return &model.PreviousAppointment{ID: a.ID, Status: model.AppointmentStatus(a.Status), StartsAt: a.StartsAt, EndsAt: a.EndsAt}
 }
 
-func hold(a store.Appointment) *model.Hold {
+func hold(a business.Appointment) *model.Hold {
 	h := &model.Hold{ID: a.ID, StartsAt: a.StartsAt, EndsAt: a.EndsAt}
 	if a.HoldExpiresAt != nil {
 		h.ExpiresAt = *a.HoldExpiresAt

@@ -9,8 +9,8 @@ import (
 	"context"
 
 	"github.com/careslot/careslot/dataloaders"
+	"github.com/careslot/careslot/subgraphs/booking/business"
 	"github.com/careslot/careslot/subgraphs/booking/graph/model"
-	"github.com/careslot/careslot/subgraphs/booking/store"
 )
 
 // FindManyAppointmentByIDs is the resolver for the findManyAppointmentByIDs field.
@@ -23,7 +23,7 @@ func (r *entityResolver) FindManyAppointmentByIDs(ctx context.Context, reps []*m
 	if err != nil {
 		return nil, err
 	}
-	return dataloaders.InOrder(ids, rows, func(a store.Appointment) string { return a.ID }, appointment), batchErrors(perIndex)
+	return dataloaders.InOrder(ids, rows, func(a business.Appointment) string { return a.ID }, appointment), batchErrors(perIndex)
 }
 
 // FindManyPatientByIDs is the resolver for the findManyPatientByIDs field.

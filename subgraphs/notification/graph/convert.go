@@ -3,10 +3,9 @@ package graph
 import (
 	"github.com/careslot/careslot/subgraphs/notification/business"
 	"github.com/careslot/careslot/subgraphs/notification/graph/model"
-	"github.com/careslot/careslot/subgraphs/notification/store"
 )
 
-func notification(m store.Message) *model.Notification {
+func notification(m business.Message) *model.Notification {
 	return &model.Notification{
 		ID: m.ID, Kind: model.NotificationKind(m.Kind), Channel: model.NotificationChannel(m.Channel),
 		Status: model.NotificationStatus(m.Status), AppointmentID: m.AppointmentID, DueAt: m.DueAt, SentAt: m.SentAt,

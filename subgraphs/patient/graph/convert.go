@@ -6,10 +6,9 @@ import (
 	"github.com/careslot/careslot/internal/gqlscalar"
 	"github.com/careslot/careslot/subgraphs/patient/business"
 	"github.com/careslot/careslot/subgraphs/patient/graph/model"
-	"github.com/careslot/careslot/subgraphs/patient/store"
 )
 
-func patient(p store.Patient) *model.Patient {
+func patient(p business.Patient) *model.Patient {
 	m := &model.Patient{
 		ID: p.ID, FirstName: p.FirstName, LastName: p.LastName, Email: p.Email,
 		BirthDate: gqlscalar.Date{Time: p.BirthDate}, Locale: p.Locale, Country: p.Country,
@@ -23,7 +22,7 @@ func patient(p store.Patient) *model.Patient {
 	return m
 }
 
-func relative(r store.Relative) *model.Relative {
+func relative(r business.Relative) *model.Relative {
 	return &model.Relative{ID: r.ID, FirstName: r.FirstName, LastName: r.LastName, BirthDate: gqlscalar.Date{Time: r.BirthDate}}
 }
 
@@ -44,7 +43,7 @@ func batchErrors(perIndex []error) error {
 	return graphql.BatchErrorList(perIndex)
 }
 
-func deskPatient(d store.DeskPatient) *model.DeskPatient {
+func deskPatient(d business.DeskPatient) *model.DeskPatient {
 	return &model.DeskPatient{ID: d.ID, PractitionerID: d.PractitionerID, FirstName: d.FirstName, LastName: d.LastName,
 		BirthDate: gqlscalar.Date{Time: d.BirthDate}, Email: optional(d.Email), Phone: optional(d.Phone),
 		Claimed: d.ClaimedBy != "", CreatedAt: d.CreatedAt}

@@ -12,7 +12,6 @@ import (
 	"github.com/careslot/careslot/internal/countries"
 	"github.com/careslot/careslot/subgraphs/practitioner/business"
 	"github.com/careslot/careslot/subgraphs/practitioner/graph/model"
-	"github.com/careslot/careslot/subgraphs/practitioner/store"
 )
 
 // Practitioner is the resolver for the practitioner field.
@@ -225,7 +224,7 @@ func (r *practitionerResolver) Absences(ctx context.Context, obj *model.Practiti
 	if err := r.Service.CanSeeAbsences(ctx, obj.ID); err != nil {
 		return nil, err
 	}
-	var rows []store.Absence
+	var rows []business.Absence
 	var err error
 	if deref(includePast) {
 		rows, err = r.Service.AbsencesByPractitioners(ctx, []string{obj.ID}, true)

@@ -6,7 +6,6 @@ package graph
 import (
 	"github.com/careslot/careslot/subgraphs/search/business"
 	"github.com/careslot/careslot/subgraphs/search/graph/model"
-	"github.com/careslot/careslot/subgraphs/search/store"
 )
 
 // Resolver is the root resolver; it holds the business service.
@@ -14,7 +13,7 @@ type Resolver struct {
 	Service *business.Service
 }
 
-func practitioner(d store.Document) *model.Practitioner {
+func practitioner(d business.Document) *model.Practitioner {
 	p := &model.Practitioner{
 		ID: d.PractitionerID, DisplayName: d.DisplayName, Languages: d.Languages,
 		AcceptsNewPatients: d.AcceptsNewPatients, Rating: d.Rating,
@@ -33,7 +32,7 @@ func practitioner(d store.Document) *model.Practitioner {
 	return p
 }
 
-func location(d store.Document) *model.Location {
+func location(d business.Document) *model.Location {
 	return &model.Location{ID: d.ID, Name: d.LocationName, City: d.City,
 		Coordinates: &model.Coordinates{Lat: d.Lat, Lon: d.Lon}}
 }
