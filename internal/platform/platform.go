@@ -1,4 +1,10 @@
-package main
+// Package platform builds Careslot's services into a process: what they share
+// (configuration, catalogue, token verifier, Redis client, Kafka producer),
+// each subgraph from it (Build), its HTTP server, health, metrics and outbox
+// relay (Run), and the whole stack with the router (RunStack). It is the one
+// package of internal/ that imports the subgraphs; cmd/careslot parses flags
+// and calls it.
+package platform
 
 import (
 	"context"
@@ -29,29 +35,29 @@ import (
 )
 
 // platform is what every service shares in one process.
-type platform struct {
-	cfg       config.Config
-	logger    *slog.Logger
-	countries *countries.Catalog
-	verifier  auth.Verifier
+type Platform struct {
+	Config    config.Config
+	Logger    *slog.Logger
+	Countries *countries.Catalog
+	Verifier  auth.Verifier
 	producer  *kgo.Client
 	rdb       redis.UniversalClient
 	// tracing: spans are exported (OTEL_EXPORTER_OTLP_ENDPOINT); HTTP requests get server spans.
-	tracing bool
+	Tracing bool
 	closers []func()
 }
 
-// redis returns the process's shared Redis client (a cluster client when
+// Redis returns the process's shared Redis client (a cluster client when
 // REDIS_CLUSTER_ADDRS is set).
-func (p *platform) redis() (redis.UniversalClient, error) {
+func (p *Platform) Redis() (redis.UniversalClient, error) {
 	if p.rdb != nil {
 		return p.rdb, nil
 	}
-	rdb, err := redisconn.Open(p.cfg.RedisURL, p.cfg.RedisClusterAddrs)
+	rdb, err := redisconn.Open(p.Config.RedisURL, p.Config.RedisClusterAddrs)
 	if err != nil {
 		return nil, err
 	}
-	if p.tracing {
+	if p.Tracing {
 		// A client span per command and pipeline, in the request's or the consumer's trace.
 		if err := redisotel.InstrumentTracing(rdb, redisotel.WithDBStatement(false)); err != nil {
 			return nil, fmt.Errorf("redis tracing: %w", err)
@@ -62,7 +68,7 @@ func (p *platform) redis() (redis.UniversalClient, error) {
 	return p.rdb, nil
 }
 
-func newPlatform(ctx context.Context, cfg config.Config) (*platform, error) {
+func New(ctx context.Context, cfg config.Config) (*Platform, error) {
 	logger := telemetry.NewLogger(os.Stderr)
 	cat, err := countries.Load(cfg.CountriesFile)
 	if err != nil {
@@ -72,18 +78,18 @@ func newPlatform(ctx context.Context, cfg config.Config) (*platform, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &platform{cfg: cfg, logger: logger, countries: cat, verifier: verifier}, nil
+	return &Platform{Config: cfg, Logger: logger, Countries: cat, Verifier: verifier}, nil
 }
 
-// kafkaProducer returns the process's shared idempotent producer.
-func (p *platform) kafkaProducer(ctx context.Context) (*kgo.Client, error) {
+// KafkaProducer returns the process's shared idempotent producer.
+func (p *Platform) KafkaProducer(ctx context.Context) (*kgo.Client, error) {
 	if p.producer != nil {
 		return p.producer, nil
 	}
-	if err := kafka.EnsureTopics(ctx, p.cfg.KafkaBrokers, p.cfg.KafkaTopicPrefix); err != nil {
+	if err := kafka.EnsureTopics(ctx, p.Config.KafkaBrokers, p.Config.KafkaTopicPrefix); err != nil {
 		return nil, err
 	}
-	cl, err := kafka.NewClient(p.cfg.KafkaBrokers)
+	cl, err := kafka.NewClient(p.Config.KafkaBrokers)
 	if err != nil {
 		return nil, err
 	}
@@ -91,8 +97,8 @@ func (p *platform) kafkaProducer(ctx context.Context) (*kgo.Client, error) {
 	return cl, nil
 }
 
-// close releases what the platform opened, newest first, once every user stopped.
-func (p *platform) close() {
+// Close releases what the platform opened, newest first, once every user stopped.
+func (p *Platform) Close() {
 	for i := len(p.closers) - 1; i >= 0; i-- {
 		p.closers[i]()
 	}
@@ -101,17 +107,17 @@ func (p *platform) close() {
 	}
 }
 
-// openStore opens a pool on the service's database once its schema is the
+// OpenStore opens a pool on the service's database once its schema is the
 // one this build was made for (migrations and the catalogue's country
 // partitions); it changes nothing: `careslot migrate` does.
-func (p *platform) openStore(ctx context.Context, service string) (*pgxpool.Pool, error) {
-	pool, err := postgres.Connect(ctx, p.cfg.DatabaseURLs[service])
+func (p *Platform) OpenStore(ctx context.Context, service string) (*pgxpool.Pool, error) {
+	pool, err := postgres.Connect(ctx, p.Config.DatabaseURLs[service])
 	if err != nil {
 		return nil, fmt.Errorf("%s database: %w", service, err)
 	}
 	err = postgres.CheckSchema(ctx, pool, service)
-	if part, ok := partitioned[service]; ok && err == nil {
-		err = postgres.CheckCountryPartitions(ctx, pool, service, part.tables, p.countries.Codes())
+	if part, ok := Partitioned[service]; ok && err == nil {
+		err = postgres.CheckCountryPartitions(ctx, pool, service, part.Tables, p.Countries.Codes())
 	}
 	if err != nil {
 		pool.Close()
@@ -125,78 +131,78 @@ func (p *platform) openStore(ctx context.Context, service string) (*pgxpool.Pool
 // every operation: it can verify tokens (signing keys loaded), its pool
 // answers, and its own parts are ready (consumers caught up with what their
 // topics held at start, index or replicas warm, Redis answering).
-func (p *platform) serviceReady(ctx context.Context, s *runningService) error {
-	if keys, ok := p.verifier.(interface{ Ready(context.Context) error }); ok {
+func (p *Platform) serviceReady(ctx context.Context, s *Service) error {
+	if keys, ok := p.Verifier.(interface{ Ready(context.Context) error }); ok {
 		if err := keys.Ready(ctx); err != nil {
 			return err
 		}
 	}
-	if s.pool != nil {
-		if err := postgres.Ready(ctx, s.pool); err != nil {
+	if s.Pool != nil {
+		if err := postgres.Ready(ctx, s.Pool); err != nil {
 			return err
 		}
 	}
-	if s.ready != nil {
-		return s.ready(ctx)
+	if s.Ready != nil {
+		return s.Ready(ctx)
 	}
 	return nil
 }
 
-// runningService is one subgraph with its background work.
-type runningService struct {
-	name    string
-	handler http.Handler
-	pool    *pgxpool.Pool
+// Service is one subgraph with its background work.
+type Service struct {
+	Name    string
+	Handler http.Handler
+	Pool    *pgxpool.Pool
 	// routes are internal endpoints beside /graphql (e.g. the GDPR export).
-	routes map[string]http.Handler
+	Routes map[string]http.Handler
 	// ready reports whether the service's own parts are ready (consumers
 	// caught up, index warm, Redis answering); the platform adds the signing
 	// keys and the pool (see serviceReady).
-	ready   func(ctx context.Context) error
-	workers []func(ctx context.Context) error
+	Ready   func(ctx context.Context) error
+	Workers []func(ctx context.Context) error
 }
 
-// run serves the subgraph, its health and metrics endpoints, and its workers
+// Run serves the subgraph, its health and metrics endpoints, and its workers
 // (the outbox relay first) until ctx ends.
-func (p *platform) run(ctx context.Context, g *errgroup.Group, s *runningService) error {
+func (p *Platform) Run(ctx context.Context, g *errgroup.Group, s *Service) error {
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", gqlserver.Instrument(s.name, s.handler))
-	for path, h := range s.routes {
+	mux.Handle("/graphql", gqlserver.Instrument(s.Name, s.Handler))
+	for path, h := range s.Routes {
 		mux.Handle(path, h)
 	}
 	// On SIGTERM /readyz fails first; the server keeps serving for the
 	// drain, until the load balancer noticed, then finishes what is in flight.
-	serveCtx, draining := httpserver.Draining(ctx, p.cfg.ShutdownDrain)
+	serveCtx, draining := httpserver.Draining(ctx, p.Config.ShutdownDrain)
 	httpserver.Health(mux, func(ctx context.Context) error {
 		if draining() {
 			return httpserver.ErrShuttingDown
 		}
 		return p.serviceReady(ctx, s)
 	})
-	logger := p.logger.With("service", s.name)
-	addr := p.cfg.SubgraphAddrs[s.name]
+	logger := p.Logger.With("service", s.Name)
+	addr := p.Config.SubgraphAddrs[s.Name]
 	var h http.Handler = mux
-	if p.tracing {
+	if p.Tracing {
 		// A server span per request, continuing the router's trace (W3C traceparent).
-		h = otelhttp.NewHandler(mux, s.name, otelhttp.WithSpanNameFormatter(func(service string, r *http.Request) string {
+		h = otelhttp.NewHandler(mux, s.Name, otelhttp.WithSpanNameFormatter(func(service string, r *http.Request) string {
 			return service + " " + r.Method + " " + r.URL.Path
 		}), otelhttp.WithFilter(func(r *http.Request) bool {
 			return !strings.HasPrefix(r.URL.Path, booking.CalendarRoute) // a feed's path is its secret: kept out of traces
 		}))
 	}
 	g.Go(func() error { return httpserver.Serve(serveCtx, addr, h, logger) })
-	if m := p.cfg.MetricsAddrs[s.name]; m != "" {
+	if m := p.Config.MetricsAddrs[s.Name]; m != "" {
 		g.Go(func() error { return httpserver.Serve(serveCtx, m, httpserver.Metrics(), logger) })
 	}
-	if s.pool != nil {
-		producer, err := p.kafkaProducer(ctx)
+	if s.Pool != nil {
+		producer, err := p.KafkaProducer(ctx)
 		if err != nil {
 			return err
 		}
-		relay := outbox.NewRelay(s.pool, producer, p.cfg.KafkaTopicPrefix, logger)
+		relay := outbox.NewRelay(s.Pool, producer, p.Config.KafkaTopicPrefix, logger)
 		g.Go(func() error { return relay.Run(ctx) })
 	}
-	for _, w := range s.workers {
+	for _, w := range s.Workers {
 		g.Go(func() error { return w(ctx) })
 	}
 	logger.Info("subgraph listening", "addr", "http://"+addr+"/graphql")
