@@ -71,7 +71,7 @@ var builders = map[string]func(ctx context.Context, p *Platform) (*Service, erro
 		// Its replicas of practices and patients are warm once its consumers caught up.
 		return &Service{Name: booking.Name, Handler: sg.Handler(), Pool: pool, Workers: sg.Workers(),
 			Routes: map[string]http.Handler{booking.ExportPath: sg.ExportHandler(), booking.OccupiedExportPath: sg.OccupiedExportHandler(),
-				booking.CalendarRoute: sg.CalendarHandler()}, Ready: sg.CaughtUp}, nil
+				booking.CalendarRoute: sg.CalendarHandler(), booking.OverlapsPath: sg.OverlapsHandler()}, Ready: sg.CaughtUp}, nil
 	},
 	notification.Name: func(ctx context.Context, p *Platform) (*Service, error) {
 		pool, err := p.OpenStore(ctx, notification.Name)

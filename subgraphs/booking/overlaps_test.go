@@ -1,0 +1,55 @@
+package booking_test
+
+import (
+	"context"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/careslot/careslot/internal/countries"
+	"github.com/careslot/careslot/internal/loadgen"
+	"github.com/careslot/careslot/internal/testenv"
+	"github.com/careslot/careslot/subgraphs/booking"
+	"github.com/careslot/careslot/subgraphs/booking/store"
+)
+
+// GET /internal/overlaps counts the double bookings for a load generator
+// (loadgen.DoubleBookings): none under the constraint, one pair once a test
+// drops it and writes one.
+func TestOverlapsHandler(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool, _ := testenv.NewDatabase(t, "booking")
+	if err := booking.EnsurePartitions(ctx, pool, countries.MustDefault().Codes()); err != nil {
+		t.Fatal(err)
+	}
+	sg, err := booking.New(ctx, booking.Deps{Pool: pool, Countries: countries.MustDefault(), Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(sg.OverlapsHandler())
+	defer srv.Close()
+	count := func(want int) {
+		t.Helper()
+		if n, err := loadgen.DoubleBookings(ctx, srv.URL+booking.OverlapsPath); err != nil || n != want {
+			t.Fatalf("%d double bookings (%v), want %d", n, err, want)
+		}
+	}
+	count(0)
+	if _, err := pool.Exec(ctx, `ALTER TABLE appointments_fr DROP CONSTRAINT appointments_fr_no_overlap`); err != nil {
+		t.Fatal(err)
+	}
+	doc, st := uuid.NewString(), store.New(pool)
+	for _, start := range []time.Time{time.Date(2030, 1, 1, 10, 0, 0, 0, time.UTC), time.Date(2030, 1, 1, 10, 10, 0, 0, time.UTC)} {
+		person := uuid.NewString()
+		a := store.Appointment{Country: "fr", ID: uuid.NewString(), PractitionerID: doc, PatientID: person, PersonID: person,
+			AppointmentTypeID: uuid.NewString(), LocationID: uuid.NewString(), Status: store.StatusConfirmed,
+			StartsAt: start, EndsAt: start.Add(20 * time.Minute), BlockedFrom: start, BlockedUntil: start.Add(20 * time.Minute)}
+		if err := st.InTx(ctx, func(tx *store.Tx) error { _, err := tx.Insert(ctx, a); return err }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	count(1)
+}
