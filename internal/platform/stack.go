@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/careslot/careslot/internal/config"
+	"github.com/careslot/careslot/internal/httpclient"
 	"github.com/careslot/careslot/internal/postgres"
 	"github.com/careslot/careslot/internal/router"
 	"github.com/careslot/careslot/internal/router/edge"
@@ -79,7 +80,7 @@ func RunStack(ctx context.Context, cfg config.Config, execConfig string, devMode
 // reaches it, until all answer 200 or ctx ends; while it waits it logs, now
 // and then, which are not ready and why.
 func waitServicesReady(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
-	client := &http.Client{Timeout: 2 * time.Second}
+	client := httpclient.New(2 * time.Second)
 	notReady := func() map[string]string {
 		out := map[string]string{}
 		for _, name := range Services() {
