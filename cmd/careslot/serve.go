@@ -5,15 +5,12 @@ import (
 	"flag"
 	"fmt"
 	"path/filepath"
-	"time"
 
 	"golang.org/x/sync/errgroup"
 
 	"github.com/careslot/careslot/internal/config"
 	"github.com/careslot/careslot/internal/platform"
-	"github.com/careslot/careslot/internal/postgres"
 	"github.com/careslot/careslot/internal/router"
-	"github.com/careslot/careslot/internal/telemetry"
 )
 
 func init() {
@@ -31,23 +28,10 @@ func cmdServe(ctx context.Context, args []string) error {
 	if len(cfg.KafkaBrokers) == 0 {
 		return fmt.Errorf("KAFKA_BROKERS is required for `serve` (only `dev` embeds a broker)")
 	}
-	tracing, stopTracing, err := telemetry.SetupTracing(ctx, cfg.OTLPEndpoint, platform.ServiceName("careslot-"+fs.Arg(0)))
+	p, err := platform.Start(ctx, cfg, "careslot-"+fs.Arg(0))
 	if err != nil {
 		return err
 	}
-	defer func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = stopTracing(sctx)
-	}()
-	if tracing {
-		postgres.TraceQueries()
-	}
-	p, err := platform.New(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	p.Tracing = tracing
 	defer p.Close()
 	s, err := platform.Build(ctx, p, fs.Arg(0))
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/extra/redisotel/v9"
@@ -34,7 +35,9 @@ import (
 	"github.com/careslot/careslot/subgraphs/booking"
 )
 
-// platform is what every service shares in one process.
+// Platform is what every service shares in one process. Make it with Start
+// (or New, without tracing; a command that serves nothing fills the
+// fields it needs) and Close it once every user stopped.
 type Platform struct {
 	Config    config.Config
 	Logger    *slog.Logger
@@ -42,9 +45,10 @@ type Platform struct {
 	Verifier  auth.Verifier
 	producer  *kgo.Client
 	rdb       redis.UniversalClient
-	// tracing: spans are exported (OTEL_EXPORTER_OTLP_ENDPOINT); HTTP requests get server spans.
-	Tracing bool
-	closers []func()
+	// Tracing: spans are exported (OTEL_EXPORTER_OTLP_ENDPOINT); HTTP requests get server spans.
+	Tracing     bool
+	stopTracing func(context.Context) error // set by Start; Close calls it last
+	closers     []func()
 }
 
 // Redis returns the process's shared Redis client (a cluster client when
@@ -81,6 +85,33 @@ func New(ctx context.Context, cfg config.Config) (*Platform, error) {
 	return &Platform{Config: cfg, Logger: logger, Countries: cat, Verifier: verifier}, nil
 }
 
+// Start sets up tracing for the process (spans exported when
+// OTEL_EXPORTER_OTLP_ENDPOINT is set, under ServiceName(name), with query
+// spans from PostgreSQL) and then the platform; Close ends both.
+func Start(ctx context.Context, cfg config.Config, name string) (*Platform, error) {
+	tracing, stop, err := telemetry.SetupTracing(ctx, cfg.OTLPEndpoint, ServiceName(name))
+	if err != nil {
+		return nil, err
+	}
+	if tracing {
+		postgres.TraceQueries()
+	}
+	p, err := New(ctx, cfg)
+	if err != nil {
+		flushTraces(stop)
+		return nil, err
+	}
+	p.Tracing, p.stopTracing = tracing, stop
+	return p, nil
+}
+
+// flushTraces stops the tracer, giving its last spans a few seconds to leave.
+func flushTraces(stop func(context.Context) error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = stop(ctx)
+}
+
 // KafkaProducer returns the process's shared idempotent producer.
 func (p *Platform) KafkaProducer(ctx context.Context) (*kgo.Client, error) {
 	if p.producer != nil {
@@ -104,6 +135,9 @@ func (p *Platform) Close() {
 	}
 	if p.producer != nil {
 		p.producer.Close()
+	}
+	if p.stopTracing != nil {
+		flushTraces(p.stopTracing)
 	}
 }
 

@@ -14,10 +14,8 @@ import (
 
 	"github.com/careslot/careslot/internal/config"
 	"github.com/careslot/careslot/internal/httpclient"
-	"github.com/careslot/careslot/internal/postgres"
 	"github.com/careslot/careslot/internal/router"
 	"github.com/careslot/careslot/internal/router/edge"
-	"github.com/careslot/careslot/internal/telemetry"
 )
 
 // RunStack runs every enabled subgraph and the router in this process until
@@ -25,23 +23,10 @@ import (
 // every service's /readyz answers 200 (ADR 0016).
 func RunStack(ctx context.Context, cfg config.Config, execConfig string, devMode bool, ready func(*Platform)) error {
 	g, gctx := errgroup.WithContext(ctx)
-	tracing, stopTracing, err := telemetry.SetupTracing(ctx, cfg.OTLPEndpoint, ServiceName("careslot"))
+	p, err := Start(gctx, cfg, "careslot")
 	if err != nil {
 		return err
 	}
-	defer func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = stopTracing(sctx)
-	}()
-	if tracing {
-		postgres.TraceQueries()
-	}
-	p, err := New(gctx, cfg)
-	if err != nil {
-		return err
-	}
-	p.Tracing = tracing
 	defer p.Close()
 	for _, name := range Services() {
 		s, err := Build(gctx, p, name)

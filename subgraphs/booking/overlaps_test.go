@@ -16,8 +16,9 @@ import (
 )
 
 // GET /internal/overlaps counts the double bookings for a load generator
-// (loadgen.DoubleBookings): none under the constraint, one pair once a test
-// drops it and writes one.
+// (loadgen.DoubleBookings): under the constraint, adjacent and cancelled rows
+// count nothing; once the test drops it, a row overlapping two confirmed
+// ones counts two pairs.
 func TestOverlapsHandler(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -37,19 +38,24 @@ func TestOverlapsHandler(t *testing.T) {
 			t.Fatalf("%d double bookings (%v), want %d", n, err, want)
 		}
 	}
-	count(0)
-	if _, err := pool.Exec(ctx, `ALTER TABLE appointments_fr DROP CONSTRAINT appointments_fr_no_overlap`); err != nil {
-		t.Fatal(err)
-	}
 	doc, st := uuid.NewString(), store.New(pool)
-	for _, start := range []time.Time{time.Date(2030, 1, 1, 10, 0, 0, 0, time.UTC), time.Date(2030, 1, 1, 10, 10, 0, 0, time.UTC)} {
-		person := uuid.NewString()
+	insert := func(status string, h, m int) {
+		t.Helper()
+		person, start := uuid.NewString(), time.Date(2030, 1, 1, h, m, 0, 0, time.UTC)
 		a := store.Appointment{Country: "fr", ID: uuid.NewString(), PractitionerID: doc, PatientID: person, PersonID: person,
-			AppointmentTypeID: uuid.NewString(), LocationID: uuid.NewString(), Status: store.StatusConfirmed,
-			StartsAt: start, EndsAt: start.Add(20 * time.Minute), BlockedFrom: start, BlockedUntil: start.Add(20 * time.Minute)}
+			AppointmentTypeID: uuid.NewString(), LocationID: uuid.NewString(), Status: status,
+			StartsAt: start, EndsAt: start.Add(30 * time.Minute), BlockedFrom: start, BlockedUntil: start.Add(30 * time.Minute)}
 		if err := st.InTx(ctx, func(tx *store.Tx) error { _, err := tx.Insert(ctx, a); return err }); err != nil {
 			t.Fatal(err)
 		}
 	}
-	count(1)
+	insert(store.StatusConfirmed, 10, 0)
+	insert(store.StatusConfirmed, 10, 30)
+	insert(store.StatusCancelled, 10, 15)
+	count(0)
+	if _, err := pool.Exec(ctx, `ALTER TABLE appointments_fr DROP CONSTRAINT appointments_fr_no_overlap`); err != nil {
+		t.Fatal(err)
+	}
+	insert(store.StatusConfirmed, 10, 15) // overlaps 10:00–10:30 and 10:30–11:00
+	count(2)
 }
