@@ -10,6 +10,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/vikstrous/dataloadgen"
 )
 
@@ -97,4 +98,13 @@ func InOrder[K comparable, V any, M any](keys []K, rows []V, key func(V) K, conv
 		}
 	}
 	return out
+}
+
+// BatchErrors turns per-representation errors into the form gqlgen reports
+// against each _entities index (the others still resolve); nil when none.
+func BatchErrors(perIndex []error) error {
+	if perIndex == nil {
+		return nil
+	}
+	return graphql.BatchErrorList(perIndex)
 }

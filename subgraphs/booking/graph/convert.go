@@ -1,8 +1,7 @@
 package graph
 
 import (
-	"github.com/99designs/gqlgen/graphql"
-
+	"github.com/careslot/careslot/internal/gqlscalar"
 	"github.com/careslot/careslot/subgraphs/booking/business"
 	"github.com/careslot/careslot/subgraphs/booking/graph/model"
 )
@@ -13,11 +12,11 @@ func appointment(a business.Appointment) *model.Appointment {
 		Practitioner:       &model.Practitioner{ID: a.PractitionerID},
 		Location:           &model.Location{ID: a.LocationID},
 		AppointmentType:    &model.AppointmentType{ID: a.AppointmentTypeID},
-		PatientName:        optional(a.PatientName),
-		PatientPhone:       optional(a.PatientPhone),
-		Note:               optional(a.Note),
+		PatientName:        gqlscalar.Optional(a.PatientName),
+		PatientPhone:       gqlscalar.Optional(a.PatientPhone),
+		Note:               gqlscalar.Optional(a.Note),
 		CancelledAt:        a.CancelledAt,
-		CancellationReason: optional(a.CancellationReason),
+		CancellationReason: gqlscalar.Optional(a.CancellationReason),
 		CreatedAt:          a.CreatedAt,
 	}
 	if a.RelativeID != "" {
@@ -48,7 +47,7 @@ func restrictions(rows []business.Restriction) []model.BookingRestriction {
 	out := make([]model.BookingRestriction, len(rows))
 	for i, x := range rows {
 		out[i] = model.BookingRestriction{Practitioner: &model.Practitioner{ID: x.PractitionerID}, PatientID: x.PatientID,
-			PatientName: optional(x.PatientName), NoShows: x.NoShows, Since: x.Since, Until: x.Until}
+			PatientName: gqlscalar.Optional(x.PatientName), NoShows: x.NoShows, Since: x.Since, Until: x.Until}
 	}
 	return out
 }
@@ -76,28 +75,4 @@ func connection(p business.Page) *model.AppointmentConnection {
 		c.PageInfo.EndCursor = &end
 	}
 	return c
-}
-
-func optional(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
-}
-
-func deref[T any](p *T) T {
-	var zero T
-	if p == nil {
-		return zero
-	}
-	return *p
-}
-
-// batchErrors turns per-representation errors into the form gqlgen reports
-// against each _entities index (the others still resolve); nil when none.
-func batchErrors(perIndex []error) error {
-	if perIndex == nil {
-		return nil
-	}
-	return graphql.BatchErrorList(perIndex)
 }

@@ -23,7 +23,7 @@ func (r *entityResolver) FindManyAppointmentByIDs(ctx context.Context, reps []*m
 	if err != nil {
 		return nil, err
 	}
-	return dataloaders.InOrder(ids, rows, func(a business.Appointment) string { return a.ID }, appointment), batchErrors(perIndex)
+	return dataloaders.InOrder(ids, rows, func(a business.Appointment) string { return a.ID }, appointment), dataloaders.BatchErrors(perIndex)
 }
 
 // FindManyPatientByIDs is the resolver for the findManyPatientByIDs field.

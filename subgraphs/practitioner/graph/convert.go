@@ -53,14 +53,6 @@ func nonNil(s []string) []string {
 	return s
 }
 
-func deref[T any](p *T) T {
-	var zero T
-	if p == nil {
-		return zero
-	}
-	return *p
-}
-
 // weekdayOrder lists the enum by ISO number - 1.
 var weekdayOrder = []model.Weekday{model.WeekdayMonday, model.WeekdayTuesday, model.WeekdayWednesday,
 	model.WeekdayThursday, model.WeekdayFriday, model.WeekdaySaturday, model.WeekdaySunday}
@@ -92,7 +84,7 @@ func absence(a business.Absence) model.Absence {
 }
 
 func locationInput(in model.AddLocationInput) business.LocationInput {
-	l := business.LocationInput{PractitionerID: deref(in.PractitionerID), Name: in.Name, TimeZone: in.TimeZone}
+	l := business.LocationInput{PractitionerID: gqlscalar.Deref(in.PractitionerID), Name: in.Name, TimeZone: in.TimeZone}
 	if a := in.Address; a != nil {
 		l.Line1, l.PostalCode, l.City, l.Country = a.Line1, a.PostalCode, a.City, a.Country
 	}
