@@ -108,3 +108,14 @@ func BatchErrors(perIndex []error) error {
 	}
 	return graphql.BatchErrorList(perIndex)
 }
+
+// Stubs answers an _entities batch of an entity the subgraph only extends:
+// one model per representation, carrying its key; the fields the subgraph
+// adds load (and authorise) themselves.
+func Stubs[R, M any](reps []*R, stub func(*R) *M) []*M {
+	out := make([]*M, len(reps))
+	for i, rep := range reps {
+		out[i] = stub(rep)
+	}
+	return out
+}
