@@ -72,6 +72,7 @@ func (p *Platform) Redis() (redis.UniversalClient, error) {
 	return p.rdb, nil
 }
 
+// New loads the country catalogue and the token verifier (JWKS) of cfg.
 func New(ctx context.Context, cfg config.Config) (*Platform, error) {
 	logger := telemetry.NewLogger(os.Stderr)
 	cat, err := countries.Load(cfg.CountriesFile)

@@ -140,6 +140,8 @@ var builders = map[string]func(ctx context.Context, p *Platform) (*Service, erro
 	},
 }
 
+// NewSearch builds the search subgraph on the platform's Redis (also for
+// `careslot rebuild search`).
 func NewSearch(ctx context.Context, p *Platform) (*search.Subgraph, error) {
 	rdb, err := p.Redis()
 	if err != nil {
@@ -150,7 +152,7 @@ func NewSearch(ctx context.Context, p *Platform) (*search.Subgraph, error) {
 }
 
 // PracticesExport streams every practice's snapshot from practitioner's
-// export, OccupiedExport the occupied ranges from booking's, nextSlotsExport
+// export, OccupiedExport the occupied ranges from booking's, NextSlotsExport
 // the next available slots from availability's: over HTTP, at
 // <SERVICE>_INTERNAL_URL, never from their stores.
 func PracticesExport(ctx context.Context, p *Platform, c *export.Client) func(fn func([]eventdata.Practitioner) error) error {
@@ -169,6 +171,8 @@ func internalURL(p *Platform, service, path string) string {
 	return strings.TrimSuffix(p.Config.InternalURLs[service], "/") + path
 }
 
+// NewAvailability builds the availability subgraph on the platform's Redis
+// (also for `careslot rebuild availability`).
 func NewAvailability(ctx context.Context, p *Platform) (*availability.Subgraph, error) {
 	rdb, err := p.Redis()
 	if err != nil {
@@ -189,6 +193,7 @@ func Services() []string {
 	return out
 }
 
+// Build makes the named service from the platform.
 func Build(ctx context.Context, p *Platform, name string) (*Service, error) {
 	b, ok := builders[name]
 	if !ok {

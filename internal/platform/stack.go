@@ -113,6 +113,8 @@ func ServiceName(def string) string {
 	return def
 }
 
+// RouterOptions configures the router for the platform's services, reached
+// at their internal URLs, with the edge's limits from the environment.
 func RouterOptions(p *Platform, execConfig string, dev bool) (router.Options, error) {
 	// The router reaches each subgraph where other services do (in a cluster, its Service).
 	urls := map[string]string{}
