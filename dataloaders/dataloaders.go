@@ -10,6 +10,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/vikstrous/dataloadgen"
 )
 
@@ -95,6 +96,26 @@ func InOrder[K comparable, V any, M any](keys []K, rows []V, key func(V) K, conv
 		if r, ok := byKey[k]; ok {
 			out[i] = convert(r)
 		}
+	}
+	return out
+}
+
+// BatchErrors turns per-representation errors into the form gqlgen reports
+// against each _entities index (the others still resolve); nil when none.
+func BatchErrors(perIndex []error) error {
+	if perIndex == nil {
+		return nil
+	}
+	return graphql.BatchErrorList(perIndex)
+}
+
+// Stubs answers an _entities batch of an entity the subgraph only extends:
+// one model per representation, carrying its key; the fields the subgraph
+// adds load (and authorise) themselves.
+func Stubs[R, M any](reps []*R, stub func(*R) *M) []*M {
+	out := make([]*M, len(reps))
+	for i, rep := range reps {
+		out[i] = stub(rep)
 	}
 	return out
 }

@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/careslot/careslot/internal/auth"
 	"github.com/careslot/careslot/internal/config"
 	"github.com/careslot/careslot/internal/gqlclient"
+	"github.com/careslot/careslot/internal/platform"
 )
 
 // demoData is what `dev` creates once and remembers in the data directory.
@@ -112,10 +114,7 @@ func createDemoPractice(ctx context.Context, c *gqlclient.Client, cfg config.Con
 	return id, nil
 }
 
-func serviceEnabled(name string) bool {
-	_, ok := builders[name]
-	return ok
-}
+func serviceEnabled(name string) bool { return slices.Contains(platform.Services(), name) }
 
 func printWelcome(cfg config.Config, key *auth.DevKey, routerURL string, d *demoData) {
 	mint := func(sub string, role auth.Role) string {

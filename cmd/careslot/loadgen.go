@@ -5,15 +5,15 @@ import (
 	"flag"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/careslot/careslot/internal/auth"
 	"github.com/careslot/careslot/internal/config"
 	"github.com/careslot/careslot/internal/countries"
 	"github.com/careslot/careslot/internal/gqlclient"
 	"github.com/careslot/careslot/internal/loadgen"
+	"github.com/careslot/careslot/subgraphs/booking"
 	"github.com/careslot/careslot/subgraphs/practitioner/seed"
 )
 
@@ -35,7 +35,7 @@ func cmdLoadgen(ctx context.Context, args []string) error {
 	nPatients := fs.Int("patients", 2000, "patients to create (book)")
 	days := fs.Int("days", 60, "days ahead to book or list")
 	subgraphURL := fs.String("subgraph", "http://"+cfg.SubgraphAddrs["search"]+"/graphql", "search: the search subgraph, called directly for comparison (empty: skip)")
-	checkDB := fs.String("check-db", cfg.DatabaseURLs["booking"], "booking database to count double bookings in afterwards (empty: skip)")
+	checkBooking := fs.String("check-booking", cfg.InternalURLs[booking.Name], "booking's internal listener, asked afterwards how many double bookings it holds (empty: skip)")
 	_ = fs.Parse(args[1:])
 
 	key, err := auth.LoadOrCreateDevKey(devKeyPath(cfg))
@@ -70,12 +70,12 @@ func cmdLoadgen(ctx context.Context, args []string) error {
 			loadgen.BookOp(c, practices, tokens, *days, run))
 		fmt.Println(r)
 		fmt.Printf("bookings/s: %.0f   attempts/s: %.0f\n", r.Rate("booked"), r.RPS())
-		if *checkDB != "" {
-			n, err := doubleBookings(ctx, *checkDB)
+		if *checkBooking != "" {
+			n, err := loadgen.DoubleBookings(ctx, strings.TrimSuffix(*checkBooking, "/")+booking.OverlapsPath)
 			if err != nil {
 				return err
 			}
-			fmt.Printf("double bookings found by SQL: %d\n", n)
+			fmt.Printf("double bookings counted by booking: %d\n", n)
 		}
 	case "slots":
 		time.Sleep(2 * time.Second) // let availability consume the new schedules
@@ -86,21 +86,6 @@ func cmdLoadgen(ctx context.Context, args []string) error {
 		return fmt.Errorf("unknown scenario %q", scenario)
 	}
 	return nil
-}
-
-// doubleBookings counts pairs of occupying appointments of one practitioner
-// that overlap: the number the whole design promises is zero.
-func doubleBookings(ctx context.Context, dsn string) (int, error) {
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		return 0, err
-	}
-	defer conn.Close(ctx)
-	var n int
-	err = conn.QueryRow(ctx, `SELECT count(*) FROM appointments a JOIN appointments b
-		ON a.practitioner_id = b.practitioner_id AND a.id < b.id AND a.blocked && b.blocked
-		WHERE a.status = 'CONFIRMED' AND b.status = 'CONFIRMED'`).Scan(&n)
-	return n, err
 }
 
 // searchLoad drives varied searches around the seeded cities through the

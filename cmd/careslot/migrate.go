@@ -11,29 +11,17 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/careslot/careslot/internal/config"
 	"github.com/careslot/careslot/internal/countries"
+	"github.com/careslot/careslot/internal/platform"
 	"github.com/careslot/careslot/internal/postgres"
 	"github.com/careslot/careslot/internal/telemetry"
 	"github.com/careslot/careslot/migrations"
-	"github.com/careslot/careslot/subgraphs/booking"
-	"github.com/careslot/careslot/subgraphs/practitioner"
 )
 
 func init() {
 	register("migrate", "the only command that changes a schema: create the databases, apply migrations, create country partitions, with -roles one role per service: careslot migrate [-roles] [service…]", cmdMigrate)
-}
-
-// partitioned are the services whose tables are split by country: migrate
-// creates the served countries' partitions, serve checks that they exist.
-var partitioned = map[string]struct {
-	tables []string
-	ensure func(ctx context.Context, pool *pgxpool.Pool, codes []string) error
-}{
-	practitioner.Name: {practitioner.PartitionedTables, practitioner.EnsurePartitions},
-	booking.Name:      {booking.PartitionedTables, booking.EnsurePartitions},
 }
 
 func cmdMigrate(ctx context.Context, args []string) error {
@@ -111,8 +99,8 @@ func migrateStore(ctx context.Context, cfg config.Config, cat *countries.Catalog
 	if err := postgres.Migrate(ctx, pool, service, logger); err != nil {
 		return fmt.Errorf("%s: %w", service, err)
 	}
-	if p, ok := partitioned[service]; ok {
-		if err := p.ensure(ctx, pool, cat.Codes()); err != nil {
+	if p, ok := platform.Partitioned[service]; ok {
+		if err := p.Ensure(ctx, pool, cat.Codes()); err != nil {
 			return fmt.Errorf("%s partitions: %w", service, err)
 		}
 	}

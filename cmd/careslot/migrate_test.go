@@ -18,6 +18,7 @@ import (
 	"github.com/careslot/careslot/internal/countries"
 	"github.com/careslot/careslot/internal/eventdata"
 	"github.com/careslot/careslot/internal/events"
+	"github.com/careslot/careslot/internal/platform"
 	"github.com/careslot/careslot/internal/postgres"
 	"github.com/careslot/careslot/internal/telemetry"
 	"github.com/careslot/careslot/internal/testenv"
@@ -76,13 +77,13 @@ func TestMigrateRolesGiveEachServiceItsOwnDatabaseOnly(t *testing.T) {
 	// service writes its replica and reads its rows.
 	cfg := config.FromEnv()
 	cfg.DatabaseURLs[booking.Name] = as("booking", "booking")
-	p := &platform{cfg: cfg, logger: telemetry.NewLogger(os.Stderr), countries: countries.MustDefault()}
-	defer p.close()
-	pool, err := p.openStore(ctx, booking.Name)
+	p := &platform.Platform{Config: cfg, Logger: telemetry.NewLogger(os.Stderr), Countries: countries.MustDefault()}
+	defer p.Close()
+	pool, err := p.OpenStore(ctx, booking.Name)
 	if err != nil {
 		t.Fatalf("booking's role on its own database: %v", err)
 	}
-	sg, err := booking.New(ctx, booking.Deps{Pool: pool, Countries: p.countries})
+	sg, err := booking.New(ctx, booking.Deps{Pool: pool, Countries: p.Countries})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,11 +150,11 @@ func TestServeRefusesASchemaItWasNotMadeFor(t *testing.T) {
 	admin, dsn := testenv.NewDatabase(t, booking.Name) // migrated, no partitions yet
 	cfg := config.FromEnv()
 	cfg.DatabaseURLs[booking.Name] = dsn
-	p := &platform{cfg: cfg, logger: telemetry.NewLogger(os.Stderr), countries: countries.MustDefault()}
-	defer p.close()
+	p := &platform.Platform{Config: cfg, Logger: telemetry.NewLogger(os.Stderr), Countries: countries.MustDefault()}
+	defer p.Close()
 	refused := func(want string) {
 		t.Helper()
-		_, err := p.openStore(ctx, booking.Name)
+		_, err := p.OpenStore(ctx, booking.Name)
 		var se *postgres.SchemaError
 		if !errors.As(err, &se) || !strings.Contains(err.Error(), want) {
 			t.Fatalf("serve: %v, want a refusal saying %q", err, want)
@@ -172,10 +173,10 @@ func TestServeRefusesASchemaItWasNotMadeFor(t *testing.T) {
 	}
 
 	refused("lacks the country partitions [appointments_")
-	if err := booking.EnsurePartitions(ctx, admin, p.countries.Codes()); err != nil {
+	if err := booking.EnsurePartitions(ctx, admin, p.Countries.Codes()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.openStore(ctx, booking.Name); err != nil {
+	if _, err := p.OpenStore(ctx, booking.Name); err != nil {
 		t.Fatalf("a migrated database: %v", err)
 	}
 
@@ -187,7 +188,7 @@ func TestServeRefusesASchemaItWasNotMadeFor(t *testing.T) {
 	exec(`UPDATE schema_requirements SET min_known_version = $1 WHERE migration_set = 'booking'`, latest+1)
 	refused(fmt.Sprintf("booking schema is at version %d, newer than this build knows (%d)", latest+1, latest))
 	exec(`UPDATE schema_requirements SET min_known_version = $1 WHERE migration_set = 'booking'`, latest)
-	if _, err := p.openStore(ctx, booking.Name); err != nil {
+	if _, err := p.OpenStore(ctx, booking.Name); err != nil {
 		t.Fatalf("a newer schema whose newer migrations are expand-only: %v", err)
 	}
 
@@ -197,7 +198,7 @@ func TestServeRefusesASchemaItWasNotMadeFor(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = postgres.DropDatabase(context.Background(), bare) })
-	p.cfg.DatabaseURLs[booking.Name] = bare
+	p.Config.DatabaseURLs[booking.Name] = bare
 	refused("booking database is not migrated (no goose_platform): run `careslot migrate booking`")
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/careslot/careslot/internal/config"
 	"github.com/careslot/careslot/internal/countries"
 	"github.com/careslot/careslot/internal/gqlclient"
+	"github.com/careslot/careslot/internal/platform"
 )
 
 // TestFreshStartsServeTheFirstAuthenticatedRequest starts the whole system
@@ -99,7 +100,7 @@ func freshStart(t *testing.T, key *auth.DevKey, dsns []string, n int, slowIdP bo
 	done := make(chan error, 1)
 	go func() {
 		done <- runDevStack(ctx, cfg, key, jwksAddr, filepath.Join("..", "..", "router-config", "config.json"), false,
-			func(context.Context, *platform) { close(ready) })
+			func(context.Context, *platform.Platform) { close(ready) })
 	}()
 	stopped := false
 	defer func() {

@@ -12,6 +12,7 @@ import (
 	"github.com/careslot/careslot/internal/countries"
 	"github.com/careslot/careslot/internal/export"
 	"github.com/careslot/careslot/internal/httpserver"
+	"github.com/careslot/careslot/internal/platform"
 	"github.com/careslot/careslot/internal/telemetry"
 )
 
@@ -46,23 +47,23 @@ func rebuild(ctx context.Context, cfg config.Config, model, serveAddr string) er
 	if err != nil {
 		return err
 	}
-	p := &platform{cfg: cfg, logger: telemetry.NewLogger(os.Stderr), countries: cat}
-	defer p.close()
-	c := &export.Client{Logger: p.logger}
+	p := &platform.Platform{Config: cfg, Logger: telemetry.NewLogger(os.Stderr), Countries: cat}
+	defer p.Close()
+	c := &export.Client{Logger: p.Logger}
 	switch model {
 	case "availability":
-		sg, err := newAvailability(ctx, p)
+		sg, err := platform.NewAvailability(ctx, p)
 		if err != nil {
 			return err
 		}
 		defer sg.Close()
-		return sg.Rebuild(ctx, practicesExport(ctx, p, c), occupiedExport(ctx, p, c))
+		return sg.Rebuild(ctx, platform.PracticesExport(ctx, p, c), platform.OccupiedExport(ctx, p, c))
 	case "search":
-		sg, err := newSearch(ctx, p)
+		sg, err := platform.NewSearch(ctx, p)
 		if err != nil {
 			return err
 		}
-		practices, nextSlots := counted(practicesExport(ctx, p, c)), counted(nextSlotsExport(ctx, p, c))
+		practices, nextSlots := counted(platform.PracticesExport(ctx, p, c)), counted(platform.NextSlotsExport(ctx, p, c))
 		if err := sg.Rebuild(ctx, practices.stream, nextSlots.stream); err != nil {
 			return err
 		}
@@ -81,7 +82,7 @@ func rebuild(ctx context.Context, cfg config.Config, model, serveAddr string) er
 		mux.Handle("/graphql", sg.Handler())
 		httpserver.Health(mux, nil)
 		fmt.Printf("serving the rebuilt index at http://%s/graphql until interrupted\n", serveAddr)
-		return httpserver.Serve(ctx, serveAddr, mux, p.logger)
+		return httpserver.Serve(ctx, serveAddr, mux, p.Logger)
 	default:
 		return fmt.Errorf("unknown read model %q (availability, search)", model)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/careslot/careslot/internal/auth"
 	"github.com/careslot/careslot/internal/config"
 	"github.com/careslot/careslot/internal/countries"
+	"github.com/careslot/careslot/internal/platform"
 	"github.com/careslot/careslot/internal/telemetry"
 	"github.com/careslot/careslot/subgraphs/practitioner"
 	"github.com/careslot/careslot/subgraphs/practitioner/business"
@@ -52,18 +53,18 @@ func cmdSeed(ctx context.Context, args []string) error {
 	if *only != "" {
 		codes = strings.Split(*only, ",")
 	}
-	p := &platform{cfg: cfg, logger: telemetry.NewLogger(os.Stderr), countries: cat}
-	defer p.close()
+	p := &platform.Platform{Config: cfg, Logger: telemetry.NewLogger(os.Stderr), Countries: cat}
+	defer p.Close()
 	// Seeding is a developer's and the benchmark's tool: it migrates the
 	// practitioner database first, like `careslot migrate practitioner`.
-	if err := migrateStore(ctx, cfg, cat, practitioner.Name, p.logger); err != nil {
+	if err := migrateStore(ctx, cfg, cat, practitioner.Name, p.Logger); err != nil {
 		return err
 	}
-	pool, err := p.openStore(ctx, practitioner.Name)
+	pool, err := p.OpenStore(ctx, practitioner.Name)
 	if err != nil {
 		return err
 	}
-	sg, err := practitioner.New(ctx, practitioner.Deps{Pool: pool, Countries: cat, Logger: p.logger})
+	sg, err := practitioner.New(ctx, practitioner.Deps{Pool: pool, Countries: cat, Logger: p.Logger})
 	if err != nil {
 		return err
 	}
@@ -116,7 +117,7 @@ func cmdSeed(ctx context.Context, args []string) error {
 				imported.Add(int64(res.Imported))
 				failed.Add(int64(len(res.Failed)))
 				if len(res.Failed) > 0 {
-					p.logger.Warn("seed rows refused", "country", j.country, "first", res.Failed[0].Message)
+					p.Logger.Warn("seed rows refused", "country", j.country, "first", res.Failed[0].Message)
 				}
 				if done := imported.Load(); done%(int64(*batch)*20) < int64(j.count) {
 					fmt.Printf("%d practitioners imported (%.0f/s)\n", done, float64(done)/time.Since(start).Seconds())

@@ -17,6 +17,7 @@ import (
 	"github.com/careslot/careslot/internal/countries"
 	"github.com/careslot/careslot/internal/gqlclient"
 	"github.com/careslot/careslot/internal/kafka/kafkatest"
+	"github.com/careslot/careslot/internal/platform"
 	"github.com/careslot/careslot/internal/postgres"
 	"github.com/careslot/careslot/internal/testenv"
 )
@@ -107,7 +108,7 @@ func newStackWith(t testing.TB, tweak func(*config.Config)) (*stack, func(), err
 	ready := make(chan struct{})
 	done := make(chan error, 1)
 	go func() {
-		done <- runStack(ctx, cfg, filepath.Join("..", "..", "router-config", "config.json"), false, func(*platform) { close(ready) })
+		done <- platform.RunStack(ctx, cfg, filepath.Join("..", "..", "router-config", "config.json"), false, func(*platform.Platform) { close(ready) })
 	}()
 	stop := func() {
 		cancel()

@@ -180,13 +180,13 @@ func bookingsPerSecond(t *testing.T, s *System) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := s.Command(ctx, "loadgen", "loadgen", "book", "--router", "http://"+s.RouterAddr+"/graphql", "--clients", "64",
-		"--duration", "10s", "--practitioners", "20", "--patients", "300", "--check-db", plainDSN(s.DSN["booking"]))
+		"--duration", "10s", "--practitioners", "20", "--patients", "300", "--check-booking", "http://"+s.Proxies["booking"].Addr())
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("loadgen: %v\n%s", err, out)
 	}
 	rate := regexp.MustCompile(`bookings/s: (\d+)`).FindStringSubmatch(string(out))
-	doubles := regexp.MustCompile(`double bookings found by SQL: (\d+)`).FindStringSubmatch(string(out))
+	doubles := regexp.MustCompile(`double bookings counted by booking: (\d+)`).FindStringSubmatch(string(out))
 	if rate == nil || doubles == nil {
 		t.Fatalf("loadgen printed no figures:\n%s", out)
 	}

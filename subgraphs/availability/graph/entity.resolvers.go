@@ -19,11 +19,7 @@ func (r *entityResolver) FindManyPractitionerByIDs(ctx context.Context, reps []*
 	if l := dataloaders.From[Loaders](ctx); l != nil {
 		l.init(r.Service, len(reps))
 	}
-	out := make([]*model.Practitioner, len(reps))
-	for i, rep := range reps {
-		out[i] = &model.Practitioner{ID: rep.ID}
-	}
-	return out, nil
+	return dataloaders.Stubs(reps, func(rep *model.PractitionerByIDsInput) *model.Practitioner { return &model.Practitioner{ID: rep.ID} }), nil
 }
 
 // Entity returns EntityResolver implementation.

@@ -13,7 +13,6 @@ import (
 	"github.com/careslot/careslot/dataloaders"
 	"github.com/careslot/careslot/internal/slots"
 	"github.com/careslot/careslot/subgraphs/availability/business"
-	"github.com/careslot/careslot/subgraphs/availability/graph/model"
 )
 
 // Resolver is the root resolver; it holds the business service.
@@ -71,12 +70,4 @@ func repeat(err error, n int) []error {
 		out[i] = err
 	}
 	return out
-}
-
-func slotsUpdate(pid string, open []slots.Slot) *model.SlotsUpdate {
-	out := make([]model.Slot, len(open))
-	for i, s := range open {
-		out[i] = model.Slot{StartsAt: s.Start, EndsAt: s.End, Location: &model.Location{ID: s.LocationID}}
-	}
-	return &model.SlotsUpdate{PractitionerID: pid, Slots: out}
 }

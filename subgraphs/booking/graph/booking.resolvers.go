@@ -37,8 +37,8 @@ func (r *mutationResolver) ReleaseHold(ctx context.Context, holdID string) (*mod
 func (r *mutationResolver) BookAppointment(ctx context.Context, input model.BookAppointmentInput) (*model.BookAppointmentPayload, error) {
 	a, err := r.Service.Book(ctx, business.BookInput{
 		PractitionerID: input.PractitionerID, AppointmentTypeID: input.AppointmentTypeID, StartsAt: input.StartsAt,
-		IdempotencyKey: input.IdempotencyKey, HoldID: deref(input.HoldID), RelativeID: deref(input.RelativeID),
-		Note: deref(input.Note),
+		IdempotencyKey: input.IdempotencyKey, HoldID: gqlscalar.Deref(input.HoldID), RelativeID: gqlscalar.Deref(input.RelativeID),
+		Note: gqlscalar.Deref(input.Note),
 	})
 	if err != nil {
 		return nil, err
@@ -97,8 +97,8 @@ func (r *mutationResolver) RevokeCalendarFeed(ctx context.Context, practitionerI
 func (r *mutationResolver) BookAtDesk(ctx context.Context, input model.BookAtDeskInput) (*model.BookAtDeskPayload, error) {
 	a, err := r.Service.BookAtDesk(ctx, business.BookAtDeskInput{
 		PractitionerID: input.PractitionerID, AppointmentTypeID: input.AppointmentTypeID, StartsAt: input.StartsAt,
-		DeskPatientID: deref(input.DeskPatientID), PatientID: deref(input.PatientID), IdempotencyKey: input.IdempotencyKey,
-		Note: deref(input.Note),
+		DeskPatientID: gqlscalar.Deref(input.DeskPatientID), PatientID: gqlscalar.Deref(input.PatientID), IdempotencyKey: input.IdempotencyKey,
+		Note: gqlscalar.Deref(input.Note),
 	})
 	if err != nil {
 		return nil, err
@@ -109,7 +109,7 @@ func (r *mutationResolver) BookAtDesk(ctx context.Context, input model.BookAtDes
 // JoinWaitlist is the resolver for the joinWaitlist field.
 func (r *mutationResolver) JoinWaitlist(ctx context.Context, input model.JoinWaitlistInput) (*model.JoinWaitlistPayload, error) {
 	in := business.JoinWaitlistInput{PractitionerID: input.PractitionerID, AppointmentTypeID: input.AppointmentTypeID,
-		CurrentAppointmentID: deref(input.CurrentAppointmentID), RelativeID: deref(input.RelativeID), LatestDate: input.LatestDate.Time,
+		CurrentAppointmentID: gqlscalar.Deref(input.CurrentAppointmentID), RelativeID: gqlscalar.Deref(input.RelativeID), LatestDate: input.LatestDate.Time,
 		EarliestMinute: minutes(input.EarliestTime), LatestMinute: minutes(input.LatestTime), Weekdays: isoWeekdays(input.Weekdays)}
 	e, err := r.Service.JoinWaitlist(ctx, in)
 	if err != nil {
@@ -163,7 +163,7 @@ func (r *mutationResolver) BookSeries(ctx context.Context, input model.BookSerie
 	b, err := r.Service.BookSeries(ctx, business.SeriesInput{
 		PractitionerID: input.PractitionerID, AppointmentTypeID: input.AppointmentTypeID, FirstStartsAt: input.FirstStartsAt,
 		EveryDays: input.EveryDays, Count: input.Count, IdempotencyKey: input.IdempotencyKey,
-		RelativeID: deref(input.RelativeID), Note: deref(input.Note),
+		RelativeID: gqlscalar.Deref(input.RelativeID), Note: gqlscalar.Deref(input.Note),
 	})
 	if err != nil {
 		return nil, err
@@ -200,7 +200,7 @@ func (r *mutationResolver) RescheduleSeries(ctx context.Context, input model.Res
 
 // Appointments is the resolver for the appointments field.
 func (r *patientResolver) Appointments(ctx context.Context, obj *model.Patient, upcoming *bool, first *int, after *string) (*model.AppointmentConnection, error) {
-	page, err := r.Service.PatientAppointments(ctx, obj.ID, business.PageInput{Upcoming: upcoming, First: first, After: deref(after)})
+	page, err := r.Service.PatientAppointments(ctx, obj.ID, business.PageInput{Upcoming: upcoming, First: first, After: gqlscalar.Deref(after)})
 	if err != nil {
 		return nil, err
 	}

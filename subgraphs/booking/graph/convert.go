@@ -1,24 +1,22 @@
 package graph
 
 import (
-	"github.com/99designs/gqlgen/graphql"
-
+	"github.com/careslot/careslot/internal/gqlscalar"
 	"github.com/careslot/careslot/subgraphs/booking/business"
 	"github.com/careslot/careslot/subgraphs/booking/graph/model"
-	"github.com/careslot/careslot/subgraphs/booking/store"
 )
 
-func appointment(a store.Appointment) *model.Appointment {
+func appointment(a business.Appointment) *model.Appointment {
 	m := &model.Appointment{
 		ID: a.ID, Status: model.AppointmentStatus(a.Status), StartsAt: a.StartsAt, EndsAt: a.EndsAt,
 		Practitioner:       &model.Practitioner{ID: a.PractitionerID},
 		Location:           &model.Location{ID: a.LocationID},
 		AppointmentType:    &model.AppointmentType{ID: a.AppointmentTypeID},
-		PatientName:        optional(a.PatientName),
-		PatientPhone:       optional(a.PatientPhone),
-		Note:               optional(a.Note),
+		PatientName:        gqlscalar.Optional(a.PatientName),
+		PatientPhone:       gqlscalar.Optional(a.PatientPhone),
+		Note:               gqlscalar.Optional(a.Note),
 		CancelledAt:        a.CancelledAt,
-		CancellationReason: optional(a.CancellationReason),
+		CancellationReason: gqlscalar.Optional(a.CancellationReason),
 		CreatedAt:          a.CreatedAt,
 	}
 	if a.RelativeID != "" {
@@ -37,7 +35,7 @@ func appointment(a store.Appointment) *model.Appointment {
 	return m
 }
 
-func appointments(rows []store.Appointment) []model.Appointment {
+func appointments(rows []business.Appointment) []model.Appointment {
 	out := make([]model.Appointment, len(rows))
 	for i, a := range rows {
 		out[i] = *appointment(a)
@@ -45,20 +43,20 @@ func appointments(rows []store.Appointment) []model.Appointment {
 	return out
 }
 
-func restrictions(rows []store.Restriction) []model.BookingRestriction {
+func restrictions(rows []business.Restriction) []model.BookingRestriction {
 	out := make([]model.BookingRestriction, len(rows))
 	for i, x := range rows {
 		out[i] = model.BookingRestriction{Practitioner: &model.Practitioner{ID: x.PractitionerID}, PatientID: x.PatientID,
-			PatientName: optional(x.PatientName), NoShows: x.NoShows, Since: x.Since, Until: x.Until}
+			PatientName: gqlscalar.Optional(x.PatientName), NoShows: x.NoShows, Since: x.Since, Until: x.Until}
 	}
 	return out
 }
 
-func previous(a store.Appointment) *model.PreviousAppointment {
+func previous(a business.Appointment) *model.PreviousAppointment {
 	return &model.PreviousAppointment{ID: a.ID, Status: model.AppointmentStatus(a.Status), StartsAt: a.StartsAt, EndsAt: a.EndsAt}
 }
 
-func hold(a store.Appointment) *model.Hold {
+func hold(a business.Appointment) *model.Hold {
 	h := &model.Hold{ID: a.ID, StartsAt: a.StartsAt, EndsAt: a.EndsAt}
 	if a.HoldExpiresAt != nil {
 		h.ExpiresAt = *a.HoldExpiresAt
@@ -77,28 +75,4 @@ func connection(p business.Page) *model.AppointmentConnection {
 		c.PageInfo.EndCursor = &end
 	}
 	return c
-}
-
-func optional(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
-}
-
-func deref[T any](p *T) T {
-	var zero T
-	if p == nil {
-		return zero
-	}
-	return *p
-}
-
-// batchErrors turns per-representation errors into the form gqlgen reports
-// against each _entities index (the others still resolve); nil when none.
-func batchErrors(perIndex []error) error {
-	if perIndex == nil {
-		return nil
-	}
-	return graphql.BatchErrorList(perIndex)
 }

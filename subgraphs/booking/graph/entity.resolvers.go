@@ -9,8 +9,8 @@ import (
 	"context"
 
 	"github.com/careslot/careslot/dataloaders"
+	"github.com/careslot/careslot/subgraphs/booking/business"
 	"github.com/careslot/careslot/subgraphs/booking/graph/model"
-	"github.com/careslot/careslot/subgraphs/booking/store"
 )
 
 // FindManyAppointmentByIDs is the resolver for the findManyAppointmentByIDs field.
@@ -23,27 +23,19 @@ func (r *entityResolver) FindManyAppointmentByIDs(ctx context.Context, reps []*m
 	if err != nil {
 		return nil, err
 	}
-	return dataloaders.InOrder(ids, rows, func(a store.Appointment) string { return a.ID }, appointment), batchErrors(perIndex)
+	return dataloaders.InOrder(ids, rows, func(a business.Appointment) string { return a.ID }, appointment), dataloaders.BatchErrors(perIndex)
 }
 
 // FindManyPatientByIDs is the resolver for the findManyPatientByIDs field.
 func (r *entityResolver) FindManyPatientByIDs(ctx context.Context, reps []*model.PatientByIDsInput) ([]*model.Patient, error) {
 	// Booking only adds Patient.appointments, which checks who asks.
-	out := make([]*model.Patient, len(reps))
-	for i, rep := range reps {
-		out[i] = &model.Patient{ID: rep.ID}
-	}
-	return out, nil
+	return dataloaders.Stubs(reps, func(rep *model.PatientByIDsInput) *model.Patient { return &model.Patient{ID: rep.ID} }), nil
 }
 
 // FindManyPractitionerByIDs is the resolver for the findManyPractitionerByIDs field.
 func (r *entityResolver) FindManyPractitionerByIDs(ctx context.Context, reps []*model.PractitionerByIDsInput) ([]*model.Practitioner, error) {
 	// Booking only adds Practitioner.agenda, which checks who asks.
-	out := make([]*model.Practitioner, len(reps))
-	for i, rep := range reps {
-		out[i] = &model.Practitioner{ID: rep.ID}
-	}
-	return out, nil
+	return dataloaders.Stubs(reps, func(rep *model.PractitionerByIDsInput) *model.Practitioner { return &model.Practitioner{ID: rep.ID} }), nil
 }
 
 // Entity returns EntityResolver implementation.

@@ -7,7 +7,6 @@ import (
 	"github.com/careslot/careslot/internal/gqlscalar"
 	"github.com/careslot/careslot/subgraphs/booking/business"
 	"github.com/careslot/careslot/subgraphs/booking/graph/model"
-	"github.com/careslot/careslot/subgraphs/booking/store"
 )
 
 // The waitlist's mapping between the schema and the business layer.
@@ -62,7 +61,7 @@ func (r *Resolver) waitlistEntry(ctx context.Context, it business.WaitlistItem) 
 	return m
 }
 
-func slotOffer(o store.Offer, now time.Time) *model.SlotOffer {
+func slotOffer(o business.Offer, now time.Time) *model.SlotOffer {
 	out := &model.SlotOffer{ID: o.ID, Status: model.SlotOfferStatus(o.Effective(now)), StartsAt: o.Hold.StartsAt,
 		EndsAt: o.Hold.EndsAt, Location: &model.Location{ID: o.Hold.LocationID}}
 	if o.Hold.HoldExpiresAt != nil {

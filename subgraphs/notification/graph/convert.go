@@ -1,16 +1,16 @@
 package graph
 
 import (
+	"github.com/careslot/careslot/internal/gqlscalar"
 	"github.com/careslot/careslot/subgraphs/notification/business"
 	"github.com/careslot/careslot/subgraphs/notification/graph/model"
-	"github.com/careslot/careslot/subgraphs/notification/store"
 )
 
-func notification(m store.Message) *model.Notification {
+func notification(m business.Message) *model.Notification {
 	return &model.Notification{
 		ID: m.ID, Kind: model.NotificationKind(m.Kind), Channel: model.NotificationChannel(m.Channel),
 		Status: model.NotificationStatus(m.Status), AppointmentID: m.AppointmentID, DueAt: m.DueAt, SentAt: m.SentAt,
-		Attempts: m.Attempts, Subject: optional(m.Subject), Body: optional(m.Body),
+		Attempts: m.Attempts, Subject: gqlscalar.Optional(m.Subject), Body: gqlscalar.Optional(m.Body),
 	}
 }
 
@@ -33,26 +33,11 @@ func practiceConnection(p business.PracticePage) *model.PracticeNotificationConn
 	for i, m := range p.Messages {
 		c.Edges[i] = model.PracticeNotificationEdge{Cursor: p.Cursors[i], Node: &model.PracticeNotification{
 			ID: m.ID, Kind: model.PracticeNotificationKind(m.Kind), AppointmentID: m.AppointmentID,
-			StartsAt: m.StartsAt, EndsAt: m.EndsAt, Reason: optional(m.Reason), CreatedAt: m.CreatedAt}}
+			StartsAt: m.StartsAt, EndsAt: m.EndsAt, Reason: gqlscalar.Optional(m.Reason), CreatedAt: m.CreatedAt}}
 	}
 	if n := len(p.Cursors); n > 0 {
 		end := p.Cursors[n-1]
 		c.PageInfo.EndCursor = &end
 	}
 	return c
-}
-
-func optional(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
-}
-
-func deref[T any](p *T) T {
-	var zero T
-	if p == nil {
-		return zero
-	}
-	return *p
 }

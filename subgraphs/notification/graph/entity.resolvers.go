@@ -8,27 +8,20 @@ package graph
 import (
 	"context"
 
+	"github.com/careslot/careslot/dataloaders"
 	"github.com/careslot/careslot/subgraphs/notification/graph/model"
 )
 
 // FindManyPatientByIDs is the resolver for the findManyPatientByIDs field.
 func (r *entityResolver) FindManyPatientByIDs(ctx context.Context, reps []*model.PatientByIDsInput) ([]*model.Patient, error) {
 	// Notification only adds Patient.notifications, which checks who asks.
-	out := make([]*model.Patient, len(reps))
-	for i, rep := range reps {
-		out[i] = &model.Patient{ID: rep.ID}
-	}
-	return out, nil
+	return dataloaders.Stubs(reps, func(rep *model.PatientByIDsInput) *model.Patient { return &model.Patient{ID: rep.ID} }), nil
 }
 
 // FindManyPractitionerByIDs is the resolver for the findManyPractitionerByIDs field.
 func (r *entityResolver) FindManyPractitionerByIDs(ctx context.Context, reps []*model.PractitionerByIDsInput) ([]*model.Practitioner, error) {
 	// Notification only adds Practitioner.practiceNotifications, which checks who asks.
-	out := make([]*model.Practitioner, len(reps))
-	for i, rep := range reps {
-		out[i] = &model.Practitioner{ID: rep.ID}
-	}
-	return out, nil
+	return dataloaders.Stubs(reps, func(rep *model.PractitionerByIDsInput) *model.Practitioner { return &model.Practitioner{ID: rep.ID} }), nil
 }
 
 // Entity returns EntityResolver implementation.

@@ -8,12 +8,13 @@ package graph
 import (
 	"context"
 
+	"github.com/careslot/careslot/internal/gqlscalar"
 	"github.com/careslot/careslot/subgraphs/notification/graph/model"
 )
 
 // Notifications is the resolver for the notifications field.
 func (r *patientResolver) Notifications(ctx context.Context, obj *model.Patient, first *int, after *string) (*model.NotificationConnection, error) {
-	page, err := r.Service.PatientNotifications(ctx, obj.ID, first, deref(after))
+	page, err := r.Service.PatientNotifications(ctx, obj.ID, first, gqlscalar.Deref(after))
 	if err != nil {
 		return nil, err
 	}
@@ -22,7 +23,7 @@ func (r *patientResolver) Notifications(ctx context.Context, obj *model.Patient,
 
 // PracticeNotifications is the resolver for the practiceNotifications field.
 func (r *practitionerResolver) PracticeNotifications(ctx context.Context, obj *model.Practitioner, first *int, after *string) (*model.PracticeNotificationConnection, error) {
-	page, err := r.Service.PracticeNotifications(ctx, obj.ID, first, deref(after))
+	page, err := r.Service.PracticeNotifications(ctx, obj.ID, first, gqlscalar.Deref(after))
 	if err != nil {
 		return nil, err
 	}

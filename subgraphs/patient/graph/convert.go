@@ -1,15 +1,12 @@
 package graph
 
 import (
-	"github.com/99designs/gqlgen/graphql"
-
 	"github.com/careslot/careslot/internal/gqlscalar"
 	"github.com/careslot/careslot/subgraphs/patient/business"
 	"github.com/careslot/careslot/subgraphs/patient/graph/model"
-	"github.com/careslot/careslot/subgraphs/patient/store"
 )
 
-func patient(p store.Patient) *model.Patient {
+func patient(p business.Patient) *model.Patient {
 	m := &model.Patient{
 		ID: p.ID, FirstName: p.FirstName, LastName: p.LastName, Email: p.Email,
 		BirthDate: gqlscalar.Date{Time: p.BirthDate}, Locale: p.Locale, Country: p.Country,
@@ -23,30 +20,13 @@ func patient(p store.Patient) *model.Patient {
 	return m
 }
 
-func relative(r store.Relative) *model.Relative {
+func relative(r business.Relative) *model.Relative {
 	return &model.Relative{ID: r.ID, FirstName: r.FirstName, LastName: r.LastName, BirthDate: gqlscalar.Date{Time: r.BirthDate}}
 }
 
-func deref[T any](p *T) T {
-	var zero T
-	if p == nil {
-		return zero
-	}
-	return *p
-}
-
-// batchErrors turns per-representation errors into the form gqlgen reports
-// against each _entities index (the others still resolve); nil when none.
-func batchErrors(perIndex []error) error {
-	if perIndex == nil {
-		return nil
-	}
-	return graphql.BatchErrorList(perIndex)
-}
-
-func deskPatient(d store.DeskPatient) *model.DeskPatient {
+func deskPatient(d business.DeskPatient) *model.DeskPatient {
 	return &model.DeskPatient{ID: d.ID, PractitionerID: d.PractitionerID, FirstName: d.FirstName, LastName: d.LastName,
-		BirthDate: gqlscalar.Date{Time: d.BirthDate}, Email: optional(d.Email), Phone: optional(d.Phone),
+		BirthDate: gqlscalar.Date{Time: d.BirthDate}, Email: gqlscalar.Optional(d.Email), Phone: gqlscalar.Optional(d.Phone),
 		Claimed: d.ClaimedBy != "", CreatedAt: d.CreatedAt}
 }
 
@@ -61,11 +41,4 @@ func deskConnection(p business.DeskPage) *model.DeskPatientConnection {
 		c.PageInfo.EndCursor = &end
 	}
 	return c
-}
-
-func optional(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
 }

@@ -10,8 +10,8 @@ import (
 	"strings"
 
 	"github.com/careslot/careslot/dataloaders"
+	"github.com/careslot/careslot/subgraphs/patient/business"
 	"github.com/careslot/careslot/subgraphs/patient/graph/model"
-	"github.com/careslot/careslot/subgraphs/patient/store"
 )
 
 // FindManyDeskPatientByIDs is the resolver for the findManyDeskPatientByIDs field.
@@ -24,7 +24,7 @@ func (r *entityResolver) FindManyDeskPatientByIDs(ctx context.Context, reps []*m
 	if err != nil {
 		return nil, err
 	}
-	return dataloaders.InOrder(ids, rows, func(d store.DeskPatient) string { return d.ID }, deskPatient), batchErrors(perIndex)
+	return dataloaders.InOrder(ids, rows, func(d business.DeskPatient) string { return d.ID }, deskPatient), dataloaders.BatchErrors(perIndex)
 }
 
 // FindManyPatientByIDs is the resolver for the findManyPatientByIDs field.
@@ -37,7 +37,7 @@ func (r *entityResolver) FindManyPatientByIDs(ctx context.Context, reps []*model
 	if err != nil {
 		return nil, err
 	}
-	return dataloaders.InOrder(ids, rows, func(p store.Patient) string { return p.ID }, patient), batchErrors(perIndex)
+	return dataloaders.InOrder(ids, rows, func(p business.Patient) string { return p.ID }, patient), dataloaders.BatchErrors(perIndex)
 }
 
 // FindManyRelativeByIDs is the resolver for the findManyRelativeByIDs field.
@@ -50,7 +50,7 @@ func (r *entityResolver) FindManyRelativeByIDs(ctx context.Context, reps []*mode
 	if err != nil {
 		return nil, err
 	}
-	return dataloaders.InOrder(ids, rows, func(x store.Relative) string { return x.ID }, relative), batchErrors(perIndex)
+	return dataloaders.InOrder(ids, rows, func(x business.Relative) string { return x.ID }, relative), dataloaders.BatchErrors(perIndex)
 }
 
 // Entity returns EntityResolver implementation.

@@ -16,8 +16,8 @@ import (
 // RegisterPatient is the resolver for the registerPatient field.
 func (r *mutationResolver) RegisterPatient(ctx context.Context, input model.RegisterPatientInput) (*model.RegisterPatientPayload, error) {
 	p, err := r.Service.Register(ctx, business.RegisterInput{
-		FirstName: input.FirstName, LastName: input.LastName, Email: input.Email, Phone: deref(input.Phone),
-		BirthDate: input.BirthDate.Time, Locale: deref(input.Locale), Country: input.Country,
+		FirstName: input.FirstName, LastName: input.LastName, Email: input.Email, Phone: gqlscalar.Deref(input.Phone),
+		BirthDate: input.BirthDate.Time, Locale: gqlscalar.Deref(input.Locale), Country: input.Country,
 	})
 	if err != nil {
 		return nil, err
@@ -77,7 +77,7 @@ func (r *mutationResolver) DeleteMyAccount(ctx context.Context) (*model.DeleteMy
 func (r *mutationResolver) RecordDeskPatient(ctx context.Context, practitionerID string, input model.RecordDeskPatientInput) (*model.RecordDeskPatientPayload, error) {
 	d, created, err := r.Service.RecordDeskPatient(ctx, practitionerID, business.DeskPatientInput{
 		FirstName: input.FirstName, LastName: input.LastName, BirthDate: input.BirthDate.Time,
-		Email: deref(input.Email), Phone: deref(input.Phone),
+		Email: gqlscalar.Deref(input.Email), Phone: gqlscalar.Deref(input.Phone),
 	})
 	if err != nil {
 		return nil, err
@@ -109,7 +109,7 @@ func (r *queryResolver) Me(ctx context.Context) (*model.Patient, error) {
 
 // DeskPatients is the resolver for the deskPatients field.
 func (r *queryResolver) DeskPatients(ctx context.Context, practitionerID string, search *string, first *int, after *string) (*model.DeskPatientConnection, error) {
-	page, err := r.Service.DeskPatients(ctx, practitionerID, deref(search), first, deref(after))
+	page, err := r.Service.DeskPatients(ctx, practitionerID, gqlscalar.Deref(search), first, gqlscalar.Deref(after))
 	if err != nil {
 		return nil, err
 	}

@@ -8,7 +8,6 @@ import (
 
 	"github.com/careslot/careslot/dataloaders"
 	"github.com/careslot/careslot/subgraphs/patient/business"
-	"github.com/careslot/careslot/subgraphs/patient/store"
 )
 
 // Resolver is the root resolver; it holds the business service.
@@ -18,14 +17,14 @@ type Resolver struct {
 
 // Loaders are the per-request batch loaders of this subgraph.
 type Loaders struct {
-	Relatives *dataloaders.Loader[string, []store.Relative]
+	Relatives *dataloaders.Loader[string, []business.Relative]
 }
 
 // WithLoaders attaches a fresh loader set to a request's context.
 func (r *Resolver) WithLoaders(ctx context.Context) context.Context {
 	s := r.Service
 	return dataloaders.Attach(ctx, &Loaders{
-		Relatives: dataloaders.Grouped(s.RelativesOfPatients, func(x store.Relative) string { return x.GuardianID }),
+		Relatives: dataloaders.Grouped(s.RelativesOfPatients, func(x business.Relative) string { return x.GuardianID }),
 	})
 }
 

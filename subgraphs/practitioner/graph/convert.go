@@ -7,10 +7,9 @@ import (
 	"github.com/careslot/careslot/internal/gqlscalar"
 	"github.com/careslot/careslot/subgraphs/practitioner/business"
 	"github.com/careslot/careslot/subgraphs/practitioner/graph/model"
-	"github.com/careslot/careslot/subgraphs/practitioner/store"
 )
 
-func (r *Resolver) practitioner(p store.Practitioner) *model.Practitioner {
+func (r *Resolver) practitioner(p business.Practitioner) *model.Practitioner {
 	m := &model.Practitioner{
 		ID: p.ID, Country: p.Country, FirstName: p.FirstName, LastName: p.LastName,
 		DisplayName: business.DisplayName(p), Languages: nonNil(p.Languages),
@@ -30,7 +29,7 @@ func (r *Resolver) practitioner(p store.Practitioner) *model.Practitioner {
 	return m
 }
 
-func location(l store.Location) model.Location {
+func location(l business.Location) model.Location {
 	return model.Location{
 		ID: l.ID, PractitionerID: l.PractitionerID, Name: l.Name, City: l.City, TimeZone: l.TimeZone,
 		Address:     &model.Address{Line1: l.Line1, PostalCode: l.PostalCode, City: l.City, Country: l.AddressCountry},
@@ -38,7 +37,7 @@ func location(l store.Location) model.Location {
 	}
 }
 
-func appointmentType(a store.AppointmentType) model.AppointmentType {
+func appointmentType(a business.AppointmentType) model.AppointmentType {
 	return model.AppointmentType{
 		ID: a.ID, PractitionerID: a.PractitionerID, Name: a.Name, DurationMinutes: a.DurationMinutes,
 		VisitMode: model.VisitMode(a.VisitMode), NewPatientsAllowed: a.NewPatientsAllowed, OnlineBookable: a.OnlineBookable,
@@ -54,14 +53,6 @@ func nonNil(s []string) []string {
 	return s
 }
 
-func deref[T any](p *T) T {
-	var zero T
-	if p == nil {
-		return zero
-	}
-	return *p
-}
-
 // weekdayOrder lists the enum by ISO number - 1.
 var weekdayOrder = []model.Weekday{model.WeekdayMonday, model.WeekdayTuesday, model.WeekdayWednesday,
 	model.WeekdayThursday, model.WeekdayFriday, model.WeekdaySaturday, model.WeekdaySunday}
@@ -71,7 +62,7 @@ func isoWeekday(w model.Weekday) int {
 	return slices.Index(weekdayOrder, w) + 1
 }
 
-func openingHoursRule(h store.OpeningHours) model.OpeningHoursRule {
+func openingHoursRule(h business.OpeningHours) model.OpeningHoursRule {
 	m := model.OpeningHoursRule{
 		ID: h.ID, PractitionerID: h.PractitionerID, LocationID: h.LocationID,
 		StartTime: gqlscalar.LocalTime{Minutes: h.StartMinute}, EndTime: gqlscalar.LocalTime{Minutes: h.EndMinute},
@@ -83,7 +74,7 @@ func openingHoursRule(h store.OpeningHours) model.OpeningHoursRule {
 	return m
 }
 
-func absence(a store.Absence) model.Absence {
+func absence(a business.Absence) model.Absence {
 	m := model.Absence{ID: a.ID, StartsAt: a.StartsAt.UTC(), EndsAt: a.EndsAt.UTC()}
 	if a.Reason != "" {
 		reason := a.Reason
@@ -93,7 +84,7 @@ func absence(a store.Absence) model.Absence {
 }
 
 func locationInput(in model.AddLocationInput) business.LocationInput {
-	l := business.LocationInput{PractitionerID: deref(in.PractitionerID), Name: in.Name, TimeZone: in.TimeZone}
+	l := business.LocationInput{PractitionerID: gqlscalar.Deref(in.PractitionerID), Name: in.Name, TimeZone: in.TimeZone}
 	if a := in.Address; a != nil {
 		l.Line1, l.PostalCode, l.City, l.Country = a.Line1, a.PostalCode, a.City, a.Country
 	}

@@ -9,8 +9,8 @@ import (
 	"context"
 
 	"github.com/careslot/careslot/dataloaders"
+	"github.com/careslot/careslot/subgraphs/practitioner/business"
 	"github.com/careslot/careslot/subgraphs/practitioner/graph/model"
-	"github.com/careslot/careslot/subgraphs/practitioner/store"
 )
 
 // FindManyAppointmentTypeByIDs is the resolver for the findManyAppointmentTypeByIDs field.
@@ -23,8 +23,8 @@ func (r *entityResolver) FindManyAppointmentTypeByIDs(ctx context.Context, reps 
 	if err != nil {
 		return nil, err
 	}
-	return dataloaders.InOrder(ids, rows, func(a store.AppointmentType) string { return a.ID },
-		func(a store.AppointmentType) *model.AppointmentType { m := appointmentType(a); return &m }), nil
+	return dataloaders.InOrder(ids, rows, func(a business.AppointmentType) string { return a.ID },
+		func(a business.AppointmentType) *model.AppointmentType { m := appointmentType(a); return &m }), nil
 }
 
 // FindManyLocationByIDs is the resolver for the findManyLocationByIDs field.
@@ -37,8 +37,8 @@ func (r *entityResolver) FindManyLocationByIDs(ctx context.Context, reps []*mode
 	if err != nil {
 		return nil, err
 	}
-	return dataloaders.InOrder(ids, rows, func(l store.Location) string { return l.ID },
-		func(l store.Location) *model.Location { m := location(l); return &m }), nil
+	return dataloaders.InOrder(ids, rows, func(l business.Location) string { return l.ID },
+		func(l business.Location) *model.Location { m := location(l); return &m }), nil
 }
 
 // FindManyPractitionerByIDs is the resolver for the findManyPractitionerByIDs field.
@@ -51,7 +51,7 @@ func (r *entityResolver) FindManyPractitionerByIDs(ctx context.Context, reps []*
 	if err != nil {
 		return nil, err
 	}
-	return dataloaders.InOrder(ids, rows, func(p store.Practitioner) string { return p.ID }, r.practitioner), nil
+	return dataloaders.InOrder(ids, rows, func(p business.Practitioner) string { return p.ID }, r.practitioner), nil
 }
 
 // Entity returns EntityResolver implementation.

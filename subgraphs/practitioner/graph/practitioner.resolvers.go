@@ -10,9 +10,9 @@ import (
 
 	"github.com/careslot/careslot/internal/apperr"
 	"github.com/careslot/careslot/internal/countries"
+	"github.com/careslot/careslot/internal/gqlscalar"
 	"github.com/careslot/careslot/subgraphs/practitioner/business"
 	"github.com/careslot/careslot/subgraphs/practitioner/graph/model"
-	"github.com/careslot/careslot/subgraphs/practitioner/store"
 )
 
 // Practitioner is the resolver for the practitioner field.
@@ -30,7 +30,7 @@ func (r *mutationResolver) RegisterPractitioner(ctx context.Context, input model
 	p, err := r.Service.Register(ctx, business.RegisterInput{
 		FirstName: input.FirstName, LastName: input.LastName, Country: input.Country,
 		Specialties: input.Specialties, Languages: input.Languages,
-		RegistrationNumber: deref(input.RegistrationNumber), Bio: deref(input.Bio),
+		RegistrationNumber: gqlscalar.Deref(input.RegistrationNumber), Bio: gqlscalar.Deref(input.Bio),
 	})
 	if err != nil {
 		return nil, err
@@ -41,7 +41,7 @@ func (r *mutationResolver) RegisterPractitioner(ctx context.Context, input model
 // UpdatePracticeProfile is the resolver for the updatePracticeProfile field.
 func (r *mutationResolver) UpdatePracticeProfile(ctx context.Context, input model.UpdatePracticeProfileInput) (*model.UpdatePracticeProfilePayload, error) {
 	p, err := r.Service.UpdateProfile(ctx, business.ProfileUpdate{
-		PractitionerID: deref(input.PractitionerID), Bio: input.Bio, Languages: input.Languages,
+		PractitionerID: gqlscalar.Deref(input.PractitionerID), Bio: input.Bio, Languages: input.Languages,
 		AcceptsNewPatients: input.AcceptsNewPatients, Specialties: input.Specialties,
 	})
 	if err != nil {
@@ -63,7 +63,7 @@ func (r *mutationResolver) AddLocation(ctx context.Context, input model.AddLocat
 // SaveAppointmentType is the resolver for the saveAppointmentType field.
 func (r *mutationResolver) SaveAppointmentType(ctx context.Context, input model.SaveAppointmentTypeInput) (*model.SaveAppointmentTypePayload, error) {
 	a, err := r.Service.SaveAppointmentType(ctx, business.AppointmentTypeInput{
-		ID: deref(input.ID), PractitionerID: deref(input.PractitionerID), Name: input.Name,
+		ID: gqlscalar.Deref(input.ID), PractitionerID: gqlscalar.Deref(input.PractitionerID), Name: input.Name,
 		DurationMinutes: input.DurationMinutes, VisitMode: string(input.VisitMode),
 		NewPatientsAllowed: input.NewPatientsAllowed, OnlineBookable: input.OnlineBookable,
 		BufferBeforeMinutes: input.BufferBeforeMinutes, BufferAfterMinutes: input.BufferAfterMinutes,
@@ -78,7 +78,7 @@ func (r *mutationResolver) SaveAppointmentType(ctx context.Context, input model.
 
 // SetOpeningHours is the resolver for the setOpeningHours field.
 func (r *mutationResolver) SetOpeningHours(ctx context.Context, input model.SetOpeningHoursInput) (*model.SetOpeningHoursPayload, error) {
-	in := business.OpeningHoursInput{PractitionerID: deref(input.PractitionerID), LocationID: input.LocationID,
+	in := business.OpeningHoursInput{PractitionerID: gqlscalar.Deref(input.PractitionerID), LocationID: input.LocationID,
 		Rules: make([]business.RuleInput, len(input.Rules))}
 	for i, rule := range input.Rules {
 		in.Rules[i] = business.RuleInput{Weekday: isoWeekday(rule.Weekday), StartMinute: rule.StartTime.Minutes,
@@ -93,8 +93,8 @@ func (r *mutationResolver) SetOpeningHours(ctx context.Context, input model.SetO
 
 // AddAbsence is the resolver for the addAbsence field.
 func (r *mutationResolver) AddAbsence(ctx context.Context, input model.AddAbsenceInput) (*model.AddAbsencePayload, error) {
-	a, err := r.Service.AddAbsence(ctx, business.AbsenceInput{PractitionerID: deref(input.PractitionerID),
-		StartsAt: input.StartsAt, EndsAt: input.EndsAt, Reason: deref(input.Reason)})
+	a, err := r.Service.AddAbsence(ctx, business.AbsenceInput{PractitionerID: gqlscalar.Deref(input.PractitionerID),
+		StartsAt: input.StartsAt, EndsAt: input.EndsAt, Reason: gqlscalar.Deref(input.Reason)})
 	if err != nil {
 		return nil, err
 	}
@@ -138,7 +138,7 @@ func (r *mutationResolver) ImportPractitioners(ctx context.Context, input []mode
 
 // SetNoShowPolicy is the resolver for the setNoShowPolicy field.
 func (r *mutationResolver) SetNoShowPolicy(ctx context.Context, input model.SetNoShowPolicyInput) (*model.SetNoShowPolicyPayload, error) {
-	in := business.NoShowPolicyInput{PractitionerID: deref(input.PractitionerID)}
+	in := business.NoShowPolicyInput{PractitionerID: gqlscalar.Deref(input.PractitionerID)}
 	if p := input.Policy; p != nil {
 		in.Policy = &countries.NoShowPolicy{Limit: p.Limit, PeriodDays: p.PeriodDays, RestrictionDays: p.RestrictionDays}
 	}
@@ -225,9 +225,9 @@ func (r *practitionerResolver) Absences(ctx context.Context, obj *model.Practiti
 	if err := r.Service.CanSeeAbsences(ctx, obj.ID); err != nil {
 		return nil, err
 	}
-	var rows []store.Absence
+	var rows []business.Absence
 	var err error
-	if deref(includePast) {
+	if gqlscalar.Deref(includePast) {
 		rows, err = r.Service.AbsencesByPractitioners(ctx, []string{obj.ID}, true)
 	} else {
 		rows, err = loaders(ctx).Absences.Load(ctx, obj.ID)
@@ -259,7 +259,7 @@ func (r *queryResolver) Practitioner(ctx context.Context, id string) (*model.Pra
 
 // MyPractice is the resolver for the myPractice field.
 func (r *queryResolver) MyPractice(ctx context.Context, practitionerID *string) (*model.Practitioner, error) {
-	p, err := r.Service.MyPractice(ctx, deref(practitionerID))
+	p, err := r.Service.MyPractice(ctx, gqlscalar.Deref(practitionerID))
 	if err != nil {
 		return nil, err
 	}

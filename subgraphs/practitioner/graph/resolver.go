@@ -11,7 +11,6 @@ import (
 	"github.com/careslot/careslot/internal/uid"
 	"github.com/careslot/careslot/subgraphs/practitioner/business"
 	"github.com/careslot/careslot/subgraphs/practitioner/graph/model"
-	"github.com/careslot/careslot/subgraphs/practitioner/store"
 )
 
 // Resolver is the root resolver; it holds the business service.
@@ -21,25 +20,25 @@ type Resolver struct {
 
 // Loaders are the per-request batch loaders of this subgraph.
 type Loaders struct {
-	Practitioners    *dataloaders.Loader[string, store.Practitioner]
-	Locations        *dataloaders.Loader[string, []store.Location]
-	AppointmentTypes *dataloaders.Loader[string, []store.AppointmentType]
-	OpeningHours     *dataloaders.Loader[string, []store.OpeningHours]
+	Practitioners    *dataloaders.Loader[string, business.Practitioner]
+	Locations        *dataloaders.Loader[string, []business.Location]
+	AppointmentTypes *dataloaders.Loader[string, []business.AppointmentType]
+	OpeningHours     *dataloaders.Loader[string, []business.OpeningHours]
 	// Absences loads the absences that have not ended; readers authorise first.
-	Absences *dataloaders.Loader[string, []store.Absence]
+	Absences *dataloaders.Loader[string, []business.Absence]
 }
 
 // WithLoaders attaches a fresh loader set to a request's context.
 func (r *Resolver) WithLoaders(ctx context.Context) context.Context {
 	s := r.Service
 	return dataloaders.Attach(ctx, &Loaders{
-		Practitioners:    dataloaders.ByKey(s.PractitionersByIDs, func(p store.Practitioner) string { return p.ID }),
-		Locations:        dataloaders.Grouped(s.LocationsByPractitioners, func(l store.Location) string { return l.PractitionerID }),
-		AppointmentTypes: dataloaders.Grouped(s.TypesByPractitioners, func(a store.AppointmentType) string { return a.PractitionerID }),
-		OpeningHours:     dataloaders.Grouped(s.OpeningHoursByPractitioners, func(h store.OpeningHours) string { return h.PractitionerID }),
-		Absences: dataloaders.Grouped(func(ctx context.Context, ids []string) ([]store.Absence, error) {
+		Practitioners:    dataloaders.ByKey(s.PractitionersByIDs, func(p business.Practitioner) string { return p.ID }),
+		Locations:        dataloaders.Grouped(s.LocationsByPractitioners, func(l business.Location) string { return l.PractitionerID }),
+		AppointmentTypes: dataloaders.Grouped(s.TypesByPractitioners, func(a business.AppointmentType) string { return a.PractitionerID }),
+		OpeningHours:     dataloaders.Grouped(s.OpeningHoursByPractitioners, func(h business.OpeningHours) string { return h.PractitionerID }),
+		Absences: dataloaders.Grouped(func(ctx context.Context, ids []string) ([]business.Absence, error) {
 			return s.AbsencesByPractitioners(ctx, ids, false)
-		}, func(a store.Absence) string { return a.PractitionerID }),
+		}, func(a business.Absence) string { return a.PractitionerID }),
 	})
 }
 

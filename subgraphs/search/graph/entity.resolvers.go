@@ -9,8 +9,8 @@ import (
 	"context"
 
 	"github.com/careslot/careslot/dataloaders"
+	"github.com/careslot/careslot/subgraphs/search/business"
 	"github.com/careslot/careslot/subgraphs/search/graph/model"
-	"github.com/careslot/careslot/subgraphs/search/store"
 )
 
 // FindManyLocationByIDs is the resolver for the findManyLocationByIDs field.
@@ -23,7 +23,7 @@ func (r *entityResolver) FindManyLocationByIDs(ctx context.Context, reps []*mode
 	if err != nil {
 		return nil, err
 	}
-	return dataloaders.InOrder(ids, docs, func(d store.Document) string { return d.ID }, location), nil
+	return dataloaders.InOrder(ids, docs, func(d business.Document) string { return d.ID }, location), nil
 }
 
 // FindManyPractitionerByIDs is the resolver for the findManyPractitionerByIDs field.
@@ -36,7 +36,7 @@ func (r *entityResolver) FindManyPractitionerByIDs(ctx context.Context, reps []*
 	if err != nil {
 		return nil, err
 	}
-	return dataloaders.InOrder(ids, docs, func(d store.Document) string { return d.PractitionerID }, practitioner), nil
+	return dataloaders.InOrder(ids, docs, func(d business.Document) string { return d.PractitionerID }, practitioner), nil
 }
 
 // Entity returns EntityResolver implementation.
