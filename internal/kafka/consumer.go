@@ -298,3 +298,35 @@ func (c *Consumer) apply(ctx context.Context, ev events.Envelope) error {
 	}
 	return nil
 }
+
+// Subscription is one consumer group of a service reading one topic.
+type Subscription struct {
+	// Group and Topic are unprefixed, e.g. "booking.patients" and
+	// events.PatientEvents.
+	Group, Topic string
+	Handler      Handler
+	// Dedupe is optional (see ConsumerConfig.Dedupe).
+	Dedupe Deduper
+}
+
+// NewConsumers makes (without starting) one Consumer per subscription, its
+// group and topic under prefix (see Topic): the consumers a service runs
+// among its workers.
+func NewConsumers(brokers []string, prefix string, logger *slog.Logger, subs ...Subscription) ([]*Consumer, error) {
+	out := make([]*Consumer, 0, len(subs))
+	for _, s := range subs {
+		c, err := NewConsumer(ConsumerConfig{
+			Brokers: brokers,
+			Group:   Topic(prefix, s.Group),
+			Topics:  []string{Topic(prefix, s.Topic)},
+			Handler: s.Handler,
+			Logger:  logger,
+			Dedupe:  s.Dedupe,
+		})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}

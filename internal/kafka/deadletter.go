@@ -9,6 +9,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/careslot/careslot/internal/events"
 )
 
 // A dead letter is an event the consumer gave up on: it cannot be decoded, or
@@ -56,10 +58,11 @@ func Permanent(err error) error {
 }
 
 // IsPermanent reports whether err, or an error it wraps, was marked with
-// Permanent.
+// Permanent or is an events.ErrMalformed (what a handler returns for an
+// event it cannot read: events.Malformed).
 func IsPermanent(err error) bool {
 	var p *permanentError
-	return errors.As(err, &p)
+	return errors.As(err, &p) || errors.Is(err, events.ErrMalformed)
 }
 
 // deadLetterer writes a consumer's dead letters.

@@ -342,6 +342,6 @@ func TestWorkersConsumeAndSend(t *testing.T) {
 		AND channel = 'EMAIL' AND recipient = 'anna@example.de'`, 1)
 	waitFor("messages", `SELECT count(*) FROM messages WHERE patient_id = $1`, 3)
 
-	produce(events.PatientEvents, anna, envelope(t, "/careslot/patient", business.PatientErased, anna, eventdata.Patient{ID: anna, Version: 2}))
+	produce(events.PatientEvents, anna, envelope(t, "/careslot/patient", eventdata.PatientErased, anna, eventdata.Patient{ID: anna, Version: 2}))
 	waitFor("messages after erasure", `SELECT count(*) FROM messages WHERE patient_id = $1`, 0)
 }
