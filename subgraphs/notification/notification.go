@@ -33,7 +33,7 @@ const Name = "notification"
 
 // ExportPath is where the service answers GDPR export requests (internal
 // listener, patient bearer token).
-const ExportPath = "/internal/export"
+const ExportPath = export.PersonalDataPath
 
 // Deps are what the subgraph needs from the platform.
 type Deps struct {
@@ -100,9 +100,9 @@ func (s *Subgraph) Handler() http.Handler {
 // about the patient whose bearer token comes with the request (the patient
 // service forwards the caller's), as one JSON document.
 func (s *Subgraph) ExportHandler() http.Handler {
-	return auth.Middleware(s.deps.Verifier)(export.Document(func(r *http.Request) (any, error) {
-		return s.Service.ExportMine(r.Context())
-	}, s.deps.Logger))
+	return export.PersonalData(s.deps.Verifier, func(ctx context.Context, _ string) (any, error) {
+		return s.Service.ExportMine(ctx)
+	}, s.deps.Logger)
 }
 
 // Workers are the subgraph's background loops, each running until its

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"github.com/careslot/careslot/internal/auth/authtest"
+	"github.com/careslot/careslot/internal/export"
 	"io"
 	"log/slog"
 	"net/http"
@@ -31,7 +32,7 @@ type fakeSource struct {
 func (f *fakeSource) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if r.URL.Path != patient.ExportPath || r.Method != http.MethodGet {
+	if r.URL.Path != export.PersonalDataPath || r.Method != http.MethodGet {
 		http.NotFound(w, r)
 		return
 	}
