@@ -1,5 +1,20 @@
 package eventdata
 
+// PatientEventPrefix begins the type of every event of the patient service.
+const PatientEventPrefix = "careslot.patient."
+
+// Account event types (topic patient-events, keyed by patient id; data:
+// Patient).
+const (
+	PatientRegistered              = "careslot.patient.PatientRegistered.v1"
+	PatientUpdated                 = "careslot.patient.PatientUpdated.v1"
+	RelativeAdded                  = "careslot.patient.RelativeAdded.v1"
+	NotificationPreferencesChanged = "careslot.patient.NotificationPreferencesChanged.v1"
+	// PatientErased: the account was erased (data: Patient with its id,
+	// version and ErasedRelativeIDs; the subject is the patient id).
+	PatientErased = "careslot.patient.PatientErased.v1"
+)
+
 // Patient is the data of every patient event (on patient-events, keyed by
 // patient id): the whole account at a version, so a consumer (notification,
 // booking) applies any one event on its own and keeps the newest version. It

@@ -5,6 +5,24 @@ package eventdata
 
 import "time"
 
+// PractitionerEventPrefix begins the type of every event of the practitioner
+// service.
+const PractitionerEventPrefix = "careslot.practitioner."
+
+// Practitioner event types (topic practitioner-events, keyed by practitioner
+// id; data: Practitioner, the whole practice after the change).
+const (
+	PractitionerRegistered     = "careslot.practitioner.PractitionerRegistered.v1"
+	PractitionerProfileUpdated = "careslot.practitioner.PractitionerProfileUpdated.v1"
+	LocationAdded              = "careslot.practitioner.LocationAdded.v1"
+	AppointmentTypeSaved       = "careslot.practitioner.AppointmentTypeSaved.v1"
+	OpeningHoursSet            = "careslot.practitioner.OpeningHoursSet.v1"
+	AbsenceAdded               = "careslot.practitioner.AbsenceAdded.v1"
+	AbsenceRemoved             = "careslot.practitioner.AbsenceRemoved.v1"
+	PractitionerImported       = "careslot.practitioner.PractitionerImported.v1"
+	NoShowPolicySet            = "careslot.practitioner.NoShowPolicySet.v1"
+)
+
 // Practitioner is the data of every practitioner event: the whole practice at a
 // version. It is the public event contract other services decode, so its JSON
 // names are stable.

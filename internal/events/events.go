@@ -140,6 +140,20 @@ func Decode(b []byte) (Envelope, error) {
 	return e, nil
 }
 
+// ErrMalformed marks an event that is not what its type promises: data that
+// does not decode, an id it must carry missing. Retrying cannot cure it, so
+// a consumer dead-letters it (kafka.IsPermanent) rather than retry for ever.
+var ErrMalformed = errors.New("malformed event")
+
+// Malformed returns an ErrMalformed error naming ev and why (cause may be
+// nil: the data decoded but lacks what the type requires).
+func Malformed(ev Envelope, cause error) error {
+	if cause == nil {
+		return fmt.Errorf("%w: %s %s lacks a required field", ErrMalformed, ev.Type, ev.ID)
+	}
+	return fmt.Errorf("%w: %s %s: %w", ErrMalformed, ev.Type, ev.ID, cause)
+}
+
 // DataAs unmarshals the event's data into v.
 func (e Envelope) DataAs(v any) error {
 	if len(e.Data) == 0 {

@@ -33,7 +33,6 @@ import (
 	"time"
 
 	"github.com/careslot/careslot/internal/apperr"
-	"github.com/careslot/careslot/internal/httpserver"
 )
 
 // ContentType is the media type of an export stream.
@@ -254,32 +253,6 @@ func readOnce[T any](ctx context.Context, c *Client, rawURL string, after *strin
 			*after = l.Cursor
 		}
 	}
-}
-
-// Document serves GET with the one JSON document fn makes for the request:
-// the GDPR exports, where a service gives what it holds about the caller
-// (behind auth.Middleware). An apperr error answers with its status; an
-// internal one is logged.
-func Document(fn func(r *http.Request) (any, error), logger *slog.Logger) http.Handler {
-	if logger == nil {
-		logger = slog.Default()
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet {
-			w.Header().Set("Allow", http.MethodGet)
-			httpserver.WriteError(w, apperr.E(apperr.InvalidInput, "use GET"))
-			return
-		}
-		out, err := fn(r)
-		if err != nil {
-			if apperr.CodeOf(err) == apperr.Internal {
-				logger.ErrorContext(r.Context(), "export failed", "path", r.URL.Path, "err", err)
-			}
-			httpserver.WriteError(w, err)
-			return
-		}
-		httpserver.WriteJSON(w, out)
-	})
 }
 
 // defaultClient carries the caller's trace to the owner (internal/httpclient);

@@ -77,6 +77,15 @@ func (r *Response) Err() error {
 	return fmt.Errorf("graphql: %s", strings.Join(msgs, "; "))
 }
 
+// Field returns data.<name>, nil when the answer has no such field.
+func (r *Response) Field(name string) json.RawMessage {
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(r.Data, &fields) != nil {
+		return nil
+	}
+	return fields[name]
+}
+
 // Decode unmarshals data into v.
 func (r *Response) Decode(v any) error { return json.Unmarshal(r.Data, v) }
 

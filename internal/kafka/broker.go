@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
-
-	"github.com/careslot/careslot/internal/events"
 )
 
 // Broker is an embedded Kafka cluster (franz-go's kfake) of one or more
@@ -80,7 +78,7 @@ func StartCluster(ctx context.Context, addrs []string, dataDir string) (*Broker,
 		kfake.Ports(ports...),
 		kfake.ListenFn(listen),
 		kfake.DefaultNumPartitions(DefaultPartitions),
-		kfake.SeedTopics(DefaultPartitions, events.AllTopics...),
+		kfake.SeedTopics(DefaultPartitions, allTopics()...),
 		// Let test consumers use short sessions.
 		kfake.GroupMinSessionTimeout(100 * time.Millisecond),
 	}

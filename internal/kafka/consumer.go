@@ -14,8 +14,10 @@ import (
 )
 
 // Handler applies one event. Returning an error makes the consumer retry the
-// same event (with backoff) until it succeeds or the consumer stops; the
-// event is never skipped. Handlers must be idempotent: delivery is
+// same event (with backoff) until it succeeds or the consumer stops; an error
+// marked Permanent is tried MaxPermanentAttempts times, then the event goes
+// to its dead-letter topic (deadletter.go) and the partition moves on. No
+// event is skipped unrecorded. Handlers must be idempotent: delivery is
 // at-least-once. A handler backed by PostgreSQL claims the event with
 // outbox.ClaimEvent in the transaction that applies it; others can rely on a
 // Deduper.
@@ -45,6 +47,10 @@ type ConsumerConfig struct {
 	// MaxRetryBackoff caps the delay between retries of a failing handler
 	// (default 5s).
 	MaxRetryBackoff time.Duration
+	// MaxPermanentAttempts is how many times a handler returning a
+	// Permanent error runs before the event is dead-lettered (default
+	// DefaultMaxPermanentAttempts).
+	MaxPermanentAttempts int
 	// MaxPollRecords bounds the records taken per poll (default 500).
 	MaxPollRecords int
 	// StartAt, when set, is where a group without commits starts: at the
@@ -61,13 +67,15 @@ const SessionTimeout = 6 * time.Second
 // Consumer is an at-least-once consumer-group member: it commits a record's
 // offset only after the handler succeeded for it and every earlier record of
 // its partition, processes partitions in parallel and each partition in
-// order, and retries a failing handler without ever skipping an event.
+// order, retries a failing handler, and passes an event over only once it is
+// written to its dead-letter topic.
 type Consumer struct {
 	cfg      ConsumerConfig
 	log      *slog.Logger
 	ready    chan struct{}
 	onReady  sync.Once
 	caughtUp *catchUp
+	dead     *deadLetterer // set by Run
 }
 
 // NewConsumer validates cfg and returns a Consumer; call Run to start it.
@@ -87,6 +95,9 @@ func NewConsumer(cfg ConsumerConfig) (*Consumer, error) {
 	}
 	if cfg.MaxPollRecords <= 0 {
 		cfg.MaxPollRecords = 500
+	}
+	if cfg.MaxPermanentAttempts <= 0 {
+		cfg.MaxPermanentAttempts = DefaultMaxPermanentAttempts
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -148,6 +159,8 @@ func (c *Consumer) Run(ctx context.Context) error {
 		return fmt.Errorf("kafka: new consumer client: %w", err)
 	}
 	defer cl.Close()
+	// The same client writes dead letters: idempotent, all-ISR acks.
+	c.dead = &deadLetterer{cl: cl, group: c.cfg.Group}
 	trackCtx, stopTracking := context.WithCancel(ctx)
 	var tracking sync.WaitGroup
 	tracking.Go(func() { c.trackCatchUp(trackCtx, cl) })
@@ -223,16 +236,14 @@ func (c *Consumer) process(ctx context.Context, fetches kgo.Fetches) []*kgo.Reco
 	return done
 }
 
-// handle applies one record, retrying until it succeeds; it returns false
-// only when ctx ended first.
+// handle applies one record, retrying until it succeeds or, when it cannot
+// (undecodable, or a Permanent error MaxPermanentAttempts times), until it is
+// dead-lettered; it returns false only when ctx ended first.
 func (c *Consumer) handle(ctx context.Context, r *kgo.Record) bool {
 	ev, err := events.Decode(r.Value)
 	if err != nil {
-		// Retrying cannot fix a malformed record; it is logged loudly and
-		// passed over so the partition is not blocked for good.
-		c.log.Error("skipping malformed event", "topic", r.Topic, "partition", r.Partition,
-			"offset", r.Offset, "key", string(r.Key), "err", err)
-		return true
+		// Retrying cannot fix a malformed record.
+		return c.dead.write(ctx, c, r, err, 0)
 	}
 	hctx := context.WithValue(ctx, recordKey{}, r)
 	hctx, end := consumeSpan(hctx, c.cfg.Group, r, ev.Type)
@@ -246,12 +257,17 @@ func (c *Consumer) handle(ctx context.Context, r *kgo.Record) bool {
 			end(err)
 			return false
 		}
+		if IsPermanent(err) && attempt+1 >= c.cfg.MaxPermanentAttempts {
+			end(err)
+			return c.dead.write(ctx, c, r, err, attempt+1)
+		}
 		wait := backoff(attempt, c.cfg.MaxRetryBackoff)
 		c.log.Warn("event handler failed, retrying", "topic", r.Topic, "partition", r.Partition,
 			"offset", r.Offset, "event_id", ev.ID, "event_type", ev.Type, "attempt", attempt+1,
-			"retry_in", wait, "err", err)
+			"permanent", IsPermanent(err), "retry_in", wait, "err", err)
 		select {
 		case <-ctx.Done():
+			end(ctx.Err())
 			return false
 		case <-time.After(wait):
 		}
@@ -281,4 +297,36 @@ func (c *Consumer) apply(ctx context.Context, ev events.Envelope) error {
 		}
 	}
 	return nil
+}
+
+// Subscription is one consumer group of a service reading one topic.
+type Subscription struct {
+	// Group and Topic are unprefixed, e.g. "booking.patients" and
+	// events.PatientEvents.
+	Group, Topic string
+	Handler      Handler
+	// Dedupe is optional (see ConsumerConfig.Dedupe).
+	Dedupe Deduper
+}
+
+// NewConsumers makes (without starting) one Consumer per subscription, its
+// group and topic under prefix (see Topic): the consumers a service runs
+// among its workers.
+func NewConsumers(brokers []string, prefix string, logger *slog.Logger, subs ...Subscription) ([]*Consumer, error) {
+	out := make([]*Consumer, 0, len(subs))
+	for _, s := range subs {
+		c, err := NewConsumer(ConsumerConfig{
+			Brokers: brokers,
+			Group:   Topic(prefix, s.Group),
+			Topics:  []string{Topic(prefix, s.Topic)},
+			Handler: s.Handler,
+			Logger:  logger,
+			Dedupe:  s.Dedupe,
+		})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, nil
 }

@@ -49,6 +49,15 @@ func backoff(attempt int, max time.Duration) time.Duration {
 	return min(d, max)
 }
 
+// allTopics are events.AllTopics and their dead-letter topics.
+func allTopics() []string {
+	out := append([]string(nil), events.AllTopics...)
+	for _, t := range events.AllTopics {
+		out = append(out, DeadLetterTopic(t))
+	}
+	return out
+}
+
 // baseOpts are the options every Careslot client starts from.
 func baseOpts(brokers []string) []kgo.Opt {
 	return []kgo.Opt{
@@ -91,14 +100,14 @@ const (
 )
 
 // EnsureTopics creates the topics prefix+name for each name (all of
-// events.AllTopics when none are given) with DefaultPartitions partitions,
+// events.AllTopics and their dead-letter topics when none are given) with DefaultPartitions partitions,
 // replicated ReplicationFactor times with min.insync.replicas
 // MinInsyncReplicas when the cluster has enough brokers and accepts it, else
 // with the broker's default replication. Topics that exist already are left
 // alone. It retries until ctx is done while the broker is unreachable.
 func EnsureTopics(ctx context.Context, brokers []string, prefix string, topics ...string) error {
 	if len(topics) == 0 {
-		topics = events.AllTopics
+		topics = allTopics()
 	}
 	cl, err := kgo.NewClient(baseOpts(brokers)...)
 	if err != nil {

@@ -15,7 +15,11 @@ var (
 	}, []string{"group", "topic", "partition"})
 	consumedTotal = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "careslot_kafka_consumed_records_total",
-		Help: "Records a consumer group applied (handler succeeded or the event was a duplicate).",
+		Help: "Records a consumer group is done with: applied (handler succeeded or the event was a duplicate) or dead-lettered.",
+	}, []string{"group", "topic"})
+	deadLetteredTotal = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "careslot_kafka_dead_lettered_total",
+		Help: "Records a consumer group gave up on (undecodable, or a permanent handler error) and wrote to the topic's dead-letter topic, <topic>.dlq.",
 	}, []string{"group", "topic"})
 )
 

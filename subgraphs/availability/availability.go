@@ -106,27 +106,17 @@ func New(_ context.Context, deps Deps) (*Subgraph, error) {
 	})
 	sg.resolver = &graph.Resolver{Service: sg.Service}
 	if len(deps.KafkaBrokers) > 0 {
-		for _, c := range []struct {
-			group, topic string
-			handler      kafka.Handler
-		}{
-			{PractitionersGroup, events.PractitionerEvents, sg.Service.ApplyPractitionerEvent},
-			{BookingsGroup, events.BookingEvents, sg.Service.ApplyBookingEvent},
-		} {
-			consumer, err := kafka.NewConsumer(kafka.ConsumerConfig{
-				Brokers: deps.KafkaBrokers,
-				Group:   kafka.Topic(deps.TopicPrefix, c.group),
-				Topics:  []string{kafka.Topic(deps.TopicPrefix, c.topic)},
-				Handler: c.handler,
-				Logger:  sg.log,
-				Dedupe:  kafka.NewRedisDeduper(deps.Redis, deps.KeyPrefix, c.group, 0),
-			})
-			if err != nil {
-				sg.Close()
-				return nil, err
-			}
-			sg.consumers = append(sg.consumers, consumer)
+		consumers, err := kafka.NewConsumers(deps.KafkaBrokers, deps.TopicPrefix, sg.log,
+			kafka.Subscription{Group: PractitionersGroup, Topic: events.PractitionerEvents, Handler: sg.Service.ApplyPractitionerEvent,
+				Dedupe: kafka.NewRedisDeduper(deps.Redis, deps.KeyPrefix, PractitionersGroup, 0)},
+			kafka.Subscription{Group: BookingsGroup, Topic: events.BookingEvents, Handler: sg.Service.ApplyBookingEvent,
+				Dedupe: kafka.NewRedisDeduper(deps.Redis, deps.KeyPrefix, BookingsGroup, 0)},
+		)
+		if err != nil {
+			sg.Close()
+			return nil, err
 		}
+		sg.consumers = consumers
 	}
 	return sg, nil
 }

@@ -1,11 +1,9 @@
 package availability_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"net/http"
 	"net/http/httptest"
 	"slices"
 	"testing"
@@ -17,6 +15,7 @@ import (
 	"github.com/careslot/careslot/internal/auth"
 	"github.com/careslot/careslot/internal/eventdata"
 	"github.com/careslot/careslot/internal/events"
+	"github.com/careslot/careslot/internal/gqltest"
 	"github.com/careslot/careslot/internal/kafka"
 	"github.com/careslot/careslot/internal/kafka/kafkatest"
 )
@@ -26,30 +25,6 @@ type rejectAll struct{}
 
 func (rejectAll) Verify(context.Context, string) (auth.Principal, error) {
 	return auth.Principal{}, apperr.E(apperr.Unauthenticated, "no tokens in this test")
-}
-
-type gqlResponse struct {
-	Data   json.RawMessage `json:"data"`
-	Errors []struct {
-		Message    string         `json:"message"`
-		Path       []any          `json:"path"`
-		Extensions map[string]any `json:"extensions"`
-	} `json:"errors"`
-}
-
-func post(t *testing.T, url, query string, vars map[string]any) gqlResponse {
-	t.Helper()
-	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
-	res, err := http.Post(url, "application/json", bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	var out gqlResponse
-	if err := json.NewDecoder(res.Body).Decode(&out); err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
 
 const entitiesQuery = `query($reps: [_Any!]!, $type1: ID!, $type2: ID!, $from: Date!, $to: Date!) {
@@ -77,7 +52,7 @@ func TestEntitiesThroughTheHandler(t *testing.T) {
 
 	// Both practitioners in one request; each representation may ask the same field with other arguments.
 	reps := []map[string]any{{"__typename": "Practitioner", "id": "g1"}, {"__typename": "Practitioner", "id": "g2"}, {"__typename": "Practitioner", "id": "unknown"}}
-	res := post(t, srv.URL, entitiesQuery, map[string]any{"reps": reps, "type1": "consult-g1", "type2": "follow-g1", "from": date(0), "to": date(6)})
+	res := gqltest.Do(t, srv.URL, "", entitiesQuery, map[string]any{"reps": reps, "type1": "consult-g1", "type2": "follow-g1", "from": date(0), "to": date(6)})
 	// g2 and unknown do not have type consult-g1: INVALID_INPUT on their field only; unknown has none.
 	var data struct {
 		Entities []*struct {
@@ -123,7 +98,7 @@ func TestEntitiesThroughTheHandler(t *testing.T) {
 
 	// g2 with its own types: Monday closed, Tuesday open; unknown practitioners have no slots.
 	// Its next slot is the first a new patient may book (Monday's follow-ups are closed to them).
-	res = post(t, srv.URL, entitiesQuery, map[string]any{"reps": reps[1:], "type1": "consult-g2", "type2": "follow-g2", "from": date(0), "to": date(1)})
+	res = gqltest.Do(t, srv.URL, "", entitiesQuery, map[string]any{"reps": reps[1:], "type1": "consult-g2", "type2": "follow-g2", "from": date(0), "to": date(1)})
 	if err := json.Unmarshal(res.Data, &data); err != nil || len(res.Errors) != 0 {
 		t.Fatalf("%v %s %+v", err, res.Data, res.Errors)
 	}
@@ -137,7 +112,7 @@ func TestEntitiesThroughTheHandler(t *testing.T) {
 
 	// Bad ranges.
 	for _, rg := range [][2]string{{date(3), date(2)}, {date(0), date(62)}} {
-		res = post(t, srv.URL, entitiesQuery, map[string]any{"reps": reps[:1], "type1": "consult-g1", "type2": "consult-g1", "from": rg[0], "to": rg[1]})
+		res = gqltest.Do(t, srv.URL, "", entitiesQuery, map[string]any{"reps": reps[:1], "type1": "consult-g1", "type2": "consult-g1", "from": rg[0], "to": rg[1]})
 		if len(res.Errors) == 0 || res.Errors[0].Extensions["code"] != "INVALID_INPUT" {
 			t.Errorf("range %v: %+v", rg, res.Errors)
 		}

@@ -173,36 +173,19 @@ func (s *Subgraph) newConsumers() error {
 	if len(s.deps.KafkaBrokers) == 0 {
 		return nil
 	}
-	type consumer struct {
-		group, topic string
-		handler      kafka.Handler
-		dedupe       kafka.Deduper
-	}
-	consumers := []consumer{
-		{business.PractitionerGroup, events.PractitionerEvents, s.Service.ApplyPractitionerEvent, nil},
-		{business.PatientGroup, events.PatientEvents, s.Service.ApplyPatientEvent, nil},
+	subs := []kafka.Subscription{
+		{Group: business.PractitionerGroup, Topic: events.PractitionerEvents, Handler: s.Service.ApplyPractitionerEvent},
+		{Group: business.PatientGroup, Topic: events.PatientEvents, Handler: s.Service.ApplyPatientEvent},
 	}
 	if s.Live != nil {
 		// Booking's own events, once across instances, onto Redis for every
 		// instance's agendaChanged subscribers.
-		consumers = append(consumers, consumer{business.AgendaGroup, events.BookingEvents, s.Live.PublishEvent,
-			kafka.NewRedisDeduper(s.deps.Redis, s.deps.KeyPrefix, business.AgendaGroup, 0)})
+		subs = append(subs, kafka.Subscription{Group: business.AgendaGroup, Topic: events.BookingEvents, Handler: s.Live.PublishEvent,
+			Dedupe: kafka.NewRedisDeduper(s.deps.Redis, s.deps.KeyPrefix, business.AgendaGroup, 0)})
 	}
-	for _, c := range consumers {
-		consumer, err := kafka.NewConsumer(kafka.ConsumerConfig{
-			Brokers: s.deps.KafkaBrokers,
-			Group:   kafka.Topic(s.deps.TopicPrefix, c.group),
-			Topics:  []string{kafka.Topic(s.deps.TopicPrefix, c.topic)},
-			Handler: c.handler,
-			Logger:  s.deps.Logger,
-			Dedupe:  c.dedupe,
-		})
-		if err != nil {
-			return err
-		}
-		s.consumers = append(s.consumers, consumer)
-	}
-	return nil
+	var err error
+	s.consumers, err = kafka.NewConsumers(s.deps.KafkaBrokers, s.deps.TopicPrefix, s.deps.Logger, subs...)
+	return err
 }
 
 // CaughtUp returns nil once every consumer of Workers has processed what its

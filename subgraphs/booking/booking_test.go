@@ -1,12 +1,10 @@
 package booking_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
-	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -19,6 +17,7 @@ import (
 	"github.com/careslot/careslot/internal/countries"
 	"github.com/careslot/careslot/internal/eventdata"
 	"github.com/careslot/careslot/internal/events"
+	"github.com/careslot/careslot/internal/gqltest"
 	"github.com/careslot/careslot/internal/kafka"
 	"github.com/careslot/careslot/internal/kafka/kafkatest"
 	"github.com/careslot/careslot/internal/testenv"
@@ -29,45 +28,6 @@ func TestMain(m *testing.M) { kafkatest.Main(m) }
 
 // fakeVerifier accepts "role:subject[:practitioners]" tokens.
 type fakeVerifier = authtest.Verifier
-
-type gqlError struct {
-	Message    string         `json:"message"`
-	Extensions map[string]any `json:"extensions"`
-}
-
-type response struct {
-	Data   json.RawMessage `json:"data"`
-	Errors []gqlError      `json:"errors"`
-}
-
-func (r response) codes() string {
-	var out []string
-	for _, e := range r.Errors {
-		c, _ := e.Extensions["code"].(string)
-		out = append(out, c)
-	}
-	return strings.Join(out, ",")
-}
-
-func do(t *testing.T, srv *httptest.Server, token, query string, vars map[string]any) response {
-	t.Helper()
-	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
-	req, _ := http.NewRequest(http.MethodPost, srv.URL, bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	var out response
-	if err := json.NewDecoder(res.Body).Decode(&out); err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
@@ -201,12 +161,12 @@ func TestBookingThroughGraphQL(t *testing.T) {
 	alice, bob := f.patient(t, "Alice"), f.patient(t, "Bob")
 
 	// Bob holds 11:00; Alice books 10:00.
-	r := do(t, f.srv, "patient:"+bob, holdOp, map[string]any{"input": map[string]any{"practitionerId": f.practitioner,
+	r := gqltest.Do(t, f.srv.URL, "patient:"+bob, holdOp, map[string]any{"input": map[string]any{"practitionerId": f.practitioner,
 		"appointmentTypeId": f.typeID, "startsAt": slotAt(11, 0).Format(time.RFC3339)}})
 	if len(r.Errors) > 0 || !strings.Contains(string(r.Data), `"expiresAt"`) {
 		t.Fatalf("hold: %s %+v", r.Data, r.Errors)
 	}
-	r = do(t, f.srv, "patient:"+alice, bookOp, bookVars(f, slotAt(10, 0), "a-1"))
+	r = gqltest.Do(t, f.srv.URL, "patient:"+alice, bookOp, bookVars(f, slotAt(10, 0), "a-1"))
 	if len(r.Errors) > 0 {
 		t.Fatalf("book: %+v", r.Errors)
 	}
@@ -227,31 +187,31 @@ func TestBookingThroughGraphQL(t *testing.T) {
 		t.Fatalf("booked %s", r.Data)
 	}
 	// The same key again: the first answer.
-	if again := do(t, f.srv, "patient:"+alice, bookOp, bookVars(f, slotAt(10, 0), "a-1")); string(again.Data) != string(r.Data) {
+	if again := gqltest.Do(t, f.srv.URL, "patient:"+alice, bookOp, bookVars(f, slotAt(10, 0), "a-1")); string(again.Data) != string(r.Data) {
 		t.Fatalf("retry answered %s, first %s", again.Data, r.Data)
 	}
 
 	// Bob on a slot overlapping Alice's; Alice on the slot Bob holds; a
 	// start outside the opening hours; no token.
-	r = do(t, f.srv, "patient:"+bob, bookOp, bookVars(f, slotAt(10, 15), "b-1"))
-	if r.codes() != "SLOT_UNAVAILABLE" || r.Errors[0].Extensions["reason"] != "SLOT_TAKEN" {
+	r = gqltest.Do(t, f.srv.URL, "patient:"+bob, bookOp, bookVars(f, slotAt(10, 15), "b-1"))
+	if strings.Join(r.Codes(), ",") != "SLOT_UNAVAILABLE" || r.Errors[0].Extensions["reason"] != "SLOT_TAKEN" {
 		t.Fatalf("second booking: %+v", r.Errors)
 	}
-	r = do(t, f.srv, "patient:"+alice, bookOp, bookVars(f, slotAt(11, 0), "a-2"))
-	if r.codes() != "SLOT_UNAVAILABLE" {
+	r = gqltest.Do(t, f.srv.URL, "patient:"+alice, bookOp, bookVars(f, slotAt(11, 0), "a-2"))
+	if strings.Join(r.Codes(), ",") != "SLOT_UNAVAILABLE" {
 		t.Fatalf("booking a held slot: %+v", r.Errors)
 	}
-	r = do(t, f.srv, "patient:"+bob, bookOp, bookVars(f, slotAt(7, 0), "b-2"))
-	if r.codes() != "INVALID_INPUT" || r.Errors[0].Extensions["reason"] != "OUTSIDE_OPENING_HOURS" {
+	r = gqltest.Do(t, f.srv.URL, "patient:"+bob, bookOp, bookVars(f, slotAt(7, 0), "b-2"))
+	if strings.Join(r.Codes(), ",") != "INVALID_INPUT" || r.Errors[0].Extensions["reason"] != "OUTSIDE_OPENING_HOURS" {
 		t.Fatalf("outside hours: %+v", r.Errors)
 	}
-	r = do(t, f.srv, "", bookOp, bookVars(f, slotAt(12, 0), "anon"))
-	if r.codes() != "UNAUTHENTICATED" {
+	r = gqltest.Do(t, f.srv.URL, "", bookOp, bookVars(f, slotAt(12, 0), "anon"))
+	if strings.Join(r.Codes(), ",") != "UNAUTHENTICATED" {
 		t.Fatalf("anonymous: %+v", r.Errors)
 	}
 
 	// Alice moves to 12:00 (the same appointment), then cancels.
-	r = do(t, f.srv, "patient:"+alice, rescheduleOp, map[string]any{"input": map[string]any{"appointmentId": a.ID,
+	r = gqltest.Do(t, f.srv.URL, "patient:"+alice, rescheduleOp, map[string]any{"input": map[string]any{"appointmentId": a.ID,
 		"startsAt": slotAt(12, 0).Format(time.RFC3339), "idempotencyKey": "a-move"}})
 	if len(r.Errors) > 0 || !strings.Contains(string(r.Data), `"previous":{"id":"`+a.ID+`","status":"CONFIRMED"}`) {
 		t.Fatalf("move: %s %+v", r.Data, r.Errors)
@@ -259,23 +219,23 @@ func TestBookingThroughGraphQL(t *testing.T) {
 
 	// The practitioner's agenda, through a secretary.
 	day := slotAt(0, 0).Format(time.DateOnly)
-	r = do(t, f.srv, "secretary:"+uuid.NewString()+":"+f.practitioner, myAgendaOp, map[string]any{
+	r = gqltest.Do(t, f.srv.URL, "secretary:"+uuid.NewString()+":"+f.practitioner, myAgendaOp, map[string]any{
 		"representations": []any{map[string]any{"__typename": "Practitioner", "id": f.practitioner}}, "from": day, "to": day})
 	if len(r.Errors) > 0 || !strings.Contains(string(r.Data), `"patientName":"Alice Martin"`) ||
 		!strings.Contains(string(r.Data), `"note":"first visit"`) {
 		t.Fatalf("agenda: %s %+v", r.Data, r.Errors)
 	}
-	r = do(t, f.srv, "practitioner:"+uuid.NewString(), myAgendaOp, map[string]any{
+	r = gqltest.Do(t, f.srv.URL, "practitioner:"+uuid.NewString(), myAgendaOp, map[string]any{
 		"representations": []any{map[string]any{"__typename": "Practitioner", "id": f.practitioner}}, "from": day, "to": day})
-	if r.codes() != "FORBIDDEN" {
+	if strings.Join(r.Codes(), ",") != "FORBIDDEN" {
 		t.Fatalf("someone else's agenda: %+v", r.Errors)
 	}
-	r = do(t, f.srv, "practitioner:"+f.prSub, markNoShowOp, map[string]any{"appointmentId": a.ID})
-	if r.codes() != "INVALID_INPUT" {
+	r = gqltest.Do(t, f.srv.URL, "practitioner:"+f.prSub, markNoShowOp, map[string]any{"appointmentId": a.ID})
+	if strings.Join(r.Codes(), ",") != "INVALID_INPUT" {
 		t.Fatalf("no-show before the start: %+v", r.Errors)
 	}
 
-	r = do(t, f.srv, "patient:"+alice, cancelOp, map[string]any{"input": map[string]any{"appointmentId": a.ID, "reason": "better now"}})
+	r = gqltest.Do(t, f.srv.URL, "patient:"+alice, cancelOp, map[string]any{"input": map[string]any{"appointmentId": a.ID, "reason": "better now"}})
 	if len(r.Errors) > 0 || !strings.Contains(string(r.Data), `"status":"CANCELLED"`) || !strings.Contains(string(r.Data), `"cancellationReason":"better now"`) {
 		t.Fatalf("cancel: %s %+v", r.Data, r.Errors)
 	}
@@ -289,7 +249,7 @@ func TestMyAppointments(t *testing.T) {
 	alice := f.patient(t, "Alice")
 	var want []string
 	for i, h := range []int{9, 10, 11} {
-		r := do(t, f.srv, "patient:"+alice, bookOp, bookVars(f, slotAt(h, 0), "k"+string(rune('0'+i))))
+		r := gqltest.Do(t, f.srv.URL, "patient:"+alice, bookOp, bookVars(f, slotAt(h, 0), "k"+string(rune('0'+i))))
 		if len(r.Errors) > 0 {
 			t.Fatal(r.Errors)
 		}
@@ -303,7 +263,7 @@ func TestMyAppointments(t *testing.T) {
 	var got []string
 	var after any
 	for page := 0; ; page++ {
-		r := do(t, f.srv, "patient:"+alice, myAppointmentsOp, map[string]any{"representations": reps, "upcoming": true, "first": 2, "after": after})
+		r := gqltest.Do(t, f.srv.URL, "patient:"+alice, myAppointmentsOp, map[string]any{"representations": reps, "upcoming": true, "first": 2, "after": after})
 		if len(r.Errors) > 0 {
 			t.Fatal(r.Errors)
 		}
@@ -347,8 +307,8 @@ func TestMyAppointments(t *testing.T) {
 		t.Fatalf("appointments %v, want %v", got, want)
 	}
 	// Nobody else reads them.
-	r := do(t, f.srv, "patient:"+uuid.NewString(), myAppointmentsOp, map[string]any{"representations": reps})
-	if r.codes() != "FORBIDDEN" {
+	r := gqltest.Do(t, f.srv.URL, "patient:"+uuid.NewString(), myAppointmentsOp, map[string]any{"representations": reps})
+	if strings.Join(r.Codes(), ",") != "FORBIDDEN" {
 		t.Fatalf("another patient: %+v", r.Errors)
 	}
 }
@@ -414,18 +374,18 @@ func TestReplicaConsumers(t *testing.T) {
 	f := fixture{srv: srv, sg: sg, practitioner: doc, typeID: typ}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		r := do(t, srv, "patient:"+patSub, bookOp, bookVars(f, slotAt(10, 0), "kafka"))
+		r := gqltest.Do(t, srv.URL, "patient:"+patSub, bookOp, bookVars(f, slotAt(10, 0), "kafka"))
 		if len(r.Errors) == 0 {
 			break
 		}
-		if r.codes() != "NOT_FOUND" || time.Now().After(deadline) {
+		if strings.Join(r.Codes(), ",") != "NOT_FOUND" || time.Now().After(deadline) {
 			t.Fatalf("booking after the practitioner event: %+v", r.Errors)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	day := slotAt(0, 0).Format(time.DateOnly)
 	for {
-		r := do(t, srv, "practitioner:"+docSub, myAgendaOp, map[string]any{
+		r := gqltest.Do(t, srv.URL, "practitioner:"+docSub, myAgendaOp, map[string]any{
 			"representations": []any{map[string]any{"__typename": "Practitioner", "id": doc}}, "from": day, "to": day})
 		if strings.Contains(string(r.Data), `"patientName":"Kafka Reader"`) {
 			break

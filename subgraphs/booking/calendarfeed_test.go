@@ -11,6 +11,7 @@ import (
 
 	goical "github.com/arran4/golang-ical"
 
+	"github.com/careslot/careslot/internal/gqltest"
 	"github.com/careslot/careslot/subgraphs/booking"
 )
 
@@ -62,10 +63,10 @@ func TestCalendarFeedHTTP(t *testing.T) {
 	defer feeds.Close()
 	doctor := "practitioner:" + f.prSub
 
-	if r := do(t, f.srv, "patient:"+camille, createFeedOp, map[string]any{"practitionerId": f.practitioner}); r.codes() != "FORBIDDEN" {
+	if r := gqltest.Do(t, f.srv.URL, "patient:"+camille, createFeedOp, map[string]any{"practitionerId": f.practitioner}); strings.Join(r.Codes(), ",") != "FORBIDDEN" {
 		t.Fatalf("a patient creates a feed: %s", r.Data)
 	}
-	r := do(t, f.srv, doctor, createFeedOp, map[string]any{"practitionerId": f.practitioner})
+	r := gqltest.Do(t, f.srv.URL, doctor, createFeedOp, map[string]any{"practitionerId": f.practitioner})
 	var created struct {
 		CreateCalendarFeed struct {
 			Path string
@@ -77,7 +78,7 @@ func TestCalendarFeedHTTP(t *testing.T) {
 	}
 	path := created.CreateCalendarFeed.Path
 	reps := map[string]any{"representations": []any{map[string]any{"__typename": "Practitioner", "id": f.practitioner}}}
-	if r := do(t, f.srv, doctor, feedStatusOp, reps); len(r.Errors) > 0 ||
+	if r := gqltest.Do(t, f.srv.URL, doctor, feedStatusOp, reps); len(r.Errors) > 0 ||
 		!strings.Contains(string(r.Data), created.CreateCalendarFeed.Feed.CreatedAt) || strings.Contains(string(r.Data), "calendar/") {
 		t.Fatalf("feed status: %s %+v", r.Data, r.Errors)
 	}
@@ -89,7 +90,7 @@ func TestCalendarFeedHTTP(t *testing.T) {
 
 	var ids []string
 	for i, hour := range []int{9, 10} {
-		r := do(t, f.srv, "patient:"+camille, bookOp, bookVars(f, slotAt(hour, 0), "feed"+string(rune('a'+i))))
+		r := gqltest.Do(t, f.srv.URL, "patient:"+camille, bookOp, bookVars(f, slotAt(hour, 0), "feed"+string(rune('a'+i))))
 		var out struct {
 			BookAppointment struct{ Appointment struct{ ID string } }
 		}
@@ -98,7 +99,7 @@ func TestCalendarFeedHTTP(t *testing.T) {
 		}
 		ids = append(ids, out.BookAppointment.Appointment.ID)
 	}
-	if r := do(t, f.srv, "patient:"+camille, cancelOp, map[string]any{"input": map[string]any{"appointmentId": ids[1], "reason": "better"}}); len(r.Errors) > 0 {
+	if r := gqltest.Do(t, f.srv.URL, "patient:"+camille, cancelOp, map[string]any{"input": map[string]any{"appointmentId": ids[1], "reason": "better"}}); len(r.Errors) > 0 {
 		t.Fatalf("cancel: %+v", r.Errors)
 	}
 
@@ -141,7 +142,7 @@ func TestCalendarFeedHTTP(t *testing.T) {
 	}
 
 	// Revoked, the address is a 404 like any made-up one: same answer, no hint.
-	if r := do(t, f.srv, doctor, revokeFeedOp, map[string]any{"practitionerId": f.practitioner}); len(r.Errors) > 0 ||
+	if r := gqltest.Do(t, f.srv.URL, doctor, revokeFeedOp, map[string]any{"practitionerId": f.practitioner}); len(r.Errors) > 0 ||
 		!bytes.Contains(r.Data, []byte(`"revoked":true`)) {
 		t.Fatalf("revoke: %s %+v", r.Data, r.Errors)
 	}
@@ -153,7 +154,7 @@ func TestCalendarFeedHTTP(t *testing.T) {
 			t.Errorf("%s: %d %q, want the same bare 404", other, g.status, g.body)
 		}
 	}
-	if r := do(t, f.srv, doctor, feedStatusOp, reps); !strings.Contains(string(r.Data), `"calendarFeed":null`) {
+	if r := gqltest.Do(t, f.srv.URL, doctor, feedStatusOp, reps); !strings.Contains(string(r.Data), `"calendarFeed":null`) {
 		t.Errorf("feed status after revoke: %s", r.Data)
 	}
 }

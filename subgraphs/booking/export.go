@@ -1,16 +1,16 @@
 package booking
 
 import (
+	"context"
 	"net/http"
 
-	"github.com/careslot/careslot/internal/auth"
 	"github.com/careslot/careslot/internal/export"
 	"github.com/careslot/careslot/subgraphs/booking/business"
 	"github.com/careslot/careslot/subgraphs/booking/store"
 )
 
 // ExportPath is where the service answers GDPR export requests.
-const ExportPath = "/internal/export"
+const ExportPath = export.PersonalDataPath
 
 // ExportHandler serves GET /internal/export (internal listener): every
 // appointment, waitlist entry and live no-show restriction of the patient
@@ -18,13 +18,8 @@ const ExportPath = "/internal/export"
 // the caller's), as one JSON document {"patientId": ..., "appointments":
 // [...], "waitlist": [...], "bookingRestrictions": [...]}.
 func (s *Subgraph) ExportHandler() http.Handler {
-	return auth.Middleware(s.deps.Verifier)(export.Document(func(r *http.Request) (any, error) {
-		ctx := r.Context()
-		p, err := auth.RequirePatient(ctx)
-		if err != nil {
-			return nil, err
-		}
-		restrictions, err := s.Service.PatientRestrictions(ctx, p.Account)
+	return export.PersonalData(s.deps.Verifier, func(ctx context.Context, patientID string) (any, error) {
+		restrictions, err := s.Service.PatientRestrictions(ctx, patientID)
 		if err != nil {
 			return nil, err
 		}
@@ -33,7 +28,7 @@ func (s *Subgraph) ExportHandler() http.Handler {
 			Appointments []store.Appointment `json:"appointments"`
 			Waitlist     []store.Entry       `json:"waitlist"`
 			Restrictions []store.Restriction `json:"bookingRestrictions"`
-		}{PatientID: p.Account, Appointments: []store.Appointment{}, Restrictions: append([]store.Restriction{}, restrictions...)}
+		}{PatientID: patientID, Appointments: []store.Appointment{}, Restrictions: append([]store.Restriction{}, restrictions...)}
 		if out.Waitlist, err = s.Service.WaitlistEntries(ctx); err != nil {
 			return nil, err
 		}
@@ -43,7 +38,7 @@ func (s *Subgraph) ExportHandler() http.Handler {
 		first := business.MaxPageSize
 		in := business.PageInput{First: &first}
 		for {
-			page, err := s.Service.PatientAppointments(ctx, p.Account, in)
+			page, err := s.Service.PatientAppointments(ctx, patientID, in)
 			if err != nil {
 				return nil, err
 			}
@@ -53,5 +48,5 @@ func (s *Subgraph) ExportHandler() http.Handler {
 			}
 			in.After = page.Cursors[len(page.Cursors)-1]
 		}
-	}, s.deps.Logger))
+	}, s.deps.Logger)
 }

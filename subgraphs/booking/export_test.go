@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/careslot/careslot/internal/auth/authtest"
+	"github.com/careslot/careslot/internal/gqltest"
 	"github.com/careslot/careslot/subgraphs/booking"
 )
 
@@ -20,16 +21,16 @@ func TestExportHandler(t *testing.T) {
 	f := newFixture(t)
 	alice, bob := f.patient(t, "Alice"), f.patient(t, "Bob")
 	for i, start := range []int{9, 10, 11} {
-		r := do(t, f.srv, "patient:"+alice, bookOp, bookVars(f, slotAt(start, 0), "k"+string(rune('a'+i))))
+		r := gqltest.Do(t, f.srv.URL, "patient:"+alice, bookOp, bookVars(f, slotAt(start, 0), "k"+string(rune('a'+i))))
 		if len(r.Errors) > 0 {
 			t.Fatalf("book: %+v", r.Errors)
 		}
 	}
-	if r := do(t, f.srv, "patient:"+bob, bookOp, bookVars(f, slotAt(14, 0), "bob")); len(r.Errors) > 0 {
+	if r := gqltest.Do(t, f.srv.URL, "patient:"+bob, bookOp, bookVars(f, slotAt(14, 0), "bob")); len(r.Errors) > 0 {
 		t.Fatalf("book: %+v", r.Errors)
 	}
 	join := `mutation($input: JoinWaitlistInput!) { joinWaitlist(input: $input) { entry { id status } } }`
-	if r := do(t, f.srv, "patient:"+alice, join, map[string]any{"input": map[string]any{"practitionerId": f.practitioner,
+	if r := gqltest.Do(t, f.srv.URL, "patient:"+alice, join, map[string]any{"input": map[string]any{"practitionerId": f.practitioner,
 		"appointmentTypeId": f.typeID, "latestDate": slotAt(9, 0).AddDate(0, 0, 7).Format(time.DateOnly), "weekdays": []string{"MONDAY"}}}); len(r.Errors) > 0 {
 		t.Fatalf("join: %+v", r.Errors)
 	}

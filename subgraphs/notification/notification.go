@@ -33,7 +33,7 @@ const Name = "notification"
 
 // ExportPath is where the service answers GDPR export requests (internal
 // listener, patient bearer token).
-const ExportPath = "/internal/export"
+const ExportPath = export.PersonalDataPath
 
 // Deps are what the subgraph needs from the platform.
 type Deps struct {
@@ -100,9 +100,9 @@ func (s *Subgraph) Handler() http.Handler {
 // about the patient whose bearer token comes with the request (the patient
 // service forwards the caller's), as one JSON document.
 func (s *Subgraph) ExportHandler() http.Handler {
-	return auth.Middleware(s.deps.Verifier)(export.Document(func(r *http.Request) (any, error) {
-		return s.Service.ExportMine(r.Context())
-	}, s.deps.Logger))
+	return export.PersonalData(s.deps.Verifier, func(ctx context.Context, _ string) (any, error) {
+		return s.Service.ExportMine(ctx)
+	}, s.deps.Logger)
 }
 
 // Workers are the subgraph's background loops, each running until its
@@ -128,28 +128,13 @@ func (s *Subgraph) newConsumers() error {
 	if len(s.deps.KafkaBrokers) == 0 {
 		return nil
 	}
-	consumers := []struct {
-		group, topic string
-		handler      kafka.Handler
-	}{
-		{business.BookingGroup, events.BookingEvents, s.Service.ApplyBookingEvent},
-		{business.PatientGroup, events.PatientEvents, s.Service.ApplyPatientEvent},
-		{business.PractitionerGroup, events.PractitionerEvents, s.Service.ApplyPractitionerEvent},
-	}
-	for _, c := range consumers {
-		consumer, err := kafka.NewConsumer(kafka.ConsumerConfig{
-			Brokers: s.deps.KafkaBrokers,
-			Group:   kafka.Topic(s.deps.TopicPrefix, c.group),
-			Topics:  []string{kafka.Topic(s.deps.TopicPrefix, c.topic)},
-			Handler: c.handler,
-			Logger:  s.deps.Logger,
-		})
-		if err != nil {
-			return err
-		}
-		s.consumers = append(s.consumers, consumer)
-	}
-	return nil
+	var err error
+	s.consumers, err = kafka.NewConsumers(s.deps.KafkaBrokers, s.deps.TopicPrefix, s.deps.Logger,
+		kafka.Subscription{Group: business.BookingGroup, Topic: events.BookingEvents, Handler: s.Service.ApplyBookingEvent},
+		kafka.Subscription{Group: business.PatientGroup, Topic: events.PatientEvents, Handler: s.Service.ApplyPatientEvent},
+		kafka.Subscription{Group: business.PractitionerGroup, Topic: events.PractitionerEvents, Handler: s.Service.ApplyPractitionerEvent},
+	)
+	return err
 }
 
 // CaughtUp returns nil once every consumer of Workers has processed what its

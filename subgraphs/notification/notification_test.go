@@ -1,7 +1,6 @@
 package notification_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -19,6 +18,7 @@ import (
 	"github.com/careslot/careslot/internal/countries"
 	"github.com/careslot/careslot/internal/eventdata"
 	"github.com/careslot/careslot/internal/events"
+	"github.com/careslot/careslot/internal/gqltest"
 	"github.com/careslot/careslot/internal/kafka"
 	"github.com/careslot/careslot/internal/kafka/kafkatest"
 	"github.com/careslot/careslot/internal/testenv"
@@ -31,44 +31,7 @@ func TestMain(m *testing.M) { kafkatest.Main(m) }
 // fakeVerifier accepts "role:subject[:practitioners]" tokens.
 type fakeVerifier = authtest.Verifier
 
-type response struct {
-	Data   map[string]json.RawMessage `json:"data"`
-	Errors []struct {
-		Message    string         `json:"message"`
-		Extensions map[string]any `json:"extensions"`
-	} `json:"errors"`
-}
-
-func (r response) codes() string {
-	var out []string
-	for _, e := range r.Errors {
-		c, _ := e.Extensions["code"].(string)
-		out = append(out, c)
-	}
-	return strings.Join(out, ",")
-}
-
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
-
-func do(t *testing.T, url, token, query string, vars map[string]any) response {
-	t.Helper()
-	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
-	req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	var out response
-	if err := json.NewDecoder(res.Body).Decode(&out); err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
 
 func envelope(t *testing.T, source, typ, subject string, data any) events.Envelope {
 	t.Helper()
@@ -154,7 +117,7 @@ func TestGraphQLNotifications(t *testing.T) {
 	defer srv.Close()
 
 	reps := []any{map[string]any{"__typename": "Patient", "id": anna}}
-	r := do(t, srv.URL, "patient:"+annaSub, myNotificationsOp, map[string]any{"reps": reps, "first": 10})
+	r := gqltest.Do(t, srv.URL, "patient:"+annaSub, myNotificationsOp, map[string]any{"reps": reps, "first": 10})
 	if len(r.Errors) > 0 {
 		t.Fatalf("errors: %+v", r.Errors)
 	}
@@ -162,8 +125,8 @@ func TestGraphQLNotifications(t *testing.T) {
 		ID            string
 		Notifications connection
 	}
-	if err := json.Unmarshal(r.Data["_entities"], &ents); err != nil || len(ents) != 1 {
-		t.Fatalf("entities = %s, %v", r.Data["_entities"], err)
+	if err := json.Unmarshal(r.Field("_entities"), &ents); err != nil || len(ents) != 1 {
+		t.Fatalf("entities = %s, %v", r.Field("_entities"), err)
 	}
 	conn := ents[0].Notifications
 	// Two confirmations (email, SMS) sent; four reminders due.
@@ -195,25 +158,25 @@ func TestGraphQLNotifications(t *testing.T) {
 	}
 
 	// Pages.
-	r = do(t, srv.URL, "patient:"+annaSub, myNotificationsOp, map[string]any{"reps": reps, "first": 4})
-	_ = json.Unmarshal(r.Data["_entities"], &ents)
+	r = gqltest.Do(t, srv.URL, "patient:"+annaSub, myNotificationsOp, map[string]any{"reps": reps, "first": 4})
+	_ = json.Unmarshal(r.Field("_entities"), &ents)
 	if len(ents[0].Notifications.Edges) != 4 || !ents[0].Notifications.PageInfo.HasNextPage {
 		t.Fatalf("page 1 = %+v", ents[0].Notifications)
 	}
-	r = do(t, srv.URL, "patient:"+annaSub, myNotificationsOp, map[string]any{"reps": reps, "first": 4, "after": *ents[0].Notifications.PageInfo.EndCursor})
-	_ = json.Unmarshal(r.Data["_entities"], &ents)
+	r = gqltest.Do(t, srv.URL, "patient:"+annaSub, myNotificationsOp, map[string]any{"reps": reps, "first": 4, "after": *ents[0].Notifications.PageInfo.EndCursor})
+	_ = json.Unmarshal(r.Field("_entities"), &ents)
 	if len(ents[0].Notifications.Edges) != 2 || ents[0].Notifications.PageInfo.HasNextPage {
 		t.Fatalf("page 2 = %+v", ents[0].Notifications)
 	}
 
 	// Nobody else reads them.
-	if r := do(t, srv.URL, "patient:"+uuid.NewString(), myNotificationsOp, map[string]any{"reps": reps}); r.codes() != "FORBIDDEN" {
+	if r := gqltest.Do(t, srv.URL, "patient:"+uuid.NewString(), myNotificationsOp, map[string]any{"reps": reps}); strings.Join(r.Codes(), ",") != "FORBIDDEN" {
 		t.Fatalf("another patient: %+v", r.Errors)
 	}
-	if r := do(t, srv.URL, "practitioner:"+f.practitioner, myNotificationsOp, map[string]any{"reps": reps}); r.codes() != "FORBIDDEN" {
+	if r := gqltest.Do(t, srv.URL, "practitioner:"+f.practitioner, myNotificationsOp, map[string]any{"reps": reps}); strings.Join(r.Codes(), ",") != "FORBIDDEN" {
 		t.Fatalf("a practitioner: %+v", r.Errors)
 	}
-	if r := do(t, srv.URL, "", myNotificationsOp, map[string]any{"reps": reps}); r.codes() != "UNAUTHENTICATED" {
+	if r := gqltest.Do(t, srv.URL, "", myNotificationsOp, map[string]any{"reps": reps}); strings.Join(r.Codes(), ",") != "UNAUTHENTICATED" {
 		t.Fatalf("anonymous: %+v", r.Errors)
 	}
 
@@ -342,6 +305,6 @@ func TestWorkersConsumeAndSend(t *testing.T) {
 		AND channel = 'EMAIL' AND recipient = 'anna@example.de'`, 1)
 	waitFor("messages", `SELECT count(*) FROM messages WHERE patient_id = $1`, 3)
 
-	produce(events.PatientEvents, anna, envelope(t, "/careslot/patient", business.PatientErased, anna, eventdata.Patient{ID: anna, Version: 2}))
+	produce(events.PatientEvents, anna, envelope(t, "/careslot/patient", eventdata.PatientErased, anna, eventdata.Patient{ID: anna, Version: 2}))
 	waitFor("messages after erasure", `SELECT count(*) FROM messages WHERE patient_id = $1`, 0)
 }

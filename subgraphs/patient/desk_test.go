@@ -14,6 +14,8 @@ import (
 
 	"github.com/careslot/careslot/internal/countries"
 	"github.com/careslot/careslot/internal/eventdata"
+	"github.com/careslot/careslot/internal/gqlclient"
+	"github.com/careslot/careslot/internal/gqltest"
 	"github.com/careslot/careslot/internal/testenv"
 	"github.com/careslot/careslot/subgraphs/patient"
 )
@@ -39,7 +41,7 @@ func TestDeskPatientsOverHTTP(t *testing.T) {
 
 	practice, other := uuid.NewString(), uuid.NewString()
 	ours, theirs := "secretary:s1:"+practice, "secretary:s2:"+other
-	res := do(t, gql, ours, `mutation($p: ID!, $in: RecordDeskPatientInput!) { recordDeskPatient(practitionerId: $p, input: $in) {
+	res := gqltest.Do(t, gql.URL, ours, `mutation($p: ID!, $in: RecordDeskPatientInput!) { recordDeskPatient(practitionerId: $p, input: $in) {
 		created deskPatient { id practitionerId email phone claimed } } }`, map[string]any{"p": practice,
 		"in": map[string]any{"firstName": "Léa", "lastName": "Roux", "birthDate": "1975-05-06", "email": "Lea@Example.org", "phone": "+33 6 11 22 33 44"}})
 	var rec struct {
@@ -63,19 +65,19 @@ func TestDeskPatientsOverHTTP(t *testing.T) {
 			Edges []struct{ Node struct{ ID string } }
 		}
 	}
-	decode(t, do(t, gql, ours, list, map[string]any{"p": practice, "s": "léa"}), &found)
+	decode(t, gqltest.Do(t, gql.URL, ours, list, map[string]any{"p": practice, "s": "léa"}), &found)
 	if len(found.DeskPatients.Edges) != 1 || found.DeskPatients.Edges[0].Node.ID != d.ID {
 		t.Fatalf("search: %+v", found)
 	}
-	if codes := do(t, gql, theirs, list, map[string]any{"p": practice}).codes(); !slices.Equal(codes, []string{"FORBIDDEN"}) {
+	if codes := gqltest.Do(t, gql.URL, theirs, list, map[string]any{"p": practice}).Codes(); !slices.Equal(codes, []string{"FORBIDDEN"}) {
 		t.Fatalf("another practice's list: %v", codes)
 	}
 	entity := `query($r: [_Any!]!) { _entities(representations: $r) { ... on DeskPatient { id firstName } } }`
 	reps := map[string]any{"r": []any{map[string]any{"__typename": "DeskPatient", "id": d.ID}}}
-	if codes := do(t, gql, theirs, entity, reps).codes(); !slices.Equal(codes, []string{"NOT_FOUND"}) {
+	if codes := gqltest.Do(t, gql.URL, theirs, entity, reps).Codes(); !slices.Equal(codes, []string{"NOT_FOUND"}) {
 		t.Fatalf("another practice's entity: %v", codes)
 	}
-	if res := do(t, gql, ours, entity, reps); len(res.Errors) != 0 {
+	if res := gqltest.Do(t, gql.URL, ours, entity, reps); len(res.Errors) != 0 {
 		t.Fatalf("our entity: %v", res.Errors)
 	}
 
@@ -105,7 +107,7 @@ func TestDeskPatientsOverHTTP(t *testing.T) {
 	}
 }
 
-func decode(t *testing.T, r response, out any) {
+func decode(t *testing.T, r *gqlclient.Response, out any) {
 	t.Helper()
 	if len(r.Errors) > 0 {
 		t.Fatalf("errors: %+v", r.Errors)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/careslot/careslot/internal/auth"
 	"github.com/careslot/careslot/internal/countries"
+	"github.com/careslot/careslot/internal/export"
 	"github.com/careslot/careslot/internal/gqlserver"
 	"github.com/careslot/careslot/internal/httpclient"
 	"github.com/careslot/careslot/subgraphs/patient/business"
@@ -55,7 +56,7 @@ func New(_ context.Context, deps Deps) (*Subgraph, error) {
 	}
 	sources := make(map[string]business.ExportSource, len(deps.ExportSources))
 	for name, url := range deps.ExportSources {
-		sources[name] = HTTPExportSource{Name: name, BaseURL: url, Client: client}
+		sources[name] = export.PersonalDataSource{Name: name, BaseURL: url, Client: client}
 	}
 	svc.SetExportSources(sources)
 	return &Subgraph{Service: svc, resolver: &graph.Resolver{Service: svc}, deps: deps}, nil

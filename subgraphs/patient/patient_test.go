@@ -1,12 +1,10 @@
 package patient_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
-	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
@@ -15,32 +13,14 @@ import (
 
 	"github.com/careslot/careslot/internal/auth/authtest"
 	"github.com/careslot/careslot/internal/countries"
+	"github.com/careslot/careslot/internal/gqlclient"
+	"github.com/careslot/careslot/internal/gqltest"
 	"github.com/careslot/careslot/internal/testenv"
 	"github.com/careslot/careslot/subgraphs/patient"
 )
 
 // fakeVerifier accepts "role:subject[:practitioners]" tokens.
 type fakeVerifier = authtest.Verifier
-
-type gqlError struct {
-	Message    string         `json:"message"`
-	Path       []any          `json:"path"`
-	Extensions map[string]any `json:"extensions"`
-}
-
-type response struct {
-	Data   map[string]json.RawMessage `json:"data"`
-	Errors []gqlError                 `json:"errors"`
-}
-
-func (r response) codes() []string {
-	var out []string
-	for _, e := range r.Errors {
-		c, _ := e.Extensions["code"].(string)
-		out = append(out, c)
-	}
-	return out
-}
 
 func newServer(t *testing.T) *httptest.Server {
 	t.Helper()
@@ -57,30 +37,10 @@ func newServer(t *testing.T) *httptest.Server {
 	return srv
 }
 
-func do(t *testing.T, srv *httptest.Server, token, query string, vars map[string]any) response {
+func wantCodes(t *testing.T, what string, r *gqlclient.Response, codes ...string) {
 	t.Helper()
-	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
-	req, _ := http.NewRequest(http.MethodPost, srv.URL, bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	var out response
-	if err := json.NewDecoder(res.Body).Decode(&out); err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-func wantCodes(t *testing.T, what string, r response, codes ...string) {
-	t.Helper()
-	if strings.Join(r.codes(), ",") != strings.Join(codes, ",") {
-		t.Fatalf("%s: error codes = %v (%+v), want %v", what, r.codes(), r.Errors, codes)
+	if strings.Join(r.Codes(), ",") != strings.Join(codes, ",") {
+		t.Fatalf("%s: error codes = %v (%+v), want %v", what, r.Codes(), r.Errors, codes)
 	}
 }
 
@@ -114,13 +74,13 @@ func registerPatient(t *testing.T, srv *httptest.Server, email string) (string, 
 	t.Helper()
 	sub := "sub-" + strconv.FormatInt(time.Now().UnixNano(), 36) + "-" + email
 	token := "patient:" + sub
-	r := do(t, srv, token, registerOp, registerVars(email))
+	r := gqltest.Do(t, srv.URL, token, registerOp, registerVars(email))
 	wantCodes(t, "register", r)
 	var p struct {
 		Patient struct{ ID string } `json:"patient"`
 	}
-	if err := json.Unmarshal(r.Data["registerPatient"], &p); err != nil || p.Patient.ID != authtest.Account(sub) {
-		t.Fatalf("register: %s, %v", r.Data["registerPatient"], err)
+	if err := json.Unmarshal(r.Field("registerPatient"), &p); err != nil || p.Patient.ID != authtest.Account(sub) {
+		t.Fatalf("register: %s, %v", r.Field("registerPatient"), err)
 	}
 	return p.Patient.ID, token
 }
@@ -131,8 +91,8 @@ func TestGraphQL(t *testing.T) {
 
 	// Bad input is INVALID_INPUT naming the field.
 	vars := registerVars("not-an-email")
-	wantCodes(t, "anonymous registration", do(t, srv, "", registerOp, registerVars("anon@example.fr")), "UNAUTHENTICATED")
-	r := do(t, srv, "patient:bad-email", registerOp, vars)
+	wantCodes(t, "anonymous registration", gqltest.Do(t, srv.URL, "", registerOp, registerVars("anon@example.fr")), "UNAUTHENTICATED")
+	r := gqltest.Do(t, srv.URL, "patient:bad-email", registerOp, vars)
 	wantCodes(t, "bad email", r, "INVALID_INPUT")
 	if r.Errors[0].Extensions["field"] != "email" {
 		t.Errorf("field = %v, want email", r.Errors[0].Extensions["field"])
@@ -140,29 +100,29 @@ func TestGraphQL(t *testing.T) {
 
 	alice, aliceToken := registerPatient(t, srv, "alice@example.fr")
 	bob, bobToken := registerPatient(t, srv, "bob@example.fr")
-	wantCodes(t, "duplicate email", do(t, srv, "patient:someone-else", registerOp, registerVars("ALICE@example.fr")), "INVALID_INPUT")
-	wantCodes(t, "an identity registering twice", do(t, srv, aliceToken, registerOp, registerVars("alice2@example.fr")), "CONFLICT")
+	wantCodes(t, "duplicate email", gqltest.Do(t, srv.URL, "patient:someone-else", registerOp, registerVars("ALICE@example.fr")), "INVALID_INPUT")
+	wantCodes(t, "an identity registering twice", gqltest.Do(t, srv.URL, aliceToken, registerOp, registerVars("alice2@example.fr")), "CONFLICT")
 	// A token whose subject is alice's account id is another identity: it reaches nothing of hers.
-	wantCodes(t, "subject = someone's id", do(t, srv, "patient:"+alice, myAccountOp, nil), "NOT_FOUND")
+	wantCodes(t, "subject = someone's id", gqltest.Do(t, srv.URL, "patient:"+alice, myAccountOp, nil), "NOT_FOUND")
 
 	// me: anonymous, another role, the patient.
-	wantCodes(t, "anonymous me", do(t, srv, "", myAccountOp, nil), "UNAUTHENTICATED")
-	wantCodes(t, "practitioner me", do(t, srv, "practitioner:"+alice, myAccountOp, nil), "FORBIDDEN")
+	wantCodes(t, "anonymous me", gqltest.Do(t, srv.URL, "", myAccountOp, nil), "UNAUTHENTICATED")
+	wantCodes(t, "practitioner me", gqltest.Do(t, srv.URL, "practitioner:"+alice, myAccountOp, nil), "FORBIDDEN")
 
-	r = do(t, srv, aliceToken, `mutation($input: AddRelativeInput!) { addRelative(input: $input) { relative { id firstName lastName birthDate } } }`,
+	r = gqltest.Do(t, srv.URL, aliceToken, `mutation($input: AddRelativeInput!) { addRelative(input: $input) { relative { id firstName lastName birthDate } } }`,
 		map[string]any{"input": map[string]any{"firstName": "Léa", "lastName": "Martin", "birthDate": "2018-06-01"}})
 	wantCodes(t, "add relative", r)
-	r = do(t, srv, aliceToken, `mutation($input: NotificationPreferencesInput!) { setNotificationPreferences(input: $input) { patient { id notificationPreferences { email sms } } } }`,
+	r = gqltest.Do(t, srv.URL, aliceToken, `mutation($input: NotificationPreferencesInput!) { setNotificationPreferences(input: $input) { patient { id notificationPreferences { email sms } } } }`,
 		map[string]any{"input": map[string]any{"email": true, "sms": false}})
 	wantCodes(t, "preferences", r)
-	r = do(t, srv, aliceToken, `mutation($input: UpdateMyProfileInput!) { updateMyProfile(input: $input) { patient { id phone locale } } }`,
+	r = gqltest.Do(t, srv.URL, aliceToken, `mutation($input: UpdateMyProfileInput!) { updateMyProfile(input: $input) { patient { id phone locale } } }`,
 		map[string]any{"input": map[string]any{"phone": "0612"}})
 	wantCodes(t, "bad phone", r, "INVALID_INPUT")
-	r = do(t, srv, aliceToken, `mutation($input: UpdateMyProfileInput!) { updateMyProfile(input: $input) { patient { id phone locale } } }`,
+	r = gqltest.Do(t, srv.URL, aliceToken, `mutation($input: UpdateMyProfileInput!) { updateMyProfile(input: $input) { patient { id phone locale } } }`,
 		map[string]any{"input": map[string]any{"locale": "en-GB"}})
 	wantCodes(t, "update", r)
 
-	r = do(t, srv, aliceToken, myAccountOp, nil)
+	r = gqltest.Do(t, srv.URL, aliceToken, myAccountOp, nil)
 	wantCodes(t, "me", r)
 	var me struct {
 		ID, Email, Locale string
@@ -170,13 +130,13 @@ func TestGraphQL(t *testing.T) {
 		Relatives         []struct{ ID, FirstName, BirthDate string }
 		Prefs             struct{ Email, Sms bool } `json:"notificationPreferences"`
 	}
-	if err := json.Unmarshal(r.Data["me"], &me); err != nil {
+	if err := json.Unmarshal(r.Field("me"), &me); err != nil {
 		t.Fatal(err)
 	}
 	if me.ID != alice || me.Email != "alice@example.fr" || me.Locale != "en-GB" || me.Phone == nil || *me.Phone != "+33612345678" ||
 		len(me.Relatives) != 1 || me.Relatives[0].FirstName != "Léa" || me.Relatives[0].BirthDate != "2018-06-01" ||
 		!me.Prefs.Email || me.Prefs.Sms {
-		t.Fatalf("me = %s", r.Data["me"])
+		t.Fatalf("me = %s", r.Field("me"))
 	}
 	relativeID := me.Relatives[0].ID
 
@@ -189,35 +149,35 @@ func TestGraphQL(t *testing.T) {
 		map[string]any{"__typename": "Patient", "id": bob},
 		map[string]any{"__typename": "Relative", "id": relativeID},
 	}}
-	r = do(t, srv, aliceToken, entities, reps)
+	r = gqltest.Do(t, srv.URL, aliceToken, entities, reps)
 	var list []map[string]any
-	if err := json.Unmarshal(r.Data["_entities"], &list); err != nil {
+	if err := json.Unmarshal(r.Field("_entities"), &list); err != nil {
 		t.Fatal(err)
 	}
 	if len(list) != 3 || list[0]["email"] != "alice@example.fr" || list[1] != nil || list[2]["firstName"] != "Léa" {
-		t.Fatalf("entities for alice = %s", r.Data["_entities"])
+		t.Fatalf("entities for alice = %s", r.Field("_entities"))
 	}
 	wantCodes(t, "alice's entities", r, "FORBIDDEN")
 
-	r = do(t, srv, bobToken, entities, reps)
-	if err := json.Unmarshal(r.Data["_entities"], &list); err != nil {
+	r = gqltest.Do(t, srv.URL, bobToken, entities, reps)
+	if err := json.Unmarshal(r.Field("_entities"), &list); err != nil {
 		t.Fatal(err)
 	}
 	if len(list) != 3 || list[0] != nil || list[1]["email"] != "bob@example.fr" || list[2] != nil {
-		t.Fatalf("entities for bob = %s", r.Data["_entities"])
+		t.Fatalf("entities for bob = %s", r.Field("_entities"))
 	}
 	wantCodes(t, "bob's entities", r, "FORBIDDEN", "FORBIDDEN")
 
-	r = do(t, srv, "", entities, reps)
-	if strings.Contains(string(r.Data["_entities"]), "example.fr") || strings.Contains(string(r.Data["_entities"]), "Léa") {
-		t.Fatalf("anonymous entities leaked data: %s", r.Data["_entities"])
+	r = gqltest.Do(t, srv.URL, "", entities, reps)
+	if strings.Contains(string(r.Field("_entities")), "example.fr") || strings.Contains(string(r.Field("_entities")), "Léa") {
+		t.Fatalf("anonymous entities leaked data: %s", r.Field("_entities"))
 	}
-	for _, c := range r.codes() {
+	for _, c := range r.Codes() {
 		if c != "UNAUTHENTICATED" {
-			t.Fatalf("anonymous entities: codes %v", r.codes())
+			t.Fatalf("anonymous entities: codes %v", r.Codes())
 		}
 	}
-	if len(r.codes()) == 0 {
+	if len(r.Codes()) == 0 {
 		t.Fatal("anonymous entities: no error")
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"github.com/careslot/careslot/internal/auth/authtest"
+	"github.com/careslot/careslot/internal/export"
+	"github.com/careslot/careslot/internal/gqltest"
 	"io"
 	"log/slog"
 	"net/http"
@@ -31,7 +33,7 @@ type fakeSource struct {
 func (f *fakeSource) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if r.URL.Path != patient.ExportPath || r.Method != http.MethodGet {
+	if r.URL.Path != export.PersonalDataPath || r.Method != http.MethodGet {
 		http.NotFound(w, r)
 		return
 	}
@@ -72,11 +74,11 @@ func TestGraphQLExportMyData(t *testing.T) {
 	srv := newPrivacyServer(t, map[string]string{"booking": bsrv.URL, "notification": nsrv.URL + "/"})
 
 	alice, token := registerPatient(t, srv, "alice@example.fr")
-	r := do(t, srv, token, `mutation($input: AddRelativeInput!) { addRelative(input: $input) { relative { id } } }`,
+	r := gqltest.Do(t, srv.URL, token, `mutation($input: AddRelativeInput!) { addRelative(input: $input) { relative { id } } }`,
 		map[string]any{"input": map[string]any{"firstName": "Léa", "lastName": "Martin", "birthDate": "2018-06-01"}})
 	wantCodes(t, "add relative", r)
 
-	r = do(t, srv, token, exportOp, nil)
+	r = gqltest.Do(t, srv.URL, token, exportOp, nil)
 	wantCodes(t, "export", r)
 	var payload struct {
 		Data struct {
@@ -84,12 +86,12 @@ func TestGraphQLExportMyData(t *testing.T) {
 			Services        map[string]json.RawMessage
 		}
 	}
-	if err := json.Unmarshal(r.Data["exportMyData"], &payload); err != nil {
+	if err := json.Unmarshal(r.Field("exportMyData"), &payload); err != nil {
 		t.Fatal(err)
 	}
 	d := payload.Data
 	if d.Format != "careslot-export/1" || d.Subject != alice || len(d.Services) != 3 {
-		t.Fatalf("export = %s", r.Data["exportMyData"])
+		t.Fatalf("export = %s", r.Field("exportMyData"))
 	}
 	for _, want := range []string{`"email":"alice@example.fr"`, `"firstName":"Léa"`, `"notificationPreferences"`} {
 		if !strings.Contains(string(d.Services["patient"]), want) {
@@ -110,20 +112,20 @@ func TestGraphQLExportMyData(t *testing.T) {
 	}
 
 	// Only a patient, for their own account.
-	wantCodes(t, "anonymous export", do(t, srv, "", exportOp, nil), "UNAUTHENTICATED")
-	wantCodes(t, "practitioner export", do(t, srv, "practitioner:"+alice, exportOp, nil), "FORBIDDEN")
+	wantCodes(t, "anonymous export", gqltest.Do(t, srv.URL, "", exportOp, nil), "UNAUTHENTICATED")
+	wantCodes(t, "practitioner export", gqltest.Do(t, srv.URL, "practitioner:"+alice, exportOp, nil), "FORBIDDEN")
 
 	// A source that fails fails the export, with a clear error and no data.
 	notification.mu.Lock()
 	notification.fail = true
 	notification.mu.Unlock()
-	r = do(t, srv, token, exportOp, nil)
+	r = gqltest.Do(t, srv.URL, token, exportOp, nil)
 	wantCodes(t, "export with a failing source", r, "INTERNAL")
 	if r.Errors[0].Extensions["reason"] != "EXPORT_INCOMPLETE" || !strings.Contains(r.Errors[0].Message, "notification answered HTTP 503") {
 		t.Fatalf("error = %+v", r.Errors[0])
 	}
-	if string(r.Data["exportMyData"]) != "" && string(r.Data["exportMyData"]) != "null" {
-		t.Fatalf("partial data: %s", r.Data["exportMyData"])
+	if string(r.Field("exportMyData")) != "" && string(r.Field("exportMyData")) != "null" {
+		t.Fatalf("partial data: %s", r.Field("exportMyData"))
 	}
 	// A source that is not there at all.
 	down := httptest.NewServer(http.NotFoundHandler())
@@ -131,7 +133,7 @@ func TestGraphQLExportMyData(t *testing.T) {
 	down.Close()
 	srv2 := newPrivacyServer(t, map[string]string{"booking": downURL})
 	_, bobToken := registerPatient(t, srv2, "bob@example.fr")
-	r = do(t, srv2, bobToken, exportOp, nil)
+	r = gqltest.Do(t, srv2.URL, bobToken, exportOp, nil)
 	wantCodes(t, "export with a source down", r, "INTERNAL")
 	if !strings.Contains(r.Errors[0].Message, "booking did not answer") || strings.Contains(r.Errors[0].Message, "127.0.0.1") {
 		t.Fatalf("error = %+v", r.Errors[0])
@@ -144,23 +146,23 @@ func TestGraphQLDeleteMyAccount(t *testing.T) {
 	alice, token := registerPatient(t, srv, "alice@example.fr")
 	_, bobToken := registerPatient(t, srv, "bob@example.fr")
 
-	wantCodes(t, "anonymous delete", do(t, srv, "", deleteOp, nil), "UNAUTHENTICATED")
-	wantCodes(t, "practitioner delete", do(t, srv, "practitioner:"+alice, deleteOp, nil), "FORBIDDEN")
+	wantCodes(t, "anonymous delete", gqltest.Do(t, srv.URL, "", deleteOp, nil), "UNAUTHENTICATED")
+	wantCodes(t, "practitioner delete", gqltest.Do(t, srv.URL, "practitioner:"+alice, deleteOp, nil), "FORBIDDEN")
 
-	r := do(t, srv, token, deleteOp, nil)
+	r := gqltest.Do(t, srv.URL, token, deleteOp, nil)
 	wantCodes(t, "delete", r)
-	if string(r.Data["deleteMyAccount"]) != `{"deleted":true}` {
-		t.Fatalf("delete = %s", r.Data["deleteMyAccount"])
+	if string(r.Field("deleteMyAccount")) != `{"deleted":true}` {
+		t.Fatalf("delete = %s", r.Field("deleteMyAccount"))
 	}
 	// The token's subject is gone: me and a second delete are NOT_FOUND.
-	wantCodes(t, "me after delete", do(t, srv, token, myAccountOp, nil), "NOT_FOUND")
-	wantCodes(t, "delete again", do(t, srv, token, deleteOp, nil), "NOT_FOUND")
+	wantCodes(t, "me after delete", gqltest.Do(t, srv.URL, token, myAccountOp, nil), "NOT_FOUND")
+	wantCodes(t, "delete again", gqltest.Do(t, srv.URL, token, deleteOp, nil), "NOT_FOUND")
 	// Bob is untouched; alice's email is free again.
-	wantCodes(t, "bob's me", do(t, srv, bobToken, myAccountOp, nil))
+	wantCodes(t, "bob's me", gqltest.Do(t, srv.URL, bobToken, myAccountOp, nil))
 	if again, _ := registerPatient(t, srv, "alice@example.fr"); again == alice {
 		t.Fatal("another identity got the erased id")
 	}
 	// The same identity may register again: the same account id, a new account.
-	wantCodes(t, "the erased identity registers again", do(t, srv, token, registerOp, registerVars("alice.back@example.fr")))
-	wantCodes(t, "me again", do(t, srv, token, myAccountOp, nil))
+	wantCodes(t, "the erased identity registers again", gqltest.Do(t, srv.URL, token, registerOp, registerVars("alice.back@example.fr")))
+	wantCodes(t, "me again", gqltest.Do(t, srv.URL, token, myAccountOp, nil))
 }

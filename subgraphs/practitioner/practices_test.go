@@ -13,6 +13,7 @@ import (
 
 	"github.com/careslot/careslot/internal/countries"
 	"github.com/careslot/careslot/internal/eventdata"
+	"github.com/careslot/careslot/internal/gqltest"
 	"github.com/careslot/careslot/internal/testenv"
 	"github.com/careslot/careslot/subgraphs/practitioner"
 )
@@ -79,7 +80,7 @@ func TestPracticeSnapshotEndpoint(t *testing.T) {
 		t.Fatalf("snapshot before opening hours: %+v", before)
 	}
 
-	wantCodes(t, "set opening hours", do(t, srv, token, setOpeningHoursOp, map[string]any{"input": map[string]any{"locationId": loc,
+	wantCodes(t, "set opening hours", gqltest.Do(t, srv.URL, token, setOpeningHoursOp, map[string]any{"input": map[string]any{"locationId": loc,
 		"rules": []map[string]any{{"weekday": "MONDAY", "startTime": "09:00", "endTime": "12:00", "stepMinutes": 15, "appointmentTypeIds": []string{typ}}}}}))
 	status, body = get(id)
 	if status != http.StatusOK {

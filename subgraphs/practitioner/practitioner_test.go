@@ -1,13 +1,11 @@
 package practitioner_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"github.com/google/uuid"
 	"io"
 	"log/slog"
-	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -15,32 +13,14 @@ import (
 
 	"github.com/careslot/careslot/internal/auth/authtest"
 	"github.com/careslot/careslot/internal/countries"
+	"github.com/careslot/careslot/internal/gqlclient"
+	"github.com/careslot/careslot/internal/gqltest"
 	"github.com/careslot/careslot/internal/testenv"
 	"github.com/careslot/careslot/subgraphs/practitioner"
 )
 
 // fakeVerifier accepts "role:subject[:practitioners]" tokens.
 type fakeVerifier = authtest.Verifier
-
-type gqlError struct {
-	Message    string         `json:"message"`
-	Path       []any          `json:"path"`
-	Extensions map[string]any `json:"extensions"`
-}
-
-type response struct {
-	Data   map[string]json.RawMessage `json:"data"`
-	Errors []gqlError                 `json:"errors"`
-}
-
-func (r response) codes() []string {
-	var out []string
-	for _, e := range r.Errors {
-		c, _ := e.Extensions["code"].(string)
-		out = append(out, c)
-	}
-	return out
-}
 
 func newServer(t *testing.T) *httptest.Server {
 	t.Helper()
@@ -60,37 +40,17 @@ func newServer(t *testing.T) *httptest.Server {
 	return srv
 }
 
-func do(t *testing.T, srv *httptest.Server, token, query string, vars map[string]any) response {
+func wantCodes(t *testing.T, what string, r *gqlclient.Response, codes ...string) {
 	t.Helper()
-	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
-	req, _ := http.NewRequest(http.MethodPost, srv.URL, bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	var out response
-	if err := json.NewDecoder(res.Body).Decode(&out); err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-func wantCodes(t *testing.T, what string, r response, codes ...string) {
-	t.Helper()
-	if strings.Join(r.codes(), ",") != strings.Join(codes, ",") {
-		t.Fatalf("%s: error codes = %v (%+v), want %v", what, r.codes(), r.Errors, codes)
+	if strings.Join(r.Codes(), ",") != strings.Join(codes, ",") {
+		t.Fatalf("%s: error codes = %v (%+v), want %v", what, r.Codes(), r.Errors, codes)
 	}
 }
 
-func decode(t *testing.T, r response, field string, v any) {
+func decode(t *testing.T, r *gqlclient.Response, field string, v any) {
 	t.Helper()
-	if err := json.Unmarshal(r.Data[field], v); err != nil {
-		t.Fatalf("%s: %s: %v", field, r.Data[field], err)
+	if err := json.Unmarshal(r.Field(field), v); err != nil {
+		t.Fatalf("%s: %s: %v", field, r.Field(field), err)
 	}
 }
 
@@ -160,17 +120,17 @@ func setUp(t *testing.T, srv *httptest.Server) (id, token, loc, typ string) {
 	vars := map[string]any{"input": map[string]any{
 		"firstName": "Claire", "lastName": "Dubois", "country": "fr", "specialties": []string{"general-practice"},
 	}}
-	wantCodes(t, "anonymous register", do(t, srv, "", registerOp, vars), "UNAUTHENTICATED")
-	r := do(t, srv, token, registerOp, vars)
+	wantCodes(t, "anonymous register", gqltest.Do(t, srv.URL, "", registerOp, vars), "UNAUTHENTICATED")
+	r := gqltest.Do(t, srv.URL, token, registerOp, vars)
 	wantCodes(t, "register", r)
 	var reg struct{ Practitioner struct{ ID string } }
 	decode(t, r, "registerPractitioner", &reg)
 	if id = reg.Practitioner.ID; id != authtest.Account(sub) {
 		t.Fatalf("the practice %s is not the identity's account", id)
 	}
-	wantCodes(t, "register twice", do(t, srv, token, registerOp, vars), "CONFLICT")
+	wantCodes(t, "register twice", gqltest.Do(t, srv.URL, token, registerOp, vars), "CONFLICT")
 
-	r = do(t, srv, token, addLocationOp, map[string]any{"input": map[string]any{
+	r = gqltest.Do(t, srv.URL, token, addLocationOp, map[string]any{"input": map[string]any{
 		"name": "Cabinet", "address": map[string]any{"line1": "1 rue X", "postalCode": "75011", "city": "Paris", "country": "fr"},
 		"coordinates": map[string]any{"lat": 48.86, "lon": 2.37}, "timeZone": "Europe/Paris",
 	}})
@@ -178,7 +138,7 @@ func setUp(t *testing.T, srv *httptest.Server) (id, token, loc, typ string) {
 	var l struct{ Location struct{ ID string } }
 	decode(t, r, "addLocation", &l)
 
-	r = do(t, srv, token, saveTypeOp, map[string]any{"input": map[string]any{
+	r = gqltest.Do(t, srv.URL, token, saveTypeOp, map[string]any{"input": map[string]any{
 		"name": "Consultation", "durationMinutes": 20, "visitMode": "IN_PERSON", "newPatientsAllowed": true, "onlineBookable": true,
 	}})
 	wantCodes(t, "save type", r)
@@ -196,7 +156,7 @@ func TestPortalScheduling(t *testing.T) {
 		{"weekday": "MONDAY", "startTime": "09:00", "endTime": "12:00", "stepMinutes": 15, "appointmentTypeIds": []string{typ}},
 		{"weekday": "FRIDAY", "startTime": "20:00", "endTime": "24:00", "stepMinutes": 20, "appointmentTypeIds": []string{typ}},
 	}}}
-	r := do(t, srv, token, setOpeningHoursOp, hours)
+	r := gqltest.Do(t, srv.URL, token, setOpeningHoursOp, hours)
 	wantCodes(t, "set opening hours", r)
 	var set struct {
 		Practitioner struct {
@@ -217,39 +177,39 @@ func TestPortalScheduling(t *testing.T) {
 	bad := map[string]any{"input": map[string]any{"locationId": loc, "rules": []map[string]any{
 		{"weekday": "MONDAY", "startTime": "12:00", "endTime": "09:00", "stepMinutes": 15, "appointmentTypeIds": []string{typ}},
 	}}}
-	r = do(t, srv, token, setOpeningHoursOp, bad)
+	r = gqltest.Do(t, srv.URL, token, setOpeningHoursOp, bad)
 	wantCodes(t, "end before start", r, "INVALID_INPUT")
 	if f := r.Errors[0].Extensions["field"]; f != "rules[0].endTime" {
 		t.Fatalf("field = %v", f)
 	}
 	bad["input"].(map[string]any)["rules"].([]map[string]any)[0]["startTime"] = "9h"
-	r = do(t, srv, token, setOpeningHoursOp, bad)
+	r = gqltest.Do(t, srv.URL, token, setOpeningHoursOp, bad)
 	if len(r.Errors) == 0 {
 		t.Fatal("a malformed LocalTime was accepted")
 	}
 	// Another practitioner, a patient, a secretary of someone else: refused.
-	wantCodes(t, "other practitioner", do(t, srv, "practitioner:0190a0b0-0000-7000-8000-000000000000", setOpeningHoursOp,
+	wantCodes(t, "other practitioner", gqltest.Do(t, srv.URL, "practitioner:0190a0b0-0000-7000-8000-000000000000", setOpeningHoursOp,
 		map[string]any{"input": map[string]any{"practitionerId": id, "locationId": loc, "rules": []any{}}}), "FORBIDDEN")
-	wantCodes(t, "secretary of another", do(t, srv, "secretary:s2:0190a0b0-0000-7000-8000-000000000000", setOpeningHoursOp,
+	wantCodes(t, "secretary of another", gqltest.Do(t, srv.URL, "secretary:s2:0190a0b0-0000-7000-8000-000000000000", setOpeningHoursOp,
 		map[string]any{"input": map[string]any{"practitionerId": id, "locationId": loc, "rules": []any{}}}), "FORBIDDEN")
-	wantCodes(t, "anonymous", do(t, srv, "", setOpeningHoursOp, hours), "UNAUTHENTICATED")
+	wantCodes(t, "anonymous", gqltest.Do(t, srv.URL, "", setOpeningHoursOp, hours), "UNAUTHENTICATED")
 
 	// Absences.
 	starts := time.Now().Add(48 * time.Hour).UTC().Truncate(time.Second)
-	r = do(t, srv, "secretary:s1:"+id, addAbsenceOp, map[string]any{"input": map[string]any{
+	r = gqltest.Do(t, srv.URL, "secretary:s1:"+id, addAbsenceOp, map[string]any{"input": map[string]any{
 		"startsAt": starts.Format(time.RFC3339), "endsAt": starts.Add(72 * time.Hour).Format(time.RFC3339), "reason": "Congrès",
 	}})
 	wantCodes(t, "add absence", r)
 	var added struct{ Absence absence }
 	decode(t, r, "addAbsence", &added)
-	r = do(t, srv, token, addAbsenceOp, map[string]any{"input": map[string]any{
+	r = gqltest.Do(t, srv.URL, token, addAbsenceOp, map[string]any{"input": map[string]any{
 		"startsAt": "2020-01-01T09:00:00+01:00", "endsAt": "2020-01-02T09:00:00+01:00",
 	}})
 	wantCodes(t, "absence in the past", r, "INVALID_INPUT")
 
 	// The portal's MyPractice query, as the practitioner and as their secretary.
 	for _, tok := range []string{token, "secretary:s1:" + id} {
-		r = do(t, srv, tok, myPracticeOp, nil)
+		r = gqltest.Do(t, srv.URL, tok, myPracticeOp, nil)
 		wantCodes(t, "my practice", r)
 		var mine struct {
 			ID           string
@@ -273,21 +233,21 @@ func TestPortalScheduling(t *testing.T) {
 
 	// The public profile shows opening hours to anyone, absences to the practice only.
 	const publicOp = `query($id: ID!) { practitioner(id: $id) { id openingHours { weekday } } }`
-	r = do(t, srv, "", publicOp, map[string]any{"id": id})
+	r = gqltest.Do(t, srv.URL, "", publicOp, map[string]any{"id": id})
 	wantCodes(t, "public opening hours", r)
 	const absencesOp = `query($id: ID!) { practitioner(id: $id) { id absences { id } } }`
-	wantCodes(t, "anonymous absences", do(t, srv, "", absencesOp, map[string]any{"id": id}), "UNAUTHENTICATED")
-	wantCodes(t, "patient absences", do(t, srv, "patient:x", absencesOp, map[string]any{"id": id}), "FORBIDDEN")
-	wantCodes(t, "other practitioner's absences", do(t, srv, "practitioner:0190a0b0-0000-7000-8000-000000000000", absencesOp, map[string]any{"id": id}), "FORBIDDEN")
-	wantCodes(t, "own absences", do(t, srv, token, absencesOp, map[string]any{"id": id}))
+	wantCodes(t, "anonymous absences", gqltest.Do(t, srv.URL, "", absencesOp, map[string]any{"id": id}), "UNAUTHENTICATED")
+	wantCodes(t, "patient absences", gqltest.Do(t, srv.URL, "patient:x", absencesOp, map[string]any{"id": id}), "FORBIDDEN")
+	wantCodes(t, "other practitioner's absences", gqltest.Do(t, srv.URL, "practitioner:0190a0b0-0000-7000-8000-000000000000", absencesOp, map[string]any{"id": id}), "FORBIDDEN")
+	wantCodes(t, "own absences", gqltest.Do(t, srv.URL, token, absencesOp, map[string]any{"id": id}))
 
 	// Removing: NOT_FOUND for another practice, then removed.
-	wantCodes(t, "remove other's", do(t, srv, "practitioner:0190a0b0-0000-7000-8000-000000000000", removeAbsenceOp,
+	wantCodes(t, "remove other's", gqltest.Do(t, srv.URL, "practitioner:0190a0b0-0000-7000-8000-000000000000", removeAbsenceOp,
 		map[string]any{"id": added.Absence.ID}), "NOT_FOUND")
-	r = do(t, srv, token, removeAbsenceOp, map[string]any{"id": added.Absence.ID})
+	r = gqltest.Do(t, srv.URL, token, removeAbsenceOp, map[string]any{"id": added.Absence.ID})
 	wantCodes(t, "remove", r)
-	if string(r.Data["removeAbsence"]) != `{"removed":true}` {
-		t.Fatalf("remove: %s", r.Data["removeAbsence"])
+	if string(r.Field("removeAbsence")) != `{"removed":true}` {
+		t.Fatalf("remove: %s", r.Field("removeAbsence"))
 	}
 }
 
@@ -307,10 +267,10 @@ func TestOperationsImport(t *testing.T) {
 		}
 	}
 	input := map[string]any{"input": []any{row("x-1", "Europe/Paris"), row("x-2", "Paris")}}
-	wantCodes(t, "practitioner", do(t, srv, "practitioner:p", importOp, input), "FORBIDDEN")
-	wantCodes(t, "anonymous", do(t, srv, "", importOp, input), "UNAUTHENTICATED")
+	wantCodes(t, "practitioner", gqltest.Do(t, srv.URL, "practitioner:p", importOp, input), "FORBIDDEN")
+	wantCodes(t, "anonymous", gqltest.Do(t, srv.URL, "", importOp, input), "UNAUTHENTICATED")
 	for range 2 { // the second run updates
-		r := do(t, srv, "admin:ops", importOp, input)
+		r := gqltest.Do(t, srv.URL, "admin:ops", importOp, input)
 		wantCodes(t, "import", r)
 		var res struct {
 			Imported int

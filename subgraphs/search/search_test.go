@@ -1,12 +1,10 @@
 package search_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
-	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -17,6 +15,7 @@ import (
 	"github.com/careslot/careslot/internal/countries"
 	"github.com/careslot/careslot/internal/eventdata"
 	"github.com/careslot/careslot/internal/events"
+	"github.com/careslot/careslot/internal/gqltest"
 	"github.com/careslot/careslot/internal/kafka"
 	"github.com/careslot/careslot/internal/kafka/kafkatest"
 	"github.com/careslot/careslot/internal/testenv"
@@ -48,11 +47,6 @@ const searchOp = `query SearchPractitioners($input: PractitionerSearchInput!, $f
   }
 }`
 
-type gqlError struct {
-	Message    string         `json:"message"`
-	Extensions map[string]any `json:"extensions"`
-}
-
 type connection struct {
 	TotalCount int
 	PageInfo   struct {
@@ -77,30 +71,10 @@ type connection struct {
 	}
 }
 
-func do(t *testing.T, srv *httptest.Server, query string, vars map[string]any) (json.RawMessage, []gqlError) {
-	t.Helper()
-	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
-	res, err := http.Post(srv.URL, "application/json", bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	var out struct {
-		Data   map[string]json.RawMessage `json:"data"`
-		Errors []gqlError                 `json:"errors"`
-	}
-	if err := json.NewDecoder(res.Body).Decode(&out); err != nil {
-		t.Fatal(err)
-	}
-	if d, ok := out.Data["searchPractitioners"]; ok {
-		return d, out.Errors
-	}
-	return out.Data["_entities"], out.Errors
-}
-
 func searchPage(t *testing.T, srv *httptest.Server, vars map[string]any) connection {
 	t.Helper()
-	data, errs := do(t, srv, searchOp, vars)
+	r := gqltest.Do(t, srv.URL, "", searchOp, vars)
+	data, errs := r.Field("searchPractitioners"), r.Errors
 	if len(errs) > 0 {
 		t.Fatalf("search %v: %+v", vars, errs)
 	}
@@ -191,13 +165,14 @@ func TestGraphQL(t *testing.T) {
 	}
 
 	// Entities are resolved from the index too, in one batch.
-	data, errs := do(t, srv, `query($r: [_Any!]!) { _entities(representations: $r) {
+	r := gqltest.Do(t, srv.URL, "", `query($r: [_Any!]!) { _entities(representations: $r) {
 		... on Practitioner { id displayName specialties { code label } }
 		... on Location { id city coordinates { lat lon } } } }`, map[string]any{"r": []any{
 		map[string]any{"__typename": "Practitioner", "id": "p4"},
 		map[string]any{"__typename": "Location", "id": "l4b"},
 		map[string]any{"__typename": "Practitioner", "id": "nope"},
 	}})
+	data, errs := r.Field("_entities"), r.Errors
 	if len(errs) > 0 {
 		t.Fatalf("entities: %+v", errs)
 	}
@@ -228,8 +203,9 @@ func TestGraphQL(t *testing.T) {
 		"bad key in a cursor": {"input": map[string]any{"country": "fr"}, "after": "eyJzIjoiUkVMRVZBTkNFIiwidCI6MSwiayI6WzEsMiwzXX0"},
 	}
 	for name, vars := range bad {
-		data, errs := do(t, srv, searchOp, vars)
-		if len(errs) != 1 || errs[0].Extensions["code"] != "INVALID_INPUT" {
+		r := gqltest.Do(t, srv.URL, "", searchOp, vars)
+		data, errs := r.Field("searchPractitioners"), r.Errors
+		if len(errs) != 1 || errs[0].Code() != "INVALID_INPUT" {
 			t.Errorf("%s: errors = %+v, data = %s; want one INVALID_INPUT", name, errs, data)
 		}
 	}

@@ -8,17 +8,15 @@ import (
 )
 
 // ApplyPractitionerEvent applies one practitioner-events event: every one
-// carries the whole practice at a version. A malformed event is logged and
-// passed over (retrying cannot fix it).
+// carries the whole practice at a version. A malformed event is an
+// events.Malformed error: retrying cannot fix it, the consumer dead-letters it.
 func (s *Service) ApplyPractitionerEvent(ctx context.Context, ev events.Envelope) error {
 	var p eventdata.Practitioner
 	if err := ev.DataAs(&p); err != nil {
-		s.log.Error("skipping undecodable practitioner event", "event_id", ev.ID, "type", ev.Type, "err", err)
-		return nil
+		return events.Malformed(ev, err)
 	}
 	if p.ID == "" || p.Country == "" {
-		s.log.Error("skipping practitioner event without id or country", "event_id", ev.ID, "type", ev.Type)
-		return nil
+		return events.Malformed(ev, nil)
 	}
 	_, err := s.ApplyPractitioner(ctx, p)
 	return err
@@ -31,15 +29,13 @@ func (s *Service) ApplyPractitionerEvent(ctx context.Context, ev events.Envelope
 func (s *Service) ApplyBookingEvent(ctx context.Context, ev events.Envelope) error {
 	var a eventdata.Appointment
 	if err := ev.DataAs(&a); err != nil {
-		s.log.Error("skipping undecodable booking event", "event_id", ev.ID, "type", ev.Type, "err", err)
-		return nil
+		return events.Malformed(ev, err)
 	}
 	if a.Status == "" {
 		return nil
 	}
 	if a.ID == "" || a.PractitionerID == "" || a.Country == "" {
-		s.log.Error("skipping booking event without ids or country", "event_id", ev.ID, "type", ev.Type)
-		return nil
+		return events.Malformed(ev, nil)
 	}
 	_, err := s.ApplyAppointment(ctx, a)
 	return err

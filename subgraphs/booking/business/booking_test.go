@@ -697,7 +697,7 @@ func TestReplicas(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ev, _ := events.New("/careslot/patient", business.PatientErased, pat, eventdata.Patient{ID: pat, Version: 5})
+	ev, _ := events.New("/careslot/patient", eventdata.PatientErased, pat, eventdata.Patient{ID: pat, Version: 5})
 	if err := e.svc.ApplyPatientEvent(context.Background(), ev); err != nil {
 		t.Fatal(err)
 	}

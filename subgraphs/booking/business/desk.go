@@ -11,7 +11,6 @@ import (
 	"github.com/careslot/careslot/internal/apperr"
 	"github.com/careslot/careslot/internal/auth"
 	"github.com/careslot/careslot/internal/eventdata"
-	"github.com/careslot/careslot/internal/events"
 	"github.com/careslot/careslot/internal/slots"
 	"github.com/careslot/careslot/internal/uid"
 	"github.com/careslot/careslot/subgraphs/booking/store"
@@ -175,13 +174,8 @@ func deskRequest(now time.Time) slots.Request { return slots.Request{Now: now} }
 
 // ---- patient-events: the desk patients' replica and their claims ----
 
-// applyDeskPatient keeps a desk patient in the replica (newer version wins).
-func (s *Service) applyDeskPatient(ctx context.Context, ev events.Envelope) error {
-	var d eventdata.DeskPatient
-	if err := ev.DataAs(&d); err != nil || !uid.Valid(d.ID) || !uid.Valid(d.PractitionerID) {
-		s.log.ErrorContext(ctx, "skipping malformed desk patient event", "event_id", ev.ID, "type", ev.Type, "err", err)
-		return nil
-	}
+// putDeskPatient keeps a desk patient in the replica (newer version wins).
+func (s *Service) putDeskPatient(ctx context.Context, d eventdata.DeskPatient) error {
 	_, err := s.store.PutDeskPatient(ctx, deskRow(d))
 	return err
 }
@@ -212,14 +206,4 @@ func (s *Service) ClaimDeskPatient(ctx context.Context, c eventdata.DeskPatientC
 		}
 		return nil
 	})
-}
-
-// applyDeskClaim decodes DeskPatientClaimed and applies it.
-func (s *Service) applyDeskClaim(ctx context.Context, ev events.Envelope) error {
-	var c eventdata.DeskPatientClaim
-	if err := ev.DataAs(&c); err != nil || !uid.Valid(c.DeskPatientID) || !uid.Valid(c.AccountID) || !uid.Valid(c.PractitionerID) {
-		s.log.ErrorContext(ctx, "skipping malformed desk patient claim", "event_id", ev.ID, "err", err)
-		return nil
-	}
-	return s.ClaimDeskPatient(ctx, c)
 }

@@ -88,8 +88,7 @@ func (l *Live) PublishEvent(ctx context.Context, ev events.Envelope) error {
 	}
 	var a eventdata.Appointment
 	if err := ev.DataAs(&a); err != nil || !uid.Valid(a.ID) || a.PractitionerID == "" {
-		l.svc.log.ErrorContext(ctx, "skipping malformed booking event", "event_id", ev.ID, "type", ev.Type, "err", err)
-		return nil
+		return events.Malformed(ev, err)
 	}
 	rows, err := l.svc.store.ByIDs(ctx, []string{a.ID})
 	if err != nil {

@@ -164,7 +164,7 @@ func TestNoShowRestriction(t *testing.T) {
 	e.mustBook(late, lenient.ID, typeA, tuesday(9, 0).AddDate(0, 0, 3))
 
 	// Erasing the account removes its restrictions.
-	ev, err := events.New("/careslot/patient", business.PatientErased, late, eventdata.Patient{ID: late, Version: 2})
+	ev, err := events.New("/careslot/patient", eventdata.PatientErased, late, eventdata.Patient{ID: late, Version: 2})
 	if err != nil {
 		t.Fatal(err)
 	}

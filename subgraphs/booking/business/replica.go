@@ -18,22 +18,17 @@ const (
 	PatientGroup      = "booking.patients"
 )
 
-// PatientErased is the type of the patient service's erasure event.
-const PatientErased = "careslot.patient.PatientErased.v1"
-
 // ApplyPractitionerEvent keeps the schedule replica: every practitioner
 // event carries the whole practice at a version, and a newer version replaces
 // the replica (so replays and duplicates change nothing). It is the handler
 // of the practitioner-events consumer.
 func (s *Service) ApplyPractitionerEvent(ctx context.Context, ev events.Envelope) error {
-	if !strings.HasPrefix(ev.Type, "careslot.practitioner.") {
+	if !strings.HasPrefix(ev.Type, eventdata.PractitionerEventPrefix) {
 		return nil
 	}
 	var p eventdata.Practitioner
 	if err := ev.DataAs(&p); err != nil || !uid.Valid(p.ID) || p.Country == "" {
-		// Retrying cannot fix a malformed event; it is logged and passed over.
-		s.log.ErrorContext(ctx, "skipping malformed practitioner event", "event_id", ev.ID, "type", ev.Type, "err", err)
-		return nil
+		return events.Malformed(ev, err)
 	}
 	applied, waiting, before, err := s.store.PutScheduleSeeingWaitlist(ctx, store.Schedule{PractitionerID: p.ID, Country: p.Country,
 		Version: p.Version, Snapshot: ev.Data})
@@ -69,36 +64,18 @@ func mayOpenSlots(before []byte, p eventdata.Practitioner) bool {
 // patients are kept beside the accounts, and a claim moves a desk patient's
 // appointments to the account (desk.go).
 func (s *Service) ApplyPatientEvent(ctx context.Context, ev events.Envelope) error {
-	switch {
-	case !strings.HasPrefix(ev.Type, "careslot.patient."):
-		return nil
-	case ev.Type == eventdata.DeskPatientRecorded:
-		return s.applyDeskPatient(ctx, ev)
-	case ev.Type == eventdata.DeskPatientClaimed:
-		return s.applyDeskClaim(ctx, ev)
-	}
-	var p eventdata.Patient
-	if len(ev.Data) > 0 {
-		if err := ev.DataAs(&p); err != nil {
-			s.log.ErrorContext(ctx, "skipping malformed patient event", "event_id", ev.ID, "type", ev.Type, "err", err)
-			return nil
-		}
-	}
-	if ev.Type == PatientErased {
-		id := p.ID
-		if id == "" {
-			id = ev.Subject
-		}
-		if !uid.Valid(id) {
-			s.log.ErrorContext(ctx, "skipping erasure without a patient id", "event_id", ev.ID)
-			return nil
-		}
-		return s.ErasePatient(ctx, id, p.Version, p.ErasedRelativeIDs)
-	}
-	if !uid.Valid(p.ID) {
-		s.log.ErrorContext(ctx, "skipping patient event without a patient id", "event_id", ev.ID, "type", ev.Type)
-		return nil
-	}
+	return eventdata.ApplyPatientEvent(ctx, ev, eventdata.PatientHandlers{
+		Account: s.putPatient,
+		Erased: func(ctx context.Context, p eventdata.Patient) error {
+			return s.ErasePatient(ctx, p.ID, p.Version, p.ErasedRelativeIDs)
+		},
+		DeskRecorded: s.putDeskPatient,
+		DeskClaimed:  s.ClaimDeskPatient,
+	})
+}
+
+// putPatient keeps an account in the replica (newer version wins).
+func (s *Service) putPatient(ctx context.Context, p eventdata.Patient) error {
 	rel := make([]store.Relative, 0, len(p.Relatives))
 	for _, r := range p.Relatives {
 		rel = append(rel, store.Relative{ID: r.ID, FirstName: r.FirstName, LastName: r.LastName})

@@ -193,7 +193,7 @@ func TestErasureFreesSlotsAndKeepsOnlyRecords(t *testing.T) {
 	}
 
 	erase := func() {
-		ev, _ := events.New("/careslot/patient", business.PatientErased, pat,
+		ev, _ := events.New("/careslot/patient", eventdata.PatientErased, pat,
 			eventdata.Patient{ID: pat, Version: 2, ErasedRelativeIDs: []string{gone.ID}})
 		if err := e.svc.ApplyPatientEvent(context.Background(), ev); err != nil {
 			t.Fatal(err)

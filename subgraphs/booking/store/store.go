@@ -17,7 +17,6 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/careslot/careslot/internal/events"
 	"github.com/careslot/careslot/internal/outbox"
 	"github.com/careslot/careslot/internal/postgres"
 )
@@ -90,8 +89,11 @@ func addConstraints(ctx context.Context, tx pgx.Tx, table, partition string) err
 
 // Tx is a unit of work: every write and its outbox events commit together.
 type Tx struct {
-	tx pgx.Tx
+	outbox.Tx // Emit, Claim
+	tx        pgx.Tx
 }
+
+func newTx(tx pgx.Tx) *Tx { return &Tx{Tx: outbox.NewTx(tx), tx: tx} }
 
 // InTx runs fn in one transaction, committed when fn returns nil (then the
 // relay is woken: outbox.InTx). A transaction aborted by a deadlock
@@ -100,7 +102,7 @@ type Tx struct {
 // (postgres.RetryAborted), so fn must only touch the database through tx.
 func (s *Store) InTx(ctx context.Context, fn func(tx *Tx) error) error {
 	return postgres.RetryAborted(ctx, func() error {
-		return outbox.InTx(ctx, s.pool, func(tx pgx.Tx) error { return fn(&Tx{tx: tx}) })
+		return outbox.InTx(ctx, s.pool, func(tx pgx.Tx) error { return fn(newTx(tx)) })
 	})
 }
 
@@ -120,11 +122,6 @@ func ConnectionLost(err error) bool {
 	}
 	var netErr net.Error
 	return pgconn.SafeToRetry(err) || errors.As(err, &netErr) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
-}
-
-// Emit writes an event to the outbox in this transaction.
-func (t *Tx) Emit(ctx context.Context, topic, key string, ev events.Envelope) error {
-	return outbox.Add(ctx, t.tx, topic, key, ev)
 }
 
 type querier interface {

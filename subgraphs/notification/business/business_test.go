@@ -418,7 +418,7 @@ func TestErasureDeletesMessages(t *testing.T) {
 		t.Fatal("no messages to erase")
 	}
 
-	erased := envelope(t, "/careslot/patient", business.PatientErased, p.ID, eventdata.Patient{ID: p.ID, Version: 2})
+	erased := envelope(t, "/careslot/patient", eventdata.PatientErased, p.ID, eventdata.Patient{ID: p.ID, Version: 2})
 	for range 2 {
 		if err := e.svc.ApplyPatientEvent(context.Background(), erased); err != nil {
 			t.Fatal(err)
@@ -537,7 +537,7 @@ func TestPracticeToldOfPatientCancellations(t *testing.T) {
 	}
 	cancel(byPatient, "PATIENT", "a cold")
 	cancel(byDoctor, "PRACTITIONER", "closed")
-	applyPatient(t, e, business.PatientErased, eventdata.Patient{ID: p.ID, Version: 2})
+	applyPatient(t, e, eventdata.PatientErased, eventdata.Patient{ID: p.ID, Version: 2})
 	cancel(erased, "PATIENT", eventdata.ReasonPatientErased)
 	anon := erased
 	anon.Version, anon.PatientID, anon.ErasedPersonID = 3, uuid.NewString(), p.ID

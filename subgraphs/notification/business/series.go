@@ -23,8 +23,7 @@ func (s *Service) applySeriesBooked(ctx context.Context, ev events.Envelope) err
 	var se eventdata.Series
 	if err := ev.DataAs(&se); err != nil || !uid.Valid(se.ID) || !uid.Valid(se.PatientID) || len(se.Sessions) == 0 ||
 		!uid.Valid(se.Sessions[0].ID) {
-		s.log.ErrorContext(ctx, "skipping malformed series event", "event_id", ev.ID, "type", ev.Type, "err", err)
-		return nil
+		return events.Malformed(ev, err)
 	}
 	facts, err := json.Marshal(se)
 	if err != nil {

@@ -28,9 +28,6 @@ const (
 	PractitionerGroup = "notification.practitioners"
 )
 
-// PatientErased is the type of the patient service's erasure event.
-const PatientErased = "careslot.patient.PatientErased.v1"
-
 // Options tune the service; zero values take the defaults.
 type Options struct {
 	Logger *slog.Logger
@@ -114,8 +111,7 @@ func (s *Service) ApplyBookingEvent(ctx context.Context, ev events.Envelope) err
 	}
 	var a eventdata.Appointment
 	if err := ev.DataAs(&a); err != nil || !uid.Valid(a.ID) || !uid.Valid(a.PatientID) || !uid.Valid(a.PractitionerID) {
-		s.log.ErrorContext(ctx, "skipping malformed booking event", "event_id", ev.ID, "type", ev.Type, "err", err)
-		return nil
+		return events.Malformed(ev, err)
 	}
 	facts, err := json.Marshal(a)
 	if err != nil {
@@ -215,8 +211,7 @@ func (s *Service) applySlotOffer(ctx context.Context, ev events.Envelope) error 
 	var a eventdata.Appointment
 	if err := ev.DataAs(&a); err != nil || !uid.Valid(a.ID) || !uid.Valid(a.PatientID) || !uid.Valid(a.PractitionerID) ||
 		a.HoldExpiresAt == nil {
-		s.log.ErrorContext(ctx, "skipping malformed booking event", "event_id", ev.ID, "type", ev.Type, "err", err)
-		return nil
+		return events.Malformed(ev, err)
 	}
 	facts, err := json.Marshal(a)
 	if err != nil {
@@ -301,40 +296,19 @@ func channelsOf(p store.Patient) []string {
 // ApplyPatientEvent keeps the patient replica (contact details, locale,
 // preferences, relatives' names; a newer version wins); an erasure deletes
 // the patient's messages and contact data for good. It is the handler of the
-// patient-events consumer.
+// patient-events consumer. A desk patient's claim changes nothing here: the
+// record stays as it is, messages already due still go to the contact the
+// practice recorded, and booking's next events name the account.
 func (s *Service) ApplyPatientEvent(ctx context.Context, ev events.Envelope) error {
-	switch {
-	case !strings.HasPrefix(ev.Type, "careslot.patient."):
-		return nil
-	case ev.Type == eventdata.DeskPatientRecorded:
-		return s.applyDeskPatient(ctx, ev)
-	case ev.Type == eventdata.DeskPatientClaimed:
-		// The record stays as it is: messages already due still go to the
-		// contact the practice recorded; booking's next events name the account.
-		return nil
-	}
-	var p eventdata.Patient
-	if len(ev.Data) > 0 {
-		if err := ev.DataAs(&p); err != nil {
-			s.log.ErrorContext(ctx, "skipping malformed patient event", "event_id", ev.ID, "type", ev.Type, "err", err)
-			return nil
-		}
-	}
-	if ev.Type == PatientErased {
-		id := p.ID
-		if id == "" {
-			id = ev.Subject
-		}
-		if !uid.Valid(id) {
-			s.log.ErrorContext(ctx, "skipping erasure without a patient id", "event_id", ev.ID)
-			return nil
-		}
-		return s.ErasePatient(ctx, id, p.Version)
-	}
-	if !uid.Valid(p.ID) {
-		s.log.ErrorContext(ctx, "skipping patient event without a patient id", "event_id", ev.ID, "type", ev.Type)
-		return nil
-	}
+	return eventdata.ApplyPatientEvent(ctx, ev, eventdata.PatientHandlers{
+		Account:      s.putPatient,
+		Erased:       func(ctx context.Context, p eventdata.Patient) error { return s.ErasePatient(ctx, p.ID, p.Version) },
+		DeskRecorded: s.putDeskPatient,
+	})
+}
+
+// putPatient keeps an account in the replica (newer version wins).
+func (s *Service) putPatient(ctx context.Context, p eventdata.Patient) error {
 	rel := make([]store.Relative, 0, len(p.Relatives))
 	for _, r := range p.Relatives {
 		rel = append(rel, store.Relative{ID: r.ID, FirstName: r.FirstName, LastName: r.LastName})
@@ -365,13 +339,12 @@ func (s *Service) ErasePatient(ctx context.Context, id string, version int64) er
 // locations (names, addresses, zones) and appointment type names; a newer
 // version wins. It is the handler of the practitioner-events consumer.
 func (s *Service) ApplyPractitionerEvent(ctx context.Context, ev events.Envelope) error {
-	if !strings.HasPrefix(ev.Type, "careslot.practitioner.") {
+	if !strings.HasPrefix(ev.Type, eventdata.PractitionerEventPrefix) {
 		return nil
 	}
 	var p eventdata.Practitioner
 	if err := ev.DataAs(&p); err != nil || !uid.Valid(p.ID) {
-		s.log.ErrorContext(ctx, "skipping malformed practitioner event", "event_id", ev.ID, "type", ev.Type, "err", err)
-		return nil
+		return events.Malformed(ev, err)
 	}
 	rec := store.Practitioner{ID: p.ID, Version: p.Version, Country: p.Country, DisplayName: p.DisplayName}
 	if rec.DisplayName == "" {
@@ -407,8 +380,7 @@ func practiceReasonCode(reason string) string {
 func (s *Service) forgetAppointment(ctx context.Context, ev events.Envelope) error {
 	var a eventdata.Appointment
 	if err := ev.DataAs(&a); err != nil || !uid.Valid(a.ID) {
-		s.log.ErrorContext(ctx, "skipping malformed booking event", "event_id", ev.ID, "type", ev.Type, "err", err)
-		return nil
+		return events.Malformed(ev, err)
 	}
 	return s.store.InTx(ctx, func(tx *store.Tx) error {
 		if first, err := tx.Claim(ctx, BookingGroup, ev.ID); err != nil || !first {

@@ -31,18 +31,15 @@ func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
 
 // Tx is a unit of work: an event's claim and its effects commit together.
 type Tx struct {
-	tx pgx.Tx
+	outbox.Tx // Emit, Claim
+	tx        pgx.Tx
 }
+
+func newTx(tx pgx.Tx) *Tx { return &Tx{Tx: outbox.NewTx(tx), tx: tx} }
 
 // InTx runs fn in one transaction, committed when fn returns nil.
 func (s *Store) InTx(ctx context.Context, fn func(tx *Tx) error) error {
-	return outbox.InTx(ctx, s.pool, func(tx pgx.Tx) error { return fn(&Tx{tx: tx}) })
-}
-
-// Claim records that consumer applies event id in this transaction; false
-// when it was applied before (a replay), so the caller changes nothing.
-func (t *Tx) Claim(ctx context.Context, consumer, eventID string) (bool, error) {
-	return outbox.ClaimEvent(ctx, t.tx, consumer, eventID)
+	return outbox.InTx(ctx, s.pool, func(tx pgx.Tx) error { return fn(newTx(tx)) })
 }
 
 // ---- patients ----

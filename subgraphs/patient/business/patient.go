@@ -11,6 +11,7 @@ import (
 	"github.com/careslot/careslot/internal/apperr"
 	"github.com/careslot/careslot/internal/auth"
 	"github.com/careslot/careslot/internal/countries"
+	"github.com/careslot/careslot/internal/eventdata"
 	"github.com/careslot/careslot/internal/events"
 	"github.com/careslot/careslot/internal/uid"
 	"github.com/careslot/careslot/subgraphs/patient/store"
@@ -18,14 +19,6 @@ import (
 
 // Source is the CloudEvents source of this service's events.
 var Source = events.Source("patient")
-
-// Event types, versioned. Every event carries the whole account (see SnapshotOf).
-const (
-	EventRegistered         = "careslot.patient.PatientRegistered.v1"
-	EventUpdated            = "careslot.patient.PatientUpdated.v1"
-	EventRelativeAdded      = "careslot.patient.RelativeAdded.v1"
-	EventPreferencesChanged = "careslot.patient.NotificationPreferencesChanged.v1"
-)
 
 // MaxRelatives caps the relatives one account may add.
 const MaxRelatives = 20
@@ -117,7 +110,7 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (store.Patient
 			}
 			return err
 		}
-		if agg, err = s.emit(ctx, tx, p.ID, EventRegistered); err != nil {
+		if agg, err = s.emit(ctx, tx, p.ID, eventdata.PatientRegistered); err != nil {
 			return err
 		}
 		// The practices' desk records of this person become the account's
@@ -183,7 +176,7 @@ func (s *Service) UpdateProfile(ctx context.Context, in ProfileUpdate) (store.Pa
 			return store.Patient{}, err
 		}
 	}
-	return s.change(ctx, id, EventUpdated, func(p *store.Patient) error {
+	return s.change(ctx, id, eventdata.PatientUpdated, func(p *store.Patient) error {
 		if in.FirstName != nil {
 			p.FirstName = first
 		}
@@ -216,7 +209,7 @@ func (s *Service) SetNotificationPreferences(ctx context.Context, in Preferences
 	if err != nil {
 		return store.Patient{}, err
 	}
-	return s.change(ctx, id, EventPreferencesChanged, func(p *store.Patient) error {
+	return s.change(ctx, id, eventdata.NotificationPreferencesChanged, func(p *store.Patient) error {
 		if in.SMS != nil && *in.SMS && p.Phone == "" {
 			return apperr.Invalid("sms", "add a phone number to your profile first")
 		}
@@ -301,7 +294,7 @@ func (s *Service) AddRelative(ctx context.Context, in RelativeInput) (store.Rela
 		if _, err := tx.Touch(ctx, id); err != nil {
 			return notFound(err)
 		}
-		agg, err := s.emit(ctx, tx, id, EventRelativeAdded)
+		agg, err := s.emit(ctx, tx, id, eventdata.RelativeAdded)
 		if err != nil {
 			return err
 		}

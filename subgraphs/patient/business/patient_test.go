@@ -164,8 +164,8 @@ func TestRegister(t *testing.T) {
 		t.Fatalf("outbox rows = %d, want 1", len(rows))
 	}
 	ev := rows[0]
-	if ev.Topic != events.PatientEvents || ev.Key != p.ID || ev.Type != business.EventRegistered ||
-		ev.Envelope.Type != business.EventRegistered || ev.Envelope.Subject != p.ID || ev.Envelope.Source != events.Source("patient") {
+	if ev.Topic != events.PatientEvents || ev.Key != p.ID || ev.Type != eventdata.PatientRegistered ||
+		ev.Envelope.Type != eventdata.PatientRegistered || ev.Envelope.Subject != p.ID || ev.Envelope.Source != events.Source("patient") {
 		t.Errorf("event = %+v", ev)
 	}
 	if ev.Data.ID != p.ID || ev.Data.Email != p.Email || ev.Data.Locale != "fr-FR" || ev.Data.BirthDate != "1990-04-12" ||
@@ -357,7 +357,7 @@ func TestUpdateProfile(t *testing.T) {
 		t.Fatalf("updated = %+v", got)
 	}
 	ev := lastEvent(t, pool)
-	if ev.Type != business.EventUpdated || ev.Key != p.ID || ev.Data.Version != 2 || ev.Data.Locale != "en-GB" {
+	if ev.Type != eventdata.PatientUpdated || ev.Key != p.ID || ev.Data.Version != 2 || ev.Data.Locale != "en-GB" {
 		t.Fatalf("event = %+v", ev)
 	}
 
@@ -412,7 +412,7 @@ func TestAddRelative(t *testing.T) {
 		t.Fatalf("relatives = %+v, %v", list, err)
 	}
 	ev := lastEvent(t, pool)
-	if ev.Type != business.EventRelativeAdded || ev.Key != p.ID || ev.Data.Version != 2 ||
+	if ev.Type != eventdata.RelativeAdded || ev.Key != p.ID || ev.Data.Version != 2 ||
 		len(ev.Data.Relatives) != 1 || ev.Data.Relatives[0].ID != r.ID || ev.Data.Relatives[0].BirthDate != "2018-06-01" {
 		t.Fatalf("event = %+v", ev)
 	}
@@ -455,7 +455,7 @@ func TestNotificationPreferences(t *testing.T) {
 		t.Fatalf("preferences = %+v, %v", got, err)
 	}
 	ev := lastEvent(t, pool)
-	if ev.Type != business.EventPreferencesChanged || ev.Key != p.ID || ev.Data.NotificationPreferences.Email {
+	if ev.Type != eventdata.NotificationPreferencesChanged || ev.Key != p.ID || ev.Data.NotificationPreferences.Email {
 		t.Fatalf("event = %+v", ev)
 	}
 
@@ -476,7 +476,7 @@ func TestNotificationPreferences(t *testing.T) {
 		}
 		types = append(types, r.Type)
 	}
-	want := []string{business.EventRegistered, business.EventPreferencesChanged, business.EventUpdated, business.EventPreferencesChanged}
+	want := []string{eventdata.PatientRegistered, eventdata.NotificationPreferencesChanged, eventdata.PatientUpdated, eventdata.NotificationPreferencesChanged}
 	if strings.Join(types, ",") != strings.Join(want, ",") {
 		t.Fatalf("events = %v, want %v", types, want)
 	}

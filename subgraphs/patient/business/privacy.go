@@ -16,11 +16,6 @@ import (
 	"github.com/careslot/careslot/subgraphs/patient/store"
 )
 
-// EventErased is the erasure event: every service that holds data about the
-// patient deletes or anonymises it. Its data is the account at its next
-// version with nothing but the id.
-const EventErased = "careslot.patient.PatientErased.v1"
-
 // ExportFormat names the export document's shape.
 const ExportFormat = "careslot-export/1"
 
@@ -163,7 +158,7 @@ func (s *Service) DeleteAccount(ctx context.Context) error {
 		if err != nil {
 			return notFound(err)
 		}
-		ev, err := events.New(Source, EventErased, id, eventdata.Patient{ID: id, Version: v + 1, Relatives: []eventdata.Relative{},
+		ev, err := events.New(Source, eventdata.PatientErased, id, eventdata.Patient{ID: id, Version: v + 1, Relatives: []eventdata.Relative{},
 			ErasedRelativeIDs: erasedRelatives})
 		if err != nil {
 			return err

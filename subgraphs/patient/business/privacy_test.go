@@ -8,6 +8,7 @@ import (
 
 	"github.com/careslot/careslot/internal/apperr"
 	"github.com/careslot/careslot/internal/auth"
+	"github.com/careslot/careslot/internal/eventdata"
 	"github.com/careslot/careslot/internal/events"
 	"github.com/careslot/careslot/subgraphs/patient/business"
 )
@@ -62,7 +63,7 @@ func TestDeleteAccount(t *testing.T) {
 		t.Fatalf("outbox rows = %d, want %d", n, outboxBefore+1)
 	}
 	ev := lastEvent(t, pool)
-	if ev.Type != business.EventErased || ev.Topic != events.PatientEvents || ev.Key != alice.ID || ev.Envelope.Subject != alice.ID ||
+	if ev.Type != eventdata.PatientErased || ev.Topic != events.PatientEvents || ev.Key != alice.ID || ev.Envelope.Subject != alice.ID ||
 		ev.Data.ID != alice.ID || ev.Data.Version != 4 || ev.Data.Email != "" || ev.Data.FirstName != "" || len(ev.Data.Relatives) != 0 {
 		t.Fatalf("event = %+v", ev)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/careslot/careslot/internal/apperr"
 	"github.com/careslot/careslot/internal/auth"
+	"github.com/careslot/careslot/internal/eventdata"
 	"github.com/careslot/careslot/internal/events"
 	"github.com/careslot/careslot/internal/uid"
 	"github.com/careslot/careslot/subgraphs/practitioner/store"
@@ -562,7 +563,7 @@ func (s *Service) plan(pr prepared, cur *store.Aggregate) (planned, error) {
 		pl.unchanged, pl.after = true, *cur
 		return pl, nil
 	}
-	ev, err := events.New(Source, EventImported, p.ID, SnapshotOf(agg))
+	ev, err := events.New(Source, eventdata.PractitionerImported, p.ID, SnapshotOf(agg))
 	if err != nil {
 		return pl, err
 	}

@@ -122,7 +122,7 @@ func TestImportIsIdempotentAndUpdates(t *testing.T) {
 
 	// Events: one per import, the full snapshot, version in step with the row.
 	typ, snap := lastSnapshot(t, pool, id)
-	if typ != business.EventImported || snap.Version != 2 || len(snap.Locations) != 3 || len(snap.OpeningHours) != 2 ||
+	if typ != eventdata.PractitionerImported || snap.Version != 2 || len(snap.Locations) != 3 || len(snap.OpeningHours) != 2 ||
 		len(snap.AppointmentTypes) != 3 || snap.FirstName != "Jeanne-Marie" {
 		t.Fatalf("snapshot %s %+v", typ, snap)
 	}
@@ -130,7 +130,7 @@ func TestImportIsIdempotentAndUpdates(t *testing.T) {
 	if fmt.Sprint(want.OpeningHours) != fmt.Sprint(snap.OpeningHours) || fmt.Sprint(want.Locations) != fmt.Sprint(snap.Locations) {
 		t.Fatalf("event snapshot differs from the store:\n%+v\n%+v", snap, want)
 	}
-	if n := count(t, pool, `SELECT count(*) FROM outbox WHERE key = $1 AND type = $2`, id, business.EventImported); n != 2 {
+	if n := count(t, pool, `SELECT count(*) FROM outbox WHERE key = $1 AND type = $2`, id, eventdata.PractitionerImported); n != 2 {
 		t.Fatalf("want 2 import events, got %d", n)
 	}
 
@@ -267,7 +267,7 @@ func TestImportChecksAgainstStoredHoursAndIsAdminOnly(t *testing.T) {
 	if _, err = svc.Import(admin, []business.ImportRow{r}); err != nil {
 		t.Fatal(err)
 	}
-	if typ, snap := lastSnapshot(t, pool, id); typ != business.EventImported || len(snap.Absences) != 1 || len(snap.Locations) != 3 || len(snap.OpeningHours) != 11 {
+	if typ, snap := lastSnapshot(t, pool, id); typ != eventdata.PractitionerImported || len(snap.Absences) != 1 || len(snap.Locations) != 3 || len(snap.OpeningHours) != 11 {
 		t.Fatalf("snapshot %s %+v", typ, snap)
 	}
 }

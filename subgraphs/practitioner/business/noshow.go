@@ -5,12 +5,9 @@ import (
 
 	"github.com/careslot/careslot/internal/apperr"
 	"github.com/careslot/careslot/internal/countries"
+	"github.com/careslot/careslot/internal/eventdata"
 	"github.com/careslot/careslot/subgraphs/practitioner/store"
 )
-
-// EventNoShowPolicySet is the event of a practice's no-show policy change
-// (its data, like every practitioner event's, is the whole practice).
-const EventNoShowPolicySet = "careslot.practitioner.NoShowPolicySet.v1"
 
 // NoShowPolicyInput sets a practice's own policy against repeat no-shows, or
 // (Policy nil) gives the practice its country's back.
@@ -44,7 +41,7 @@ func (s *Service) SetNoShowPolicy(ctx context.Context, in NoShowPolicyInput) (st
 		if _, err := tx.SetNoShowPolicy(ctx, p.Country, id, own); err != nil {
 			return err
 		}
-		return s.emit(ctx, tx, id, EventNoShowPolicySet)
+		return s.emit(ctx, tx, id, eventdata.NoShowPolicySet)
 	})
 	if err != nil {
 		return store.Practitioner{}, err

@@ -41,7 +41,7 @@ func TestNoShowPolicy(t *testing.T) {
 	}
 	var data []byte
 	if err := pool.QueryRow(context.Background(), `SELECT convert_from(payload, 'UTF8')::jsonb->'data' FROM outbox
-		WHERE key = $1 AND type = $2`, id, business.EventNoShowPolicySet).Scan(&data); err != nil {
+		WHERE key = $1 AND type = $2`, id, eventdata.NoShowPolicySet).Scan(&data); err != nil {
 		t.Fatal(err)
 	}
 	var snap eventdata.Practitioner
@@ -79,7 +79,7 @@ func TestNoShowPolicy(t *testing.T) {
 	if p, err = svc.SetNoShowPolicy(as(id, auth.RolePractitioner), business.NoShowPolicyInput{}); err != nil || p.NoShowPolicy != nil {
 		t.Fatalf("back to the country's: %+v, %v", p.NoShowPolicy, err)
 	}
-	if n := count(t, pool, `SELECT count(*) FROM outbox WHERE key = $1 AND type = $2`, id, business.EventNoShowPolicySet); n != 3 {
+	if n := count(t, pool, `SELECT count(*) FROM outbox WHERE key = $1 AND type = $2`, id, eventdata.NoShowPolicySet); n != 3 {
 		t.Fatalf("%d NoShowPolicySet events, want 3 (refusals emit nothing)", n)
 	}
 }

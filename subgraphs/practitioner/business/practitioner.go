@@ -16,6 +16,7 @@ import (
 	"github.com/careslot/careslot/internal/apperr"
 	"github.com/careslot/careslot/internal/auth"
 	"github.com/careslot/careslot/internal/countries"
+	"github.com/careslot/careslot/internal/eventdata"
 	"github.com/careslot/careslot/internal/events"
 	"github.com/careslot/careslot/internal/uid"
 	"github.com/careslot/careslot/subgraphs/practitioner/store"
@@ -23,14 +24,6 @@ import (
 
 // Source is the CloudEvents source of this service's events.
 var Source = events.Source("practitioner")
-
-// Event types, versioned.
-const (
-	EventRegistered         = "careslot.practitioner.PractitionerRegistered.v1"
-	EventProfileUpdated     = "careslot.practitioner.PractitionerProfileUpdated.v1"
-	EventLocationAdded      = "careslot.practitioner.LocationAdded.v1"
-	EventAppointmentTypeSet = "careslot.practitioner.AppointmentTypeSaved.v1"
-)
 
 // Service is the practitioner business layer.
 type Service struct {
@@ -101,7 +94,7 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (store.Practit
 			}
 			return err
 		}
-		return s.emit(ctx, tx, p.ID, EventRegistered)
+		return s.emit(ctx, tx, p.ID, eventdata.PractitionerRegistered)
 	})
 	if err != nil {
 		return store.Practitioner{}, err
@@ -154,7 +147,7 @@ func (s *Service) UpdateProfile(ctx context.Context, in ProfileUpdate) (store.Pr
 		if _, err := tx.UpdatePractitioner(ctx, p); err != nil {
 			return err
 		}
-		return s.emit(ctx, tx, id, EventProfileUpdated)
+		return s.emit(ctx, tx, id, eventdata.PractitionerProfileUpdated)
 	})
 	if err != nil {
 		return store.Practitioner{}, err
@@ -210,7 +203,7 @@ func (s *Service) AddLocation(ctx context.Context, in LocationInput) (store.Loca
 		if _, err := tx.Touch(ctx, p.Country, id); err != nil {
 			return err
 		}
-		return s.emit(ctx, tx, id, EventLocationAdded)
+		return s.emit(ctx, tx, id, eventdata.LocationAdded)
 	})
 	if err != nil {
 		return store.Location{}, err
@@ -292,7 +285,7 @@ func (s *Service) SaveAppointmentType(ctx context.Context, in AppointmentTypeInp
 		if _, err := tx.Touch(ctx, p.Country, id); err != nil {
 			return err
 		}
-		return s.emit(ctx, tx, id, EventAppointmentTypeSet)
+		return s.emit(ctx, tx, id, eventdata.AppointmentTypeSaved)
 	})
 	if err != nil {
 		return store.AppointmentType{}, err

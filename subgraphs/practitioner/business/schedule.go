@@ -11,16 +11,9 @@ import (
 
 	"github.com/careslot/careslot/internal/apperr"
 	"github.com/careslot/careslot/internal/auth"
+	"github.com/careslot/careslot/internal/eventdata"
 	"github.com/careslot/careslot/internal/uid"
 	"github.com/careslot/careslot/subgraphs/practitioner/store"
-)
-
-// Event types of the schedule and the import.
-const (
-	EventOpeningHoursSet = "careslot.practitioner.OpeningHoursSet.v1"
-	EventAbsenceAdded    = "careslot.practitioner.AbsenceAdded.v1"
-	EventAbsenceRemoved  = "careslot.practitioner.AbsenceRemoved.v1"
-	EventImported        = "careslot.practitioner.PractitionerImported.v1"
 )
 
 // Schedule limits.
@@ -123,7 +116,7 @@ func (s *Service) SetOpeningHours(ctx context.Context, in OpeningHoursInput) (st
 		if _, err := tx.Touch(ctx, p.Country, id); err != nil {
 			return err
 		}
-		return s.emit(ctx, tx, id, EventOpeningHoursSet)
+		return s.emit(ctx, tx, id, eventdata.OpeningHoursSet)
 	})
 	if err != nil {
 		return store.Practitioner{}, err
@@ -239,7 +232,7 @@ func (s *Service) AddAbsence(ctx context.Context, in AbsenceInput) (store.Absenc
 		if _, err := tx.Touch(ctx, p.Country, id); err != nil {
 			return err
 		}
-		return s.emit(ctx, tx, id, EventAbsenceAdded)
+		return s.emit(ctx, tx, id, eventdata.AbsenceAdded)
 	})
 	if err != nil {
 		return store.Absence{}, err
@@ -278,7 +271,7 @@ func (s *Service) RemoveAbsence(ctx context.Context, absenceID string) error {
 		if _, err := tx.Touch(ctx, a.Country, a.PractitionerID); err != nil {
 			return err
 		}
-		return s.emit(ctx, tx, a.PractitionerID, EventAbsenceRemoved)
+		return s.emit(ctx, tx, a.PractitionerID, eventdata.AbsenceRemoved)
 	})
 }
 

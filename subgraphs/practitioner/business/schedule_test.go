@@ -234,8 +234,8 @@ func TestOpeningHoursAuthorisationAndSnapshot(t *testing.T) {
 	}
 
 	typ, snap := lastSnapshot(t, pool, p.id)
-	if typ != business.EventAbsenceAdded || snap.Version != pr.Version+1 {
-		t.Fatalf("event %s v%d, want %s v%d", typ, snap.Version, business.EventAbsenceAdded, pr.Version+1)
+	if typ != eventdata.AbsenceAdded || snap.Version != pr.Version+1 {
+		t.Fatalf("event %s v%d, want %s v%d", typ, snap.Version, eventdata.AbsenceAdded, pr.Version+1)
 	}
 	if len(snap.OpeningHours) != 1 || len(snap.Absences) != 1 || snap.Absences[0].Reason != "Congrès" {
 		t.Fatalf("snapshot %+v", snap)
@@ -246,7 +246,7 @@ func TestOpeningHoursAuthorisationAndSnapshot(t *testing.T) {
 		t.Fatalf("opening hours in snapshot %+v", h)
 	}
 	var set int
-	if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM outbox WHERE key = $1 AND type = $2`, p.id, business.EventOpeningHoursSet).Scan(&set); err != nil || set != 1 {
+	if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM outbox WHERE key = $1 AND type = $2`, p.id, eventdata.OpeningHoursSet).Scan(&set); err != nil || set != 1 {
 		t.Fatalf("OpeningHoursSet events: %d %v", set, err)
 	}
 }
@@ -317,7 +317,7 @@ func TestAbsences(t *testing.T) {
 	}
 	wantCode(t, svc.RemoveAbsence(p.ctx, a1.ID), apperr.NotFound)
 	typ, snap := lastSnapshot(t, pool, p.id)
-	if typ != business.EventAbsenceRemoved || len(snap.Absences) != 1 || snap.Absences[0].ID != a2.ID {
+	if typ != eventdata.AbsenceRemoved || len(snap.Absences) != 1 || snap.Absences[0].ID != a2.ID {
 		t.Fatalf("after removal: %s %+v", typ, snap.Absences)
 	}
 }

@@ -337,7 +337,7 @@ func (t *Tx) WritePractices(ctx context.Context, ws []PracticeWrite) error {
 // Savepoint runs fn in a savepoint of the transaction: when fn fails, its
 // writes are rolled back and the transaction goes on.
 func (t *Tx) Savepoint(ctx context.Context, fn func(tx *Tx) error) error {
-	return pgx.BeginFunc(ctx, t.tx, func(sp pgx.Tx) error { return fn(&Tx{tx: sp}) })
+	return pgx.BeginFunc(ctx, t.tx, func(sp pgx.Tx) error { return fn(newTx(sp)) })
 }
 
 // ExportPage reads up to limit practices after the key (country, id) in key

@@ -11,7 +11,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/careslot/careslot/internal/events"
 	"github.com/careslot/careslot/internal/outbox"
 	"github.com/careslot/careslot/internal/postgres"
 )
@@ -97,17 +96,15 @@ func (s *Store) EnsurePartitions(ctx context.Context, codes []string) error {
 
 // Tx is a unit of work: every write and its outbox event commit together.
 type Tx struct {
-	tx pgx.Tx
+	outbox.Tx // Emit, Claim
+	tx        pgx.Tx
 }
+
+func newTx(tx pgx.Tx) *Tx { return &Tx{Tx: outbox.NewTx(tx), tx: tx} }
 
 // InTx runs fn in one transaction, committed when fn returns nil.
 func (s *Store) InTx(ctx context.Context, fn func(tx *Tx) error) error {
-	return outbox.InTx(ctx, s.pool, func(tx pgx.Tx) error { return fn(&Tx{tx: tx}) })
-}
-
-// Emit writes an event to the outbox in this transaction.
-func (t *Tx) Emit(ctx context.Context, topic, key string, ev events.Envelope) error {
-	return outbox.Add(ctx, t.tx, topic, key, ev)
+	return outbox.InTx(ctx, s.pool, func(tx pgx.Tx) error { return fn(newTx(tx)) })
 }
 
 const practitionerCols = `id, country, coalesce(external_id, ''), first_name, last_name, coalesce(bio, ''), languages, specialties,

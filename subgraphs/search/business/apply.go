@@ -14,10 +14,6 @@ import (
 	"github.com/careslot/careslot/subgraphs/search/store"
 )
 
-// practitionerEventPrefix: every event of the practitioner service carries
-// the whole practice (eventdata.Practitioner) at a version.
-const practitionerEventPrefix = "careslot.practitioner."
-
 // SnapshotStream streams practitioner snapshots in batches.
 type SnapshotStream func(fn func([]eventdata.Practitioner) error) error
 
@@ -29,19 +25,17 @@ type NextSlotStream func(fn func([]eventdata.Availability) error) error
 // snapshots apply by version and availability by event time.
 func (s *Service) HandleEvent(ctx context.Context, ev events.Envelope) error {
 	switch {
-	case strings.HasPrefix(ev.Type, practitionerEventPrefix):
+	case strings.HasPrefix(ev.Type, eventdata.PractitionerEventPrefix):
 		var p eventdata.Practitioner
 		if err := ev.DataAs(&p); err != nil {
-			s.log.ErrorContext(ctx, "search: undecodable practitioner event skipped", "event_id", ev.ID, "err", err)
-			return nil
+			return events.Malformed(ev, err)
 		}
 		_, err := s.ApplySnapshot(ctx, p)
 		return err
 	case ev.Type == eventdata.AvailabilityChanged:
 		var a eventdata.Availability
 		if err := ev.DataAs(&a); err != nil {
-			s.log.ErrorContext(ctx, "search: undecodable availability event skipped", "event_id", ev.ID, "err", err)
-			return nil
+			return events.Malformed(ev, err)
 		}
 		asOf := ev.Time
 		if asOf.IsZero() {
