@@ -3,7 +3,8 @@ package booking
 import (
 	"net/http"
 
-	"github.com/careslot/careslot/internal/export"
+	"github.com/careslot/careslot/internal/apperr"
+	"github.com/careslot/careslot/internal/httpserver"
 )
 
 // OverlapsPath is where the service counts its double bookings (internal
@@ -20,8 +21,18 @@ type Overlaps struct {
 
 // OverlapsHandler serves GET OverlapsPath.
 func (s *Subgraph) OverlapsHandler() http.Handler {
-	return export.Document(func(r *http.Request) (any, error) {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet {
+			w.Header().Set("Allow", http.MethodGet)
+			httpserver.WriteError(w, apperr.E(apperr.InvalidInput, "use GET"))
+			return
+		}
 		n, err := s.Service.DoubleBookings(r.Context())
-		return Overlaps{DoubleBookings: n}, err
-	}, s.deps.Logger)
+		if err != nil {
+			s.deps.Logger.ErrorContext(r.Context(), "counting overlaps", "err", err)
+			httpserver.WriteError(w, err)
+			return
+		}
+		httpserver.WriteJSON(w, Overlaps{DoubleBookings: n})
+	})
 }
