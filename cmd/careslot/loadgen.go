@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/careslot/careslot/internal/auth"
 	"github.com/careslot/careslot/internal/config"
@@ -91,11 +91,11 @@ func cmdLoadgen(ctx context.Context, args []string) error {
 // doubleBookings counts pairs of occupying appointments of one practitioner
 // that overlap: the number the whole design promises is zero.
 func doubleBookings(ctx context.Context, dsn string) (int, error) {
-	conn, err := pgx.Connect(ctx, dsn)
+	conn, err := pgxpool.New(ctx, dsn) // a pool: it accepts the URL's pool_max_conns
 	if err != nil {
 		return 0, err
 	}
-	defer conn.Close(ctx)
+	defer conn.Close()
 	var n int
 	err = conn.QueryRow(ctx, `SELECT count(*) FROM appointments a JOIN appointments b
 		ON a.practitioner_id = b.practitioner_id AND a.id < b.id AND a.blocked && b.blocked
