@@ -295,10 +295,11 @@ stop_stack
 # 5. Live slots through the router (its own stack: the end-to-end test harness), and the
 # figures measured in process.
 if [ -n "$ok" ]; then
-  if step live 900 go test -count=1 -run '^$' -bench BookingToSubscriber -benchtime 1x ./cmd/careslot/; then
+  if step live 900 go test -count=1 -v -run '^$' -bench BookingToSubscriber -benchtime 1x ./cmd/careslot/; then
     m=$(grep -o 'commit (mutation response) -> subscriber: .*' "$LOGS/live.log" | sed 's/^.*subscriber: //')
     h=$(grep -o '[0-9.]* KB each' "$LOGS/live.log")
-    row "live slots: booking commit → subscriber message, through the router, 1,000 subscriptions" "${m:-see log}; $h of heap per subscription" "" "go test -run '^\$' -bench BookingToSubscriber -benchtime 1x ./cmd/careslot/"
+    x=$(grep -o '[0-9]* messages timed, [0-9]* missed' "$LOGS/live.log")
+    row "live slots: booking commit → subscriber message, through the router, 1,000 subscriptions" "${m:-see log} ($x: no message without the slot within 5 s); $h of heap per subscription" "" "go test -v -run '^\$' -bench BookingToSubscriber -benchtime 1x ./cmd/careslot/"
   else
     failed_row "live slots: booking commit → subscriber message" "$(why "$LOGS/live.log" $?)" "" "go test -bench BookingToSubscriber ./cmd/careslot/"
   fi
