@@ -30,6 +30,7 @@ func cmdDev(ctx context.Context, args []string) error {
 	noDemo := fs.Bool("no-demo", false, "do not create demo data")
 	brokerAddr := fs.String("broker", "127.0.0.1:9092", "embedded Kafka broker address (when KAFKA_BROKERS is empty)")
 	execConfig := fs.String("config", filepath.Join("router-config", "config.json"), "composed execution configuration")
+	serveJWKS := fs.String("serve-jwks", "", "serve the development JWKS on this address (default: on the default OIDC_JWKS_URL's, when that is the URL)")
 	_ = fs.Parse(args)
 
 	cfg := config.FromEnv()
@@ -58,8 +59,8 @@ func cmdDev(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	jwksAddr := ""
-	if cfg.JWKSURL == defaultJWKSURL {
+	jwksAddr := *serveJWKS
+	if jwksAddr == "" && cfg.JWKSURL == defaultJWKSURL {
 		u, _ := url.Parse(cfg.JWKSURL)
 		jwksAddr = u.Host
 	}
