@@ -8,9 +8,11 @@
 #   bench/router-overhead.sh [seconds per run (default BENCH_SECONDS or 15)] [clients (default 8)]
 #
 # Prints each run's line, then one JSON line (the last): per operation, both sides' rps, p50/p99
-# and CPU ms per request (process_cpu_seconds_total of the services' /metrics: in `careslot dev`
-# the router and every subgraph are one process), and the router ÷ direct ratios
-# (rps_ratio, p99_ratio, cpu_ratio). For the table: `bench/router-overhead.sh | tail -n 1 | jq`.
+# and CPU ms per request (process_cpu_seconds_total of the services' /metrics, less what the
+# processes spend at rest, measured for 3 s first: in `careslot dev` the router and every subgraph
+# are one process), and the router ÷ direct ratios (rps_ratio, p99_ratio, cpu_ratio). CPU per
+# request stays comparable when other work shares the cores; latency and rps do not.
+# For the table: `bench/router-overhead.sh | tail -n 1 | jq`.
 # It creates 5 practices through the router's import (loadgen-<run>-<i>), as `loadgen slots` does.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -65,7 +65,8 @@ type Measured struct {
 	P99ms  float64 `json:"p99_ms"`
 	Errors int64   `json:"errors"`
 	// CPUmsPerRequest is the CPU the measured processes (their /metrics) spent per request,
-	// in milliseconds; -1 when it could not be read.
+	// in milliseconds, less what they spend idle (background consumers and relays, measured just
+	// before); -1 when it could not be read.
 	CPUmsPerRequest float64 `json:"cpu_ms_per_req"`
 }
 
@@ -81,25 +82,48 @@ type Overhead struct {
 	// P99Ratio and CPURatio are router ÷ direct p99 latency and CPU per request.
 	P99Ratio float64 `json:"p99_ratio"`
 	CPURatio float64 `json:"cpu_ratio"`
+	// IdleCPU is the share of one core the measured processes used with no load (-1: unknown).
+	IdleCPU float64 `json:"idle_cpu"`
 }
+
+// idleWindow is how long CompareOverhead watches the processes' CPU before loading them.
+const idleWindow = 3 * time.Second
 
 // CompareOverhead runs router, then direct, for cfg's clients and duration each, reading the
 // CPU of the processes behind cpuMetrics (Prometheus /metrics URLs, summed) around each run.
 func CompareOverhead(ctx context.Context, name string, cfg Config, router, direct Op, cpuMetrics []string) Overhead {
+	// A system at rest still spends CPU (consumers polling, relays): at a few listings a second
+	// it would be counted as theirs.
+	idle, idleOK := 0.0, false
+	if start, ok := ProcessCPU(ctx, cpuMetrics); ok {
+		t0 := time.Now()
+		select {
+		case <-ctx.Done():
+		case <-time.After(idleWindow):
+		}
+		if end, ok := ProcessCPU(ctx, cpuMetrics); ok {
+			idle, idleOK = (end-start)/time.Since(t0).Seconds(), true
+		}
+	}
 	run := func(label string, op Op) Measured {
 		c := cfg
 		c.Name = name + " " + label
 		before, okBefore := ProcessCPU(ctx, cpuMetrics)
+		t0 := time.Now()
 		r := Run(ctx, c, op)
 		after, okAfter := ProcessCPU(ctx, cpuMetrics)
+		elapsed := time.Since(t0).Seconds()
 		fmt.Println(r) // the human-readable line, beside the machine-readable result
 		m := Measured{RPS: round(r.RPS(), 1), P50ms: ms(r.Percentile(50)), P99ms: ms(r.Percentile(99)), Errors: r.Outcomes["error"], CPUmsPerRequest: -1}
-		if okBefore && okAfter && r.Requests > 0 {
-			m.CPUmsPerRequest = round((after-before)*1000/float64(r.Requests), 3)
+		if idleOK && okBefore && okAfter && r.Requests > 0 {
+			m.CPUmsPerRequest = round(max(0, after-before-idle*elapsed)*1000/float64(r.Requests), 3)
 		}
 		return m
 	}
-	o := Overhead{Op: name, Clients: cfg.Clients, Seconds: cfg.Duration.Seconds()}
+	o := Overhead{Op: name, Clients: cfg.Clients, Seconds: cfg.Duration.Seconds(), IdleCPU: -1}
+	if idleOK {
+		o.IdleCPU = round(idle, 3)
+	}
 	o.Router = run("via router", router)
 	o.Direct = run("direct", direct)
 	o.RPSRatio = ratio(o.Router.RPS, o.Direct.RPS)
