@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"strconv"
@@ -18,12 +19,12 @@ import (
 )
 
 func init() {
-	register("loadgen", "drive the router: careslot loadgen book|slots|search [--clients 64 --duration 20s]", cmdLoadgen)
+	register("loadgen", "drive the router: careslot loadgen book|slots|search|overhead [--clients 64 --duration 20s]", cmdLoadgen)
 }
 
 func cmdLoadgen(ctx context.Context, args []string) error {
 	if len(args) < 1 {
-		return fmt.Errorf("usage: careslot loadgen <book|slots|search> [flags]")
+		return fmt.Errorf("usage: careslot loadgen <book|slots|search|overhead> [flags]")
 	}
 	scenario := args[0]
 	cfg := config.FromEnv()
@@ -36,6 +37,11 @@ func cmdLoadgen(ctx context.Context, args []string) error {
 	days := fs.Int("days", 60, "days ahead to book or list")
 	subgraphURL := fs.String("subgraph", "http://"+cfg.SubgraphAddrs["search"]+"/graphql", "search: the search subgraph, called directly for comparison (empty: skip)")
 	checkBooking := fs.String("check-booking", cfg.InternalURLs[booking.Name], "booking's internal listener, asked afterwards how many double bookings it holds (empty: skip)")
+	availabilityURL := fs.String("availability", "http://"+cfg.SubgraphAddrs["availability"]+"/graphql", "overhead: the availability subgraph, called directly for the slot listing")
+	ops := fs.String("ops", "search,slots", "overhead: the operations to compare (search, slots)")
+	// In `careslot dev` the router and every subgraph share one process: any service's metrics
+	// address reports the CPU of all of them.
+	cpuMetrics := fs.String("cpu-metrics", "http://"+cfg.MetricsAddrs["search"]+"/metrics", "overhead: comma-separated Prometheus /metrics URLs whose process CPU is counted per request (empty: skip)")
 	_ = fs.Parse(args[1:])
 
 	key, err := auth.LoadOrCreateDevKey(devKeyPath(cfg))
@@ -51,6 +57,12 @@ func cmdLoadgen(ctx context.Context, args []string) error {
 
 	if scenario == "search" {
 		return searchLoad(ctx, cfg, *routerURL, *subgraphURL, *clients, *duration)
+	}
+	if scenario == "overhead" {
+		return overheadLoad(ctx, cfg, c, mint, run, overheadOptions{
+			ops: strings.Split(*ops, ","), routerURL: *routerURL, searchURL: *subgraphURL, availabilityURL: *availabilityURL,
+			cpuMetrics: splitNonEmpty(*cpuMetrics), clients: *clients, duration: *duration, practices: *nPractices, days: *days,
+		})
 	}
 	fmt.Printf("setting up %d practices through %s …\n", *nPractices, *routerURL)
 	practices, err := loadgen.SetupPractices(ctx, c, mint, run, *nPractices)
@@ -88,13 +100,73 @@ func cmdLoadgen(ctx context.Context, args []string) error {
 	return nil
 }
 
-// searchLoad drives varied searches around the seeded cities through the
-// router, then the same load straight at the search subgraph, so the
-// router's share is visible.
-func searchLoad(ctx context.Context, cfg config.Config, routerURL, subgraphURL string, clients int, d time.Duration) error {
-	cat, err := countries.Load(cfg.CountriesFile)
+type overheadOptions struct {
+	ops                                   []string
+	routerURL, searchURL, availabilityURL string
+	cpuMetrics                            []string
+	clients                               int
+	duration                              time.Duration
+	practices, days                       int
+}
+
+// overheadLoad measures what the router adds to the same operation: each operation of o.ops
+// through the router, then straight at the subgraph that answers it, one after the other with
+// the same clients and duration. It prints each run's line, then one JSON line (the last)
+// with, per operation, both sides' throughput, latency and CPU per request and the router ÷
+// direct ratios (bench/router-overhead.sh reads it).
+func overheadLoad(ctx context.Context, cfg config.Config, c *gqlclient.Client, mint loadgen.Minter, run string, o overheadOptions) error {
+	client := func(url string) *gqlclient.Client {
+		gc := gqlclient.New(url)
+		gc.HTTP.Transport = gqlclient.NewTransport(o.clients)
+		return gc
+	}
+	lc := loadgen.Config{Clients: o.clients, Duration: o.duration}
+	var results []loadgen.Overhead
+	for _, op := range o.ops {
+		switch strings.TrimSpace(op) {
+		case "search":
+			places, specs, err := searchPlaces(cfg)
+			if err != nil {
+				return err
+			}
+			results = append(results, loadgen.CompareOverhead(ctx, "search", lc,
+				loadgen.SearchOp(client(o.routerURL), places, specs), loadgen.SearchOp(client(o.searchURL), places, specs), o.cpuMetrics))
+		case "slots":
+			practices, err := loadgen.SetupPractices(ctx, c, mint, run, o.practices)
+			if err != nil {
+				return err
+			}
+			time.Sleep(2 * time.Second) // let availability consume the new schedules
+			results = append(results, loadgen.CompareOverhead(ctx, fmt.Sprintf("slots-%dd", o.days), lc,
+				loadgen.SlotsVariantOp(client(o.routerURL), practices, o.days, false),
+				loadgen.SlotsVariantOp(client(o.availabilityURL), practices, o.days, true), o.cpuMetrics))
+		default:
+			return fmt.Errorf("overhead: unknown operation %q (search, slots)", op)
+		}
+	}
+	line, err := json.Marshal(map[string]any{"router_overhead": results})
 	if err != nil {
 		return err
+	}
+	fmt.Println(string(line))
+	return nil
+}
+
+func splitNonEmpty(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// searchPlaces are the seeded cities of every served country and each country's specialties.
+func searchPlaces(cfg config.Config) ([]loadgen.Place, map[string][]string, error) {
+	cat, err := countries.Load(cfg.CountriesFile)
+	if err != nil {
+		return nil, nil, err
 	}
 	var places []loadgen.Place
 	specs := map[string][]string{}
@@ -105,6 +177,17 @@ func searchLoad(ctx context.Context, cfg config.Config, routerURL, subgraphURL s
 		for _, s := range c.Specialties {
 			specs[c.Code] = append(specs[c.Code], s.Code)
 		}
+	}
+	return places, specs, nil
+}
+
+// searchLoad drives varied searches around the seeded cities through the
+// router, then the same load straight at the search subgraph, so the
+// router's share is visible.
+func searchLoad(ctx context.Context, cfg config.Config, routerURL, subgraphURL string, clients int, d time.Duration) error {
+	places, specs, err := searchPlaces(cfg)
+	if err != nil {
+		return err
 	}
 	targets := []struct{ name, url string }{{"search via router", routerURL}, {"search direct to subgraph", subgraphURL}}
 	for _, t := range targets {

@@ -3231,7 +3231,7 @@ func (ec *executionContext) unmarshalNPractitionerByIDsInput2ᚕᚖgithubᚗcom�
 }
 
 func (ec *executionContext) marshalNSlot2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋavailabilityᚋgraphᚋmodelᚐSlot(ctx context.Context, sel ast.SelectionSet, v model.Slot) graphql.Marshaler {
-	return ec._Slot(ctx, sel, &v)
+	return graphql.WrapContextMarshaler(ctx, v)
 }
 
 func (ec *executionContext) marshalNSlot2ᚕgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋavailabilityᚋgraphᚋmodelᚐSlotᚄ(ctx context.Context, sel ast.SelectionSet, v []model.Slot) graphql.Marshaler {
