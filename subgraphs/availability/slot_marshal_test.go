@@ -5,6 +5,8 @@ import (
 	"net/http/httptest"
 	"testing"
 	"time"
+
+	"github.com/careslot/careslot/internal/gqltest"
 )
 
 // TestSlotSelection: a slot writes itself (model.Slot.MarshalGQLContext) rather than through
@@ -39,7 +41,7 @@ fragment Ends on Slot { endsAt @include(if: $withEnd) }`
 	first := want[0]
 	stamp := func(t time.Time) string { return t.Format(time.RFC3339Nano) }
 	for _, withEnd := range []bool{true, false} {
-		res := post(t, srv.URL, query, map[string]any{"reps": []map[string]any{{"__typename": "Practitioner", "id": "sel"}},
+		res := gqltest.Do(t, srv.URL, "", query, map[string]any{"reps": []map[string]any{{"__typename": "Practitioner", "id": "sel"}},
 			"from": date(0), "to": date(1), "withEnd": withEnd})
 		if len(res.Errors) > 0 {
 			t.Fatalf("errors: %+v", res.Errors)
