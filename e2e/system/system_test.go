@@ -264,8 +264,8 @@ func runFault(t *testing.T, s *System, f fault, patients []string) {
 	if len(res.Problems) > 0 {
 		verdict = fmt.Sprintf("%d violated", len(res.Problems))
 	}
-	Figure(t, "%s: %d booking requests refused (%d HTTP 5xx) and %d reads refused of %d/%d, %d resubscriptions; converged %s after the storm; invariants: %s",
-		f.name, st.refused.Load(), st.status5xx.Load(), st.readRefused.Load(), st.attempts.Load(), st.reads.Load(), resubscribed,
+	Figure(t, "%s: %d booking requests refused (%d HTTP 5xx) and %d reads refused (%d more answered when asked again) of %d/%d, %d resubscriptions; converged %s after the storm; invariants: %s",
+		f.name, st.refused.Load(), st.status5xx.Load(), st.readRefused.Load(), st.readRetried.Load(), st.attempts.Load(), st.reads.Load(), resubscribed,
 		res.Converged.Round(10*time.Millisecond), verdict)
 	t.Logf("invariants checked (time since the storm): %s", strings.Join(res.Took, ", "))
 	for _, svc := range []string{"practitioner", "patient", "search", "availability", "booking", "notification"} {
