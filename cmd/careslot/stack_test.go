@@ -118,6 +118,7 @@ func newStackWith(t testing.TB, tweak func(*config.Config)) (*stack, func(), err
 		}
 		jwks.Close()
 		dropDatabases(dsns)
+		testenv.DeleteRedisPrefix(cfg.RedisPrefix)
 	}
 	select {
 	case <-ready:

@@ -113,17 +113,32 @@ func Redis(t testing.TB) (redis.UniversalClient, string) {
 	}
 	prefix := "t" + Suffix() + ":"
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = redisconn.Scan(ctx, rdb, prefix+"*", 1000, func(keys []string) error {
-			for _, k := range keys {
-				rdb.Del(ctx, k)
-			}
-			return nil
-		})
+		deletePrefix(rdb, prefix)
 		_ = rdb.Close()
 	})
 	return rdb, prefix
+}
+
+// DeleteRedisPrefix deletes the keys under prefix on the tests' Redis: the
+// clean-up of a system under test that opened its own clients.
+func DeleteRedisPrefix(prefix string) {
+	rdb, err := redisconn.Open(RedisURL(), RedisClusterAddrs())
+	if err != nil {
+		return
+	}
+	defer rdb.Close()
+	deletePrefix(rdb, prefix)
+}
+
+func deletePrefix(rdb redis.UniversalClient, prefix string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_ = redisconn.Scan(ctx, rdb, prefix+"*", 1000, func(keys []string) error {
+		for _, k := range keys {
+			rdb.Unlink(ctx, k) // one at a time: in a cluster the keys are on several nodes
+		}
+		return nil
+	})
 }
 
 // PubSubChannels lists the channels matching pattern that have subscribers,
