@@ -61,7 +61,7 @@ func cmdLoadgen(ctx context.Context, args []string) error {
 	if scenario == "overhead" {
 		return overheadLoad(ctx, cfg, c, mint, run, overheadOptions{
 			ops: strings.Split(*ops, ","), routerURL: *routerURL, searchURL: *subgraphURL, availabilityURL: *availabilityURL,
-			cpuMetrics: splitNonEmpty(*cpuMetrics), clients: *clients, duration: *duration, practices: *nPractices, days: *days,
+			cpuMetrics: config.List(*cpuMetrics), clients: *clients, duration: *duration, practices: *nPractices, days: *days,
 		})
 	}
 	fmt.Printf("setting up %d practices through %s …\n", *nPractices, *routerURL)
@@ -150,16 +150,6 @@ func overheadLoad(ctx context.Context, cfg config.Config, c *gqlclient.Client, m
 	}
 	fmt.Println(string(line))
 	return nil
-}
-
-func splitNonEmpty(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
 }
 
 // searchPlaces are the seeded cities of every served country and each country's specialties.

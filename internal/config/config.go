@@ -69,9 +69,9 @@ func FromEnv() Config {
 	c := Config{
 		DatabaseURLs:            map[string]string{},
 		RedisURL:                env("REDIS_URL", "redis://127.0.0.1:6379/0"),
-		RedisClusterAddrs:       list(os.Getenv("REDIS_CLUSTER_ADDRS")),
+		RedisClusterAddrs:       List(os.Getenv("REDIS_CLUSTER_ADDRS")),
 		RedisPrefix:             env("REDIS_PREFIX", ""),
-		KafkaBrokers:            list(os.Getenv("KAFKA_BROKERS")),
+		KafkaBrokers:            List(os.Getenv("KAFKA_BROKERS")),
 		KafkaTopicPrefix:        env("KAFKA_TOPIC_PREFIX", ""),
 		OpenSearchURL:           os.Getenv("OPENSEARCH_URL"),
 		RouterAddr:              env("ROUTER_ADDR", "127.0.0.1:4000"),
@@ -120,7 +120,8 @@ func env(key, def string) string {
 	return def
 }
 
-func list(v string) []string {
+// List splits a comma-separated setting, dropping blanks.
+func List(v string) []string {
 	var out []string
 	for _, s := range strings.Split(v, ",") {
 		if s = strings.TrimSpace(s); s != "" {

@@ -51,13 +51,7 @@ const EnvRedisCluster = "TEST_REDIS_CLUSTER_ADDRS"
 
 // RedisClusterAddrs are the nodes of EnvRedisCluster (none: the single server).
 func RedisClusterAddrs() []string {
-	var out []string
-	for _, a := range strings.Split(os.Getenv(EnvRedisCluster), ",") {
-		if a = strings.TrimSpace(a); a != "" {
-			out = append(out, a)
-		}
-	}
-	return out
+	return config.List(os.Getenv(EnvRedisCluster))
 }
 
 // Suffix is a short random name part.
