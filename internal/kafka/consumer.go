@@ -158,7 +158,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("kafka: new consumer client: %w", err)
 	}
-	defer cl.Close()
+	defer c.close(cl)
 	// The same client writes dead letters: idempotent, all-ISR acks.
 	c.dead = &deadLetterer{cl: cl, group: c.cfg.Group}
 	trackCtx, stopTracking := context.WithCancel(ctx)
@@ -329,4 +329,28 @@ func NewConsumers(brokers []string, prefix string, logger *slog.Logger, subs ...
 		out = append(out, c)
 	}
 	return out, nil
+}
+
+// leaveTimeout bounds leaving the group when the consumer stops.
+const leaveTimeout = 3 * time.Second
+
+// close leaves the group and closes the client, waiting at most leaveTimeout:
+// a leave caught in a rebalance (a rolling restart moves every member at
+// once) can wait on the group's management loop for good, which held whole
+// processes past their grace period (seen through internal/shutdown's
+// goroutine dump). Past the bound the broker expires the member after
+// SessionTimeout, as after a crash; nothing is lost, as offsets are
+// committed only once their events were applied.
+func (c *Consumer) close(cl *kgo.Client) {
+	closed := make(chan struct{})
+	go func() {
+		cl.CloseAllowingRebalance()
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-time.After(leaveTimeout):
+		c.log.Warn("kafka: leaving the consumer group took too long; the broker will expire this member",
+			"group", c.cfg.Group, "after", leaveTimeout)
+	}
 }
