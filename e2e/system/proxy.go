@@ -1,10 +1,12 @@
 package system
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -108,6 +110,9 @@ func (p *Proxy) Add(addr string) {
 		Rewrite:       func(r *httputil.ProxyRequest) { r.SetURL(u) },
 		Transport:     p.tr,
 		FlushInterval: -1,
+		// A failure after the answer began (the replica's connection lost
+		// mid-body) is only logged by ReverseProxy: count it as a failure.
+		ErrorLog: log.New(failureWriter{p, addr}, "", 0),
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			if r.Context().Err() != nil {
 				return // the caller went away: nothing to answer
@@ -218,8 +223,40 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Header.Get("Upgrade") != "" {
 		b.ws.Add(1)
 		defer b.ws.Add(-1)
+	} else if r.Body != nil && r.Body != http.NoBody {
+		// Read the request whole before forwarding it, as a load balancer
+		// that buffers requests does. Streamed, the transport was still
+		// reading the body's end (its check for bytes past Content-Length)
+		// when a quick replica had answered; the answer's headers, flushed
+		// at once, end an HTTP/1 request body, so that read failed and the
+		// transport dropped the connection mid-answer (about 1 read in
+		// 2,000 while replicas started, found with a stack trace of who
+		// closed the connection). kube-proxy forwards TCP and has no such
+		// step.
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxProxiedBody))
+		if err != nil {
+			http.Error(w, p.Name+": request body: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.ContentLength = int64(len(body))
 	}
 	b.rp.ServeHTTP(w, r)
+}
+
+// maxProxiedBody is above the router's max_request_body_size.
+const maxProxiedBody = 4 << 20
+
+// failureWriter records what ReverseProxy logs (a copy of an answer that
+// failed midway) as a failed forward.
+type failureWriter struct {
+	p    *Proxy
+	addr string
+}
+
+func (f failureWriter) Write(b []byte) (int, error) {
+	f.p.failed("via %s: %s", f.addr, strings.TrimSpace(string(b)))
+	return len(b), nil
 }
 
 // WebSockets is the number of WebSockets open through the proxy to addr.

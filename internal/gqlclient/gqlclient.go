@@ -73,6 +73,11 @@ func (r *Response) Err() error {
 	msgs := make([]string, len(r.Errors))
 	for i, e := range r.Errors {
 		msgs[i] = fmt.Sprintf("%s (%s)", e.Message, e.Code())
+		if e.Code() == "" && len(e.Extensions) > 0 {
+			// The router wraps a subgraph's failure: its status code and errors say why.
+			ext, _ := json.Marshal(e.Extensions)
+			msgs[i] = fmt.Sprintf("%s (extensions %s)", e.Message, ext)
+		}
 	}
 	return fmt.Errorf("graphql: %s", strings.Join(msgs, "; "))
 }
