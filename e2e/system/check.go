@@ -532,13 +532,35 @@ func (s *System) checkWatchers(ctx context.Context, r *Result, watchers []*Watch
 				break
 			}
 			if time.Now().After(deadline) {
-				r.problem("a subscriber of %s holds %d slots, the store has %d (%v); it got %s; a new subscriber through the router gets %s",
-					w.Practice.ID, strings.Count(w.Latest(), ","), strings.Count(want, ","), err, w.Stats(), s.probeWatch(ctx, w))
+				r.problem("a subscriber of %s holds %d slots, the store has %d (%v); it got %s; a new subscriber through the router gets %s; %s",
+					w.Practice.ID, strings.Count(w.Latest(), ","), strings.Count(want, ","), err, w.Stats(), s.probeWatch(ctx, w), s.liveState(ctx))
 				break
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
+}
+
+// liveState describes each availability replica's live hub and what it
+// logged about it, for a subscriber found behind.
+func (s *System) liveState(ctx context.Context) string {
+	var b strings.Builder
+	for _, r := range s.Replicas("availability") {
+		fmt.Fprintf(&b, "%s (%d WebSockets through the proxy):", r.Name, s.Proxies["availability"].WebSockets(r.Addr))
+		for _, m := range []string{"careslot_live_subscribers", "careslot_live_messages_delivered_total", "careslot_live_messages_dropped_total"} {
+			v, err := metric(ctx, r.MetricsAddr, m)
+			fmt.Fprintf(&b, " %s %v%s", strings.TrimPrefix(m, "careslot_live_"), v, errText(err))
+		}
+		fmt.Fprintf(&b, "\n%s\n", s.LogGrep(r.Name, 20, "livehub", "live slots", `"level":"ERROR"`))
+	}
+	return b.String()
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return " (" + err.Error() + ")"
 }
 
 // metric reads one gauge (summed over its series) from a replica's /metrics.

@@ -326,6 +326,7 @@ func (h *Hub) push(s *Subscription, payload []byte) {
 		select {
 		case s.c <- payload:
 			h.delivered.Add(1)
+			liveDelivered.Inc()
 			return
 		default:
 		}
@@ -333,6 +334,7 @@ func (h *Hub) push(s *Subscription, payload []byte) {
 		case <-s.c:
 			s.dropped.Add(1)
 			h.dropped.Add(1)
+			liveDropped.Inc()
 		default:
 		}
 	}
