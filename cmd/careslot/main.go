@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 )
 
@@ -56,8 +57,27 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := cmd.run(ctx, os.Args[2:]); err != nil {
+	err := profiled(os.Getenv("CPU_PROFILE"), func() error { return cmd.run(ctx, os.Args[2:]) })
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "careslot %s: %v\n", os.Args[1], err)
 		os.Exit(1)
 	}
+}
+
+// profiled runs fn, writing a CPU profile of it to path when path is set: the
+// one-shot commands (seed, rebuild) have no /debug/pprof to ask.
+func profiled(path string, fn func() error) error {
+	if path == "" {
+		return fn()
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := pprof.StartCPUProfile(f); err != nil {
+		return err
+	}
+	defer pprof.StopCPUProfile()
+	return fn()
 }
