@@ -276,6 +276,10 @@ func runFault(t *testing.T, s *System, f fault, patients []string) {
 	for _, p := range res.Problems {
 		t.Error(p)
 	}
+	// A subscription stream the router read from the middle of a frame (ADR 0028).
+	if l := s.LogGrep("router", 5, "reserved op code", "rsv bits"); !strings.HasSuffix(l, "---\n") {
+		t.Errorf("the router read a subgraph subscription out of its frames:\n%s", l)
+	}
 	if st.unresolved.Load() > 0 {
 		t.Errorf("%d bookings still failing after a minute of retries", st.unresolved.Load())
 	}
