@@ -193,10 +193,38 @@ if [ -n "$ok" ]; then
   fi
 fi
 
+# settle: waits (at most 40 minutes) until the practitioner outbox is empty and every consumer of
+# the dev process has consumed its topics to the end, twice in a row. Seeding leaves one event per
+# practice for every consumer: a rebuild measured meanwhile shared the cores with the event path
+# applying the same practices one by one.
+settle() {
+  local calm=0 n lag
+  for _ in $(seq 1 1200); do
+    n=$(psql "$DATABASE_URL_PRACTITIONER" -Atc "SELECT count(*) FROM outbox" 2>/dev/null || echo 1)
+    lag=$(curl -s "http://$AVAILABILITY_METRICS_ADDR/metrics" | awk '/^careslot_kafka_consumer_lag/ {s += $NF} END {print s + 0}')
+    if [ "${n:-1}" = 0 ] && [ "${lag:-1}" = 0 ]; then
+      calm=$((calm + 1))
+      [ $calm -ge 2 ] && return 0
+    else
+      calm=0
+    fi
+    sleep 2
+  done
+  return 1
+}
+
 if [ -n "$up" ]; then
+  t0=$(date +%s)
+  if settle; then
+    [ -n "$seeded" ] && row "event path: the seed's $N practice events consumed by every consumer of the dev process" \
+      "in $(($(date +%s) - t0)) s after the start ($(awk -v n="$N" -v s=$(($(date +%s) - t0)) 'BEGIN {printf "%.0f", n/(s>0?s:1)}')/s)" "" "outbox empty and careslot_kafka_consumer_lag 0 (bench/run.sh settle)"
+  else
+    row "note" "the seed's events were still being consumed after 40 minutes" "" ""
+  fi
   if [ -n "$seeded" ] || [ -z "$(redis-cli -u "$REDIS" --scan --pattern "${ID}:av2:*" --count 1000 | head -n 1)" ]; then
     # The read models are derived: rebuild availability from the owners' exports rather than
-    # wait for half a million events to be replayed.
+    # wait for half a million events to be replayed; measured with the event path idle, as an
+    # operator runs it.
     if step rebuild 1800 "$BIN" rebuild availability; then
       row "rebuild availability ($N practitioners)" "$(grep '^rebuilt availability' "$LOGS/rebuild.log" | sed 's/^rebuilt availability //')" "< 60 s" "careslot rebuild availability"
     else
