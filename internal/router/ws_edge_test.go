@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -284,4 +285,39 @@ func TestWebSocketSilentClientIsDropped(t *testing.T) {
 	case <-time.After(3 * time.Second): // past the idle timeout again
 	}
 	_ = alive.Close()
+}
+
+// TestWebSocketWithoutInitIsClosed: a client that sends no connection_init is closed with 4408
+// after the init timeout (the router's own read deadline is an hour, ADR 0028); one that sent it
+// in time stays.
+func TestWebSocketWithoutInitIsClosed(t *testing.T) {
+	rdb, prefix := testenv.Redis(t)
+	s := edgeSettings(t, func(s *edge.Settings) { s.WebSocket.InitTimeout = 500 * time.Millisecond })
+	up := newUpstream(t)
+	up.holdOpen = true
+	e := startWith(t, up, newJWKS(t), withEdge(s, rdb, prefix))
+
+	inited, silent := dialWS(t, e.url), dialWS(t, e.url)
+	if err := initWS(t, inited, ""); err != nil {
+		t.Fatal(err)
+	}
+	_ = silent.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var m wsMessage
+	err := silent.ReadJSON(&m)
+	if code, _ := closeCode(err); code != 4408 {
+		t.Errorf("a client without connection_init: %v, want close 4408", err)
+	}
+	if err := subscribe(inited, "1"); err != nil {
+		t.Fatal(err)
+	}
+	_ = inited.SetReadDeadline(time.Now().Add(time.Second)) // past the init timeout again
+	if err := inited.ReadJSON(&m); err != nil && !isTimeout(err) {
+		t.Errorf("the client that sent connection_init lost its connection: %v", err)
+	}
+	_ = inited.Close()
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }

@@ -56,6 +56,7 @@ type WebSocketLimits struct {
 	MaxMessageBytes               int           `yaml:"max_message_bytes" env:"MAX_MESSAGE_BYTES"`
 	PingInterval                  time.Duration `yaml:"ping_interval" env:"PING_INTERVAL"`
 	IdleTimeout                   time.Duration `yaml:"idle_timeout" env:"IDLE_TIMEOUT"`
+	InitTimeout                   time.Duration `yaml:"init_timeout" env:"INIT_TIMEOUT"`
 	ConnectionLease               time.Duration `yaml:"connection_lease" env:"CONNECTION_LEASE"`
 }
 

@@ -78,7 +78,7 @@ func (l *wsLimits) guard(conn net.Conn, rw *bufio.ReadWriter, r *http.Request, c
 		_, _ = rw.Reader.Discard(len(g.in))
 	}
 	g.heard()
-	if l.s.PingInterval > 0 || l.s.IdleTimeout > 0 || l.slots != nil {
+	if l.s.PingInterval > 0 || l.s.IdleTimeout > 0 || l.s.InitTimeout > 0 || l.slots != nil {
 		go g.keepalive()
 	}
 	return g
@@ -128,6 +128,7 @@ type guardedConn struct {
 	slotKey string              // the slot set this connection holds a place in ("" for none)
 
 	lastHeard atomic.Int64 // unix nanos of the last frame from the client
+	initSeen  atomic.Bool  // a connection_init arrived (inited, for the keepalive goroutine)
 
 	wmu   sync.Mutex
 	scan  frameScanner // the router's outgoing frames
@@ -258,6 +259,7 @@ func (g *guardedConn) admit(text []byte) bool {
 			return true // the router refuses a second one
 		}
 		g.inited = true
+		g.initSeen.Store(true)
 		return g.connect(m.Payload)
 	case "subscribe", "start":
 		if m.ID == "" {
@@ -427,7 +429,7 @@ func (g *guardedConn) serverMessage(text []byte) {
 func (g *guardedConn) keepalive() {
 	s := g.l.s
 	tick := time.Second
-	for _, d := range []time.Duration{s.PingInterval / 2, s.IdleTimeout / 4, s.ConnectionLease / 3} {
+	for _, d := range []time.Duration{s.PingInterval / 2, s.IdleTimeout / 4, s.InitTimeout / 4, s.ConnectionLease / 3} {
 		if d > 0 && d < tick {
 			tick = d
 		}
@@ -435,7 +437,8 @@ func (g *guardedConn) keepalive() {
 	tick = max(tick, 20*time.Millisecond)
 	t := time.NewTicker(tick)
 	defer t.Stop()
-	lastRenew, lastPing := time.Now(), time.Time{}
+	opened := time.Now()
+	lastRenew, lastPing := opened, time.Time{}
 	for {
 		select {
 		case <-g.done:
@@ -443,6 +446,12 @@ func (g *guardedConn) keepalive() {
 		case <-g.l.ctx.Done():
 			return
 		case now := <-t.C:
+			if s.InitTimeout > 0 && !g.initSeen.Load() && now.Sub(opened) >= s.InitTimeout {
+				// graphql-transport-ws: no connection_init in time.
+				g.inject(ws.MustCompileFrame(ws.NewCloseFrame(ws.NewCloseFrameBody(4408, "Connection initialisation timeout"))), true)
+				_ = g.Close()
+				return
+			}
 			silent := now.Sub(time.Unix(0, g.lastHeard.Load()))
 			if s.IdleTimeout > 0 && silent >= s.IdleTimeout {
 				_ = g.Close() // the router's read fails and it lets go
