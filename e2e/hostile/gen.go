@@ -92,8 +92,11 @@ type wsCase struct {
 	// survives it and frees the connection).
 	Expect     string `json:"expect"`
 	CloseCodes []int  `json:"closeCodes,omitempty"`
-	Code       string `json:"code,omitempty"`
-	Status     []int  `json:"status,omitempty"` // for refused
+	// ResetAllowed: the router may close while the client still writes what it refused (a message
+	// over the limit), so the client can meet a reset or a broken pipe before the close frame.
+	ResetAllowed bool   `json:"resetAllowed,omitempty"`
+	Code         string `json:"code,omitempty"`
+	Status       []int  `json:"status,omitempty"` // for refused
 }
 
 // wsFrame is a message (Text, sent Count times with {{N}} replaced by its number) or raw bytes
@@ -416,7 +419,7 @@ func main() {
 		wsCase{Name: "deep subscription", Frames: []wsFrame{{Text: initMsg}, {Text: `{"id":"1","type":"subscribe","payload":{"query":"subscription { ` + strings.Repeat("a { ", 200) + "b" + strings.Repeat(" }", 200) + ` }"}}`}}, Expect: "open"},
 		wsCase{Name: "garbage init token", Frames: []wsFrame{{Text: `{"type":"connection_init","payload":{"Authorization":"Bearer garbage"}}`}}, Expect: "close", CloseCodes: []int{4401}},
 		wsCase{Name: "init token not a string", Frames: []wsFrame{{Text: `{"type":"connection_init","payload":{"Authorization":{"a":1}}}`}, {Text: sub, Count: 1}}, Expect: "open or closed", CloseCodes: []int{1000, 4400, 4401, 4403}},
-		wsCase{Name: "message over 64 KiB", Frames: []wsFrame{{Text: initMsg}, {Text: `{"id":"1","type":"subscribe","payload":{"query":"{{PAD}}"}}`, PadBytes: 70_000}}, Expect: "close", CloseCodes: []int{1009}},
+		wsCase{Name: "message over 64 KiB", Frames: []wsFrame{{Text: initMsg}, {Text: `{"id":"1","type":"subscribe","payload":{"query":"{{PAD}}"}}`, PadBytes: 70_000}}, Expect: "close", CloseCodes: []int{1009}, ResetAllowed: true},
 		wsCase{Name: "frame length of 2^62", Frames: []wsFrame{{Text: initMsg}, {RawBase64: b64([]byte{0x81, 0xff, 0x40, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4})}}, Expect: "close", CloseCodes: []int{1009}},
 		wsCase{Name: "unmasked client frame", Frames: []wsFrame{{Text: initMsg}, {RawBase64: b64(append([]byte{0x81, 0x05}, "hello"...))}}, Expect: "close"},
 		wsCase{Name: "reserved opcode", Frames: []wsFrame{{Text: initMsg}, {RawBase64: b64([]byte{0x83, 0x80, 1, 2, 3, 4})}}, Expect: "close"},

@@ -28,13 +28,24 @@ func RunStack(ctx context.Context, cfg config.Config, execConfig string, devMode
 		return err
 	}
 	defer p.Close()
+	// A service already running may fail while the next is built (its
+	// listener's port taken, say): the build then fails on the cancelled
+	// context, and the error worth reporting is the group's.
+	failed := func(name string, err error) error {
+		if gctx.Err() != nil {
+			if werr := g.Wait(); werr != nil {
+				return werr
+			}
+		}
+		return fmt.Errorf("%s: %w", name, err)
+	}
 	for _, name := range Services() {
 		s, err := Build(gctx, p, name)
 		if err != nil {
-			return fmt.Errorf("%s: %w", name, err)
+			return failed(name, err)
 		}
 		if err := p.Run(gctx, g, s); err != nil {
-			return fmt.Errorf("%s: %w", name, err)
+			return failed(name, err)
 		}
 	}
 	routerReady := make(chan struct{})
