@@ -120,7 +120,6 @@ type guardedConn struct {
 	held    [][]byte // raw frames of a fragmented message being held back
 	msg     []byte   // its unmasked payload so far
 	msgOp   ws.OpCode
-	inited  bool
 	readErr error // once set, every Read returns it
 
 	mu      sync.Mutex
@@ -128,7 +127,7 @@ type guardedConn struct {
 	slotKey string              // the slot set this connection holds a place in ("" for none)
 
 	lastHeard atomic.Int64 // unix nanos of the last frame from the client
-	initSeen  atomic.Bool  // a connection_init arrived (inited, for the keepalive goroutine)
+	inited    atomic.Bool  // a connection_init arrived (set by the reader, read by the keepalive too)
 
 	wmu   sync.Mutex
 	scan  frameScanner // the router's outgoing frames
@@ -255,11 +254,10 @@ func (g *guardedConn) admit(text []byte) bool {
 	}
 	switch m.Type {
 	case "connection_init":
-		if g.inited {
+		if g.inited.Load() {
 			return true // the router refuses a second one
 		}
-		g.inited = true
-		g.initSeen.Store(true)
+		g.inited.Store(true)
 		return g.connect(m.Payload)
 	case "subscribe", "start":
 		if m.ID == "" {
@@ -446,7 +444,7 @@ func (g *guardedConn) keepalive() {
 		case <-g.l.ctx.Done():
 			return
 		case now := <-t.C:
-			if s.InitTimeout > 0 && !g.initSeen.Load() && now.Sub(opened) >= s.InitTimeout {
+			if s.InitTimeout > 0 && !g.inited.Load() && now.Sub(opened) >= s.InitTimeout {
 				// graphql-transport-ws: no connection_init in time.
 				g.inject(ws.MustCompileFrame(ws.NewCloseFrame(ws.NewCloseFrameBody(4408, "Connection initialisation timeout"))), true)
 				_ = g.Close()
