@@ -521,9 +521,15 @@ func (s *System) LogTail(name string, n int) string {
 
 // LogGrep returns the first n lines of a process's log containing any of subs.
 func (s *System) LogGrep(name string, n int, subs ...string) string {
+	return "--- " + name + " (warnings and errors) ---\n" + strings.Join(s.logMatches(name, n, subs...), "\n")
+}
+
+// logMatches is the first n lines of a process's log containing any of subs
+// (none when the log cannot be read).
+func (s *System) logMatches(name string, n int, subs ...string) []string {
 	b, err := os.ReadFile(filepath.Join(s.Dir, "logs", name+".log"))
 	if err != nil {
-		return ""
+		return nil
 	}
 	var lines []string
 	for _, line := range strings.Split(string(b), "\n") {
@@ -537,7 +543,7 @@ func (s *System) LogGrep(name string, n int, subs ...string) string {
 			break
 		}
 	}
-	return "--- " + name + " (warnings and errors) ---\n" + strings.Join(lines, "\n")
+	return lines
 }
 
 // stop ends every process (the router first, the broker last), closes the
