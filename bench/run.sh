@@ -233,8 +233,8 @@ if [ -n "$up" ]; then
   else
     row "rebuild availability ($N practitioners)" "not measured: kept from an earlier run (BENCH_KEEP)" "< 60 s" "careslot rebuild availability"
   fi
-  # Seeding leaves one event per practice for every consumer: measure the steady state, once
-  # booking's schedule replica has caught up (at most 20 minutes).
+  # settle saw every consumer at the end of its topics; booking's schedule replica is checked by its
+  # rows as well (at most 20 minutes more), as the booking rows depend on it.
   want=$(psql "$DATABASE_URL_PRACTITIONER" -Atc "SELECT count(*) FROM practitioners" 2>/dev/null || echo 0)
   for _ in $(seq 1 600); do
     got=$(psql "$DATABASE_URL_BOOKING" -Atc "SELECT count(*) FROM practitioner_schedules" 2>/dev/null || echo 0)
@@ -242,7 +242,6 @@ if [ -n "$up" ]; then
     sleep 2
   done
   [ "${got:-0}" -ge "$want" ] || row "note" "booking's replica had $got of $want schedules when the load began" "" ""
-  sleep 30 # the other consumers run alongside; give them a moment to finish
   keys=$(redis-cli -u "$REDIS" --scan --pattern "${ID}:av2:*" | wc -l)
   row "memory: Redis used_memory, $N practitioners seeded" "$(redis_used_mb) MB in all (this run's share: see the last row); $keys availability keys" "≤ 1 GB" "redis-cli info memory"
 
