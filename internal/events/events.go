@@ -6,13 +6,13 @@
 package events
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
 
+	fastjson "github.com/goccy/go-json"
 	"github.com/google/uuid"
 )
 
@@ -127,8 +127,7 @@ func (e Envelope) Encode() ([]byte, error) { return json.Marshal(e) }
 // attributes.
 func Decode(b []byte) (Envelope, error) {
 	var e Envelope
-	dec := json.NewDecoder(bytes.NewReader(b))
-	if err := dec.Decode(&e); err != nil {
+	if err := fastjson.Unmarshal(b, &e); err != nil {
 		return Envelope{}, fmt.Errorf("events: decode envelope: %w", err)
 	}
 	if err := e.Validate(); err != nil {
@@ -159,7 +158,7 @@ func (e Envelope) DataAs(v any) error {
 	if len(e.Data) == 0 {
 		return fmt.Errorf("events: %s %s has no data", e.Type, e.ID)
 	}
-	if err := json.Unmarshal(e.Data, v); err != nil {
+	if err := fastjson.Unmarshal(e.Data, v); err != nil {
 		return fmt.Errorf("events: unmarshal %s data: %w", e.Type, err)
 	}
 	return nil

@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/careslot/careslot/internal/eventdata"
 	"github.com/careslot/careslot/internal/events"
 )
 
@@ -97,5 +98,51 @@ func TestDecodeRejects(t *testing.T) {
 func TestTopics(t *testing.T) {
 	if len(events.AllTopics) != 4 {
 		t.Fatalf("AllTopics = %v", events.AllTopics)
+	}
+}
+
+// BenchmarkDecodePractice is what every consumer of practitioner-events pays
+// per event before its handler's own work: the envelope, then its data, for
+// a practice with two places, three appointment types and a week of hours.
+func BenchmarkDecodePractice(b *testing.B) {
+	p := eventdata.Practitioner{ID: uuid.NewString(), Version: 3, Country: "FR", FirstName: "Camille", LastName: "Martin",
+		DisplayName: "Dr Camille Martin", Specialties: []string{"general-practice", "paediatrics"}, Languages: []string{"fr", "en"},
+		AcceptsNewPatients: true}
+	for i := range 2 {
+		p.Locations = append(p.Locations, eventdata.Location{ID: uuid.NewString(), Name: "Cabinet", Line1: "12 rue de la Paix",
+			PostalCode: "75002", City: "Paris", Country: "FR", Lat: 48.86 + float64(i), Lon: 2.33, TimeZone: "Europe/Paris"})
+	}
+	var types []string
+	for range 3 {
+		t := eventdata.AppointmentType{ID: uuid.NewString(), Name: "Consultation", DurationMinutes: 20, VisitMode: "IN_PERSON",
+			NewPatientsAllowed: true, OnlineBookable: true, MinNoticeMinutes: 60, BookingHorizonDays: 90}
+		p.AppointmentTypes = append(p.AppointmentTypes, t)
+		types = append(types, t.ID)
+	}
+	for d := 1; d <= 5; d++ {
+		for _, span := range [][2]string{{"08:30", "12:30"}, {"14:00", "19:00"}} {
+			p.OpeningHours = append(p.OpeningHours, eventdata.OpeningHours{ID: uuid.NewString(), LocationID: p.Locations[d%2].ID,
+				Weekday: d, StartTime: span[0], EndTime: span[1], StepMinutes: 10, AppointmentTypeIDs: types})
+		}
+	}
+	ev, err := events.New(events.Source("practitioner"), events.TypeName("practitioner", "PractitionerUpdated", 1), p.ID, p)
+	if err != nil {
+		b.Fatal(err)
+	}
+	raw, err := ev.Encode()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(raw)))
+	b.ReportAllocs()
+	for b.Loop() {
+		got, err := events.Decode(raw)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var back eventdata.Practitioner
+		if err := got.DataAs(&back); err != nil || back.ID != p.ID || len(back.OpeningHours) != 10 {
+			b.Fatal(err, back.ID)
+		}
 	}
 }

@@ -53,6 +53,14 @@ type ConsumerConfig struct {
 	MaxPermanentAttempts int
 	// MaxPollRecords bounds the records taken per poll (default 500).
 	MaxPollRecords int
+	// KeyLanes is how many keys of one partition are applied at once
+	// (default 1: the partition's records strictly in order). Kafka orders
+	// records only per key, and every producer here keys an event by what it
+	// is about, so records of other keys need not wait: a handler bound by
+	// round trips (Redis, the broker) goes KeyLanes times as fast. Each key's
+	// records stay in order, and offsets are committed only past records
+	// whose every predecessor was applied.
+	KeyLanes int
 	// StartAt, when set, is where a group without commits starts: at the
 	// first record at or after it (default: the earliest record).
 	StartAt time.Time
@@ -213,14 +221,10 @@ func (c *Consumer) process(ctx context.Context, fetches kgo.Fetches) []*kgo.Reco
 			return
 		}
 		wg.Go(func() {
+			applied := c.handlePartition(ctx, p.Records)
 			var last *kgo.Record
-			applied := 0
-			for _, r := range p.Records {
-				if !c.handle(ctx, r) {
-					break
-				}
-				last = r
-				applied++
+			if applied > 0 {
+				last = p.Records[applied-1]
 			}
 			consumedTotal.WithLabelValues(c.cfg.Group, p.Topic).Add(float64(applied))
 			observeLag(c.cfg.Group, p, last)
@@ -234,6 +238,53 @@ func (c *Consumer) process(ctx context.Context, fetches kgo.Fetches) []*kgo.Reco
 	})
 	wg.Wait()
 	return done
+}
+
+// handlePartition applies one partition's fetched records and returns how
+// many of them, from the first, were applied: the commit point. With
+// KeyLanes > 1, each key's records run in order in its own lane, up to
+// KeyLanes lanes at once; a record of a later key may be applied while an
+// earlier one is not (the context ended), which redelivery repeats harmlessly
+// as handlers are idempotent.
+func (c *Consumer) handlePartition(ctx context.Context, recs []*kgo.Record) int {
+	if c.cfg.KeyLanes <= 1 || len(recs) == 1 {
+		for i, r := range recs {
+			if !c.handle(ctx, r) {
+				return i
+			}
+		}
+		return len(recs)
+	}
+	var keys []string
+	lanes := map[string][]int{}
+	for i, r := range recs {
+		k := string(r.Key)
+		if _, ok := lanes[k]; !ok {
+			keys = append(keys, k)
+		}
+		lanes[k] = append(lanes[k], i)
+	}
+	applied := make([]bool, len(recs))
+	free := make(chan struct{}, c.cfg.KeyLanes)
+	var wg sync.WaitGroup
+	for _, k := range keys {
+		free <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-free }()
+			for _, i := range lanes[k] {
+				if !c.handle(ctx, recs[i]) {
+					return
+				}
+				applied[i] = true
+			}
+		})
+	}
+	wg.Wait()
+	n := 0
+	for n < len(applied) && applied[n] {
+		n++
+	}
+	return n
 }
 
 // handle applies one record, retrying until it succeeds or, when it cannot
@@ -307,6 +358,8 @@ type Subscription struct {
 	Handler      Handler
 	// Dedupe is optional (see ConsumerConfig.Dedupe).
 	Dedupe Deduper
+	// KeyLanes: see ConsumerConfig.KeyLanes.
+	KeyLanes int
 }
 
 // NewConsumers makes (without starting) one Consumer per subscription, its
@@ -316,12 +369,13 @@ func NewConsumers(brokers []string, prefix string, logger *slog.Logger, subs ...
 	out := make([]*Consumer, 0, len(subs))
 	for _, s := range subs {
 		c, err := NewConsumer(ConsumerConfig{
-			Brokers: brokers,
-			Group:   Topic(prefix, s.Group),
-			Topics:  []string{Topic(prefix, s.Topic)},
-			Handler: s.Handler,
-			Logger:  logger,
-			Dedupe:  s.Dedupe,
+			Brokers:  brokers,
+			Group:    Topic(prefix, s.Group),
+			Topics:   []string{Topic(prefix, s.Topic)},
+			Handler:  s.Handler,
+			Logger:   logger,
+			Dedupe:   s.Dedupe,
+			KeyLanes: s.KeyLanes,
 		})
 		if err != nil {
 			return nil, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -181,6 +182,102 @@ func TestConsumerRetriesInOrder(t *testing.T) {
 	}
 	if failures != 0 {
 		t.Fatalf("handler failed %d times fewer than planned", failures)
+	}
+}
+
+// TestConsumerKeyLanesKeepEachKeysOrder interleaves six keys' events in one
+// partition and consumes them with three lanes: events of different keys
+// overlap (never more than three at once), each key's events are applied in
+// the order they were produced even when one of them fails and is retried,
+// and everything is committed.
+func TestConsumerKeyLanesKeepEachKeysOrder(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t, 30*time.Second)
+	brokers := kafkatest.Brokers(t)
+	prefix := kafkatest.TopicPrefix(t)
+	topic := kafka.Topic(prefix, events.PractitionerEvents)
+	if err := kafka.EnsureTopics(ctx, brokers, prefix, events.PractitionerEvents); err != nil {
+		t.Fatal(err)
+	}
+	const keys, perKey, lanes = 6, 5, 3
+	want := map[string][]string{}
+	var recs []*kgo.Record
+	for i := range perKey {
+		for k := range keys {
+			key := fmt.Sprintf("prac-%d", k)
+			ev := mustEvent(t, key, i)
+			want[key] = append(want[key], ev.ID)
+			b, err := ev.Encode()
+			if err != nil {
+				t.Fatal(err)
+			}
+			recs = append(recs, &kgo.Record{Topic: topic, Partition: 0, Key: []byte(key), Value: b})
+		}
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	cl.Close()
+
+	var (
+		mu                  sync.Mutex
+		got                 = map[string][]string{}
+		applied             int
+		inFlight, maxFlight int
+		failures            = 2
+		done                = make(chan struct{})
+	)
+	c, err := kafka.NewConsumer(kafka.ConsumerConfig{
+		Brokers:         brokers,
+		Group:           prefix + "lanes",
+		Topics:          []string{topic},
+		KeyLanes:        lanes,
+		MaxRetryBackoff: 50 * time.Millisecond,
+		Handler: func(_ context.Context, ev events.Envelope) error {
+			mu.Lock()
+			inFlight++
+			maxFlight = max(maxFlight, inFlight)
+			fail := ev.ID == want["prac-1"][0] && failures > 0
+			if fail {
+				failures--
+			}
+			mu.Unlock()
+			time.Sleep(10 * time.Millisecond)
+			mu.Lock()
+			defer mu.Unlock()
+			inFlight--
+			if fail {
+				return errors.New("transient failure")
+			}
+			got[ev.Subject] = append(got[ev.Subject], ev.ID)
+			if applied++; applied == keys*perKey {
+				close(done)
+			}
+			return nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := runConsumer(t, ctx, c)
+	select {
+	case <-done:
+	case <-ctx.Done():
+		t.Fatalf("only %d of %d events applied", applied, keys*perKey)
+	}
+	waitCommitted(ctx, t, brokers, prefix+"lanes", topic, keys*perKey)
+	stop()
+	for key, ids := range want {
+		if !slices.Equal(got[key], ids) {
+			t.Errorf("%s applied as %v, produced as %v", key, got[key], ids)
+		}
+	}
+	if maxFlight < 2 || maxFlight > lanes {
+		t.Errorf("at most %d events were applied at once, want 2 to %d", maxFlight, lanes)
 	}
 }
 

@@ -40,6 +40,14 @@ const (
 	BookingsGroup      = "availability.bookings"
 )
 
+// keyLanes is how many practitioners of one partition the consumers apply at
+// once. Applying one event is about ten Redis round trips and an
+// acknowledged produce, little CPU: in order, a partition went at the pace of
+// those round trips (bench/profiles/event-path-1-key-lanes-and-json.txt). One practitioner's
+// events stay in order; Update's WATCH already guards a practitioner against
+// the other group and other replicas.
+const keyLanes = 8
+
 // DefaultMaintenanceInterval is how often the maintenance worker looks for
 // practitioners due (window roll at local midnight, next slot expiry).
 const DefaultMaintenanceInterval = business.DefaultMaintenanceInterval
@@ -108,9 +116,9 @@ func New(_ context.Context, deps Deps) (*Subgraph, error) {
 	if len(deps.KafkaBrokers) > 0 {
 		consumers, err := kafka.NewConsumers(deps.KafkaBrokers, deps.TopicPrefix, sg.log,
 			kafka.Subscription{Group: PractitionersGroup, Topic: events.PractitionerEvents, Handler: sg.Service.ApplyPractitionerEvent,
-				Dedupe: kafka.NewRedisDeduper(deps.Redis, deps.KeyPrefix, PractitionersGroup, 0)},
+				Dedupe: kafka.NewRedisDeduper(deps.Redis, deps.KeyPrefix, PractitionersGroup, 0), KeyLanes: keyLanes},
 			kafka.Subscription{Group: BookingsGroup, Topic: events.BookingEvents, Handler: sg.Service.ApplyBookingEvent,
-				Dedupe: kafka.NewRedisDeduper(deps.Redis, deps.KeyPrefix, BookingsGroup, 0)},
+				Dedupe: kafka.NewRedisDeduper(deps.Redis, deps.KeyPrefix, BookingsGroup, 0), KeyLanes: keyLanes},
 		)
 		if err != nil {
 			sg.Close()

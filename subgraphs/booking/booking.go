@@ -174,7 +174,10 @@ func (s *Subgraph) newConsumers() error {
 		return nil
 	}
 	subs := []kafka.Subscription{
-		{Group: business.PractitionerGroup, Topic: events.PractitionerEvents, Handler: s.Service.ApplyPractitionerEvent},
+		{Group: business.PractitionerGroup, Topic: events.PractitionerEvents, Handler: s.Service.ApplyPractitionerEvent,
+			// A bulk import is a burst of one event per practice; four lanes commit
+			// four at a time instead of one (kafka.ConsumerConfig.KeyLanes).
+			KeyLanes: 4},
 		{Group: business.PatientGroup, Topic: events.PatientEvents, Handler: s.Service.ApplyPatientEvent},
 	}
 	if s.Live != nil {
