@@ -20,10 +20,7 @@
 package export
 
 import (
-	"github.com/careslot/careslot/internal/httpclient"
-
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -32,7 +29,13 @@ import (
 	"net/url"
 	"time"
 
+	// The JSON of exports: the standard library's decoder was half of a
+	// rebuild's CPU (bench/profiles/availability-rebuild-4-json.txt); this
+	// one is already linked in by the router (ADR 0029).
+	json "github.com/goccy/go-json"
+
 	"github.com/careslot/careslot/internal/apperr"
+	"github.com/careslot/careslot/internal/httpclient"
 )
 
 // ContentType is the media type of an export stream.
