@@ -126,6 +126,22 @@ xacts() { psql "$server/postgres" -Atc "SELECT xact_commit + xact_rollback FROM 
 rss_mb() { ps -o rss= -p "$1" 2>/dev/null | awk '{printf "%.0f", $1/1024}'; }
 peak_mb() { awk '/^VmHWM/ {printf "%.0f", $2/1024}' "/proc/$1/status" 2>/dev/null; }
 redis_used_mb() { redis-cli -u "$REDIS" info memory | awk -F: '/^used_memory:/ {printf "%.0f", $2/1048576}'; }
+# redis_families PREFIX: the keys under PREFIX by family (the key's first names, ids left out),
+# the largest eight, each with its count and its memory estimated from 50 of its keys.
+redis_families() {
+  local p=$1 n
+  n=$(echo "$p" | awk -F: '{print NF}')
+  redis-cli -u "$REDIS" --scan --pattern "${p}*" |
+    awk -F: -v n="$n" '{f = $n; if (NF > n + 1 && $(n + 1) !~ /^[{]/ && length($(n + 1)) < 24) f = f ":" $(n + 1); print f "\t" $0}' >"$LOGS/redis-keys.tsv"
+  cut -f1 "$LOGS/redis-keys.tsv" | sort | uniq -c | sort -rn | head -n 8 | while read -r count fam; do
+    local total=0 k=0 b key
+    for key in $(awk -F'\t' -v f="$fam" '$1 == f {print $2}' "$LOGS/redis-keys.tsv" | head -n 50); do
+      b=$(redis-cli -u "$REDIS" memory usage "$key")
+      total=$((total + ${b:-0})) k=$((k + 1))
+    done
+    printf '%s: %s keys ≈ %s MB; ' "$fam" "$count" "$(awk -v t="$total" -v k="$k" -v c="$count" 'BEGIN {printf "%.0f", k ? t / k * c / 1048576 : 0}')"
+  done
+}
 redis_del_prefix() { redis-cli -u "$REDIS" --scan --pattern "$1*" | xargs -r -n 500 redis-cli -u "$REDIS" unlink >/dev/null; }
 drop_dbs() {
   for s in practitioner patient booking notification; do
@@ -221,7 +237,7 @@ if [ -n "$up" ]; then
   else
     row "note" "the seed's events were still being consumed after 40 minutes" "" ""
   fi
-  if [ -n "$seeded" ] || [ -z "$(redis-cli -u "$REDIS" --scan --pattern "${ID}:av2:*" --count 1000 | head -n 1)" ]; then
+  if [ -n "$seeded" ] || [ -z "$(redis-cli -u "$REDIS" --scan --pattern "${ID}:av2:*" | head -n 1)" ]; then
     # The read models are derived: rebuild availability from the owners' exports rather than
     # wait for half a million events to be replayed; measured with the event path idle, as an
     # operator runs it.
@@ -243,7 +259,7 @@ if [ -n "$up" ]; then
   done
   [ "${got:-0}" -ge "$want" ] || row "note" "booking's replica had $got of $want schedules when the load began" "" ""
   keys=$(redis-cli -u "$REDIS" --scan --pattern "${ID}:av2:*" | wc -l)
-  row "memory: Redis used_memory, $N practitioners seeded" "$(redis_used_mb) MB in all (this run's share: see the last row); $keys availability keys" "≤ 1 GB" "redis-cli info memory"
+  row "memory: Redis used_memory, $N practitioners seeded" "$(redis_used_mb) MB in all (this run's share: see the last row); $keys availability keys; by family: $(redis_families "${ID}:")" "≤ 1 GB" "redis-cli info memory; --scan and MEMORY USAGE of 50 keys a family"
 
   # 3. Search, through the router and straight at the subgraph.
   for c in 8 64; do
@@ -351,6 +367,7 @@ fi
 
 # 6. This run's Redis footprint: what deleting its keys gives back (unless kept).
 if [ -z "$KEEP" ]; then
+  row "memory: Redis keys of this run at the end, by family" "$(redis_families "${ID}:")" "" "redis-cli --scan; MEMORY USAGE of 50 keys a family"
   before=$(redis-cli -u "$REDIS" info memory | awk -F: '/^used_memory:/ {print $2+0}')
   redis_del_prefix "${ID}:"
   sleep 2

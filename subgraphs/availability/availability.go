@@ -41,11 +41,11 @@ const (
 )
 
 // keyLanes is how many practitioners of one partition the consumers apply at
-// once. Applying one event is about ten Redis round trips and an
-// acknowledged produce, little CPU: in order, a partition went at the pace of
-// those round trips (bench/profiles/event-path-1-key-lanes-and-json.txt). One practitioner's
-// events stay in order; Update's WATCH already guards a practitioner against
-// the other group and other replicas.
+// once. Applying one event is several Redis round trips and an acknowledged
+// produce, little CPU: in order, a partition went at the pace of those round
+// trips (bench/profiles/event-path-1-key-lanes-and-json.txt). One
+// practitioner's events stay in order; Update's WATCH already guards a
+// practitioner against the other group and other replicas.
 const keyLanes = 8
 
 // DefaultMaintenanceInterval is how often the maintenance worker looks for
@@ -115,8 +115,12 @@ func New(_ context.Context, deps Deps) (*Subgraph, error) {
 	sg.resolver = &graph.Resolver{Service: sg.Service}
 	if len(deps.KafkaBrokers) > 0 {
 		consumers, err := kafka.NewConsumers(deps.KafkaBrokers, deps.TopicPrefix, sg.log,
+			// No deduper: a practice event carries the practice's version, and
+			// ApplyPractitioner passes over one it has (then only republishes
+			// a change still pending). Marking each event cost two round trips
+			// and a key per practice for 8 days.
 			kafka.Subscription{Group: PractitionersGroup, Topic: events.PractitionerEvents, Handler: sg.Service.ApplyPractitionerEvent,
-				Dedupe: kafka.NewRedisDeduper(deps.Redis, deps.KeyPrefix, PractitionersGroup, 0), KeyLanes: keyLanes},
+				KeyLanes: keyLanes},
 			kafka.Subscription{Group: BookingsGroup, Topic: events.BookingEvents, Handler: sg.Service.ApplyBookingEvent,
 				Dedupe: kafka.NewRedisDeduper(deps.Redis, deps.KeyPrefix, BookingsGroup, 0), KeyLanes: keyLanes},
 		)

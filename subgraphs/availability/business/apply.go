@@ -293,29 +293,25 @@ func (s *Service) finish(out *outcome, ch *store.Changes, st *store.State, m *mo
 // leaves it pending: the next apply for the practitioner (a retry of the
 // same event included) publishes it.
 func (s *Service) after(ctx context.Context, pid string, out *outcome) error {
-	if out.setDue {
-		if err := s.st.SetDue(ctx, pid, out.due); err != nil {
-			return err
+	var a eventdata.Availability
+	live := out.publish
+	if live != nil && json.Unmarshal(live, &a) != nil {
+		live = nil // unreadable: cleared below, never sent
+	}
+	// The due time, and live subscribers first (a Redis PUBLISH is cheaper
+	// than an acknowledged Kafka produce, and they wait for it), in one round
+	// trip; a retry after a failed produce publishes again, which subscribers
+	// absorb (they recompute and skip an unchanged list).
+	if err := s.st.Announce(ctx, pid, out.setDue, out.due, live); err != nil {
+		return fmt.Errorf("schedule or publish availability change on redis: %w", err)
+	}
+	if live != nil && s.pub != nil {
+		if err := s.pub.Publish(ctx, a); err != nil {
+			return fmt.Errorf("publish availability change: %w", err)
 		}
 	}
 	if out.publish == nil {
 		return nil
-	}
-	var a eventdata.Availability
-	if err := json.Unmarshal(out.publish, &a); err != nil {
-		return s.st.ClearPending(ctx, pid, out.publish)
-	}
-	// Live subscribers first (a Redis PUBLISH is cheaper than an acknowledged
-	// Kafka produce, and they wait for it); a retry after a failed produce
-	// publishes again, which subscribers absorb (they recompute and skip an
-	// unchanged list).
-	if err := s.st.Publish(ctx, pid, out.publish); err != nil {
-		return fmt.Errorf("publish availability change on redis: %w", err)
-	}
-	if s.pub != nil {
-		if err := s.pub.Publish(ctx, a); err != nil {
-			return fmt.Errorf("publish availability change: %w", err)
-		}
 	}
 	return s.st.ClearPending(ctx, pid, out.publish)
 }

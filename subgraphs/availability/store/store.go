@@ -180,10 +180,32 @@ func flatten(m map[string]string) []any {
 
 // SetDue schedules (at non-zero) or unschedules a practitioner's maintenance.
 func (s *Store) SetDue(ctx context.Context, pid string, at time.Time) error {
+	return s.queueDue(ctx, s.rdb, pid, at).Err()
+}
+
+func (s *Store) queueDue(ctx context.Context, c redis.Cmdable, pid string, at time.Time) redis.Cmder {
 	if at.IsZero() {
-		return s.rdb.ZRem(ctx, s.Keys.Due(), pid).Err()
+		return c.ZRem(ctx, s.Keys.Due(), pid)
 	}
-	return s.rdb.ZAdd(ctx, s.Keys.Due(), redis.Z{Score: float64(at.Unix()), Member: pid}).Err()
+	return c.ZAdd(ctx, s.Keys.Due(), redis.Z{Score: float64(at.Unix()), Member: pid})
+}
+
+// Announce does in one round trip what follows a change: SetDue when setDue,
+// and Publish when msg is not nil.
+func (s *Store) Announce(ctx context.Context, pid string, setDue bool, due time.Time, msg []byte) error {
+	if !setDue && msg == nil {
+		return nil
+	}
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		if setDue {
+			s.queueDue(ctx, p, pid, due)
+		}
+		if msg != nil {
+			p.Publish(ctx, s.Keys.Channel(pid), msg)
+		}
+		return nil
+	})
+	return err
 }
 
 // DueBefore returns up to n practitioners due at or before t.
