@@ -267,6 +267,8 @@ func TestConsumerKeyLanesKeepEachKeysOrder(t *testing.T) {
 	select {
 	case <-done:
 	case <-ctx.Done():
+		mu.Lock()
+		defer mu.Unlock()
 		t.Fatalf("only %d of %d events applied", applied, keys*perKey)
 	}
 	waitCommitted(ctx, t, brokers, prefix+"lanes", topic, keys*perKey)
