@@ -68,6 +68,12 @@ type ConsumerConfig struct {
 	ClientOpts []kgo.Opt
 }
 
+// ReplicaKeyLanes is the KeyLanes of a consumer that keeps a PostgreSQL
+// replica of practices: a bulk import is a burst of one event per practice,
+// committed four at a time instead of one, while most of the service's pool
+// (sized to the cores) stays free for its requests.
+const ReplicaKeyLanes = 4
+
 // SessionTimeout is how long a consumer-group member that stopped
 // heartbeating keeps its partitions.
 const SessionTimeout = 6 * time.Second

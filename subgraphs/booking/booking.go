@@ -175,9 +175,7 @@ func (s *Subgraph) newConsumers() error {
 	}
 	subs := []kafka.Subscription{
 		{Group: business.PractitionerGroup, Topic: events.PractitionerEvents, Handler: s.Service.ApplyPractitionerEvent,
-			// A bulk import is a burst of one event per practice; four lanes commit
-			// four at a time instead of one (kafka.ConsumerConfig.KeyLanes).
-			KeyLanes: 4},
+			KeyLanes: kafka.ReplicaKeyLanes},
 		{Group: business.PatientGroup, Topic: events.PatientEvents, Handler: s.Service.ApplyPatientEvent},
 	}
 	if s.Live != nil {

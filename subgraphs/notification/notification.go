@@ -133,9 +133,7 @@ func (s *Subgraph) newConsumers() error {
 		kafka.Subscription{Group: business.BookingGroup, Topic: events.BookingEvents, Handler: s.Service.ApplyBookingEvent},
 		kafka.Subscription{Group: business.PatientGroup, Topic: events.PatientEvents, Handler: s.Service.ApplyPatientEvent},
 		kafka.Subscription{Group: business.PractitionerGroup, Topic: events.PractitionerEvents, Handler: s.Service.ApplyPractitionerEvent,
-			// A bulk import is a burst of one event per practice; four lanes commit
-			// four at a time instead of one (kafka.ConsumerConfig.KeyLanes).
-			KeyLanes: 4},
+			KeyLanes: kafka.ReplicaKeyLanes},
 	)
 	return err
 }

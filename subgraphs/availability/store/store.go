@@ -178,27 +178,20 @@ func flatten(m map[string]string) []any {
 	return out
 }
 
-// SetDue schedules (at non-zero) or unschedules a practitioner's maintenance.
-func (s *Store) SetDue(ctx context.Context, pid string, at time.Time) error {
-	return s.queueDue(ctx, s.rdb, pid, at).Err()
-}
-
-func (s *Store) queueDue(ctx context.Context, c redis.Cmdable, pid string, at time.Time) redis.Cmder {
-	if at.IsZero() {
-		return c.ZRem(ctx, s.Keys.Due(), pid)
-	}
-	return c.ZAdd(ctx, s.Keys.Due(), redis.Z{Score: float64(at.Unix()), Member: pid})
-}
-
-// Announce does in one round trip what follows a change: SetDue when setDue,
-// and Publish when msg is not nil.
+// Announce does in one round trip what follows a change: when setDue, it
+// schedules (due non-zero) or unschedules the practitioner's maintenance;
+// when msg is not nil, it sends msg on the practitioner's pub/sub channel.
 func (s *Store) Announce(ctx context.Context, pid string, setDue bool, due time.Time, msg []byte) error {
 	if !setDue && msg == nil {
 		return nil
 	}
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		if setDue {
-			s.queueDue(ctx, p, pid, due)
+		switch {
+		case !setDue:
+		case due.IsZero():
+			p.ZRem(ctx, s.Keys.Due(), pid)
+		default:
+			p.ZAdd(ctx, s.Keys.Due(), redis.Z{Score: float64(due.Unix()), Member: pid})
 		}
 		if msg != nil {
 			p.Publish(ctx, s.Keys.Channel(pid), msg)
@@ -222,11 +215,6 @@ return 0`)
 // ClearPending deletes the pending notification if it is still value.
 func (s *Store) ClearPending(ctx context.Context, pid string, value []byte) error {
 	return clearPending.Run(ctx, s.rdb, []string{s.Keys.Pending(pid)}, value).Err()
-}
-
-// Publish sends msg on the practitioner's pub/sub channel.
-func (s *Store) Publish(ctx context.Context, pid string, msg []byte) error {
-	return s.rdb.Publish(ctx, s.Keys.Channel(pid), msg).Err()
 }
 
 // SubscribeChanges subscribes, through hub, to the practitioner's channel,
