@@ -258,8 +258,9 @@ if [ -n "$up" ]; then
     sleep 2
   done
   [ "${got:-0}" -ge "$want" ] || row "note" "booking's replica had $got of $want schedules when the load began" "" ""
-  keys=$(redis-cli -u "$REDIS" --scan --pattern "${ID}:av2:*" | wc -l)
-  row "memory: Redis used_memory, $N practitioners seeded" "$(redis_used_mb) MB in all (this run's share: see the last row); $keys availability keys; by family: $(redis_families "${ID}:")" "≤ 1 GB" "redis-cli info memory; --scan and MEMORY USAGE of 50 keys a family"
+  families=$(redis_families "${ID}:")
+  keys=$(grep -c $'\t'"${ID}:av2:" "$LOGS/redis-keys.tsv") # the scan redis_families just made
+  row "memory: Redis used_memory, $N practitioners seeded" "$(redis_used_mb) MB in all (this run's share: see the last row); $keys availability keys; by family: $families" "≤ 1 GB" "redis-cli info memory; --scan and MEMORY USAGE of 50 keys a family"
 
   # 3. Search, through the router and straight at the subgraph.
   for c in 8 64; do
