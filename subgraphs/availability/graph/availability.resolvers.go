@@ -7,6 +7,7 @@ package graph
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/careslot/careslot/internal/gqlscalar"
@@ -14,27 +15,14 @@ import (
 	"github.com/careslot/careslot/subgraphs/availability/graph/model"
 )
 
-// AvailableSlots is the resolver for the availableSlots field.
-func (r *practitionerResolver) AvailableSlots(ctx context.Context, obj *model.Practitioner, appointmentTypeID string, from gqlscalar.Date, to gqlscalar.Date) ([]model.Slot, error) {
-	q := business.SlotsQuery{PractitionerID: obj.ID, TypeID: appointmentTypeID, From: from.String(), To: to.String(),
-		Person: business.Caller(ctx)}
-	if err := business.ValidateRange(q.From, q.To); err != nil {
-		return nil, err
-	}
-	open, err := r.loaders(ctx).slots.Load(ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]model.Slot, len(open))
-	for i, s := range open {
-		out[i] = model.Slot{StartsAt: s.Start, EndsAt: s.End, Location: &model.Location{ID: s.LocationID}}
-	}
-	return out, nil
-}
-
 // NextAvailableSlot is the resolver for the nextAvailableSlot field.
 func (r *practitionerResolver) NextAvailableSlot(ctx context.Context, obj *model.Practitioner) (*time.Time, error) {
 	return r.loaders(ctx).next.Load(ctx, obj.ID)
+}
+
+// Location is the resolver for the location field.
+func (r *slotResolver) Location(ctx context.Context, obj *model.Slot) (*model.Location, error) {
+	panic(fmt.Errorf("not implemented: Location - location"))
 }
 
 // SlotsChanged is the resolver for the slotsChanged field.
@@ -67,10 +55,14 @@ func (r *subscriptionResolver) SlotsChanged(ctx context.Context, practitionerID 
 // Practitioner returns PractitionerResolver implementation.
 func (r *Resolver) Practitioner() PractitionerResolver { return &practitionerResolver{r} }
 
+// Slot returns SlotResolver implementation.
+func (r *Resolver) Slot() SlotResolver { return &slotResolver{r} }
+
 // Subscription returns SubscriptionResolver implementation.
 func (r *Resolver) Subscription() SubscriptionResolver { return &subscriptionResolver{r} }
 
 type (
 	practitionerResolver struct{ *Resolver }
+	slotResolver         struct{ *Resolver }
 	subscriptionResolver struct{ *Resolver }
 )

@@ -19,7 +19,9 @@ func (r *entityResolver) FindManyPractitionerByIDs(ctx context.Context, reps []*
 	if l := dataloaders.From[Loaders](ctx); l != nil {
 		l.init(r.Service, len(reps))
 	}
-	return dataloaders.Stubs(reps, func(rep *model.PractitionerByIDsInput) *model.Practitioner { return &model.Practitioner{ID: rep.ID} }), nil
+	return dataloaders.Stubs(reps, func(rep *model.PractitionerByIDsInput) *model.Practitioner {
+		return model.NewPractitioner(rep.ID, r.listSlots)
+	}), nil
 }
 
 // Entity returns EntityResolver implementation.

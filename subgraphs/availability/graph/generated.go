@@ -33,6 +33,7 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 type ResolverRoot interface {
 	Entity() EntityResolver
 	Practitioner() PractitionerResolver
+	Slot() SlotResolver
 	Subscription() SubscriptionResolver
 }
 
@@ -87,8 +88,10 @@ type EntityResolver interface {
 	FindManyPractitionerByIDs(ctx context.Context, reps []*model.PractitionerByIDsInput) ([]*model.Practitioner, error)
 }
 type PractitionerResolver interface {
-	AvailableSlots(ctx context.Context, obj *model.Practitioner, appointmentTypeID string, from gqlscalar.Date, to gqlscalar.Date) ([]model.Slot, error)
 	NextAvailableSlot(ctx context.Context, obj *model.Practitioner) (*time.Time, error)
+}
+type SlotResolver interface {
+	Location(ctx context.Context, obj *model.Slot) (*model.Location, error)
 }
 type SubscriptionResolver interface {
 	SlotsChanged(ctx context.Context, practitionerID string, appointmentTypeID string, from gqlscalar.Date, to gqlscalar.Date) (<-chan *model.SlotsUpdate, error)
@@ -905,11 +908,11 @@ func (ec *executionContext) _Practitioner_availableSlots(ctx context.Context, fi
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Practitioner().AvailableSlots(ctx, obj, fc.Args["appointmentTypeId"].(string), fc.Args["from"].(gqlscalar.Date), fc.Args["to"].(gqlscalar.Date))
+			return obj.AvailableSlots(ctx, fc.Args["appointmentTypeId"].(string), fc.Args["from"].(gqlscalar.Date), fc.Args["to"].(gqlscalar.Date))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []model.Slot) graphql.Marshaler {
-			return ec.marshalNSlot2ᚕgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋavailabilityᚋgraphᚋmodelᚐSlotᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v model.Slots) graphql.Marshaler {
+			return ec.marshalNSlot2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋavailabilityᚋgraphᚋmodelᚐSlotsᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -920,7 +923,7 @@ func (ec *executionContext) fieldContext_Practitioner_availableSlots(ctx context
 		Object:     "Practitioner",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Slot(ctx, field)
 		},
@@ -1169,7 +1172,7 @@ func (ec *executionContext) _Slot_location(ctx context.Context, field graphql.Co
 			return ec.fieldContext_Slot_location(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Location, nil
+			return ec.Resolvers.Slot().Location(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.Location) graphql.Marshaler {
@@ -1183,8 +1186,8 @@ func (ec *executionContext) fieldContext_Slot_location(_ context.Context, field 
 	fc = &graphql.FieldContext{
 		Object:     "Slot",
 		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
+		IsMethod:   true,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Location(ctx, field)
 		},
@@ -1227,8 +1230,8 @@ func (ec *executionContext) _SlotsUpdate_slots(ctx context.Context, field graphq
 			return obj.Slots, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []model.Slot) graphql.Marshaler {
-			return ec.marshalNSlot2ᚕgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋavailabilityᚋgraphᚋmodelᚐSlotᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v model.Slots) graphql.Marshaler {
+			return ec.marshalNSlot2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋavailabilityᚋgraphᚋmodelᚐSlotsᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -2660,18 +2663,19 @@ func (ec *executionContext) _Slot(ctx context.Context, sel ast.SelectionSet, obj
 		case "startsAt":
 			out.Values[i] = ec._Slot_startsAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "endsAt":
 			out.Values[i] = ec._Slot_endsAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "location":
-			out.Values[i] = ec._Slot_location(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Slot_location(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -3230,24 +3234,12 @@ func (ec *executionContext) unmarshalNPractitionerByIDsInput2ᚕᚖgithubᚗcom�
 	return res, nil
 }
 
-func (ec *executionContext) marshalNSlot2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋavailabilityᚋgraphᚋmodelᚐSlot(ctx context.Context, sel ast.SelectionSet, v model.Slot) graphql.Marshaler {
-	return graphql.WrapContextMarshaler(ctx, v)
-}
-
-func (ec *executionContext) marshalNSlot2ᚕgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋavailabilityᚋgraphᚋmodelᚐSlotᚄ(ctx context.Context, sel ast.SelectionSet, v []model.Slot) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
-		fc := graphql.GetFieldContext(ctx)
-		fc.Result = &v[i]
-		return ec.marshalNSlot2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋavailabilityᚋgraphᚋmodelᚐSlot(ctx, sel, v[i])
-	})
-
-	for _, e := range ret {
-		if e == graphql.Null {
-			return graphql.Null
-		}
+func (ec *executionContext) marshalNSlot2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋavailabilityᚋgraphᚋmodelᚐSlotsᚄ(ctx context.Context, sel ast.SelectionSet, v model.Slots) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "[Slot!]!")
+		return graphql.Null
 	}
-
-	return ret
+	return graphql.WrapContextMarshaler(ctx, v)
 }
 
 func (ec *executionContext) marshalNSlotsUpdate2ᚖgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋavailabilityᚋgraphᚋmodelᚐSlotsUpdate(ctx context.Context, sel ast.SelectionSet, v *model.SlotsUpdate) graphql.Marshaler {

@@ -9,11 +9,5 @@ type PractitionerByIDsInput struct {
 type Query struct {
 }
 
-// The open slots of a practitioner's appointment type over a subscription's range.
-type SlotsUpdate struct {
-	PractitionerID string `json:"practitionerId"`
-	Slots          []Slot `json:"slots"`
-}
-
 type Subscription struct {
 }

@@ -20,16 +20,75 @@ import (
 // operation's selection (fragments, @skip/@include, aliases, __typename, and
 // location's own selection) as the generated code did, in one pass.
 
-// MarshalGQLContext writes the slot's selected fields.
+// MarshalGQLContext writes the slot's selected fields. gqlgen binds Slot
+// through it; listings are written by Slots.
 func (s Slot) MarshalGQLContext(ctx context.Context, w io.Writer) error {
 	sel, err := selection(ctx)
 	if err != nil {
 		return err
 	}
-	oc := graphql.GetOperationContext(ctx)
-	buf := make([]byte, 0, 160)
+	buf, err := s.appendSelected(make([]byte, 0, 160), collectSlotFields(graphql.GetOperationContext(ctx), sel))
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(buf)
+	return err
+}
+
+// Slots is a listing (availableSlots, SlotsUpdate.slots). It writes itself in
+// one pass: the selection is collected once and every slot is appended to one
+// buffer.
+type Slots []Slot
+
+// MarshalGQLContext writes the slots' selected fields.
+func (ss Slots) MarshalGQLContext(ctx context.Context, w io.Writer) error {
+	sel, err := selection(ctx)
+	if err != nil {
+		return err
+	}
+	fields := collectSlotFields(graphql.GetOperationContext(ctx), sel)
+	buf := make([]byte, 0, 2+len(ss)*112)
+	buf = append(buf, '[')
+	for i, s := range ss {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		if buf, err = s.appendSelected(buf, fields); err != nil {
+			return err
+		}
+	}
+	buf = append(buf, ']')
+	_, err = w.Write(buf)
+	return err
+}
+
+// UnmarshalGQLContext refuses: Slots is an output type.
+func (ss *Slots) UnmarshalGQLContext(context.Context, any) error {
+	return errors.New("Slots is an output type")
+}
+
+// slotField is a selected field of Slot, with the fields selected in its
+// location when it is one: collected once for a whole listing.
+type slotField struct {
+	graphql.CollectedField
+	location []graphql.CollectedField
+}
+
+func collectSlotFields(oc *graphql.OperationContext, sel ast.SelectionSet) []slotField {
+	collected := graphql.CollectFields(oc, sel, slotImplementors)
+	out := make([]slotField, len(collected))
+	for i, f := range collected {
+		out[i].CollectedField = f
+		if f.Name == "location" {
+			out[i].location = graphql.CollectFields(oc, f.Selections, locationImplementors)
+		}
+	}
+	return out
+}
+
+func (s Slot) appendSelected(buf []byte, fields []slotField) ([]byte, error) {
 	buf = append(buf, '{')
-	for i, f := range graphql.CollectFields(oc, sel, slotImplementors) {
+	for i, f := range fields {
 		if i > 0 {
 			buf = append(buf, ',')
 		}
@@ -42,17 +101,15 @@ func (s Slot) MarshalGQLContext(ctx context.Context, w io.Writer) error {
 		case "endsAt":
 			buf = appendTime(buf, s.EndsAt)
 		case "location":
-			if s.Location == nil {
-				return errors.New("slot without a location")
+			if s.LocationID == "" {
+				return nil, errors.New("slot without a location")
 			}
-			buf = s.Location.appendSelected(oc, f.Selections, buf)
+			buf = appendLocation(buf, f.location, s.LocationID)
 		default:
-			return fmt.Errorf("Slot has no field %q", f.Name)
+			return nil, fmt.Errorf("Slot has no field %q", f.Name)
 		}
 	}
-	buf = append(buf, '}')
-	_, err = w.Write(buf)
-	return err
+	return append(buf, '}'), nil
 }
 
 // UnmarshalGQLContext refuses: Slot is an output type (gqlgen wants both halves of a marshaler).
@@ -65,9 +122,10 @@ var (
 	locationImplementors = []string{"Location"}
 )
 
-func (l *Location) appendSelected(oc *graphql.OperationContext, sel ast.SelectionSet, buf []byte) []byte {
+// appendLocation writes the selected fields of the location reference id.
+func appendLocation(buf []byte, fields []graphql.CollectedField, id string) []byte {
 	buf = append(buf, '{')
-	for i, f := range graphql.CollectFields(oc, sel, locationImplementors) {
+	for i, f := range fields {
 		if i > 0 {
 			buf = append(buf, ',')
 		}
@@ -76,7 +134,7 @@ func (l *Location) appendSelected(oc *graphql.OperationContext, sel ast.Selectio
 		case "__typename":
 			buf = append(buf, `"Location"`...)
 		case "id":
-			buf = appendString(buf, l.ID)
+			buf = appendString(buf, id)
 		default:
 			// Location is a reference here (resolvable: false): the schema has no other field, and
 			// validation refused any other name before execution.
