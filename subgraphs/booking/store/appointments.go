@@ -78,7 +78,15 @@ const selectCols = `a.country, a.id::text, a.practitioner_id::text, a.patient_id
 	coalesce(a.series_id::text, ''), coalesce(a.series_index, 0),
 	coalesce(CASE WHEN a.series_id IS NOT NULL THEN (SELECT s.count FROM series s WHERE s.id = a.series_id) END, 0)`
 
-const fromJoined = ` a LEFT JOIN patients p ON p.id = a.patient_id`
+// joinPatient joins appointment rows "a" to their patients in the replica
+// (the p.* of selectCols): one primary-key lookup per row, whatever the
+// statistics say. As a plain join, a table loaded faster than it is analyzed
+// (or never analyzed) was hashed whole for one appointment: a sequential scan
+// of the patient replica per booking event (ADR 0030). LATERAL with LIMIT is
+// never flattened into a join the planner may choose to hash.
+const joinPatient = ` LEFT JOIN LATERAL (SELECT * FROM patients WHERE patients.id = a.patient_id LIMIT 1) p ON true`
+
+const fromJoined = ` a` + joinPatient
 
 // returning wraps a data-modifying statement that RETURNs * into one that
 // returns the joined columns of the rows it changed.
@@ -87,7 +95,7 @@ func returning(stmt string) string { return returningAs(stmt, "*") }
 // returningAs is returning for a statement whose changed table is aliased
 // (target is then e.g. "u.*").
 func returningAs(stmt, target string) string {
-	return `WITH a AS (` + stmt + ` RETURNING ` + target + `) SELECT ` + selectCols + ` FROM a LEFT JOIN patients p ON p.id = a.patient_id`
+	return `WITH a AS (` + stmt + ` RETURNING ` + target + `) SELECT ` + selectCols + ` FROM a` + joinPatient
 }
 
 func scanAppointment(row pgx.Row) (Appointment, error) { return scanAppointmentAnd(row) }

@@ -97,7 +97,7 @@ var insertHoldSQL = `WITH ins AS (INSERT INTO appointments
 		VALUES ($1, $2, $3, $4, $5, $6, $7, 'HELD', $8, $9, tstzrange($10, $11), $12)
 		ON CONFLICT DO NOTHING RETURNING *
 	), o AS (` + outbox.InsertFromSQL("ins", 13) + `)
-	SELECT ` + selectCols + ` FROM ins a LEFT JOIN patients p ON p.id = a.patient_id`
+	SELECT ` + selectCols + ` FROM ins a` + joinPatient
 
 // InsertHold is Insert for a new hold (Version 1) together with its outbox
 // event ev (on topic, keyed by the practitioner id), in one statement: the

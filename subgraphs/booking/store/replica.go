@@ -137,7 +137,7 @@ func (t *Tx) ErasePatient(ctx context.Context, id string, version int64, erasedR
 				note = NULL, idempotency_key = NULL, version = u.version + 1, updated_at = $3
 			FROM x WHERE u.country = x.country AND u.id = x.id
 			RETURNING u.*, CASE WHEN x.keeps_relative THEN '' ELSE x.was::text END AS erased_person
-		) SELECT `+selectCols+`, a.erased_person FROM a LEFT JOIN patients p ON p.id = a.patient_id`,
+		) SELECT `+selectCols+`, a.erased_person FROM a`+joinPatient,
 		id, nonNil(erasedRelatives), now)
 	if err != nil {
 		return out, err

@@ -279,7 +279,7 @@ var insertOfferSQL = `WITH ins AS (INSERT INTO appointments
 	), off AS (
 		INSERT INTO waitlist_offers (id, entry_id, starts_at, created_at) SELECT id, $14, starts_at, $15 FROM ins
 	), o AS (` + outbox.InsertFromSQL("ins", 16) + `)
-	SELECT ` + selectCols + ` FROM ins a LEFT JOIN patients p ON p.id = a.patient_id`
+	SELECT ` + selectCols + ` FROM ins a` + joinPatient
 
 // InsertOffer holds h (a new hold, Version 1) for entryID as an offer,
 // with its event ev (on topic, keyed by the practitioner id), in one
