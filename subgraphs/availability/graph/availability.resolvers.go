@@ -7,7 +7,6 @@ package graph
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/careslot/careslot/internal/gqlscalar"
@@ -18,11 +17,6 @@ import (
 // NextAvailableSlot is the resolver for the nextAvailableSlot field.
 func (r *practitionerResolver) NextAvailableSlot(ctx context.Context, obj *model.Practitioner) (*time.Time, error) {
 	return r.loaders(ctx).next.Load(ctx, obj.ID)
-}
-
-// Location is the resolver for the location field.
-func (r *slotResolver) Location(ctx context.Context, obj *model.Slot) (*model.Location, error) {
-	panic(fmt.Errorf("not implemented: Location - location"))
 }
 
 // SlotsChanged is the resolver for the slotsChanged field.
@@ -55,14 +49,10 @@ func (r *subscriptionResolver) SlotsChanged(ctx context.Context, practitionerID 
 // Practitioner returns PractitionerResolver implementation.
 func (r *Resolver) Practitioner() PractitionerResolver { return &practitionerResolver{r} }
 
-// Slot returns SlotResolver implementation.
-func (r *Resolver) Slot() SlotResolver { return &slotResolver{r} }
-
 // Subscription returns SubscriptionResolver implementation.
 func (r *Resolver) Subscription() SubscriptionResolver { return &subscriptionResolver{r} }
 
 type (
 	practitionerResolver struct{ *Resolver }
-	slotResolver         struct{ *Resolver }
 	subscriptionResolver struct{ *Resolver }
 )

@@ -33,7 +33,6 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 type ResolverRoot interface {
 	Entity() EntityResolver
 	Practitioner() PractitionerResolver
-	Slot() SlotResolver
 	Subscription() SubscriptionResolver
 }
 
@@ -89,9 +88,6 @@ type EntityResolver interface {
 }
 type PractitionerResolver interface {
 	NextAvailableSlot(ctx context.Context, obj *model.Practitioner) (*time.Time, error)
-}
-type SlotResolver interface {
-	Location(ctx context.Context, obj *model.Slot) (*model.Location, error)
 }
 type SubscriptionResolver interface {
 	SlotsChanged(ctx context.Context, practitionerID string, appointmentTypeID string, from gqlscalar.Date, to gqlscalar.Date) (<-chan *model.SlotsUpdate, error)
@@ -1172,7 +1168,7 @@ func (ec *executionContext) _Slot_location(ctx context.Context, field graphql.Co
 			return ec.fieldContext_Slot_location(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Slot().Location(ctx, obj)
+			return obj.Location(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.Location) graphql.Marshaler {
@@ -1187,7 +1183,7 @@ func (ec *executionContext) fieldContext_Slot_location(_ context.Context, field 
 		Object:     "Slot",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Location(ctx, field)
 		},
@@ -2663,19 +2659,18 @@ func (ec *executionContext) _Slot(ctx context.Context, sel ast.SelectionSet, obj
 		case "startsAt":
 			out.Values[i] = ec._Slot_startsAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "endsAt":
 			out.Values[i] = ec._Slot_endsAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "location":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Slot_location(ctx, field, obj)
-				})
+			out.Values[i] = ec._Slot_location(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}

@@ -53,6 +53,10 @@ type Slot struct {
 	LocationID string
 }
 
+// Location is the slot's location reference. Slots and Slot write their
+// fields themselves; this binds Slot.location for gqlgen's object code.
+func (s Slot) Location() *Location { return &Location{ID: s.LocationID} }
+
 // Location is a reference to a practitioner's location.
 type Location struct {
 	ID string `json:"id"`
