@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	gojson "github.com/goccy/go-json"
+	fastjson "github.com/goccy/go-json"
 
 	"github.com/careslot/careslot/internal/httpclient"
 )
@@ -124,7 +124,7 @@ func (c *Client) Do(ctx context.Context, token, query string, vars map[string]an
 	// goccy/go-json: the load generator shares the cores it measures, and
 	// encoding/json's validation of a 170 kB slot listing cost it 2 ms a
 	// request (bench/profiles/slots-3-one-pass-list.txt).
-	if err := gojson.Unmarshal(raw, out); err != nil {
+	if err := fastjson.Unmarshal(raw, out); err != nil {
 		return nil, fmt.Errorf("graphql: status %d, body %.300q: %w", res.StatusCode, raw, err)
 	}
 	return out, nil

@@ -9,7 +9,7 @@ import (
 	"github.com/careslot/careslot/internal/gqltest"
 )
 
-// TestSlotSelection: a slot writes itself (model.Slot.MarshalGQLContext) rather than through
+// TestSlotSelection: a listing writes its slots itself (model.Slots.MarshalGQLContext) rather than through
 // gqlgen's field-by-field executor, and must still answer exactly what was selected: aliases,
 // __typename, named and inline fragments, @skip/@include, location's own selection, in the
 // order asked.

@@ -45,16 +45,17 @@ type SlotsUpdate struct {
 	Slots          Slots  `json:"slots"`
 }
 
-// Slot is a bookable start. It marshals itself (slot.go), so its location is
-// held as the reference's id, with nothing to allocate per slot.
+// Slot is a bookable start. Listings (Slots, slot.go) write its fields
+// themselves, so its location is held as the reference's id, with nothing to
+// allocate per slot.
 type Slot struct {
 	StartsAt   time.Time
 	EndsAt     time.Time
 	LocationID string
 }
 
-// Location is the slot's location reference. Slots and Slot write their
-// fields themselves; this binds Slot.location for gqlgen's object code.
+// Location is the slot's location reference. Slots writes it itself; this
+// binds Slot.location for gqlgen's object code.
 func (s Slot) Location() *Location { return &Location{ID: s.LocationID} }
 
 // Location is a reference to a practitioner's location.

@@ -12,28 +12,14 @@ import (
 )
 
 // A listing returns every open start of up to 62 days (four weeks of a busy
-// practitioner: over a thousand slots, 170 kB). gqlgen's executor resolves
-// each field of each slot on its own (a field context, a context, a deferred
-// group and a field set each: about 80 allocations per slot, most of the
-// listing's CPU; bench/profiles/slots-*). Slot therefore writes itself: gqlgen
-// binds a type with MarshalGQLContext as a marshaler, and this one honours the
-// operation's selection (fragments, @skip/@include, aliases, __typename, and
-// location's own selection) as the generated code did, in one pass.
-
-// MarshalGQLContext writes the slot's selected fields. gqlgen binds Slot
-// through it; listings are written by Slots.
-func (s Slot) MarshalGQLContext(ctx context.Context, w io.Writer) error {
-	sel, err := selection(ctx)
-	if err != nil {
-		return err
-	}
-	buf, err := s.appendSelected(make([]byte, 0, 160), collectSlotFields(graphql.GetOperationContext(ctx), sel))
-	if err != nil {
-		return err
-	}
-	_, err = w.Write(buf)
-	return err
-}
+// practitioner: over a thousand slots, 170 kB). gqlgen's executor marshals a
+// list of objects with a goroutine, a context and a field context per element,
+// and resolves each field of each slot on its own: most of the listing's CPU
+// (bench/profiles/slots-*). A listing is therefore a Slots, which writes
+// itself: gqlgen binds a type with MarshalGQLContext as a marshaler (ADR 0030),
+// and this one honours the operation's selection (fragments, @skip/@include,
+// aliases, __typename, and location's own selection) as the generated code
+// did, in one pass.
 
 // Slots is a listing (availableSlots, SlotsUpdate.slots). It writes itself in
 // one pass: the selection is collected once and every slot is appended to one
@@ -112,11 +98,6 @@ func (s Slot) appendSelected(buf []byte, fields []slotField) ([]byte, error) {
 	return append(buf, '}'), nil
 }
 
-// UnmarshalGQLContext refuses: Slot is an output type (gqlgen wants both halves of a marshaler).
-func (s *Slot) UnmarshalGQLContext(context.Context, any) error {
-	return errors.New("Slot is an output type")
-}
-
 var (
 	slotImplementors     = []string{"Slot"}
 	locationImplementors = []string{"Location"}
@@ -144,15 +125,12 @@ func appendLocation(buf []byte, fields []graphql.CollectedField, id string) []by
 	return append(buf, '}')
 }
 
-// selection is the selection set of the list field the slot is an element of (availableSlots,
-// SlotsUpdate.slots): the nearest enclosing field context that is a field, not a list index.
+// selection is the selection set of the listing's field (availableSlots, SlotsUpdate.slots).
 func selection(ctx context.Context) (ast.SelectionSet, error) {
-	for fc := graphql.GetFieldContext(ctx); fc != nil; fc = fc.Parent {
-		if fc.Field.Field != nil {
-			return fc.Field.Selections, nil
-		}
+	if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Field.Field != nil {
+		return fc.Field.Selections, nil
 	}
-	return nil, errors.New("slot marshalled outside a field")
+	return nil, errors.New("slots marshalled outside a field")
 }
 
 // appendTime writes t as graphql.MarshalTime does (RFC 3339 with nanoseconds, quoted).
