@@ -2,6 +2,7 @@ package events_test
 
 import (
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -70,6 +71,57 @@ func TestNewWithoutData(t *testing.T) {
 	}
 	if _, err := events.New("", "x", "", nil); err == nil {
 		t.Fatal("New without source succeeded")
+	}
+}
+
+// TestEncodeWritesWhatTheStandardEncoderWrites: Encode writes the data New
+// checked as it is; any other data (changed afterwards, or from Decode) is
+// compacted and validated as json.Marshal would.
+func TestEncodeWritesWhatTheStandardEncoderWrites(t *testing.T) {
+	typ := events.TypeName("practitioner", "PracticeImported", 1)
+	fromValue, err := events.New("/careslot/practitioner", typ, "prac-1", map[string]any{"bio": "Dr <A> & co", "n": []int{1, 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromRaw, err := events.New("/careslot/practitioner", typ, "", json.RawMessage(` { "a" : [ 1 , 2 ] } `))
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed := fromRaw
+	changed.Data = json.RawMessage(`{ "b": true }`)
+	decoded, err := events.Decode([]byte(`{"specversion":"1.0","id":"1","source":"/s","type":"t","data": { "c" : null }}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	noData, err := events.New("/careslot/patient", "careslot.patient.PatientErased.v1", "p-1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, ev := range map[string]events.Envelope{"from a value": fromValue, "from raw JSON": fromRaw,
+		"data changed after New": changed, "decoded": decoded, "without data": noData} {
+		got, err := ev.Encode()
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		want, err := json.Marshal(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var g, w any
+		if json.Unmarshal(got, &g) != nil || json.Unmarshal(want, &w) != nil || !reflect.DeepEqual(g, w) {
+			t.Errorf("%s: Encode = %s, want %s", name, got, want)
+		}
+		if !json.Valid(got) || strings.ContainsAny(string(got), " \n") && name != "from a value" {
+			t.Errorf("%s: Encode = %s, not compact JSON", name, got)
+		}
+	}
+	if _, err := events.New("/s", typ, "", []byte(`{"a":`)); err == nil {
+		t.Error("New accepted data that is not JSON")
+	}
+	bad := fromRaw
+	bad.Data = json.RawMessage(`{"a":`)
+	if _, err := bad.Encode(); err == nil {
+		t.Error("Encode accepted data that is not JSON")
 	}
 }
 

@@ -2,10 +2,12 @@ package business_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/careslot/careslot/internal/apperr"
@@ -248,6 +250,50 @@ func TestOpeningHoursAuthorisationAndSnapshot(t *testing.T) {
 	var set int
 	if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM outbox WHERE key = $1 AND type = $2`, p.id, eventdata.OpeningHoursSet).Scan(&set); err != nil || set != 1 {
 		t.Fatalf("OpeningHoursSet events: %d %v", set, err)
+	}
+}
+
+// TestOpeningHoursKeyTiesARuleToALocationOfItsPractitioner checks the schema
+// itself (migration 00004): one composite key refuses a rule whose location
+// belongs to another practitioner, and deleting a location or a practitioner
+// still removes its rules.
+func TestOpeningHoursKeyTiesARuleToALocationOfItsPractitioner(t *testing.T) {
+	t.Parallel()
+	svc, pool := newService(t)
+	p, other := newPractice(t, svc), newPractice(t, svc)
+	ctx := context.Background()
+	insert := func(practitioner, location, typ string) error {
+		_, err := pool.Exec(ctx, `INSERT INTO opening_hours
+			(id, practitioner_id, location_id, country, weekday, start_minute, end_minute, step_minutes, appointment_type_ids)
+			VALUES (gen_random_uuid(), $1, $2, 'fr', 1, 540, 600, 15, ARRAY[$3::uuid])`, practitioner, location, typ)
+		return err
+	}
+	var pgErr *pgconn.PgError
+	if err := insert(p.id, other.locA, p.typ1); !errors.As(err, &pgErr) || pgErr.Code != "23503" {
+		t.Fatalf("a rule of another practitioner's location: %v, want a foreign-key violation", err)
+	}
+	for _, loc := range []string{p.locA, p.locB} {
+		if err := insert(p.id, loc, p.typ1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := insert(other.id, other.locA, other.typ1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `DELETE FROM locations WHERE country = 'fr' AND id = $1`, p.locA); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, pool, `SELECT count(*) FROM opening_hours WHERE practitioner_id = $1`, p.id); n != 1 {
+		t.Fatalf("after deleting a location, %d rules of its practitioner, want 1", n)
+	}
+	if _, err := pool.Exec(ctx, `DELETE FROM practitioners WHERE country = 'fr' AND id = $1`, p.id); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, pool, `SELECT count(*) FROM opening_hours WHERE practitioner_id = $1`, p.id); n != 0 {
+		t.Fatalf("after deleting the practitioner, %d of its rules left", n)
+	}
+	if n := count(t, pool, `SELECT count(*) FROM opening_hours`); n != 1 {
+		t.Fatalf("%d rules left in all, want the other practitioner's 1", n)
 	}
 }
 
