@@ -362,6 +362,11 @@ if [ -n "$ok" ]; then
   else
     failed_row "slot rules, in process" "$(why "$LOGS/slots-business.log" $?)" "" "go test ./internal/slots/ -bench ."
   fi
+  if step maintenance-in-process 600 go test -count=1 ./subgraphs/availability/ -run '^$' -bench BenchmarkBusinessDayMaintenance -benchtime 1x; then
+    row "next-slot maintenance over a weekday, in process (2,000 practitioners, Redis)" "$(metrics "$LOGS/maintenance-in-process.log" | tr '\n' ' ')" "" "go test ./subgraphs/availability/ -bench BenchmarkBusinessDayMaintenance -benchtime 1x"
+  else
+    failed_row "next-slot maintenance over a weekday, in process" "$(why "$LOGS/maintenance-in-process.log" $?)" "" "go test ./subgraphs/availability/ -bench BenchmarkBusinessDayMaintenance"
+  fi
   if step search-in-process 900 go test -count=1 ./subgraphs/search/store/embedded/ -run '^$' -bench BenchmarkEmbeddedSearch -benchtime 2000x; then
     row "search in process (embedded index)" "$(metrics "$LOGS/search-in-process.log" | sed -E 's/ [0-9.]+ build-s [0-9.]+ heap-MiB//' | tr '\n' ';')" "keep or better" "go test ./subgraphs/search/store/embedded/ -bench BenchmarkEmbeddedSearch -benchtime 2000x"
     row "embedded index build / heap" "$(grep -m1 -o '[0-9.]* build-s[[:space:]]*[0-9.]* heap-MiB' "$LOGS/search-in-process.log" | awk '{print $1 " s / " $3 " MiB"}')" "keep" "same benchmark"
