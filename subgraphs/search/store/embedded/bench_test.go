@@ -171,3 +171,23 @@ func BenchmarkEmbeddedSearch(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSetNextAvailable: one practitioner's next slot changes (a booking,
+// or the next slot leaving its notice: at 07:30 most practitioners of a
+// zone at once, see availability's BenchmarkBusinessDayMaintenance) in the
+// 500,000-practitioner index, under the index's write lock, which searches
+// wait for.
+func BenchmarkSetNextAvailable(b *testing.B) {
+	bi := buildBenchIndex()
+	ctx := context.Background()
+	r := rand.New(rand.NewPCG(5, 8))
+	asOf := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	for b.Loop() {
+		asOf = asOf.Add(time.Millisecond)
+		id := fmt.Sprintf("0190a1b2-c3d4-7e5f-8a9b-%012d", r.IntN(bi.pracs))
+		next := asOf.Add(time.Duration(r.IntN(30*24*12)) * 5 * time.Minute)
+		if ok, err := bi.idx.SetNextAvailable(ctx, "fr", id, &next, asOf); err != nil || !ok {
+			b.Fatalf("SetNextAvailable(%s) = %v, %v", id, ok, err)
+		}
+	}
+}

@@ -80,7 +80,17 @@ type doc struct {
 	name     string
 	city     string
 	lat, lon float64
+	// at is where the document's grid entries were last seen in their
+	// cells (the all-specialties cell, then one per specialty, for the
+	// first len(at)): a hint that spares a scan of the cell, which holds
+	// every practice of a ~20 km square. A removal from a cell moves its
+	// last entry, so a hint is checked before it is used.
+	at [entryHints]int32
 }
+
+// entryHints is how many of a document's cells keep a position hint: most
+// practices have one or two specialties.
+const entryHints = 4
 
 type docRef struct {
 	sh *shard

@@ -2,6 +2,7 @@ package embedded
 
 import (
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/careslot/careslot/subgraphs/search/store"
@@ -103,13 +104,31 @@ func wordsPadded(s string) string {
 	return " " + f + " "
 }
 
-func (sh *shard) addToCell(key uint64, en entry) {
+// addToCell appends en to its cell and returns its position there.
+func (sh *shard) addToCell(key uint64, en entry) int32 {
 	list, ok := sh.grid[key]
 	if !ok {
 		spec := uint16(key >> 32)
 		sh.specCells[spec] = append(sh.specCells[spec], key)
 	}
 	sh.grid[key] = append(list, en)
+	return int32(len(list))
+}
+
+// locate returns the position of document i's entry in list (-1: none),
+// trying the document's hint k first and keeping it current.
+func (sh *shard) locate(list []entry, i int32, k int) int {
+	d := &sh.docs[i]
+	if k < entryHints {
+		if h := int(d.at[k]); h < len(list) && list[h].i == i {
+			return h
+		}
+	}
+	j := findEntry(list, i)
+	if j >= 0 && k < entryHints {
+		d.at[k] = int32(j)
+	}
+	return j
 }
 
 func findEntry(list []entry, i int32) int {
@@ -121,12 +140,34 @@ func findEntry(list []entry, i int32) int {
 	return -1
 }
 
-func (sh *shard) removeFromCell(key uint64, i int32) {
+// removeFromCell removes document i's entry from its cell; k is the
+// document's hint for that cell (see doc.at).
+func (sh *shard) removeFromCell(key uint64, i int32, k int) {
 	list := sh.grid[key]
-	if j := findEntry(list, i); j >= 0 {
-		list[j] = list[len(list)-1]
+	if j := sh.locate(list, i, k); j >= 0 {
+		moved := list[len(list)-1]
+		list[j] = moved
 		sh.grid[key] = list[:len(list)-1]
+		// The cell's last entry took the removed one's place: keep its hint.
+		if m := &sh.docs[moved.i]; m.p != nil {
+			if h := hintOf(m.p, key); h >= 0 && h < entryHints {
+				m.at[h] = int32(j)
+			}
+		}
 	}
+}
+
+// hintOf is which of p's position hints is that of the cell key (-1: none):
+// 0 for the all-specialties cell, 1 + its index for a specialty's.
+func hintOf(p *prac, key uint64) int {
+	spec := uint16(key >> 32)
+	if spec == 0 {
+		return 0
+	}
+	if k := slices.Index(p.specs, spec); k >= 0 {
+		return k + 1
+	}
+	return -1
 }
 
 // eachEntry calls fn on every grid entry of p's documents (caller holds the write lock).
@@ -140,7 +181,7 @@ func (sh *shard) eachEntry(p *prac, fn func(*entry)) {
 				spec = p.specs[s]
 			}
 			list := sh.grid[cellKey(spec, la, lo)]
-			if j := findEntry(list, i); j >= 0 {
+			if j := sh.locate(list, i, s+1); j >= 0 {
 				fn(&list[j])
 			}
 		}

@@ -64,9 +64,12 @@ func (e *Index) Upsert(_ context.Context, p store.Practice) (bool, error) {
 		sh.live++
 		la, lo := cellOf(d.Lat, d.Lon)
 		en := entryOf(pr, i, d.Lat, d.Lon)
-		sh.addToCell(cellKey(0, la, lo), en)
-		for _, s := range pr.specs {
-			sh.addToCell(cellKey(s, la, lo), en)
+		hints := &sh.docs[i].at
+		hints[0] = sh.addToCell(cellKey(0, la, lo), en)
+		for k, s := range pr.specs {
+			if at := sh.addToCell(cellKey(s, la, lo), en); k+1 < entryHints {
+				hints[k+1] = at
+			}
 		}
 		pr.docs = append(pr.docs, i)
 		e.locs[d.ID] = docRef{sh: sh, i: i}
@@ -143,9 +146,9 @@ func (e *Index) removeDocs(p *prac) {
 	for _, i := range p.docs {
 		d := &sh.docs[i]
 		la, lo := cellOf(d.lat, d.lon)
-		sh.removeFromCell(cellKey(0, la, lo), i)
-		for _, s := range p.specs {
-			sh.removeFromCell(cellKey(s, la, lo), i)
+		sh.removeFromCell(cellKey(0, la, lo), i, 0)
+		for k, s := range p.specs {
+			sh.removeFromCell(cellKey(s, la, lo), i, k+1)
 		}
 		delete(e.locs, d.id)
 		*d = doc{}
