@@ -56,17 +56,6 @@ type Envelope struct {
 	checked json.RawMessage
 }
 
-// header is the envelope without its data, in the same field order.
-type header struct {
-	SpecVersion     string    `json:"specversion"`
-	ID              string    `json:"id"`
-	Source          string    `json:"source"`
-	Type            string    `json:"type"`
-	Time            time.Time `json:"time"`
-	Subject         string    `json:"subject,omitempty"`
-	DataContentType string    `json:"datacontenttype,omitempty"`
-}
-
 // TypeName returns the event type "careslot.<service>.<name>.v<version>",
 // e.g. TypeName("booking", "AppointmentBooked", 1).
 func TypeName(service, name string, version int) string {
@@ -159,7 +148,9 @@ func (e Envelope) Encode() ([]byte, error) {
 			return nil, fmt.Errorf("events: encode %s: data: %w", e.Type, err)
 		}
 	}
-	out, err := json.Marshal(header{e.SpecVersion, e.ID, e.Source, e.Type, e.Time, e.Subject, e.DataContentType})
+	head := e
+	head.Data, head.checked = nil, nil // omitted: appended below as it is
+	out, err := json.Marshal(head)
 	if err != nil || len(data) == 0 {
 		return out, err
 	}
