@@ -148,12 +148,20 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 
+	zapLogger := newZapLogger(logger.Handler())
+	authOption, err := useEdgeAuthenticators(routerCtx, zapLogger, cfg)
+	if err != nil {
+		return fmt.Errorf("router: authentication: %w", err)
+	}
 	r, err := core.DefaultRouterFactory(routerCtx, &core.RouterResources{
 		Config: cfg,
-		Logger: newZapLogger(logger.Handler()),
+		Logger: zapLogger,
 	})
 	if err != nil {
 		return fmt.Errorf("router: %w", err)
+	}
+	if authOption != nil {
+		authOption(r)
 	}
 	// Options apply to a built router until it bootstraps: the edge's module joins the router's.
 	core.WithCustomModules(edgeControls.Modules()...)(r)
