@@ -45,6 +45,12 @@ type Options struct {
 	Lease time.Duration
 	// BatchSize is how many due messages a worker takes at once (default 50).
 	BatchSize int
+	// Gather is how long the sender waits after being woken by new messages
+	// before it takes the due ones (default 25 ms; negative: not at all).
+	Gather time.Duration
+	// Lanes is how many messages of a batch are sent at once (default 8); a
+	// patient's messages are sent one after the other.
+	Lanes int
 }
 
 // Service is the notification business layer.
@@ -83,6 +89,12 @@ func New(st *store.Store, cat *countries.Catalog, opts Options) *Service {
 	}
 	if opts.BatchSize <= 0 {
 		opts.BatchSize = 50
+	}
+	if opts.Lanes <= 0 {
+		opts.Lanes = 8
+	}
+	if opts.Gather == 0 {
+		opts.Gather = 25 * time.Millisecond
 	}
 	return &Service{store: st, countries: cat, opts: opts, log: opts.Logger, now: opts.Now, wake: make(chan struct{}, 1)}
 }

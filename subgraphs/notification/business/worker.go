@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/careslot/careslot/internal/eventdata"
@@ -52,6 +53,19 @@ func (s *Service) RunSender(ctx context.Context, interval time.Duration) error {
 			t.Stop()
 			return nil
 		case <-s.wake:
+			// Events wake the sender one by one under load: waiting a moment
+			// lets the messages of the next few share one claim, one commit
+			// of their outcomes and one look for the next due one.
+			t.Stop()
+			if s.opts.Gather > 0 {
+				g := time.NewTimer(s.opts.Gather)
+				select {
+				case <-ctx.Done():
+					g.Stop()
+					return nil
+				case <-g.C:
+				}
+			}
 		case <-t.C:
 		}
 		t.Stop()
@@ -59,7 +73,8 @@ func (s *Service) RunSender(ctx context.Context, interval time.Duration) error {
 }
 
 // SendDue takes the messages due now (leased, so that several workers never
-// take the same one), renders and sends each, and records the outcome: SENT,
+// take the same one), renders and sends each (in Lanes at once), and records
+// the outcomes, together: SENT,
 // a retry with exponential backoff, FAILED after the last attempt, or SKIPPED
 // when it is no longer wanted. It returns how many it took.
 func (s *Service) SendDue(ctx context.Context) (int, error) {
@@ -68,13 +83,31 @@ func (s *Service) SendDue(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	for _, m := range msgs {
-		o := s.attempt(ctx, m, now)
-		if err := s.store.Finish(ctx, m.ID, o); err != nil {
-			return len(msgs), err
+	// A message costs a few round trips (the replicas, the provider: tens of
+	// milliseconds with SES or SNS): one at a time, a worker would send a few
+	// dozen a second. A patient's messages stay in one lane, in due order.
+	var patients []string
+	lanes := map[string][]int{}
+	for i, m := range msgs {
+		if _, ok := lanes[m.PatientID]; !ok {
+			patients = append(patients, m.PatientID)
 		}
+		lanes[m.PatientID] = append(lanes[m.PatientID], i)
 	}
-	return len(msgs), nil
+	done := make([]store.Finished, len(msgs))
+	free := make(chan struct{}, s.opts.Lanes)
+	var wg sync.WaitGroup
+	for _, p := range patients {
+		free <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-free }()
+			for _, i := range lanes[p] {
+				done[i] = store.Finished{ID: msgs[i].ID, Outcome: s.attempt(ctx, msgs[i], now)}
+			}
+		})
+	}
+	wg.Wait()
+	return len(msgs), s.store.FinishAll(ctx, done)
 }
 
 // attempt renders and sends one claimed message and says what became of it.

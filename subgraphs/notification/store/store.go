@@ -394,6 +394,35 @@ type Outcome struct {
 // Finish records an attempt's outcome, only while the message is still the
 // pending one that was claimed (an erasure may have deleted it meanwhile).
 func (s *Store) Finish(ctx context.Context, id string, o Outcome) error {
+	return s.FinishAll(ctx, []Finished{{ID: id, Outcome: o}})
+}
+
+// Finished is the outcome of one claimed message.
+type Finished struct {
+	ID      string
+	Outcome Outcome
+}
+
+// FinishAll records the outcomes of a batch as Finish does, in one round trip
+// and one commit (the batch's statements run as one implicit transaction):
+// either every outcome is recorded or none is, and the messages of a batch
+// that failed come back when their lease ends.
+func (s *Store) FinishAll(ctx context.Context, done []Finished) error {
+	if len(done) == 0 {
+		return nil
+	}
+	batch := &pgx.Batch{}
+	for _, d := range done {
+		sql, args, err := finishSQL(d.ID, d.Outcome)
+		if err != nil {
+			return err
+		}
+		batch.Queue(sql, args...)
+	}
+	return s.pool.SendBatch(ctx, batch).Close()
+}
+
+func finishSQL(id string, o Outcome) (string, []any, error) {
 	q := psql.Update("messages").
 		Set("status", o.Status).
 		Set("recipient", nullIfEmpty(o.Recipient)).
@@ -406,12 +435,7 @@ func (s *Store) Finish(ctx context.Context, id string, o Outcome) error {
 	if o.Uncounted {
 		q = q.Set("attempts", sq.Expr("greatest(attempts - 1, 0)"))
 	}
-	sql, args, err := q.Where(sq.Eq{"id": id, "status": StatusPending}).ToSql()
-	if err != nil {
-		return err
-	}
-	_, err = s.pool.Exec(ctx, sql, args...)
-	return err
+	return q.Where(sq.Eq{"id": id, "status": StatusPending}).ToSql()
 }
 
 // MessagePage selects a page of a patient's messages, latest due first.
