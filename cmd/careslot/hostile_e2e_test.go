@@ -356,6 +356,10 @@ func runHostileWS(t *testing.T, s *stack, f *hostileFixtures, c hostileWS) {
 		return
 	}
 	defer conn.Close()
+	// Read a close frame as it came, without answering it: the default handler writes the
+	// answer, and when the router has already shut the socket that write fails (EPIPE) and
+	// ReadMessage returns the write error instead of the close code (seen once in make test).
+	conn.SetCloseHandler(func(int, string) error { return nil })
 	for _, fr := range c.Frames {
 		switch {
 		case fr.PauseMillis > 0:
