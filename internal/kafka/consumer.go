@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/careslot/careslot/internal/events"
+	"github.com/careslot/careslot/internal/keylanes"
 )
 
 // Handler applies one event. Returning an error makes the consumer retry the
@@ -253,39 +254,11 @@ func (c *Consumer) process(ctx context.Context, fetches kgo.Fetches) []*kgo.Reco
 // earlier one is not (the context ended), which redelivery repeats harmlessly
 // as handlers are idempotent.
 func (c *Consumer) handlePartition(ctx context.Context, recs []*kgo.Record) int {
-	if c.cfg.KeyLanes <= 1 || len(recs) == 1 {
-		for i, r := range recs {
-			if !c.handle(ctx, r) {
-				return i
-			}
-		}
-		return len(recs)
-	}
-	var keys []string
-	lanes := map[string][]int{}
-	for i, r := range recs {
-		k := string(r.Key)
-		if _, ok := lanes[k]; !ok {
-			keys = append(keys, k)
-		}
-		lanes[k] = append(lanes[k], i)
-	}
 	applied := make([]bool, len(recs))
-	free := make(chan struct{}, c.cfg.KeyLanes)
-	var wg sync.WaitGroup
-	for _, k := range keys {
-		free <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-free }()
-			for _, i := range lanes[k] {
-				if !c.handle(ctx, recs[i]) {
-					return
-				}
-				applied[i] = true
-			}
-		})
-	}
-	wg.Wait()
+	keylanes.Run(len(recs), c.cfg.KeyLanes, func(i int) string { return string(recs[i].Key) }, func(i int) bool {
+		applied[i] = c.handle(ctx, recs[i])
+		return applied[i]
+	})
 	n := 0
 	for n < len(applied) && applied[n] {
 		n++

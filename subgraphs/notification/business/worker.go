@@ -6,11 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/careslot/careslot/internal/eventdata"
 	"github.com/careslot/careslot/internal/ical"
+	"github.com/careslot/careslot/internal/keylanes"
 	"github.com/careslot/careslot/subgraphs/notification/sender"
 	"github.com/careslot/careslot/subgraphs/notification/store"
 )
@@ -86,27 +86,11 @@ func (s *Service) SendDue(ctx context.Context) (int, error) {
 	// A message costs a few round trips (the replicas, the provider: tens of
 	// milliseconds with SES or SNS): one at a time, a worker would send a few
 	// dozen a second. A patient's messages stay in one lane, in due order.
-	var patients []string
-	lanes := map[string][]int{}
-	for i, m := range msgs {
-		if _, ok := lanes[m.PatientID]; !ok {
-			patients = append(patients, m.PatientID)
-		}
-		lanes[m.PatientID] = append(lanes[m.PatientID], i)
-	}
 	done := make([]store.Finished, len(msgs))
-	free := make(chan struct{}, s.opts.Lanes)
-	var wg sync.WaitGroup
-	for _, p := range patients {
-		free <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-free }()
-			for _, i := range lanes[p] {
-				done[i] = store.Finished{ID: msgs[i].ID, Outcome: s.attempt(ctx, msgs[i], now)}
-			}
-		})
-	}
-	wg.Wait()
+	keylanes.Run(len(msgs), s.opts.Lanes, func(i int) string { return msgs[i].PatientID }, func(i int) bool {
+		done[i] = store.Finished{ID: msgs[i].ID, Outcome: s.attempt(ctx, msgs[i], now)}
+		return true
+	})
 	return len(msgs), s.store.FinishAll(ctx, done)
 }
 
