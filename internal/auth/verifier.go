@@ -68,11 +68,8 @@ type JWKSVerifier struct {
 	// claims says where roles and memberships are (ClaimsFromEnv at first).
 	claims Claims
 
-	// verified remembers recently verified tokens for at most a minute (and
-	// never past their expiry): a client sends the same token with every
-	// request, and an RSA verification costs more than a small query.
-	cacheMu  sync.Mutex
-	verified map[string]cachedPrincipal
+	// verified remembers the principals of recently verified tokens.
+	verified Remembered[Principal]
 }
 
 // jwksTiming paces the JWKS fetches.
@@ -91,16 +88,6 @@ var defaultJWKSTiming = jwksTiming{
 	unknownKIDEvery: 30 * time.Second,
 	httpTimeout:     5 * time.Second,
 }
-
-type cachedPrincipal struct {
-	p     Principal
-	until time.Time
-}
-
-const (
-	verifiedCacheSize = 10_000
-	verifiedCacheTTL  = time.Minute
-)
 
 // errKeysNotLoaded is Ready's answer before the first fetch finished.
 var errKeysNotLoaded = errors.New("signing keys not loaded yet")
@@ -245,12 +232,9 @@ func (v *JWKSVerifier) refetchForUnknownKID(ctx context.Context) {
 // Verify checks the signature, exp, iat, iss, aud, a non-empty sub and a known role.
 func (v *JWKSVerifier) Verify(ctx context.Context, rawToken string) (Principal, error) {
 	now := time.Now()
-	v.cacheMu.Lock()
-	if c, ok := v.verified[rawToken]; ok && now.Before(c.until) {
-		v.cacheMu.Unlock()
-		return c.p, nil
+	if p, ok := v.verified.Get(rawToken, now); ok {
+		return p, nil
 	}
-	v.cacheMu.Unlock()
 	if v.Ready(ctx) != nil {
 		return Principal{}, apperr.E(apperr.Unauthenticated, "signing keys unavailable")
 	}
@@ -270,16 +254,11 @@ func (v *JWKSVerifier) Verify(ctx context.Context, rawToken string) (Principal, 
 	if err != nil {
 		return Principal{}, err
 	}
-	until := now.Add(verifiedCacheTTL)
-	if exp, err := c.GetExpirationTime(); err == nil && exp != nil && exp.Before(until) {
-		until = exp.Time
+	var exp time.Time
+	if e, err := c.GetExpirationTime(); err == nil && e != nil {
+		exp = e.Time
 	}
-	v.cacheMu.Lock()
-	if v.verified == nil || len(v.verified) >= verifiedCacheSize {
-		v.verified = make(map[string]cachedPrincipal, 256) // crude but bounded: start over
-	}
-	v.verified[rawToken] = cachedPrincipal{p: p, until: until}
-	v.cacheMu.Unlock()
+	v.verified.Put(rawToken, p, now, exp)
 	return p, nil
 }
 

@@ -5,71 +5,44 @@ import (
 	"encoding/json"
 	"maps"
 	"math"
-	"sync"
 	"time"
 
 	"github.com/wundergraph/cosmo/router/core"
 	"github.com/wundergraph/cosmo/router/pkg/authentication"
 	"github.com/wundergraph/cosmo/router/pkg/config"
 	"go.uber.org/zap"
+
+	"github.com/careslot/careslot/internal/auth"
 )
 
 // The router verifies a bearer token with the JWKS on every request: an RSA verification, about
-// 5 % of the whole system's CPU under booking load (ADR 0034). A client sends the same token with
-// every request, so the edge remembers the claims of a token it verified, for at most
-// verifiedTokenTTL and never past the token's exp, as the subgraphs' verifier does (internal/auth).
-const (
-	verifiedTokenTTL  = time.Minute
-	verifiedTokensMax = 10_000
-)
-
-// cachedDecoder remembers the claims next decoded for a token. Refusals are not remembered: a
-// token that failed is verified again, so a key that arrives late (a rotation) is found.
+// 5 % of the whole system's CPU under booking load (ADR 0034). cachedDecoder remembers the claims
+// of a token it verified as the subgraphs' verifier does (auth.Remembered: at most a minute, never
+// past the token's exp). Refusals are not remembered: a token that failed is verified again, so a
+// key that arrives late (a rotation) is found.
 type cachedDecoder struct {
-	next authentication.TokenDecoder
-	ttl  time.Duration
-	max  int
-	now  func() time.Time
-
-	mu     sync.Mutex
-	tokens map[string]verifiedToken
-}
-
-type verifiedToken struct {
-	claims authentication.Claims
-	until  time.Time
+	next   authentication.TokenDecoder
+	now    func() time.Time
+	tokens auth.Remembered[authentication.Claims]
 }
 
 func newCachedDecoder(next authentication.TokenDecoder) *cachedDecoder {
-	return &cachedDecoder{next: next, ttl: verifiedTokenTTL, max: verifiedTokensMax, now: time.Now}
+	return &cachedDecoder{next: next, now: time.Now}
 }
 
 // Decode returns a copy of the token's claims: the router writes into the map it is given
 // (SetAuthenticationScopes), and two requests must never share one.
 func (d *cachedDecoder) Decode(token string) (authentication.Claims, error) {
 	now := d.now()
-	d.mu.Lock()
-	v, ok := d.tokens[token]
-	d.mu.Unlock()
-	if ok && now.Before(v.until) {
-		return maps.Clone(v.claims), nil
+	if c, ok := d.tokens.Get(token, now); ok {
+		return maps.Clone(c), nil
 	}
 	claims, err := d.next.Decode(token)
 	if err != nil {
 		return nil, err
 	}
-	until := now.Add(d.ttl)
-	if exp, ok := expiry(claims); ok && exp.Before(until) {
-		until = exp
-	}
-	if now.Before(until) {
-		d.mu.Lock()
-		if d.tokens == nil || len(d.tokens) >= d.max {
-			d.tokens = make(map[string]verifiedToken, 256) // crude but bounded: start over
-		}
-		d.tokens[token] = verifiedToken{claims: maps.Clone(claims), until: until}
-		d.mu.Unlock()
-	}
+	exp, _ := expiry(claims)
+	d.tokens.Put(token, maps.Clone(claims), now, exp)
 	return claims, nil
 }
 

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/wundergraph/cosmo/router/pkg/authentication"
+
+	"github.com/careslot/careslot/internal/auth"
 )
 
 // countingDecoder accepts the tokens it holds, with their claims, and counts its calls.
@@ -54,7 +56,7 @@ func TestCachedDecoderVerifiesATokenOnceUntilItExpires(t *testing.T) {
 	}
 
 	// Remembered for at most the TTL…
-	d.now = func() time.Time { return now.Add(verifiedTokenTTL + time.Second) }
+	d.now = func() time.Time { return now.Add(auth.VerifiedTokenTTL + time.Second) }
 	calls := next.calls
 	if _, err := d.Decode("long"); err != nil || next.calls != calls+1 {
 		t.Fatalf("after the TTL: err %v, verifications %d, want one more than %d", err, next.calls, calls)
@@ -93,15 +95,15 @@ func TestCachedDecoderStaysBounded(t *testing.T) {
 	exp := float64(time.Now().Add(time.Hour).Unix())
 	next := &countingDecoder{claims: map[string]authentication.Claims{}}
 	d := newCachedDecoder(next)
-	d.max = 4
+	d.tokens.Max = 4
 	for i := range 10 {
 		tok := string(rune('a' + i))
 		next.claims[tok] = authentication.Claims{"sub": tok, "exp": exp}
 		if _, err := d.Decode(tok); err != nil {
 			t.Fatal(err)
 		}
-		if len(d.tokens) > d.max {
-			t.Fatalf("%d tokens remembered, at most %d", len(d.tokens), d.max)
+		if d.tokens.Len() > d.tokens.Max {
+			t.Fatalf("%d tokens remembered, at most %d", d.tokens.Len(), d.tokens.Max)
 		}
 	}
 }
