@@ -536,8 +536,22 @@ func TestWatchSlotsSoak(t *testing.T) {
 				var first slotsChanged
 				for attempt := 0; ; attempt++ {
 					if sub, err = conn.Subscribe(ctx, query, watchVars(p.id, p.typeID, p.day), 64); err != nil {
-						errs <- err
-						return
+						// The router closed the whole connection while this
+						// client held it ("Normal closure": Cosmo closes a
+						// client's socket when the shared upstream trigger of
+						// one of its subscriptions closes); reconnect, as
+						// clients do.
+						if conn.Err() == nil || attempt >= 3 {
+							errs <- err
+							return
+						}
+						lostConns.Add(1)
+						t.Logf("client %d cycle %d: connection lost (%v); reconnecting", c, i, conn.Err())
+						if conn, err = wsclient.Dial(ctx, s.wsURL(), nil); err != nil {
+							errs <- err
+							return
+						}
+						continue
 					}
 					var m wsclient.Message
 					var open bool
@@ -579,7 +593,10 @@ func TestWatchSlotsSoak(t *testing.T) {
 			read:
 				for {
 					select {
-					case <-sub.C:
+					case _, open := <-sub.C:
+						if !open { // the connection ended; the next cycle reconnects
+							break read
+						}
 					case <-hold:
 						break read
 					}
@@ -627,12 +644,18 @@ func TestWatchSlotsSoak(t *testing.T) {
 		eventually(t, fmt.Sprintf("subscriber %d converges", c), func() string {
 			for {
 				select {
-				case m := <-sub.C:
-					if m.Done && len(m.Errors) == 0 && routerEnded.Add(1) <= 3 {
+				case m, open := <-sub.C:
+					if (!open || m.Done && len(m.Errors) == 0) && routerEnded.Add(1) <= 3 {
 						// The router ended the subscription (the known race on a
-						// just-resubscribed operation): a client subscribes again
-						// and starts from the current list.
+						// just-resubscribed operation), or closed the whole
+						// connection: a client subscribes again, on a new
+						// connection if needed, and starts from the current list.
 						var err error
+						if conns[c].Err() != nil {
+							if conns[c], err = wsclient.Dial(context.Background(), s.wsURL(), nil); err != nil {
+								t.Fatal(err)
+							}
+						}
 						if sub, err = conns[c].Subscribe(context.Background(), query, watchVars(p.id, p.typeID, p.day), 64); err != nil {
 							t.Fatal(err)
 						}
