@@ -580,13 +580,42 @@ func (s *System) checkWatchers(ctx context.Context, r *Result, watchers []*Watch
 				break
 			}
 			if time.Now().After(deadline) {
-				r.problem("a subscriber of %s holds %d slots, the store has %d (%v); it got %s; a new subscriber through the router gets %s; %s",
-					w.Practice.ID, strings.Count(w.Latest(), ","), strings.Count(want, ","), err, w.Stats(), s.probeWatch(ctx, w), s.liveState(ctx))
+				r.problem("a subscriber of %s holds %d slots, the store has %d (%v); it got %s; a new subscriber through the router gets %s; %s; %s",
+					w.Practice.ID, strings.Count(w.Latest(), ","), strings.Count(want, ","), err, w.Stats(), s.probeWatch(ctx, w), s.channelState(ctx, w), s.liveState(ctx))
 				break
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
+}
+
+// channelState says which Redis nodes hold a subscription to the watcher's
+// channel (and their roles), then publishes a recompute signal on it and
+// says what the watcher holds 2 s later: a watcher that catches up then
+// missed a message; one that does not has a dead path from Redis to it.
+func (s *System) channelState(ctx context.Context, w *Watcher) string {
+	channel := s.RedisPrefix + "avail-changes:" + w.Practice.ID
+	var b strings.Builder
+	fmt.Fprintf(&b, "subscriptions to the channel by node:")
+	for _, n := range s.Redis.Nodes {
+		c := redis.NewClient(&redis.Options{Addr: n.Addr()})
+		role, _ := c.Do(ctx, "ROLE").Slice()
+		subs, err := c.PubSubNumSub(ctx, channel).Result()
+		_ = c.Close()
+		r := "?"
+		if len(role) > 0 {
+			r = fmt.Sprint(role[0])
+		}
+		fmt.Fprintf(&b, " %s %s %d%s;", n.Addr(), r, subs[channel], errText(err))
+	}
+	rdb := s.Redis.Client()
+	defer rdb.Close()
+	before := strings.Count(w.Latest(), ",")
+	n, err := rdb.Publish(ctx, channel, "{}").Result()
+	time.Sleep(2 * time.Second)
+	fmt.Fprintf(&b, " a recompute signal published (reached %d on its node%s): the subscriber held %d slots, now %d (%s)",
+		n, errText(err), before, strings.Count(w.Latest(), ","), w.Stats())
+	return b.String()
 }
 
 // liveState describes each availability replica's live hub and what it

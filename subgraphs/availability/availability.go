@@ -70,6 +70,8 @@ type Deps struct {
 	MaintenanceInterval time.Duration
 	// Now defaults to time.Now (tests pin the clock).
 	Now func() time.Time
+	// LiveRecheck: see business.Config.LiveRecheck.
+	LiveRecheck time.Duration
 }
 
 // Subgraph is a ready availability service.
@@ -110,7 +112,7 @@ func New(_ context.Context, deps Deps) (*Subgraph, error) {
 	sg.hub = livehub.New(deps.Redis, sg.log)
 	sg.Service = business.New(business.Config{
 		Store: store.New(deps.Redis, deps.KeyPrefix), Countries: deps.Countries, WindowDays: deps.WindowDays,
-		Publisher: pub, Logger: sg.log, Now: deps.Now, Hub: sg.hub,
+		Publisher: pub, Logger: sg.log, Now: deps.Now, Hub: sg.hub, LiveRecheck: deps.LiveRecheck,
 	})
 	sg.resolver = &graph.Resolver{Service: sg.Service}
 	if len(deps.KafkaBrokers) > 0 {

@@ -1,18 +1,23 @@
 package availability_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http/httptest"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/careslot/careslot/internal/eventdata"
 	"github.com/careslot/careslot/internal/livehub/wsclient"
 	"github.com/careslot/careslot/internal/slots"
 	"github.com/careslot/careslot/internal/testenv"
+	"github.com/careslot/careslot/subgraphs/availability"
 )
 
 const watchSlots = `subscription($pid: ID!, $type: ID!, $from: Date!, $to: Date!) {
@@ -234,5 +239,74 @@ func waitUntil(t *testing.T, cond func() bool) {
 			t.Fatal("condition not reached in 10s")
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestSlotsChangedRechecksAfterALostMessage: a change whose message never
+// reaches Redis (as Redis Cluster's pub/sub loses one while its bus links
+// are re-established) still reaches a live listing, which lists again after
+// the recheck interval without a message; with rechecks off it would not.
+func TestSlotsChangedRechecksAfterALostMessage(t *testing.T) {
+	rdb, prefix := testenv.Redis(t)
+	single, ok := rdb.(*redis.Client)
+	if !ok {
+		t.Skip("drops PUBLISH on a second client of a single server")
+	}
+	a := newEnvWith(t, rdb, prefix, func(d *availability.Deps) { d.LiveRecheck = 300 * time.Millisecond })
+	silent := redis.NewClient(single.Options())
+	silent.AddHook(dropPublish{})
+	t.Cleanup(func() { _ = silent.Close() })
+	b := newEnvWith(t, silent, prefix, func(*availability.Deps) {})
+	srv := httptest.NewServer(a.sg.Handler())
+	t.Cleanup(srv.Close)
+	ctx := t.Context()
+
+	p := snapshot("recheck1", 1)
+	mustApplyP(t, a, p)
+	before := list(t, a.svc, "recheck1", "consult-recheck1", date(0), date(2))
+	conn, err := wsclient.Dial(ctx, wsURL(srv), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	s, err := conn.Subscribe(ctx, watchSlots, map[string]any{"pid": "recheck1", "type": "consult-recheck1", "from": date(0), "to": date(2)}, 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := next(t, s); !sameAs(u, before) {
+		t.Fatalf("first message: %d slots, want %d", len(u.SlotsChanged.Slots), len(before))
+	}
+	// Unchanged rechecks send nothing.
+	nothing(t, s, 800*time.Millisecond)
+
+	// Booked through b, whose PUBLISH never reaches Redis.
+	mustApplyA(t, b, appointment(p, "ap1", "consult-recheck1", at(0, 9, 20), 1, eventdata.StatusConfirmed))
+	after := list(t, a.svc, "recheck1", "consult-recheck1", date(0), date(2))
+	if containsStart(after, at(0, 9, 20)) {
+		t.Fatal("the booked slot is still listed")
+	}
+	if u := next(t, s); !sameAs(u, after) {
+		t.Fatalf("after the silent booking: %d slots, want %d", len(u.SlotsChanged.Slots), len(after))
+	}
+}
+
+// dropPublish is a go-redis hook that never sends PUBLISH (alone or in a
+// pipeline): a message lost between the publisher and the subscribers.
+type dropPublish struct{}
+
+func (dropPublish) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (dropPublish) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if cmd.Name() == "publish" {
+			return nil
+		}
+		return next(ctx, cmd)
+	}
+}
+
+func (dropPublish) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		return next(ctx, slices.DeleteFunc(slices.Clone(cmds), func(c redis.Cmder) bool { return c.Name() == "publish" }))
 	}
 }

@@ -95,14 +95,20 @@ func newEnv(t testing.TB, brokers []string, topicPrefix string) *env {
 }
 
 func newEnvOn(t testing.TB, rdb redis.UniversalClient, prefix string, brokers []string, topicPrefix string) *env {
+	return newEnvWith(t, rdb, prefix, func(d *availability.Deps) { d.KafkaBrokers, d.TopicPrefix = brokers, topicPrefix })
+}
+
+// newEnvWith is newEnvOn with the dependencies adjusted by set.
+func newEnvWith(t testing.TB, rdb redis.UniversalClient, prefix string, set func(*availability.Deps)) *env {
 	t.Helper()
 	c := &clock{t: start}
-	sg, err := availability.New(context.Background(), availability.Deps{
+	deps := availability.Deps{
 		Redis: rdb, KeyPrefix: prefix, Countries: countries.MustDefault(), Verifier: rejectAll{},
-		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
-		KafkaBrokers: brokers, TopicPrefix: topicPrefix, Now: c.Now,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: c.Now,
 		MaintenanceInterval: 50 * time.Millisecond,
-	})
+	}
+	set(&deps)
+	sg, err := availability.New(context.Background(), deps)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math/rand/v2"
 	"slices"
 	"time"
 
@@ -25,6 +26,8 @@ type SlotsWatch struct {
 	sub   *livehub.Subscription
 	dates map[string]bool // the dates whose change can change the list
 	last  []slots.Slot
+	// listedAt is when the list was last computed (the recheck counts from it).
+	listedAt time.Time
 }
 
 // ErrNoHub is returned by WatchSlots when the service has no hub.
@@ -55,7 +58,7 @@ func (s *Service) WatchSlots(ctx context.Context, q SlotsQuery) (*SlotsWatch, er
 		sub.Close()
 		return nil, err
 	}
-	w.last = w.Initial
+	w.last, w.listedAt = w.Initial, time.Now()
 	return w, nil
 }
 
@@ -65,11 +68,17 @@ func (w *SlotsWatch) Close() { w.sub.Close() }
 // Next waits for a change of the list and returns the new list; it returns
 // ctx's error when ctx ends. A failed recomputation (Redis failing over, say)
 // is tried again, sooner when another message comes, until it succeeds: the
-// change it was told about may be the last one for a long time.
+// change it was told about may be the last one for a long time. Without a
+// message for the service's recheck interval it lists again anyway (see
+// DefaultLiveRecheck), and returns only if the list changed.
 func (w *SlotsWatch) Next(ctx context.Context) ([]slots.Slot, error) {
 	retry := time.Duration(0) // 0: wait for a message
 	for {
 		if retry == 0 {
+			var recheck <-chan time.Time // nil: never
+			if w.s.recheck > 0 {
+				recheck = time.After(time.Until(w.listedAt.Add(jittered(w.s.recheck))))
+			}
 			select {
 			case <-ctx.Done():
 				return nil, ctx.Err()
@@ -77,6 +86,7 @@ func (w *SlotsWatch) Next(ctx context.Context) ([]slots.Slot, error) {
 				if !w.concerns(msg) {
 					continue
 				}
+			case <-recheck:
 			}
 		} else {
 			select {
@@ -95,13 +105,19 @@ func (w *SlotsWatch) Next(ctx context.Context) ([]slots.Slot, error) {
 			w.s.log.Warn("live slots: recompute failed; retrying", "practitioner", w.q.PractitionerID, "retry_in", retry, "err", err)
 			continue
 		}
-		retry = 0
+		retry, w.listedAt = 0, time.Now()
 		if sameList(cur, w.last) {
 			continue
 		}
 		w.last = cur
 		return cur, nil
 	}
+}
+
+// jittered is d give or take a fifth, so that watchers started together
+// (a router reconnecting them all, say) do not list again together.
+func jittered(d time.Duration) time.Duration {
+	return d - d/5 + rand.N(2*d/5+1)
 }
 
 // concerns reports whether a change message may change the list: a change

@@ -22,6 +22,13 @@ import (
 const (
 	// DefaultWindowDays is how many local days, from today, have a stored bitmap.
 	DefaultWindowDays = 28
+	// DefaultLiveRecheck is how long a live listing goes without a message
+	// before it lists again. Redis Cluster's classic pub/sub loses messages
+	// without an error while its bus links are re-established (a failover,
+	// an overloaded node), and slots leave a listing as their notice runs
+	// out without any change being published: either would leave a watcher
+	// holding a stale list until the practitioner's next change.
+	DefaultLiveRecheck = 10 * time.Second
 	// MaxRangeDays bounds a listing.
 	MaxRangeDays = 62
 	// maxSearchDays bounds the search for a next available slot.
@@ -52,6 +59,9 @@ type Config struct {
 	// Hub fans the Redis change channel out to live listings (WatchSlots);
 	// nil: no live listings.
 	Hub *livehub.Hub
+	// LiveRecheck is how long a live listing waits without a message before
+	// it lists again (DefaultLiveRecheck when zero; negative: never).
+	LiveRecheck time.Duration
 }
 
 // Service is the availability business layer.
@@ -64,6 +74,8 @@ type Service struct {
 	now    func() time.Time
 	hub    *livehub.Hub
 	live   listings // shares recomputations among watchers of one listing
+	// recheck: see Config.LiveRecheck (0: never).
+	recheck time.Duration
 
 	cacheMu sync.Mutex
 	cache   map[string]cachedAgenda
@@ -87,8 +99,14 @@ func New(cfg Config) *Service {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	switch {
+	case cfg.LiveRecheck == 0:
+		cfg.LiveRecheck = DefaultLiveRecheck
+	case cfg.LiveRecheck < 0:
+		cfg.LiveRecheck = 0
+	}
 	return &Service{st: cfg.Store, cat: cfg.Countries, window: cfg.WindowDays, pub: cfg.Publisher,
-		log: cfg.Logger, now: cfg.Now, hub: cfg.Hub, cache: map[string]cachedAgenda{}}
+		log: cfg.Logger, now: cfg.Now, hub: cfg.Hub, recheck: cfg.LiveRecheck, cache: map[string]cachedAgenda{}}
 }
 
 // WindowDays is the number of stored days.
