@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -294,4 +295,76 @@ func TestConsumer(t *testing.T) {
 	p.Version, p.Locations = 2, nil
 	produce(events.PractitionerEvents, "careslot.practitioner.PractitionerProfileUpdated.v1", p.ID, p)
 	wait("removal", false, func(c connection) bool { return c.TotalCount == 0 })
+}
+
+// TestSearchEdgeSelection: a page's edges write themselves
+// (model.SearchEdges.MarshalGQLContext) rather than through gqlgen's
+// field-by-field executor, and must still answer exactly what was selected:
+// aliases, __typename at every level, named and inline fragments (on the
+// type and on _Entity), @skip/@include, nested selections, in the order asked.
+func TestSearchEdgeSelection(t *testing.T) {
+	t.Parallel()
+	sg := newSubgraph(t, search.Deps{Now: func() time.Time { return indextest.Now }})
+	fx := indextest.NewFixture()
+	err := sg.Load(context.Background(), func(fn func([]eventdata.Practitioner) error) error {
+		return fn(fx.Practitioners)
+	}, func(fn func([]eventdata.Availability) error) error {
+		var batch []eventdata.Availability
+		for _, p := range fx.Practitioners {
+			batch = append(batch, eventdata.Availability{PractitionerID: p.ID, Country: p.Country, NextAvailableSlot: fx.Next[p.ID]})
+		}
+		return fn(batch)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(sg.Handler())
+	t.Cleanup(srv.Close)
+
+	const query = `query($input: PractitionerSearchInput!, $withSlot: Boolean!) {
+  searchPractitioners(input: $input) {
+    pageInfo { endCursor }
+    edges {
+      __typename
+      at: cursor
+      nextAvailableSlot @include(if: $withSlot)
+      cursor @skip(if: true)
+      where: location { ...Place coordinates { lon __typename lat } }
+      practitioner {
+        ... on _Entity { __typename }
+        id
+        name: displayName
+        specialties { label kind: __typename code }
+        languages
+        ... on Practitioner { acceptsNewPatients rating }
+      }
+    }
+  }
+}
+fragment Place on Location { id city }`
+	input := map[string]any{"country": "fr", "specialty": "general-practice", "text": "émilie"}
+	for _, withSlot := range []bool{true, false} {
+		res := gqltest.Do(t, srv.URL, "", query, map[string]any{"input": input, "withSlot": withSlot})
+		if len(res.Errors) > 0 {
+			t.Fatalf("errors: %+v", res.Errors)
+		}
+		var page struct {
+			PageInfo struct{ EndCursor string }
+			Edges    []json.RawMessage
+		}
+		if err := json.Unmarshal(res.Field("searchPractitioners"), &page); err != nil || len(page.Edges) != 1 {
+			t.Fatalf("%v: %s", err, res.Data)
+		}
+		want := `{"__typename":"PractitionerSearchEdge","at":` + strconv.Quote(page.PageInfo.EndCursor) + `,`
+		if withSlot {
+			want += `"nextAvailableSlot":"` + fx.Next["p1"].Format(time.RFC3339Nano) + `",`
+		}
+		want += `"where":{"id":"l1","city":"Paris","coordinates":{"lon":2.3522,"__typename":"Coordinates","lat":48.8566}},` +
+			`"practitioner":{"__typename":"Practitioner","id":"p1","name":"Dr Émilie Durand",` +
+			`"specialties":[{"label":"Médecin généraliste","kind":"Specialty","code":"general-practice"}],` +
+			`"languages":["fr","en"],"acceptsNewPatients":true,"rating":4.8}}`
+		if string(page.Edges[0]) != want {
+			t.Errorf("withSlot=%v:\n got %s\nwant %s", withSlot, page.Edges[0], want)
+		}
+	}
 }

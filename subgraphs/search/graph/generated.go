@@ -1479,8 +1479,8 @@ func (ec *executionContext) _PractitionerSearchConnection_edges(ctx context.Cont
 			return obj.Edges, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []model.PractitionerSearchEdge) graphql.Marshaler {
-			return ec.marshalNPractitionerSearchEdge2ᚕgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋsearchᚋgraphᚋmodelᚐPractitionerSearchEdgeᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v model.SearchEdges) graphql.Marshaler {
+			return ec.marshalNPractitionerSearchEdge2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋsearchᚋgraphᚋmodelᚐSearchEdgesᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4208,24 +4208,12 @@ func (ec *executionContext) marshalNPractitionerSearchConnection2ᚖgithubᚗcom
 	return ec._PractitionerSearchConnection(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNPractitionerSearchEdge2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋsearchᚋgraphᚋmodelᚐPractitionerSearchEdge(ctx context.Context, sel ast.SelectionSet, v model.PractitionerSearchEdge) graphql.Marshaler {
-	return ec._PractitionerSearchEdge(ctx, sel, &v)
-}
-
-func (ec *executionContext) marshalNPractitionerSearchEdge2ᚕgithubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋsearchᚋgraphᚋmodelᚐPractitionerSearchEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.PractitionerSearchEdge) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
-		fc := graphql.GetFieldContext(ctx)
-		fc.Result = &v[i]
-		return ec.marshalNPractitionerSearchEdge2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋsearchᚋgraphᚋmodelᚐPractitionerSearchEdge(ctx, sel, v[i])
-	})
-
-	for _, e := range ret {
-		if e == graphql.Null {
-			return graphql.Null
-		}
+func (ec *executionContext) marshalNPractitionerSearchEdge2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋsearchᚋgraphᚋmodelᚐSearchEdgesᚄ(ctx context.Context, sel ast.SelectionSet, v model.SearchEdges) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "[PractitionerSearchEdge!]!")
+		return graphql.Null
 	}
-
-	return ret
+	return graphql.WrapContextMarshaler(ctx, v)
 }
 
 func (ec *executionContext) unmarshalNPractitionerSearchInput2githubᚗcomᚋcareslotᚋcareslotᚋsubgraphsᚋsearchᚋgraphᚋmodelᚐPractitionerSearchInput(ctx context.Context, v any) (model.PractitionerSearchInput, error) {

@@ -5,10 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/careslot/careslot/internal/gqlwrite"
 )
 
 // A listing returns every open start of up to 62 days (four weeks of a busy
@@ -28,7 +29,7 @@ type Slots []Slot
 
 // MarshalGQLContext writes the slots' selected fields.
 func (ss Slots) MarshalGQLContext(ctx context.Context, w io.Writer) error {
-	sel, err := selection(ctx)
+	sel, err := gqlwrite.Selection(ctx)
 	if err != nil {
 		return err
 	}
@@ -78,14 +79,14 @@ func (s Slot) appendSelected(buf []byte, fields []slotField) ([]byte, error) {
 		if i > 0 {
 			buf = append(buf, ',')
 		}
-		buf = appendKey(buf, f.Alias)
+		buf = gqlwrite.Key(buf, f.Alias)
 		switch f.Name {
 		case "__typename":
 			buf = append(buf, `"Slot"`...)
 		case "startsAt":
-			buf = appendTime(buf, s.StartsAt)
+			buf = gqlwrite.Time(buf, s.StartsAt)
 		case "endsAt":
-			buf = appendTime(buf, s.EndsAt)
+			buf = gqlwrite.Time(buf, s.EndsAt)
 		case "location":
 			if s.LocationID == "" {
 				return nil, errors.New("slot without a location")
@@ -110,12 +111,12 @@ func appendLocation(buf []byte, fields []graphql.CollectedField, id string) []by
 		if i > 0 {
 			buf = append(buf, ',')
 		}
-		buf = appendKey(buf, f.Alias)
+		buf = gqlwrite.Key(buf, f.Alias)
 		switch f.Name {
 		case "__typename":
 			buf = append(buf, `"Location"`...)
 		case "id":
-			buf = appendString(buf, id)
+			buf = gqlwrite.String(buf, id)
 		default:
 			// Location is a reference here (resolvable: false): the schema has no other field, and
 			// validation refused any other name before execution.
@@ -123,59 +124,4 @@ func appendLocation(buf []byte, fields []graphql.CollectedField, id string) []by
 		}
 	}
 	return append(buf, '}')
-}
-
-// selection is the selection set of the listing's field (availableSlots, SlotsUpdate.slots).
-func selection(ctx context.Context) (ast.SelectionSet, error) {
-	if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Field.Field != nil {
-		return fc.Field.Selections, nil
-	}
-	return nil, errors.New("slots marshalled outside a field")
-}
-
-// appendTime writes t as graphql.MarshalTime does (RFC 3339 with nanoseconds, quoted).
-func appendTime(buf []byte, t time.Time) []byte {
-	if t.IsZero() {
-		return append(buf, "null"...)
-	}
-	buf = append(buf, '"')
-	buf = t.AppendFormat(buf, time.RFC3339Nano)
-	return append(buf, '"')
-}
-
-func appendKey(buf []byte, key string) []byte {
-	buf = appendString(buf, key)
-	return append(buf, ':')
-}
-
-// appendString writes s quoted and escaped as gqlgen writes strings (graphql.MarshalString).
-func appendString(buf []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	buf = append(buf, '"')
-	start := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 0x20 && c != '\\' && c != '"' {
-			continue
-		}
-		buf = append(buf, s[start:i]...)
-		switch c {
-		case '\t':
-			buf = append(buf, `\t`...)
-		case '\r':
-			buf = append(buf, `\r`...)
-		case '\n':
-			buf = append(buf, `\n`...)
-		case '\\':
-			buf = append(buf, `\\`...)
-		case '"':
-			buf = append(buf, `\"`...)
-		default:
-			buf = append(buf, `\u00`...)
-			buf = append(buf, hex[c>>4], hex[c&0xf])
-		}
-		start = i + 1
-	}
-	buf = append(buf, s[start:]...)
-	return append(buf, '"')
 }

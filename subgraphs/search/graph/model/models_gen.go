@@ -37,13 +37,6 @@ type PractitionerByIDsInput struct {
 	ID string `json:"ID"`
 }
 
-type PractitionerSearchConnection struct {
-	// All matches, across pages.
-	TotalCount int                      `json:"totalCount"`
-	PageInfo   *PageInfo                `json:"pageInfo"`
-	Edges      []PractitionerSearchEdge `json:"edges"`
-}
-
 // One practitioner location.
 type PractitionerSearchEdge struct {
 	Cursor string `json:"cursor"`
