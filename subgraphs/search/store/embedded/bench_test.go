@@ -140,6 +140,26 @@ func BenchmarkEmbeddedSearch(b *testing.B) {
 			return store.Query{Specialty: "general-practice", Near: &store.Near{Lat: c.lat, Lon: c.lon, RadiusKm: 25},
 				AvailableBefore: &before, Language: "en", Sort: store.SortSoonest}
 		}},
+		{"loadgen-mix", func(r *rand.Rand, c benchCity) store.Query {
+			// What `careslot loadgen search` sends (internal/loadgen.SearchOp): a specialty 8 times
+			// in 10, 3 to 23 km, relevance twice as often as distance or soonest, a filter 1 time in 2.
+			q := store.Query{Near: &store.Near{Lat: c.lat + (r.Float64()-0.5)*0.1, Lon: c.lon + (r.Float64()-0.5)*0.1, RadiusKm: 3 + r.Float64()*20},
+				Sort: []store.Sort{store.SortRelevance, store.SortRelevance, store.SortDistance, store.SortSoonest}[r.IntN(4)]}
+			if r.IntN(10) < 8 {
+				q.Specialty = benchSpecialties[r.IntN(10)].code
+			}
+			switch r.IntN(6) {
+			case 0:
+				before := now.Add(7 * 24 * time.Hour)
+				q.AvailableBefore = &before
+			case 1:
+				q.Language = "en"
+			case 2:
+				yes := true
+				q.AcceptsNewPatients = &yes
+			}
+			return q
+		}},
 		{"text-near-50km", func(r *rand.Rand, c benchCity) store.Query {
 			return store.Query{Text: "derma", Near: &store.Near{Lat: c.lat, Lon: c.lon, RadiusKm: 50}, Sort: store.SortDistance}
 		}},
