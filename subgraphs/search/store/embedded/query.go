@@ -154,12 +154,13 @@ type matcher struct {
 	hasLang     bool
 	mode        uint8
 	before      int64
-	tokens      []string // " "+folded token
-	tokenBits   []uint32 // wordBit of each token
-	tokenSpecs  []uint64 // per token, the specialties (< 64) whose label it matches
-	specMatches [][]bool // per token, per specialty: does the label match
-	latR, lonR  float64  // degrees of the radius, with a margin
-	nowMilli    int64    // q.Now, for the relevance of a slot
+	tokens      []string     // " "+folded token
+	tokenBits   []uint32     // wordBit of each token
+	tokenSpecs  []uint64     // per token, the specialties (< 64) whose label it matches
+	specMatches [][]bool     // per token, per specialty: does the label match
+	latR, lonR  float64      // degrees of the radius, with a margin
+	origin      store.Origin // q.Near's centre
+	nowMilli    int64        // q.Now, for the relevance of a slot
 }
 
 // newMatcher plans q; nil when nothing can match.
@@ -198,6 +199,7 @@ func (e *Index) newMatcher(sh *shard, q store.Query) *matcher {
 		m.tokenSpecs = append(m.tokenSpecs, bits)
 	}
 	if n := q.Near; n != nil {
+		m.origin = store.From(n.Lat, n.Lon)
 		m.latR = n.RadiusKm/111.19*1.01 + 1e-6
 		m.lonR = 360
 		if cos := math.Cos((math.Abs(n.Lat) + m.latR) * math.Pi / 180); cos > 0.01 {
@@ -237,7 +239,7 @@ func (m *matcher) match(en *entry) (candidate, bool) {
 		if dl := math.Abs(en.lon - n.Lon); dl > m.lonR && 360-dl > m.lonR {
 			return candidate{}, false
 		}
-		c.dist = store.DistanceKm(n.Lat, n.Lon, en.lat, en.lon)
+		c.dist = m.origin.DistanceKm(en.lat, en.lon)
 		if c.dist > n.RadiusKm {
 			return candidate{}, false
 		}
