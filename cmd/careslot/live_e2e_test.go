@@ -530,6 +530,17 @@ func TestWatchSlotsSoak(t *testing.T) {
 				errs <- err
 				return
 			}
+			// reconnect replaces a connection that ended; false (the error
+			// reported) if it cannot.
+			reconnect := func(cycle int) bool {
+				lostConns.Add(1)
+				t.Logf("client %d cycle %d: connection lost (%v); reconnecting", c, cycle, conn.Err())
+				if conn, err = wsclient.Dial(ctx, s.wsURL(), nil); err != nil {
+					errs <- err
+					return false
+				}
+				return true
+			}
 			p := ps[c%len(ps)]
 			for i := 0; i < cycles && time.Now().Before(deadline); i++ {
 				var sub *wsclient.Sub
@@ -545,10 +556,7 @@ func TestWatchSlotsSoak(t *testing.T) {
 							errs <- err
 							return
 						}
-						lostConns.Add(1)
-						t.Logf("client %d cycle %d: connection lost (%v); reconnecting", c, i, conn.Err())
-						if conn, err = wsclient.Dial(ctx, s.wsURL(), nil); err != nil {
-							errs <- err
+						if !reconnect(i) {
 							return
 						}
 						continue
@@ -558,10 +566,7 @@ func TestWatchSlotsSoak(t *testing.T) {
 					select {
 					case m, open = <-sub.C:
 						if !open && attempt < 3 { // the connection ended: reconnect, as clients do
-							lostConns.Add(1)
-							t.Logf("client %d cycle %d: connection lost (%v); reconnecting", c, i, conn.Err())
-							if conn, err = wsclient.Dial(ctx, s.wsURL(), nil); err != nil {
-								errs <- err
+							if !reconnect(i) {
 								return
 							}
 							continue

@@ -8,6 +8,7 @@ package gqlwrite
 import (
 	"context"
 	"errors"
+	"io"
 	"math"
 	"strconv"
 	"time"
@@ -22,6 +23,32 @@ func Selection(ctx context.Context) (ast.SelectionSet, error) {
 		return fc.Field.Selections, nil
 	}
 	return nil, errors.New("gqlwrite: marshalled outside a field")
+}
+
+// List writes n elements to w as one JSON array, built in one buffer
+// (sizeHint bytes an element); elem appends element i.
+func List(w io.Writer, n, sizeHint int, elem func(buf []byte, i int) ([]byte, error)) error {
+	buf, err := Array(make([]byte, 0, 2+n*sizeHint), n, elem)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(buf)
+	return err
+}
+
+// Array appends n elements as a JSON array; elem appends element i.
+func Array(buf []byte, n int, elem func(buf []byte, i int) ([]byte, error)) ([]byte, error) {
+	buf = append(buf, '[')
+	for i := range n {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		var err error
+		if buf, err = elem(buf, i); err != nil {
+			return nil, err
+		}
+	}
+	return append(buf, ']'), nil
 }
 
 // Key writes an object key and its colon.

@@ -99,8 +99,9 @@ func newSubgraph(t *testing.T, deps search.Deps) *search.Subgraph {
 	return sg
 }
 
-func TestGraphQL(t *testing.T) {
-	t.Parallel()
+// fixtureServer serves a search subgraph loaded with the index fixture.
+func fixtureServer(t *testing.T) (indextest.Fixture, *httptest.Server) {
+	t.Helper()
 	sg := newSubgraph(t, search.Deps{Now: func() time.Time { return indextest.Now }})
 	fx := indextest.NewFixture()
 	err := sg.Load(context.Background(), func(fn func([]eventdata.Practitioner) error) error {
@@ -117,6 +118,12 @@ func TestGraphQL(t *testing.T) {
 	}
 	srv := httptest.NewServer(sg.Handler())
 	t.Cleanup(srv.Close)
+	return fx, srv
+}
+
+func TestGraphQL(t *testing.T) {
+	t.Parallel()
+	fx, srv := fixtureServer(t)
 
 	paris := map[string]any{"lat": 48.8566, "lon": 2.3522, "radiusKm": 30}
 	c := searchPage(t, srv, map[string]any{"input": map[string]any{
@@ -304,22 +311,7 @@ func TestConsumer(t *testing.T) {
 // type and on _Entity), @skip/@include, nested selections, in the order asked.
 func TestSearchEdgeSelection(t *testing.T) {
 	t.Parallel()
-	sg := newSubgraph(t, search.Deps{Now: func() time.Time { return indextest.Now }})
-	fx := indextest.NewFixture()
-	err := sg.Load(context.Background(), func(fn func([]eventdata.Practitioner) error) error {
-		return fn(fx.Practitioners)
-	}, func(fn func([]eventdata.Availability) error) error {
-		var batch []eventdata.Availability
-		for _, p := range fx.Practitioners {
-			batch = append(batch, eventdata.Availability{PractitionerID: p.ID, Country: p.Country, NextAvailableSlot: fx.Next[p.ID]})
-		}
-		return fn(batch)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(sg.Handler())
-	t.Cleanup(srv.Close)
+	fx, srv := fixtureServer(t)
 
 	const query = `query($input: PractitionerSearchInput!, $withSlot: Boolean!) {
   searchPractitioners(input: $input) {

@@ -34,19 +34,9 @@ func (ss Slots) MarshalGQLContext(ctx context.Context, w io.Writer) error {
 		return err
 	}
 	fields := collectSlotFields(graphql.GetOperationContext(ctx), sel)
-	buf := make([]byte, 0, 2+len(ss)*112)
-	buf = append(buf, '[')
-	for i, s := range ss {
-		if i > 0 {
-			buf = append(buf, ',')
-		}
-		if buf, err = s.appendSelected(buf, fields); err != nil {
-			return err
-		}
-	}
-	buf = append(buf, ']')
-	_, err = w.Write(buf)
-	return err
+	return gqlwrite.List(w, len(ss), 112, func(buf []byte, i int) ([]byte, error) {
+		return ss[i].appendSelected(buf, fields)
+	})
 }
 
 // UnmarshalGQLContext refuses: Slots is an output type.

@@ -41,19 +41,9 @@ func (es SearchEdges) MarshalGQLContext(ctx context.Context, w io.Writer) error 
 		return err
 	}
 	fields := collect(graphql.GetOperationContext(ctx), sel, "PractitionerSearchEdge")
-	buf := make([]byte, 0, 2+len(es)*512)
-	buf = append(buf, '[')
-	for i := range es {
-		if i > 0 {
-			buf = append(buf, ',')
-		}
-		if buf, err = es[i].appendSelected(buf, fields); err != nil {
-			return err
-		}
-	}
-	buf = append(buf, ']')
-	_, err = w.Write(buf)
-	return err
+	return gqlwrite.List(w, len(es), 512, func(buf []byte, i int) ([]byte, error) {
+		return es[i].appendSelected(buf, fields)
+	})
 }
 
 // UnmarshalGQLContext refuses: SearchEdges is an output type.
@@ -187,13 +177,9 @@ func (p *Practitioner) appendSelected(buf []byte, fields []field) ([]byte, error
 		case "displayName":
 			return gqlwrite.String(buf, p.DisplayName), nil
 		case "specialties":
-			buf = append(buf, '[')
-			for i, s := range p.Specialties {
-				if i > 0 {
-					buf = append(buf, ',')
-				}
-				var err error
-				buf, err = object(buf, "Specialty", f.sub, func(buf []byte, f field) ([]byte, error) {
+			return gqlwrite.Array(buf, len(p.Specialties), func(buf []byte, i int) ([]byte, error) {
+				s := p.Specialties[i]
+				return object(buf, "Specialty", f.sub, func(buf []byte, f field) ([]byte, error) {
 					switch f.name {
 					case "code":
 						return gqlwrite.String(buf, s.Code), nil
@@ -202,20 +188,11 @@ func (p *Practitioner) appendSelected(buf []byte, fields []field) ([]byte, error
 					}
 					return nil, noField("Specialty", f)
 				})
-				if err != nil {
-					return nil, err
-				}
-			}
-			return append(buf, ']'), nil
+			})
 		case "languages":
-			buf = append(buf, '[')
-			for i, l := range p.Languages {
-				if i > 0 {
-					buf = append(buf, ',')
-				}
-				buf = gqlwrite.String(buf, l)
-			}
-			return append(buf, ']'), nil
+			return gqlwrite.Array(buf, len(p.Languages), func(buf []byte, i int) ([]byte, error) {
+				return gqlwrite.String(buf, p.Languages[i]), nil
+			})
 		case "acceptsNewPatients":
 			return gqlwrite.Bool(buf, p.AcceptsNewPatients), nil
 		case "rating":
