@@ -594,7 +594,7 @@ func (s *System) checkWatchers(ctx context.Context, r *Result, watchers []*Watch
 // says what the watcher holds 2 s later: a watcher that catches up then
 // missed a message; one that does not has a dead path from Redis to it.
 func (s *System) channelState(ctx context.Context, w *Watcher) string {
-	channel := s.RedisPrefix + "avail-changes:" + w.Practice.ID
+	channel := store.Keys{Prefix: s.RedisPrefix}.Channel(w.Practice.ID)
 	var b strings.Builder
 	fmt.Fprintf(&b, "subscriptions to the channel by node:")
 	for _, n := range s.Redis.Nodes {

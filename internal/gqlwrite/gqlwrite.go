@@ -80,9 +80,6 @@ func Float(buf []byte, f float64) ([]byte, error) {
 // Bool writes b.
 func Bool(buf []byte, b bool) []byte { return strconv.AppendBool(buf, b) }
 
-// Int writes n.
-func Int(buf []byte, n int) []byte { return strconv.AppendInt(buf, int64(n), 10) }
-
 // String writes s quoted and escaped as gqlgen writes strings
 // (graphql.MarshalString).
 func String(buf []byte, s string) []byte {

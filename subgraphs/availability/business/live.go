@@ -26,8 +26,9 @@ type SlotsWatch struct {
 	sub   *livehub.Subscription
 	dates map[string]bool // the dates whose change can change the list
 	last  []slots.Slot
-	// listedAt is when the list was last computed (the recheck counts from it).
-	listedAt time.Time
+	// recheckAt is when to list again without a message (zero: never),
+	// set each time the list is computed.
+	recheckAt time.Time
 }
 
 // ErrNoHub is returned by WatchSlots when the service has no hub.
@@ -58,7 +59,8 @@ func (s *Service) WatchSlots(ctx context.Context, q SlotsQuery) (*SlotsWatch, er
 		sub.Close()
 		return nil, err
 	}
-	w.last, w.listedAt = w.Initial, time.Now()
+	w.last = w.Initial
+	w.listed()
 	return w, nil
 }
 
@@ -76,8 +78,8 @@ func (w *SlotsWatch) Next(ctx context.Context) ([]slots.Slot, error) {
 	for {
 		if retry == 0 {
 			var recheck <-chan time.Time // nil: never
-			if w.s.recheck > 0 {
-				recheck = time.After(time.Until(w.listedAt.Add(jittered(w.s.recheck))))
+			if !w.recheckAt.IsZero() {
+				recheck = time.After(time.Until(w.recheckAt))
 			}
 			select {
 			case <-ctx.Done():
@@ -105,7 +107,8 @@ func (w *SlotsWatch) Next(ctx context.Context) ([]slots.Slot, error) {
 			w.s.log.Warn("live slots: recompute failed; retrying", "practitioner", w.q.PractitionerID, "retry_in", retry, "err", err)
 			continue
 		}
-		retry, w.listedAt = 0, time.Now()
+		retry = 0
+		w.listed()
 		if sameList(cur, w.last) {
 			continue
 		}
@@ -114,10 +117,14 @@ func (w *SlotsWatch) Next(ctx context.Context) ([]slots.Slot, error) {
 	}
 }
 
-// jittered is d give or take a fifth, so that watchers started together
-// (a router reconnecting them all, say) do not list again together.
-func jittered(d time.Duration) time.Duration {
-	return d - d/5 + rand.N(2*d/5+1)
+// listed records that the list was just computed: the next recheck is the
+// service's interval from now, give or take a fifth, so that watchers
+// started together (a router reconnecting them all, say) do not list again
+// together.
+func (w *SlotsWatch) listed() {
+	if d := w.s.recheck; d > 0 {
+		w.recheckAt = time.Now().Add(d - d/5 + rand.N(2*d/5+1))
+	}
 }
 
 // concerns reports whether a change message may change the list: a change

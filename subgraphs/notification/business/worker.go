@@ -56,7 +56,6 @@ func (s *Service) RunSender(ctx context.Context, interval time.Duration) error {
 			// Events wake the sender one by one under load: waiting a moment
 			// lets the messages of the next few share one claim, one commit
 			// of their outcomes and one look for the next due one.
-			t.Stop()
 			if s.opts.Gather > 0 {
 				g := time.NewTimer(s.opts.Gather)
 				select {

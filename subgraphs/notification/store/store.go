@@ -391,20 +391,16 @@ type Outcome struct {
 	Uncounted bool
 }
 
-// Finish records an attempt's outcome, only while the message is still the
-// pending one that was claimed (an erasure may have deleted it meanwhile).
-func (s *Store) Finish(ctx context.Context, id string, o Outcome) error {
-	return s.FinishAll(ctx, []Finished{{ID: id, Outcome: o}})
-}
-
 // Finished is the outcome of one claimed message.
 type Finished struct {
 	ID      string
 	Outcome Outcome
 }
 
-// FinishAll records the outcomes of a batch as Finish does, in one round trip
-// and one commit (the batch's statements run as one implicit transaction):
+// FinishAll records the outcomes of a batch of attempts, each only while its
+// message is still the pending one that was claimed (an erasure may have
+// deleted it meanwhile), in one round trip and one commit (the batch's
+// statements run as one implicit transaction):
 // either every outcome is recorded or none is, and the messages of a batch
 // that failed come back when their lease ends.
 func (s *Store) FinishAll(ctx context.Context, done []Finished) error {
